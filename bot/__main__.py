@@ -1,0 +1,5 @@
+"""`python -m bot` does what the `baerekraft-bot` console script does."""
+
+from bot.cli import main
+
+main()

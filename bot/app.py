@@ -1,0 +1,54 @@
+"""The composition root: settings → database → core → channels → schedule, built in one place."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.clock import Clock, SystemClock
+from bot.db import Database, make_engine
+from bot.dispatch import Dispatcher
+from bot.migrate import upgrade
+from bot.outbound import Announcer
+from bot.rendering import Renderer
+from bot.services.context import CoreConfig
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    clock: Clock
+    dispatcher: Dispatcher
+    renderer: Renderer
+    announcers: list[Announcer] = field(default_factory=list)
+
+    @property
+    def config(self) -> CoreConfig:
+        return self.dispatcher.config
+
+    def close(self) -> None:
+        self.db.engine.dispose()
+
+
+def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
+    """Build the application; `migrate` brings the database schema up to date first."""
+    if migrate:
+        upgrade(settings.database_url)
+    db = Database(make_engine(settings.database_url))
+    clock = clock or SystemClock()
+    config = CoreConfig(
+        timezone=settings.timezone, language=settings.language, secret_key=settings.secret_key
+    )
+    return App(settings, db, clock, Dispatcher(db, clock, config), Renderer())
+
+
+def log_channel_state(settings: Settings) -> None:
+    """One line per channel that is switched off, and why; nothing more."""
+    for line in settings.disabled_channels:
+        log.info(line)
+    if settings.secret_key_is_temporary:
+        log.warning("SECRET_KEY not set: using a temporary key; links in sent mails stop working on restart")

@@ -1,0 +1,285 @@
+"""Carries out a neutral command: one transaction, one audit trail, one reply to render.
+
+This is the single path every channel uses: handler → `Command` → `Dispatcher.execute` → `Reply` →
+`Renderer` → channel. Refusals (`UserError`) roll the transaction back and become replies; any other
+error is logged and answered with a polite apology, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from bot import commands as c
+from bot.clock import Clock
+from bot.db import Database
+from bot.models import Series
+from bot.recurrence import to_rrule
+from bot.services import audit, links, organisers, privacy, sessions, subscriptions
+from bot.services.context import CoreConfig, Ctx
+from bot.services.errors import UserError
+from bot.services.people import channels_of, find_person
+from bot.services.series import resolve_series
+from bot.views import LinkView, SeriesView, SessionView
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply to render: template `key` under `templates/<language>/replies/`, with `data`."""
+
+    key: str
+    data: dict[str, Any] = field(default_factory=dict)
+    language: str = "nb"
+    timezone: str = "Europe/Oslo"
+
+
+@dataclass(frozen=True)
+class Result:
+    key: str
+    data: dict[str, Any] = field(default_factory=dict)
+    series: Series | None = None
+
+
+Handler = Callable[[Ctx, Any], Result]
+HANDLERS: dict[type, Handler] = {}
+
+
+def handles(kind: type) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+class Dispatcher:
+    def __init__(self, db: Database, clock: Clock, config: CoreConfig) -> None:
+        self.db, self.clock, self.config = db, clock, config
+
+    def execute(self, actor: c.Actor, command: c.Command) -> Reply:
+        try:
+            return self._run(actor, command)
+        except UserError as refusal:
+            return self._refusal(actor, Result(refusal.key, refusal.data))
+        except OperationalError:
+            log.exception("database unavailable while handling %s", type(command).__name__)
+            return self._reply(actor, Result("unavailable"), None)
+        except Exception:
+            log.exception("command %s failed", type(command).__name__)
+            return self._refusal(actor, Result("error"))
+
+    def _run(self, actor: c.Actor, command: c.Command) -> Reply:
+        handler = HANDLERS[type(command)]
+        with self.db.transaction() as s:
+            result = handler(Ctx(s, actor, self.clock.now(), self.config), command)
+            return self._reply(actor, result, s)
+
+    def _refusal(self, actor: c.Actor, result: Result) -> Reply:
+        """A reply after the transaction rolled back, still in the person's own language."""
+        try:
+            with self.db.read() as s:
+                return self._reply(actor, result, s)
+        except OperationalError:
+            return self._reply(actor, result, None)
+
+    def _reply(self, actor: c.Actor, result: Result, s: Session | None) -> Reply:
+        person = find_person(s, actor) if s is not None else None
+        series = result.series
+        language = (
+            (person.language if person else None)
+            or actor.language
+            or (series.language if series else None)
+            or self.config.language
+        )
+        timezone = series.timezone if series else self.config.timezone
+        return Reply(result.key, result.data, language, timezone)
+
+
+# --- everyone -------------------------------------------------------------------------------------
+
+
+@handles(c.Subscribe)
+def _subscribe(ctx: Ctx, cmd: c.Subscribe) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    outcome = subscriptions.subscribe(ctx, series)
+    key = "subscribed" if outcome.changed else "already_subscribed"
+    return Result(key, {"series": SeriesView.of(series), **_next(ctx, series)}, series)
+
+
+@handles(c.Unsubscribe)
+def _unsubscribe(ctx: Ctx, cmd: c.Unsubscribe) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    outcome = subscriptions.unsubscribe(ctx, series)
+    key = "unsubscribed" if outcome.changed else "not_subscribed"
+    return Result(key, {"series": SeriesView.of(series)}, series)
+
+
+@handles(c.Status)
+def _status(ctx: Ctx, cmd: c.Status) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    person = find_person(ctx.s, ctx.actor)
+    sub = subscriptions.subscription_of(ctx, person, series) if person else None
+    data = {
+        "series": SeriesView.of(series),
+        "subscribed": bool(sub and sub.active),
+        "since": sub.consented_at if sub and sub.active else None,
+        "organiser": organisers.is_organiser(ctx, series),
+        **_next(ctx, series),
+    }
+    return Result("status", data, series)
+
+
+@handles(c.NextSession)
+def _next_session(ctx: Ctx, cmd: c.NextSession) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    return Result("next", {"series": SeriesView.of(series), **_next(ctx, series)}, series)
+
+
+@handles(c.Archive)
+def _archive(ctx: Ctx, cmd: c.Archive) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    past = [SessionView.of(x) for x in sessions.past_sessions(ctx, series)]
+    return Result("archive", {"series": SeriesView.of(series), "sessions": past}, series)
+
+
+@handles(c.Help)
+@handles(c.Unknown)
+def _help(ctx: Ctx, cmd: c.Help | c.Unknown) -> Result:
+    return Result("help", {"unknown": cmd.text if isinstance(cmd, c.Unknown) else None})
+
+
+@handles(c.Invalid)
+def _invalid(ctx: Ctx, cmd: c.Invalid) -> Result:
+    return Result("invalid", {"usage": cmd.usage, "problem": cmd.problem, "detail": cmd.detail})
+
+
+@handles(c.MyData)
+def _my_data(ctx: Ctx, cmd: c.MyData) -> Result:
+    person = find_person(ctx.s, ctx.actor)
+    if person is None:
+        return Result("nothing_stored")
+    subs = [
+        {
+            "series": sub.series.name,
+            "active": sub.active,
+            "source_channel": sub.source_channel,
+            "consented_at": sub.consented_at,
+            "unsubscribed_at": sub.unsubscribed_at,
+        }
+        for sub in subscriptions.subscriptions_of(ctx, person)
+    ]
+    data = {
+        "name": person.name,
+        "email": person.email,
+        "language": person.language,
+        "created_at": person.created_at,
+        "identities": [f"{i.platform}:{i.external_id}" for i in person.identities],
+        "channels": channels_of(person),
+        "subscriptions": subs,
+        "audit_events": privacy.audit_count(ctx, person),
+    }
+    return Result("my_data", data)
+
+
+@handles(c.ForgetMe)
+def _forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Result:
+    if find_person(ctx.s, ctx.actor) is None:
+        return Result("nothing_stored")
+    if not cmd.confirmed:
+        return Result("confirm_forget")
+    privacy.erase(ctx)
+    return Result("forgotten")
+
+
+# --- organisers -----------------------------------------------------------------------------------
+
+
+@handles(c.AddSession)
+def _add_session(ctx: Ctx, cmd: c.AddSession) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    session = sessions.add_session(ctx, series, cmd.fields)
+    return Result("session_added", {"session": SessionView.of(session)}, series)
+
+
+@handles(c.ChangeSession)
+def _change_session(ctx: Ctx, cmd: c.ChangeSession) -> Result:
+    session, changed = sessions.change_session(ctx, cmd.session_id, cmd.fields)
+    key = "session_changed" if changed else "session_unchanged"
+    return Result(key, {"session": SessionView.of(session), "changed": changed}, session.series)
+
+
+@handles(c.CancelSession)
+def _cancel_session(ctx: Ctx, cmd: c.CancelSession) -> Result:
+    session, changed = sessions.cancel_session(ctx, cmd.session_id)
+    key = "session_cancelled_now" if changed else "session_cancelled"
+    return Result(key, {"session": SessionView.of(session), "session_id": session.id}, session.series)
+
+
+@handles(c.SetRecurrence)
+def _set_recurrence(ctx: Ctx, cmd: c.SetRecurrence) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    organisers.require_organiser(ctx, series)
+    if cmd.rule is None:
+        series.recurrence = None
+    else:
+        series.recurrence = to_rrule(cmd.rule)
+        series.default_start_time = cmd.rule.start
+        start_min = cmd.rule.start.hour * 60 + cmd.rule.start.minute
+        series.default_duration_minutes = cmd.rule.end.hour * 60 + cmd.rule.end.minute - start_min
+    audit.record(
+        ctx,
+        "series.recurrence_set",
+        series_id=series.id,
+        subject=("series", series.id),
+        rule=series.recurrence,
+    )
+    return Result("recurrence_set", {"series": SeriesView.of(series), "rule": cmd.rule}, series)
+
+
+@handles(c.AddLink)
+def _add_link(ctx: Ctx, cmd: c.AddLink) -> Result:
+    link = links.add_link(ctx, cmd.session_id, cmd.url, cmd.title, cmd.speaker)
+    session = SessionView.of(link.session)
+    return Result("link_added", {"link": LinkView.of(link), "session": session}, link.session.series)
+
+
+@handles(c.RemoveLink)
+def _remove_link(ctx: Ctx, cmd: c.RemoveLink) -> Result:
+    link = links.remove_link(ctx, cmd.link_id)
+    return Result("link_removed", {"link": LinkView.of(link)}, link.session.series)
+
+
+@handles(c.CountSubscribers)
+def _count(ctx: Ctx, cmd: c.CountSubscribers) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    organisers.require_organiser(ctx, series)
+    count = subscriptions.active_count(ctx, series)
+    return Result("count", {"series": SeriesView.of(series), "count": count}, series)
+
+
+@handles(c.GrantOrganiser)
+def _grant(ctx: Ctx, cmd: c.GrantOrganiser) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    changed = organisers.grant(ctx, series, cmd.identity)
+    key = "organiser_granted" if changed else "organiser_already"
+    return Result(key, {"series": SeriesView.of(series), "identity": cmd.identity}, series)
+
+
+@handles(c.RevokeOrganiser)
+def _revoke(ctx: Ctx, cmd: c.RevokeOrganiser) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    changed = organisers.revoke(ctx, series, cmd.identity)
+    key = "organiser_revoked" if changed else "organiser_not"
+    return Result(key, {"series": SeriesView.of(series), "identity": cmd.identity}, series)
+
+
+def _next(ctx: Ctx, series: Series) -> dict[str, Any]:
+    upcoming = sessions.next_session(ctx, series)
+    return {"next": SessionView.of(upcoming) if upcoming else None}

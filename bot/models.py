@@ -1,0 +1,191 @@
+"""The data: series, sessions and their slides, people with their identities, subscriptions, roles, audit.
+
+All timestamps are UTC (`UTCDateTime`); wall-clock times are computed in the series' time zone.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.db import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class SessionStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    HELD = "held"
+
+
+class Series(Base):
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8), default="nb")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
+    default_start_time: Mapped[time] = mapped_column(Time, default=time(9, 0))
+    default_duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    # RFC 5545 RRULE (e.g. FREQ=MONTHLY;BYDAY=1FR;BYMONTH=1,2,3,4,5,6,8,9,10,11,12), in local time.
+    recurrence: Mapped[str | None] = mapped_column(String(300), default=None)
+    created_at: Mapped[datetime]
+
+    sessions: Mapped[list[Session]] = relationship(back_populates="series", order_by="Session.start_at")
+
+
+class Session(Base):
+    __tablename__ = "session"
+    __table_args__ = (Index("ix_session_series_start", "series_id", "start_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    topic: Mapped[str | None] = mapped_column(String(200), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    speakers: Mapped[str | None] = mapped_column(String(500), default=None)
+    start_at: Mapped[datetime]
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    join_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    status: Mapped[str] = mapped_column(String(16), default=SessionStatus.SCHEDULED.value)
+    # Raised on every change that matters to a calendar (iCalendar SEQUENCE).
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    series: Mapped[Series] = relationship(back_populates="sessions")
+    links: Mapped[list[PresentationLink]] = relationship(
+        back_populates="session", order_by="PresentationLink.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def end_at(self) -> datetime:
+        return self.start_at + timedelta(minutes=self.duration_minutes)
+
+
+class PresentationLink(Base):
+    __tablename__ = "presentation_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    speaker: Mapped[str | None] = mapped_column(String(200), default=None)
+    url: Mapped[str] = mapped_column(String(2000))
+    added_at: Mapped[datetime]
+
+    session: Mapped[Session] = relationship(back_populates="links")
+
+
+class Person(Base):
+    """Someone the bot knows. `email` is only ever set from a trusted source (see services.people)."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True, default=None)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    created_at: Mapped[datetime]
+    # After erasure only a keyed hash of the address remains, to prove (and honour) the unsubscribe.
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
+    email_hash: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="Identity.id"
+    )
+    subscriptions: Mapped[list[Subscription]] = relationship(back_populates="person")
+
+
+class Identity(Base):
+    __tablename__ = "identity"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+
+    person: Mapped[Person] = relationship(back_populates="identities")
+
+
+class Subscription(Base):
+    """Person × series. Never deleted: an unsubscribe is kept as a record of when and how."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (
+        UniqueConstraint("person_id", "series_id"),
+        Index("ix_subscription_series_active", "series_id", "active"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    source_channel: Mapped[str] = mapped_column(String(16))
+    consented_at: Mapped[datetime]
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(default=None)
+    unsubscribe_channel: Mapped[str | None] = mapped_column(String(16), default=None)
+
+    person: Mapped[Person] = relationship(back_populates="subscriptions")
+    series: Mapped[Series] = relationship()
+
+
+class Organiser(Base):
+    __tablename__ = "organiser"
+    __table_args__ = (UniqueConstraint("person_id", "series_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    granted_at: Mapped[datetime]
+
+    person: Mapped[Person] = relationship()
+    series: Mapped[Series] = relationship()
+
+
+class AuditEvent(Base):
+    """Who did what, when, through which channel. Details hold ids and values, not personal data."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    actor_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True, default=None
+    )
+    # For actors that are not people: "cli:<os user>", "scheduler".
+    actor_label: Mapped[str | None] = mapped_column(String(100), default=None)
+    action: Mapped[str] = mapped_column(String(64))
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"), default=None)
+    subject_type: Mapped[str | None] = mapped_column(String(32), default=None)
+    subject_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,110 @@
+"""Jinja2 templates to text, Slack mrkdwn or HTML, with dates formatted by Babel for the reader.
+
+One template serves every channel: the output format decides how user-supplied values are escaped
+(`finalize` for mrkdwn, autoescape for HTML), so a title like `<!channel>` can neither ping nor
+inject markup. Templates live in `templates/<language>/...`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime, get_day_names, get_month_names
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from bot.dispatch import Reply
+from bot.settings import LANGUAGES
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+FORMATS = ("text", "mrkdwn", "html")
+
+PATTERNS = {
+    "nb": {"when": "EEEE d. MMMM y 'kl.' HH:mm", "date": "EEEE d. MMMM y", "short": "d.M.y HH:mm"},
+    "en": {"when": "EEEE d MMMM y 'at' HH:mm", "date": "EEEE d MMMM y", "short": "d/M/y HH:mm"},
+}
+
+
+def escape_mrkdwn(value: str) -> str:
+    """Slack's three control characters; with them escaped, no mention or link can be formed."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _finalize_mrkdwn(value: Any) -> Any:
+    if isinstance(value, Markup):
+        return str(value)
+    return escape_mrkdwn(value) if isinstance(value, str) else value
+
+
+def _local(ctx: Context, value: datetime) -> datetime:
+    return value.astimezone(ZoneInfo(ctx["_timezone"]))
+
+
+@pass_context
+def _format(ctx: Context, value: datetime | None, kind: str = "when") -> str:
+    if value is None:
+        return ""
+    if kind == "time":
+        return _local(ctx, value).strftime("%H:%M")
+    return format_datetime(_local(ctx, value), PATTERNS[ctx["_language"]][kind], locale=ctx["_language"])
+
+
+@pass_context
+def _weekday(ctx: Context, index: int) -> str:
+    return str(get_day_names("wide", locale=ctx["_language"])[index])
+
+
+@pass_context
+def _month(ctx: Context, number: int) -> str:
+    return str(get_month_names("wide", locale=ctx["_language"])[number])
+
+
+def _safe(value: str) -> Markup:
+    """Mark template-made markup (not user text) as already escaped."""
+    return Markup(value)  # noqa: S704 - only ever called on template literals
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
+        self.templates_dir = templates_dir
+        self._envs = {fmt: self._environment(fmt) for fmt in FORMATS}
+
+    def _environment(self, fmt: str) -> Environment:
+        env = Environment(
+            loader=FileSystemLoader(self.templates_dir),
+            autoescape=fmt == "html",
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            finalize=_finalize_mrkdwn if fmt == "mrkdwn" else None,
+        )
+        env.filters.update(when=_format, weekday=_weekday, month=_month)
+        env.globals.update(safe=_safe)
+        return env
+
+    def render(
+        self,
+        name: str,
+        data: Mapping[str, Any],
+        *,
+        language: str,
+        timezone: str,
+        fmt: str = "text",
+    ) -> str:
+        """Render `templates/<language>/<name>`; unknown languages fall back to Norwegian."""
+        if language not in LANGUAGES:
+            language = LANGUAGES[0]
+        template = self._envs[fmt].get_template(f"{language}/{name}")
+        context = {**data, "_language": language, "_timezone": timezone, "_format": fmt}
+        return template.render(context).strip()
+
+    def reply(self, reply: Reply, fmt: str = "text") -> str:
+        return self.render(
+            f"replies/{reply.key}.txt", reply.data, language=reply.language, timezone=reply.timezone, fmt=fmt
+        )

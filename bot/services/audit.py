@@ -1,0 +1,35 @@
+"""The audit log: one row per state change, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.models import AuditEvent, Person
+from bot.services.context import Ctx
+from bot.services.people import find_person
+
+
+def record(
+    ctx: Ctx,
+    action: str,
+    *,
+    series_id: int | None = None,
+    subject: tuple[str, int] | None = None,
+    person: Person | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Record `action` by the context's actor. `details` must hold ids and values, not personal data."""
+    actor_person = person if person is not None else find_person(ctx.s, ctx.actor)
+    event = AuditEvent(
+        at=ctx.now,
+        channel=ctx.channel,
+        actor_person_id=actor_person.id if actor_person is not None else None,
+        actor_label=None if actor_person is not None else ctx.actor.label,
+        action=action,
+        series_id=series_id,
+        subject_type=subject[0] if subject else None,
+        subject_id=subject[1] if subject else None,
+        details=details,
+    )
+    ctx.s.add(event)
+    return event

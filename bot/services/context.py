@@ -1,0 +1,31 @@
+"""What every service call needs: the open transaction, who acts, through which channel, and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.commands import Actor
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """The settings the core's rules depend on."""
+
+    timezone: str = "Europe/Oslo"
+    language: str = "nb"
+    secret_key: str = "insecure-development-key"
+
+
+@dataclass
+class Ctx:
+    s: Session
+    actor: Actor
+    now: datetime
+    config: CoreConfig
+
+    @property
+    def channel(self) -> str:
+        return self.actor.platform

@@ -1,0 +1,68 @@
+"""The organiser role per series: who may plan sessions, add slides and count subscribers."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.models import Organiser, Person, Series
+from bot.services import audit
+from bot.services.context import Ctx
+from bot.services.errors import UserError
+from bot.services.people import find_person, resolve_identity
+
+
+def is_organiser(ctx: Ctx, series: Series) -> bool:
+    if ctx.actor.is_operator:
+        return True
+    person = find_person(ctx.s, ctx.actor)
+    if person is None:
+        return False
+    return (
+        ctx.s.scalar(
+            select(Organiser.id).where(Organiser.person_id == person.id, Organiser.series_id == series.id)
+        )
+        is not None
+    )
+
+
+def require_organiser(ctx: Ctx, series: Series) -> None:
+    if not is_organiser(ctx, series):
+        raise UserError("not_organiser", series=series.name)
+
+
+def organisers_of(ctx: Ctx, series: Series) -> list[Person]:
+    rows = ctx.s.scalars(select(Organiser).where(Organiser.series_id == series.id).order_by(Organiser.id))
+    return [row.person for row in rows]
+
+
+def grant(ctx: Ctx, series: Series, identity: str) -> bool:
+    """Make `identity` an organiser of `series`; False if they already were."""
+    require_organiser(ctx, series)
+    person = resolve_identity(ctx.s, identity, ctx.now, create=True)
+    assert person is not None
+    existing = ctx.s.scalar(
+        select(Organiser).where(Organiser.person_id == person.id, Organiser.series_id == series.id)
+    )
+    if existing is not None:
+        return False
+    row = Organiser(person_id=person.id, series_id=series.id, granted_at=ctx.now)
+    ctx.s.add(row)
+    ctx.s.flush()
+    audit.record(ctx, "organiser.granted", series_id=series.id, subject=("person", person.id))
+    return True
+
+
+def revoke(ctx: Ctx, series: Series, identity: str) -> bool:
+    """Take the organiser role away; False if they did not have it."""
+    require_organiser(ctx, series)
+    person = resolve_identity(ctx.s, identity, ctx.now, create=False)
+    if person is None:
+        return False
+    existing = ctx.s.scalar(
+        select(Organiser).where(Organiser.person_id == person.id, Organiser.series_id == series.id)
+    )
+    if existing is None:
+        return False
+    ctx.s.delete(existing)
+    audit.record(ctx, "organiser.revoked", series_id=series.id, subject=("person", person.id))
+    return True

@@ -1,0 +1,110 @@
+"""Who is who: a person has one or more identities (console, slack, teams, email, web).
+
+Trust rule: `Person.email` is only set from a source that vouches for it (Slack profile, Graph, a
+confirmed web opt-in, the operator). So matching by e-mail joins the same person across channels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.commands import Actor
+from bot.models import Identity, Person
+from bot.services.errors import UserError
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PLATFORMS = ("console", "slack", "teams", "email", "web")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def is_email(text: str) -> bool:
+    return bool(EMAIL_RE.match(text)) and len(text) <= 320
+
+
+def email_hash(secret_key: str, email: str) -> str:
+    """A keyed hash of an address: proves a past unsubscribe without keeping the address."""
+    return hmac.new(secret_key.encode(), normalise_email(email).encode(), hashlib.sha256).hexdigest()
+
+
+def person_by_email(s: Session, email: str) -> Person | None:
+    return s.scalar(select(Person).where(Person.email == normalise_email(email)))
+
+
+def find_person(s: Session, actor: Actor) -> Person | None:
+    """The person behind `actor`, by identity first, then by vouched-for e-mail; None if unknown."""
+    identity = s.scalar(
+        select(Identity).where(Identity.platform == actor.platform, Identity.external_id == actor.external_id)
+    )
+    if identity is not None:
+        return identity.person
+    if actor.email:
+        return person_by_email(s, actor.email)
+    return None
+
+
+def get_or_create_person(s: Session, actor: Actor, now: datetime) -> Person:
+    """Find the actor's person or create one, linking this identity and filling what is known."""
+    person = find_person(s, actor)
+    if person is None:
+        person = Person(created_at=now)
+        s.add(person)
+    if actor.email and person.email is None and person_by_email(s, actor.email) is None:
+        person.email = normalise_email(actor.email)
+    if actor.name and not person.name:
+        person.name = actor.name[:200]
+    if actor.language and not person.language:
+        person.language = actor.language
+    if not any(
+        i.platform == actor.platform and i.external_id == actor.external_id for i in person.identities
+    ):
+        person.identities.append(
+            Identity(platform=actor.platform, external_id=actor.external_id, created_at=now)
+        )
+    s.flush()
+    return person
+
+
+def resolve_identity(s: Session, identity: str, now: datetime, *, create: bool) -> Person | None:
+    """An e-mail or `platform:user-id` to a person; created when `create` and unknown."""
+    text = identity.strip()
+    if is_email(text):
+        person = person_by_email(s, text)
+        if person is None and create:
+            person = Person(email=normalise_email(text), created_at=now)
+            s.add(person)
+            s.flush()
+        return person
+    platform, sep, external_id = text.partition(":")
+    platform = platform.lower()
+    if not sep or platform not in PLATFORMS or not external_id:
+        raise UserError("bad_identity", identity=identity)
+    if platform == "email":
+        return resolve_identity(s, external_id, now, create=create)
+    found = s.scalar(
+        select(Identity).where(Identity.platform == platform, Identity.external_id == external_id)
+    )
+    if found is not None:
+        return found.person
+    if not create:
+        return None
+    person = Person(created_at=now)
+    person.identities.append(Identity(platform=platform, external_id=external_id, created_at=now))
+    s.add(person)
+    s.flush()
+    return person
+
+
+def channels_of(person: Person) -> list[str]:
+    """The channels this person can be reached through, for exports and `mine data`."""
+    found = {"email"} if person.email else set()
+    found.update(i.platform for i in person.identities if i.platform in ("slack", "teams"))
+    return sorted(found)

@@ -1,0 +1,55 @@
+"""Series: finding the one a command means, and creating new ones."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+
+from bot.models import Series
+from bot.services import audit
+from bot.services.context import Ctx
+from bot.services.errors import UserError
+from bot.settings import LANGUAGES
+from bot.views import SeriesView
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def all_series(ctx: Ctx) -> list[Series]:
+    return list(ctx.s.scalars(select(Series).order_by(Series.id)))
+
+
+def resolve_series(ctx: Ctx, slug: str | None) -> Series:
+    """The series `slug` names; without one, the only series, or a question listing them."""
+    if slug is not None:
+        found = ctx.s.scalar(select(Series).where(Series.slug == slug.strip().lower()))
+        if found is None:
+            raise UserError("unknown_series", slug=slug, options=[SeriesView.of(x) for x in all_series(ctx)])
+        return found
+    options = all_series(ctx)
+    if len(options) == 1:
+        return options[0]
+    if not options:
+        raise UserError("no_series")
+    raise UserError("which_series", options=[SeriesView.of(x) for x in options])
+
+
+def create_series(ctx: Ctx, slug: str, name: str, language: str, timezone: str) -> Series:
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise UserError("bad_slug", slug=slug)
+    if language not in LANGUAGES:
+        raise UserError("bad_language", language=language)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UserError("bad_timezone", timezone=timezone) from exc
+    if ctx.s.scalar(select(func.count()).select_from(Series).where(Series.slug == slug)):
+        raise UserError("series_exists", slug=slug)
+    series = Series(slug=slug, name=name.strip(), language=language, timezone=timezone, created_at=ctx.now)
+    ctx.s.add(series)
+    ctx.s.flush()
+    audit.record(ctx, "series.created", series_id=series.id, subject=("series", series.id), slug=slug)
+    return series

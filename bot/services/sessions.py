@@ -1,0 +1,195 @@
+"""Sessions of a series: planning, changing, cancelling, and finding the next and the past ones."""
+
+from __future__ import annotations
+
+from dataclasses import fields as dc_fields
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from bot.commands import SessionFields
+from bot.models import Series, Session, SessionStatus
+from bot.services import audit
+from bot.services.context import Ctx
+from bot.services.errors import UserError
+from bot.services.organisers import require_organiser
+from bot.services.timezones import local_to_utc
+
+LIMITS = {"title": 300, "topic": 200, "speakers": 500, "description": 5000, "join_url": 2000}
+# A change to one of these is a change to the calendar entry (raises SEQUENCE).
+CALENDAR_CHANGES = ("title", "start", "duration_minutes", "description", "join_url")
+
+
+def _check(fields: SessionFields) -> None:
+    for name, limit in LIMITS.items():
+        value = getattr(fields, name)
+        if value is not None and len(value) > limit:
+            raise UserError("too_long", field=name, limit=limit)
+    if fields.title is not None and not fields.title.strip():
+        raise UserError("missing_title")
+    if fields.duration_minutes is not None and not 1 <= fields.duration_minutes <= 1440:
+        raise UserError("bad_duration", duration=fields.duration_minutes)
+    if fields.join_url:
+        parts = urlsplit(fields.join_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UserError("bad_url", url=fields.join_url)
+
+
+def get_session(ctx: Ctx, session_id: int) -> Session:
+    session = ctx.s.get(Session, session_id)
+    if session is None:
+        raise UserError("unknown_session", session_id=session_id)
+    return session
+
+
+def add_session(ctx: Ctx, series: Series, fields: SessionFields, *, allow_past: bool = False) -> Session:
+    require_organiser(ctx, series)
+    _check(fields)
+    if fields.start_local is None:
+        raise UserError("missing_start")
+    if not fields.title:
+        raise UserError("missing_title")
+    start = local_to_utc(fields.start_local, series.timezone)
+    duration = fields.duration_minutes or series.default_duration_minutes
+    if start + timedelta(minutes=duration) <= ctx.now and not allow_past:
+        raise UserError("start_in_past", start=start)
+    session = Session(
+        series=series,
+        title=fields.title.strip(),
+        topic=fields.topic,
+        speakers=fields.speakers,
+        description=fields.description,
+        start_at=start,
+        duration_minutes=duration,
+        join_url=fields.join_url,
+        status=(
+            SessionStatus.HELD.value
+            if start + timedelta(minutes=duration) <= ctx.now
+            else SessionStatus.SCHEDULED.value
+        ),
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    ctx.s.add(session)
+    ctx.s.flush()
+    audit.record(
+        ctx, "session.created", series_id=series.id, subject=("session", session.id), start=start.isoformat()
+    )
+    return session
+
+
+def change_session(ctx: Ctx, session_id: int, fields: SessionFields) -> tuple[Session, list[str]]:
+    """Apply the given fields; returns the session and the names of what changed."""
+    session = get_session(ctx, session_id)
+    require_organiser(ctx, session.series)
+    if session.status == SessionStatus.CANCELLED.value:
+        raise UserError("session_cancelled", session_id=session.id)
+    _check(fields)
+    changed: list[str] = []
+    for f in dc_fields(fields):
+        value = getattr(fields, f.name)
+        if value is None:
+            continue
+        if f.name == "start_local":
+            start = local_to_utc(value, session.series.timezone)
+            if start != session.start_at:
+                if start <= ctx.now:
+                    raise UserError("start_in_past", start=start)
+                session.start_at = start
+                changed.append("start")
+            continue
+        attr = f.name
+        new = value.strip() if isinstance(value, str) else value
+        if getattr(session, attr) != new:
+            setattr(session, attr, new)
+            changed.append(attr)
+    if not changed:
+        return session, changed
+    if any(name in changed for name in CALENDAR_CHANGES):
+        session.sequence += 1
+    session.updated_at = ctx.now
+    ctx.s.flush()
+    audit.record(
+        ctx,
+        "session.changed",
+        series_id=session.series_id,
+        subject=("session", session.id),
+        fields=changed,
+        start=session.start_at.isoformat(),
+    )
+    return session, changed
+
+
+def cancel_session(ctx: Ctx, session_id: int) -> tuple[Session, bool]:
+    """Cancel; returns (session, False) when it already was cancelled."""
+    session = get_session(ctx, session_id)
+    require_organiser(ctx, session.series)
+    if session.status == SessionStatus.CANCELLED.value:
+        return session, False
+    if session.end_at <= ctx.now:
+        raise UserError("session_over", session_id=session.id)
+    session.status = SessionStatus.CANCELLED.value
+    session.sequence += 1
+    session.updated_at = ctx.now
+    audit.record(ctx, "session.cancelled", series_id=session.series_id, subject=("session", session.id))
+    return session, True
+
+
+def next_session(ctx: Ctx, series: Series) -> Session | None:
+    """The session running now or the first one to come; cancelled ones are left out."""
+    candidates = ctx.s.scalars(
+        select(Session)
+        .where(
+            Session.series_id == series.id,
+            Session.status != SessionStatus.CANCELLED.value,
+            Session.start_at >= ctx.now - timedelta(days=1),
+        )
+        .order_by(Session.start_at)
+    )
+    return next((x for x in candidates if x.end_at > ctx.now), None)
+
+
+def upcoming_sessions(ctx: Ctx, series: Series | None = None, limit: int = 50) -> list[Session]:
+    query = select(Session).where(Session.start_at >= ctx.now - timedelta(days=1))
+    if series is not None:
+        query = query.where(Session.series_id == series.id)
+    rows = ctx.s.scalars(query.order_by(Session.start_at).limit(limit + 10))
+    return [x for x in rows if x.end_at > ctx.now][:limit]
+
+
+def past_sessions(ctx: Ctx, series: Series, limit: int = 10) -> list[Session]:
+    """Sessions that took place, newest first (cancelled ones left out)."""
+    rows = ctx.s.scalars(
+        select(Session)
+        .where(
+            Session.series_id == series.id,
+            Session.status != SessionStatus.CANCELLED.value,
+            Session.start_at <= ctx.now,
+        )
+        .order_by(Session.start_at.desc())
+        .limit(limit + 1)
+    )
+    return [x for x in rows if x.end_at <= ctx.now][:limit]
+
+
+def mark_held(ctx: Ctx) -> list[int]:
+    """Scheduled sessions whose end has passed become held; returns their ids."""
+    rows = ctx.s.scalars(
+        select(Session).where(Session.status == SessionStatus.SCHEDULED.value, Session.start_at <= ctx.now)
+    )
+    done: list[int] = []
+    for session in rows:
+        if session.end_at <= ctx.now:
+            session.status = SessionStatus.HELD.value
+            session.updated_at = ctx.now
+            audit.record(ctx, "session.held", series_id=session.series_id, subject=("session", session.id))
+            done.append(session.id)
+    return done
+
+
+def list_sessions(ctx: Ctx, series: Series | None) -> list[Session]:
+    query = select(Session).order_by(Session.start_at)
+    if series is not None:
+        query = query.where(Session.series_id == series.id)
+    return list(ctx.s.scalars(query))

@@ -1,0 +1,73 @@
+"""Plain, detached views of stored rows for templates: templates never touch the ORM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.models import PresentationLink, Series, Session, SessionStatus
+
+
+@dataclass(frozen=True)
+class SeriesView:
+    id: int
+    slug: str
+    name: str
+    language: str
+    timezone: str
+    recurrence: str | None
+
+    @classmethod
+    def of(cls, series: Series) -> SeriesView:
+        return cls(series.id, series.slug, series.name, series.language, series.timezone, series.recurrence)
+
+
+@dataclass(frozen=True)
+class LinkView:
+    id: int
+    title: str
+    speaker: str | None
+    url: str
+
+    @classmethod
+    def of(cls, link: PresentationLink) -> LinkView:
+        return cls(link.id, link.title, link.speaker, link.url)
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: int
+    series: SeriesView
+    title: str
+    topic: str | None
+    speakers: str | None
+    description: str | None
+    start: datetime
+    end: datetime
+    duration_minutes: int
+    join_url: str | None
+    status: str
+    sequence: int
+    links: tuple[LinkView, ...]
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == SessionStatus.CANCELLED.value
+
+    @classmethod
+    def of(cls, session: Session) -> SessionView:
+        return cls(
+            id=session.id,
+            series=SeriesView.of(session.series),
+            title=session.title,
+            topic=session.topic,
+            speakers=session.speakers,
+            description=session.description,
+            start=session.start_at,
+            end=session.end_at,
+            duration_minutes=session.duration_minutes,
+            join_url=session.join_url,
+            status=session.status,
+            sequence=session.sequence,
+            links=tuple(LinkView.of(link) for link in session.links),
+        )

@@ -1,0 +1,152 @@
+"""Shared fixtures: every database test runs on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL.
+
+With TEST_DATABASE_URL set, an unreachable PostgreSQL fails the run: it is never skipped.
+Each test gets a migrated database of its own (SQLite: a copied file; PostgreSQL: a private schema,
+emptied between tests and re-seeded with what the migrations put there).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, MetaData, insert, select, text
+
+from bot.app import App, build
+from bot.clock import ManualClock
+from bot.commands import Actor
+from bot.db import make_engine
+from bot.migrate import upgrade
+from bot.models import Base
+from bot.parser import parse
+from bot.settings import Settings
+
+TEST_PG = os.environ.get("TEST_DATABASE_URL", "").strip()
+BACKENDS = ["sqlite", "postgresql"] if TEST_PG else ["sqlite"]
+# A fixed "now": Wednesday 4 March 2026, 10:00 UTC (11:00 in Oslo, winter time).
+NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+
+
+def pg_url(schema: str | None = None) -> str:
+    url = TEST_PG
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if schema:
+        url += ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+    return url
+
+
+@dataclass
+class PgSchema:
+    url: str
+    engine: Engine
+    seed: dict[str, list[dict[str, Any]]]
+
+    def reset(self) -> None:
+        """Empty every table and put back what the migrations seeded."""
+        tables = [t.name for t in Base.metadata.sorted_tables]
+        meta = MetaData()
+        meta.reflect(self.engine, only=tables)
+        with self.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            for table in meta.sorted_tables:
+                if self.seed.get(table.name):
+                    conn.execute(insert(table), self.seed[table.name])
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'),"
+                            f" (SELECT max(id) FROM {table.name}))"
+                        )
+                    )
+
+
+def new_pg_schema() -> tuple[str, str]:
+    """A fresh, empty schema on the test server; returns (schema, url). Fails loudly when unreachable."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(pg_url())
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return schema, pg_url(schema)
+
+
+def drop_pg_schema(schema: str) -> None:
+    admin = make_engine(pg_url())
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[PgSchema]:
+    schema, url = new_pg_schema()
+    upgrade(url)
+    engine = make_engine(url)
+    meta = MetaData()
+    meta.reflect(engine, only=[t.name for t in Base.metadata.sorted_tables])
+    with engine.connect() as conn:
+        seed = {t.name: [dict(r._mapping) for r in conn.execute(select(t))] for t in meta.sorted_tables}
+    yield PgSchema(url, engine, seed)
+    engine.dispose()
+    drop_pg_schema(schema)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, seeded, private database for this test."""
+    if request.param == "sqlite":
+        path = tmp_path / "bot.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    schema: PgSchema = request.getfixturevalue("pg_schema")
+    schema.reset()
+    return schema.url
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, secret_key="test-secret-key-0123456789", secret_key_is_temporary=False)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: ManualClock) -> Iterator[App]:
+    bot = build(settings, clock=clock, migrate=False)
+    yield bot
+    bot.close()
+
+
+def person(email: str, **kwargs: Any) -> Actor:
+    """A console user vouched for by the operator, as `shell --as EMAIL` makes one."""
+    return Actor("console", email, email=email, **kwargs)
+
+
+ORGANISER = replace(person("org@kommune.no"), is_operator=True)
+
+
+@pytest.fixture
+def say(app: App) -> Callable[..., str]:
+    """Send a line as `actor` through the whole core path and get the rendered text reply."""
+
+    def send(actor: Actor, line: str, fmt: str = "text") -> str:
+        return app.renderer.reply(app.dispatcher.execute(actor, parse(line)), fmt=fmt)
+
+    return send
