@@ -64,9 +64,7 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reads only; rolled back at the end."""
+        """A session for reads; closed (its transaction rolled back) at the end. Loaded objects stay
+        readable afterwards, detached."""
         with self._sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
