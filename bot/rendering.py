@@ -65,8 +65,10 @@ def _month(ctx: Context, number: int) -> str:
 
 
 def _safe(value: str) -> Markup:
-    """Mark template-made markup (not user text) as already escaped."""
-    return Markup(value)  # noqa: S704 - only ever called on template literals
+    """Mark template-made output (not user text) as already escaped: a template literal, or a macro's
+    result, whose user values the macro's own `{{ }}` already escaped (without this, mrkdwn escapes twice).
+    """
+    return Markup(value)  # noqa: S704 - only ever called on template literals and macro results
 
 
 class Renderer:
@@ -77,7 +79,7 @@ class Renderer:
     def _environment(self, fmt: str) -> Environment:
         env = Environment(
             loader=FileSystemLoader(self.templates_dir),
-            autoescape=fmt == "html",
+            autoescape=fmt == "html",  # noqa: S701 - text/mrkdwn escape through `finalize`
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,

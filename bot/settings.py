@@ -91,13 +91,13 @@ class _Reader:
         self.env = env
         self.problems: list[str] = []
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    def text(self, name: str, default: str | None = None) -> str | None:
         value = self.env.get(name, "")
         value = value.strip()
         return value if value else default
 
     def parsed(self, name: str, default: T, parse: Callable[[str], T], what: str) -> T:
-        raw = self.str(name)
+        raw = self.text(name)
         if raw is None:
             return default
         try:
@@ -107,7 +107,7 @@ class _Reader:
             return default
 
     def url(self, name: str, default: str | None = None, *, https_only: bool = False) -> str | None:
-        raw = self.str(name)
+        raw = self.text(name)
         if raw is None:
             return default
         parts = urlsplit(raw)
@@ -165,8 +165,8 @@ def _database_url(raw: str) -> str:
 
 
 def _slack(r: _Reader) -> tuple[SlackSettings | None, str | None]:
-    token, secret = r.str("SLACK_BOT_TOKEN"), r.str("SLACK_SIGNING_SECRET")
-    app_token = r.str("SLACK_APP_TOKEN")
+    token, secret = r.text("SLACK_BOT_TOKEN"), r.text("SLACK_SIGNING_SECRET")
+    app_token = r.text("SLACK_APP_TOKEN")
     api_url = r.url("SLACK_API_URL", "https://slack.com/api/") or "https://slack.com/api/"
     if app_token is not None and not app_token.startswith("xapp-"):
         r.problems.append("SLACK_APP_TOKEN: an app-level token starts with 'xapp-'")
@@ -177,14 +177,14 @@ def _slack(r: _Reader) -> tuple[SlackSettings | None, str | None]:
     if not api_url.endswith("/"):
         api_url += "/"
     return (
-        SlackSettings(token, secret, app_token, r.str("SLACK_CHANNEL_ID"), api_url),
+        SlackSettings(token, secret, app_token, r.text("SLACK_CHANNEL_ID"), api_url),
         None,
     )
 
 
 def _microsoft(r: _Reader) -> tuple[MicrosoftSettings | None, str | None]:
     names = ("MS_TENANT_ID", "MS_CLIENT_ID", "MS_CLIENT_SECRET", "MS_ORGANISER")
-    values = {n: r.str(n) for n in names}
+    values = {n: r.text(n) for n in names}
     authority = r.url("MS_AUTHORITY_HOST", "https://login.microsoftonline.com", https_only=True)
     graph = r.url("GRAPH_API_URL", "https://graph.microsoft.com/v1.0", https_only=True)
     missing = [n for n, v in values.items() if v is None]
@@ -196,8 +196,8 @@ def _microsoft(r: _Reader) -> tuple[MicrosoftSettings | None, str | None]:
             client_id=values["MS_CLIENT_ID"] or "",
             client_secret=values["MS_CLIENT_SECRET"] or "",
             organiser=values["MS_ORGANISER"] or "",
-            team_id=r.str("TEAMS_TEAM_ID"),
-            channel_id=r.str("TEAMS_CHANNEL_ID"),
+            team_id=r.text("TEAMS_TEAM_ID"),
+            channel_id=r.text("TEAMS_CHANNEL_ID"),
             authority_host=(authority or "").rstrip("/"),
             graph_api_url=(graph or "").rstrip("/"),
         ),
@@ -215,12 +215,12 @@ def load_settings(
     env.update(os.environ if environ is None else environ)
     r = _Reader(env)
 
-    secret = r.str("SECRET_KEY")
+    secret = r.text("SECRET_KEY")
     if secret is not None and len(secret) < 16:
         r.problems.append("SECRET_KEY: must be at least 16 characters")
     slack, slack_off = _slack(r)
     microsoft, ms_off = _microsoft(r)
-    log_level = (r.str("LOG_LEVEL", "INFO") or "INFO").upper()
+    log_level = (r.text("LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         r.problems.append(f"LOG_LEVEL: {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
     settings = Settings(
@@ -229,7 +229,7 @@ def load_settings(
         ),
         timezone=r.parsed("BOT_TIMEZONE", "Europe/Oslo", _timezone, "a known IANA time zone"),
         language=r.parsed("BOT_LANGUAGE", "nb", _language, f"one of {', '.join(LANGUAGES)}"),
-        host=r.str("HOST", "127.0.0.1") or "127.0.0.1",
+        host=r.text("HOST", "127.0.0.1") or "127.0.0.1",
         port=r.parsed("PORT", 8000, _port, "a port number (0-65535)"),
         public_base_url=(r.url("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         secret_key=secret or secrets.token_urlsafe(32),

@@ -28,7 +28,9 @@ class ConsoleHandler:
 
     def run(self, lines: Iterable[str], *, interactive: bool = False) -> None:
         if interactive:
-            self._print("Skriv «hjelp» for å se hva jeg kan, «avslutt» for å gå ut. (Type “help”, or “exit”.)")
+            self._print(
+                "Skriv «hjelp» for å se hva jeg kan, «avslutt» for å gå ut. (Type “help”, or “exit”.)"
+            )
         for line in lines:
             text = line.strip()
             if not text:

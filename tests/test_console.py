@@ -58,7 +58,9 @@ def test_organiser_adds_session_and_link_and_others_are_refused(db_url: str, tmp
     assert "fredag 1. mars 2030 kl. 09:00–10:00" in organiser.stdout
     assert "Lenken er lagt til økt 1" in organiser.stdout
 
-    other = bot(["shell", "--as", "ola@kommune.no"], "ny økt 2030-04-05 09:00 Nei\navlys økt 1\n", db_url, tmp_path)
+    other = bot(
+        ["shell", "--as", "ola@kommune.no"], "ny økt 2030-04-05 09:00 Nei\navlys økt 1\n", db_url, tmp_path
+    )
     assert other.returncode == 0, other.stderr
     assert other.stdout.count("Det kan bare arrangører for Bærekraftsfredag gjøre") == 2
 
@@ -70,7 +72,9 @@ def test_organiser_adds_session_and_link_and_others_are_refused(db_url: str, tmp
 
 
 def test_english_console_user(db_url: str, tmp_path: Path) -> None:
-    done = bot(["shell", "--as", "john@example.org", "--language", "en"], "subscribe\nhelp\n", db_url, tmp_path)
+    done = bot(
+        ["shell", "--as", "john@example.org", "--language", "en"], "subscribe\nhelp\n", db_url, tmp_path
+    )
     assert "You are now subscribed to Bærekraftsfredag" in done.stdout
     assert "For organisers:" in done.stdout
 
@@ -86,7 +90,10 @@ def test_run_without_credentials_is_console_mode(db_url: str, tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"BOT_TIMEZONE": "Europe/Atlantis"}, "BOT_TIMEZONE: 'Europe/Atlantis' is not a known IANA time zone"),
+        (
+            {"BOT_TIMEZONE": "Europe/Atlantis"},
+            "BOT_TIMEZONE: 'Europe/Atlantis' is not a known IANA time zone",
+        ),
         ({"PORT": "eighty"}, "PORT: 'eighty' is not a port number"),
         ({"PUBLIC_BASE_URL": "ks.no/bot"}, "PUBLIC_BASE_URL: 'ks.no/bot' is not an http(s):// URL"),
     ],

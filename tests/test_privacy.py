@@ -31,9 +31,7 @@ def test_forget_me_asks_for_confirmation_first(app: App, say: Callable[..., str]
         assert s.scalars(select(Person)).one().email == "kari@kommune.no"
 
 
-def test_forget_me_erases_personal_data_but_keeps_the_unsubscribe(
-    app: App, say: Callable[..., str]
-) -> None:
+def test_forget_me_erases_personal_data_but_keeps_the_unsubscribe(app: App, say: Callable[..., str]) -> None:
     say(KARI, "meld på")
     assert "Ferdig" in say(KARI, "slett meg bekreft")
     with app.db.read() as s:

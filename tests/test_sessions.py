@@ -102,7 +102,10 @@ def test_links_on_a_held_session_appear_in_the_archive(
 ) -> None:
     say(ORGANISER, "ny økt 2026-03-06 09:00 Sirkulær økonomi; foredragsholdere=Kari")
     clock.set(datetime(2026, 3, 6, 12, 0, tzinfo=UTC))
-    reply = say(ORGANISER, "ny lenke 1 https://ks.no/slides/sirkular.pdf Sirkulær økonomi i praksis; foredragsholder=Kari")
+    reply = say(
+        ORGANISER,
+        "ny lenke 1 https://ks.no/slides/sirkular.pdf Sirkulær økonomi i praksis; foredragsholder=Kari",
+    )
     assert "Lenken er lagt til økt 1" in reply
     archive = say(OLA, "arkiv")
     assert "Sirkulær økonomi – fredag 6. mars 2026" in archive

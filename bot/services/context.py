@@ -14,9 +14,9 @@ from bot.commands import Actor
 class CoreConfig:
     """The settings the core's rules depend on."""
 
-    timezone: str = "Europe/Oslo"
-    language: str = "nb"
-    secret_key: str = "insecure-development-key"
+    timezone: str
+    language: str
+    secret_key: str
 
 
 @dataclass
