@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, MetaData, insert, select, text
+from sqlalchemy import Engine, MetaData, func, insert, select, text
 
 from bot.app import App, build
 from bot.clock import ManualClock
@@ -60,11 +60,8 @@ class PgSchema:
             for table in meta.sorted_tables:
                 if self.seed.get(table.name):
                     conn.execute(insert(table), self.seed[table.name])
-                    restart = (
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'),"
-                        f" (SELECT max(id) FROM {table.name}))"  # noqa: S608
-                    )
-                    conn.execute(text(restart))
+                    highest = select(func.max(table.c.id)).scalar_subquery()
+                    conn.execute(select(func.setval(func.pg_get_serial_sequence(table.name, "id"), highest)))
 
 
 def new_pg_schema() -> tuple[str, str]:
