@@ -119,7 +119,8 @@ def next_occurrences(rrule: str, start: time, tz: str, after: datetime, count: i
     if count <= 0:
         return []
     local_after = after.astimezone(ZoneInfo(tz))
-    # A day's margin: the first candidate may be on the local date of `after`, before or after it.
+    # Start a day early: where a DST gap pushes a late-evening time past midnight, an occurrence
+    # dated the day before `after` (local) can still fall after it.
     first_day = local_after.date() - timedelta(days=1)
     dtstart = datetime.combine(first_day, start.replace(tzinfo=None))
     found: list[datetime] = []
