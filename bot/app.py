@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from bot.clock import Clock, SystemClock
 from bot.db import Database, make_engine
 from bot.dispatch import Dispatcher
+from bot.mail import ConsoleMailer, Mailer
 from bot.migrate import upgrade
 from bot.outbound import Announcer
 from bot.rendering import Renderer
@@ -24,11 +25,20 @@ class App:
     clock: Clock
     dispatcher: Dispatcher
     renderer: Renderer
+    mailer: Mailer = field(default_factory=ConsoleMailer)
     announcers: list[Announcer] = field(default_factory=list)
 
     @property
     def config(self) -> CoreConfig:
         return self.dispatcher.config
+
+    def channel_states(self) -> dict[str, str]:
+        """Each channel's state for operators (`/healthz`): on, or off and why."""
+        states = {"console": "on"}
+        settings = self.settings
+        states["slack"] = "on" if settings.slack else "off"
+        states["microsoft"] = "on" if settings.microsoft else "off"
+        return states
 
     def close(self) -> None:
         self.db.engine.dispose()

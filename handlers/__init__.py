@@ -1,1 +1,24 @@
-"""Incoming channels: each module translates its platform's input into neutral commands and back."""
+"""Incoming channels: each module translates its platform's input into neutral commands and back.
+
+A channel is one module here. The runtime discovers them: a module may define
+`routes(app) -> Sequence[BaseRoute]` (HTTP routes on the shared server) and/or
+`start(app) -> Stoppable | None` (background work such as Socket Mode or polling). Adding a channel
+therefore changes nothing in `bot/`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+from typing import Protocol
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def channel_modules() -> list[ModuleType]:
+    """Every handler module, in name order (the console is driven separately, by the CLI)."""
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "console")
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]

@@ -1,0 +1,65 @@
+"""The running bot: core + web server + discovered channels + schedule, started and stopped together.
+
+With `bot/app.py` (the core) this is the composition root of a `baerekraft-bot run` process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from starlette.routing import BaseRoute
+
+import jobs
+from bot.app import App
+from bot.web import WebServer, create_web_app
+from handlers import Stoppable, channel_modules
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, app: App, *, serve_web: bool = True) -> None:
+        self.app = app
+        self.serve_web = serve_web
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.web: WebServer | None = None
+        self.running: list[Stoppable] = []
+
+    def start(self) -> None:
+        modules = channel_modules()
+        if self.serve_web:
+            providers = [m.routes for m in modules if hasattr(m, "routes")]
+            web_app = create_web_app(self.app, providers)
+            settings = self.app.settings
+            self.web = WebServer(web_app, settings.host, settings.port)
+            self.web.start()
+            log.info("web server on http://%s:%s", settings.host, settings.port)
+        for module in modules:
+            if hasattr(module, "start"):
+                started: Any = module.start(self.app)
+                if started is not None:
+                    self.running.append(started)
+        jobs.register(self.scheduler, self.app)
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        for item in reversed(self.running):
+            try:
+                item.stop()
+            except Exception:
+                log.exception("stopping %r failed", item)
+        if self.web is not None:
+            self.web.stop()
+
+
+def routes_of(app: App) -> Sequence[BaseRoute]:
+    """All HTTP routes the discovered channels contribute (for tests that build the server)."""
+    found: list[BaseRoute] = []
+    for module in channel_modules():
+        if hasattr(module, "routes"):
+            found.extend(module.routes(app))
+    return found
