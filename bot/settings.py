@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
 
 LANGUAGES = ("nb", "en")
 T = TypeVar("T")
@@ -64,7 +65,8 @@ class DeliveryLimits:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = "sqlite:///./baerekraft.db"
+    # Out of repr: a PostgreSQL URL may hold a password. `database_url_safe` is the loggable form.
+    database_url: str = field(default="sqlite:///./baerekraft.db", repr=False)
     timezone: str = "Europe/Oslo"
     language: str = "nb"
     host: str = "127.0.0.1"
@@ -78,6 +80,10 @@ class Settings:
     limits: DeliveryLimits = field(default_factory=DeliveryLimits)
     # Why a channel is off, one line each, for the start-up log.
     disabled_channels: tuple[str, ...] = ()
+
+    @property
+    def database_url_safe(self) -> str:
+        return make_url(self.database_url).render_as_string(hide_password=True)
 
     @property
     def tz(self) -> ZoneInfo:

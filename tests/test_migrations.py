@@ -1,0 +1,238 @@
+"""Alembic migrations on SQLite and (with TEST_DATABASE_URL) PostgreSQL: up, down, seed, ORM match.
+
+Every test starts from an empty database of its own: a SQLite file in tmp_path, or a private
+PostgreSQL schema that is dropped afterwards. An unreachable PostgreSQL fails the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Engine, MetaData, String, func, inspect, select
+from sqlalchemy.orm import Session as OrmSession
+
+from bot.db import make_engine
+from bot.migrate import MIGRATIONS, current_revision, downgrade, head_revision, upgrade
+from bot.models import Base, Identity, Organiser, Person, Series, Session, Subscription
+from tests.conftest import BACKENDS, drop_pg_schema, new_pg_schema
+
+NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+SEED_SLUG = "baerekraftsfredag"
+SEED_REVISION = "0002"
+APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
+
+
+def revision_before(revision: str) -> str:
+    down = ScriptDirectory(str(MIGRATIONS)).get_revision(revision).down_revision
+    assert isinstance(down, str)
+    return down
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of this test's own, not migrated."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    schema, url = new_pg_schema()
+    try:
+        yield url
+    finally:
+        drop_pg_schema(schema)
+
+
+@contextmanager
+def engine_for(url: str) -> Iterator[Engine]:
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    with engine_for(url) as engine:
+        return set(inspect(engine).get_table_names())
+
+
+def revision(url: str) -> str | None:
+    with engine_for(url) as engine:
+        return current_revision(engine)
+
+
+def all_series(url: str) -> list[Series]:
+    with engine_for(url) as engine, OrmSession(engine) as s:
+        return list(s.scalars(select(Series).order_by(Series.id)))
+
+
+def count(url: str, model: type[Base]) -> int:
+    with engine_for(url) as engine, OrmSession(engine) as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def seed_id(url: str) -> int:
+    [seed] = [x for x in all_series(url) if x.slug == SEED_SLUG]
+    return seed.id
+
+
+def use_seed(url: str, how: str) -> None:
+    """Give the seed series a subscriber, a session or an organiser."""
+    series_id = seed_id(url)
+    with engine_for(url) as engine, OrmSession(engine) as s, s.begin():
+        person = Person(name="Kari", email="kari@kommune.no", created_at=NOW)
+        person.identities.append(Identity(platform="slack", external_id="U123", created_at=NOW))
+        s.add(person)
+        s.flush()
+        if how == "subscriber":
+            s.add(Subscription(person=person, series_id=series_id, source_channel="slack", consented_at=NOW))
+        elif how == "session":
+            s.add(
+                Session(
+                    series_id=series_id,
+                    title="Sirkulær økonomi",
+                    start_at=datetime(2026, 3, 6, 8, 0, tzinfo=UTC),
+                    duration_minutes=60,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+        else:
+            assert how == "organiser"
+            s.add(Organiser(person=person, series_id=series_id, granted_at=NOW))
+
+
+# --- up ----------------------------------------------------------------------------------------------
+
+
+def test_upgrade_from_empty_to_head(empty_url: str) -> None:
+    assert table_names(empty_url) == set()
+    upgrade(empty_url)
+    assert revision(empty_url) == head_revision()
+    assert head_revision() is not None
+    assert table_names(empty_url) == APP_TABLES | {"alembic_version"}
+
+
+def test_upgrade_seeds_baerekraftsfredag(empty_url: str) -> None:
+    upgrade(empty_url)
+    [seed] = all_series(empty_url)
+    assert seed.slug == SEED_SLUG
+    assert seed.name == "Bærekraftsfredag"
+    assert seed.timezone == "Europe/Oslo"
+    assert seed.language == "nb"
+    assert seed.default_start_time == time(9, 0)
+    assert seed.default_duration_minutes == 60
+    assert seed.recurrence is None
+    assert seed.created_at.tzinfo is not None
+
+
+def test_upgrade_twice_changes_nothing(empty_url: str) -> None:
+    upgrade(empty_url)
+    upgrade(empty_url)
+    assert [x.slug for x in all_series(empty_url)] == [SEED_SLUG]
+
+
+def test_no_seed_when_a_series_already_exists(empty_url: str) -> None:
+    upgrade(empty_url, revision_before(SEED_REVISION))
+    with engine_for(empty_url) as engine, OrmSession(engine) as s, s.begin():
+        s.add(Series(slug="klimatorsdag", name="Klimatorsdag", created_at=NOW))
+    upgrade(empty_url)
+    assert [x.slug for x in all_series(empty_url)] == ["klimatorsdag"]
+
+
+# --- down and up again ------------------------------------------------------------------------------
+
+
+def test_downgrade_one_step_removes_the_untouched_seed_and_upgrade_puts_it_back(empty_url: str) -> None:
+    upgrade(empty_url)
+    assert head_revision() == SEED_REVISION, "the seed is no longer the last step: downgrade to it first"
+    downgrade(empty_url, "-1")
+    assert revision(empty_url) == revision_before(SEED_REVISION)
+    assert all_series(empty_url) == []
+    upgrade(empty_url)
+    assert revision(empty_url) == head_revision()
+    [seed] = all_series(empty_url)
+    assert (seed.slug, seed.name, seed.timezone, seed.language) == (
+        SEED_SLUG,
+        "Bærekraftsfredag",
+        "Europe/Oslo",
+        "nb",
+    )
+
+
+@pytest.mark.parametrize("how", ["subscriber", "session", "organiser"])
+def test_downgrade_keeps_a_seed_in_use(empty_url: str, how: str) -> None:
+    upgrade(empty_url)
+    use_seed(empty_url, how)
+    kept_id = seed_id(empty_url)
+    downgrade(empty_url, revision_before(SEED_REVISION))
+    assert revision(empty_url) == revision_before(SEED_REVISION)
+    assert [(x.id, x.slug) for x in all_series(empty_url)] == [(kept_id, SEED_SLUG)]
+    upgrade(empty_url)
+    # Nothing duplicated, nothing lost.
+    assert [(x.id, x.slug) for x in all_series(empty_url)] == [(kept_id, SEED_SLUG)]
+    model = {"subscriber": Subscription, "session": Session, "organiser": Organiser}[how]
+    assert count(empty_url, model) == 1
+    assert count(empty_url, Person) == 1
+
+
+def test_downgrade_to_base_leaves_only_alembic_version(empty_url: str) -> None:
+    upgrade(empty_url)
+    use_seed(empty_url, "subscriber")
+    downgrade(empty_url, "base")
+    assert revision(empty_url) is None
+    assert table_names(empty_url) == {"alembic_version"}
+    with engine_for(empty_url) as engine:
+        inspector = inspect(engine)
+        assert inspector.get_view_names() == []
+        if engine.dialect.name == "postgresql":
+            assert inspector.get_sequence_names() == []
+    # And from there all the way up again.
+    upgrade(empty_url)
+    assert table_names(empty_url) == APP_TABLES | {"alembic_version"}
+    assert [x.slug for x in all_series(empty_url)] == [SEED_SLUG]
+
+
+def test_every_step_goes_down_and_up(empty_url: str) -> None:
+    script = ScriptDirectory(str(MIGRATIONS))
+    steps = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert steps[-1] == head_revision()
+    for step in steps:
+        upgrade(empty_url, step)
+        assert revision(empty_url) == step
+    for expected in reversed([None, *steps[:-1]]):
+        downgrade(empty_url, "-1")
+        assert revision(empty_url) == expected
+    assert table_names(empty_url) == {"alembic_version"}
+
+
+# --- models and migrations agree --------------------------------------------------------------------
+
+
+def differences(url: str, metadata: MetaData) -> list[object]:
+    with engine_for(url) as engine, engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def test_models_match_the_migrations(empty_url: str) -> None:
+    upgrade(empty_url)
+    assert differences(empty_url, Base.metadata) == []
+
+
+def test_the_model_comparison_sees_a_difference(empty_url: str) -> None:
+    """Guards the test above: a column the migrations lack is reported."""
+    upgrade(empty_url)
+    changed = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["series"].append_column(Column("colour", String(20), nullable=True))
+    diffs = differences(empty_url, changed)
+    assert len(diffs) == 1
+    assert "colour" in repr(diffs[0])
