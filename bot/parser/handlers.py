@@ -1,0 +1,181 @@
+"""One argument parser per command key: the words after the command word to a `Command`.
+
+A handler raises `Problem` for arguments it cannot use, and returns `None` when the words after all
+were no command (the caller makes that `Unknown`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from bot.commands import (
+    AddLink,
+    AddSession,
+    Archive,
+    CancelSession,
+    ChangeSession,
+    Command,
+    CountSubscribers,
+    ForgetMe,
+    GrantOrganiser,
+    Help,
+    MyData,
+    NextSession,
+    RemoveLink,
+    RevokeOrganiser,
+    SessionFields,
+    SetRecurrence,
+    Status,
+    Subscribe,
+    Unsubscribe,
+)
+from bot.parser.aliases import LINK_KEY_TABLE, SESSION_KEY_TABLE
+from bot.parser.fields import parse_options, parse_start, parse_url, session_fields, split_options
+from bot.parser.problems import Problem
+from bot.parser.recurrence_rule import is_off, is_rule_start, parse_rule
+from bot.parser.tokens import Token, is_slug_like, join, no_more, parse_identity, slug, take_id, tokenise
+
+Handler = Callable[[Sequence[Token]], Command | None]
+
+_CONFIRM = frozenset({"bekreft", "confirm", "bekraeft", "ja", "yes"})
+
+
+def _series_command(make: Callable[[str | None], Command]) -> Handler:
+    """A command that takes at most one word: the series slug."""
+
+    def handle(args: Sequence[Token]) -> Command:
+        words = [token for token in args if token.meaningful]
+        if len(words) > 1:
+            raise Problem("unexpected_text", join(args))
+        return make(slug(words[0]) if words else None)
+
+    return handle
+
+
+def _help(args: Sequence[Token]) -> Command:
+    return Help()
+
+
+def _my_data(args: Sequence[Token]) -> Command | None:
+    return None if any(token.meaningful for token in args) else MyData()
+
+
+def _forget_me(args: Sequence[Token]) -> Command:
+    words = [token for token in args if token.meaningful]
+    if not words:
+        return ForgetMe(confirmed=False)
+    if len(words) == 1 and words[0].word in _CONFIRM:
+        return ForgetMe(confirmed=True)
+    raise Problem("unexpected_text", join(args))
+
+
+def _add_session(args: Sequence[Token]) -> Command:
+    head, segments = split_options(join(args))
+    tokens = tokenise(head)
+    series = None
+    if tokens and is_slug_like(tokens[0]):
+        series, tokens = slug(tokens[0]), tokens[1:]
+    start, used = parse_start(tokens)
+    fields = session_fields(parse_options(segments, SESSION_KEY_TABLE))
+    start = fields.start_local or start
+    title = fields.title or join(tokens[used:])
+    if start is None:
+        raise Problem("missing_start")
+    if not title:
+        raise Problem("missing_title")
+    return AddSession(
+        SessionFields(
+            title=title,
+            start_local=start,
+            duration_minutes=fields.duration_minutes,
+            topic=fields.topic,
+            speakers=fields.speakers,
+            description=fields.description,
+            join_url=fields.join_url,
+        ),
+        series=series,
+    )
+
+
+def _change_session(args: Sequence[Token]) -> Command:
+    head, segments = split_options(join(args))
+    tokens = tokenise(head)
+    session_id = take_id(tokens)
+    if len(tokens) > 1:
+        segments = [join(tokens[1:]), *segments]
+    options = parse_options(segments, SESSION_KEY_TABLE)
+    if not options:
+        raise Problem("no_changes")
+    return ChangeSession(session_id, session_fields(options))
+
+
+def _cancel_session(args: Sequence[Token]) -> Command:
+    session_id = take_id(args)
+    no_more(args[1:])
+    return CancelSession(session_id)
+
+
+def _recurrence(args: Sequence[Token]) -> Command:
+    series = None
+    rest = list(args)
+    if rest and not is_rule_start(rest[0]):
+        series, rest = slug(rest[0]), rest[1:]
+    if is_off(rest):
+        return SetRecurrence(rule=None, series=series)
+    return SetRecurrence(rule=parse_rule(join(rest)), series=series)
+
+
+def _add_link(args: Sequence[Token]) -> Command:
+    head, segments = split_options(join(args))
+    tokens = tokenise(head)
+    session_id = take_id(tokens)
+    if len(tokens) < 2:
+        raise Problem("missing_url")
+    url = parse_url(tokens[1].raw)
+    options = parse_options(segments, LINK_KEY_TABLE)
+    title = options.get("title") or join(tokens[2:])
+    if not title:
+        raise Problem("missing_title")
+    return AddLink(session_id, url, title, speaker=options.get("speaker"))
+
+
+def _remove_link(args: Sequence[Token]) -> Command:
+    link_id = take_id(args)
+    no_more(args[1:])
+    return RemoveLink(link_id)
+
+
+def _organiser_command(make: Callable[[str, str | None], Command]) -> Handler:
+    """`IDENTITY [SLUG]`, for granting and revoking organiser rights."""
+
+    def handle(args: Sequence[Token]) -> Command:
+        words = [token for token in args if token.meaningful]
+        if not words:
+            raise Problem("missing_identity")
+        identity = parse_identity(words[0])
+        if len(words) > 2:
+            raise Problem("unexpected_text", join(words[1:]))
+        return make(identity, slug(words[1]) if len(words) == 2 else None)
+
+    return handle
+
+
+HANDLERS: Mapping[str, Handler] = {
+    "subscribe": _series_command(Subscribe),
+    "unsubscribe": _series_command(Unsubscribe),
+    "status": _series_command(Status),
+    "next": _series_command(NextSession),
+    "archive": _series_command(Archive),
+    "help": _help,
+    "my_data": _my_data,
+    "forget_me": _forget_me,
+    "add_session": _add_session,
+    "change_session": _change_session,
+    "cancel_session": _cancel_session,
+    "recurrence": _recurrence,
+    "add_link": _add_link,
+    "remove_link": _remove_link,
+    "count": _series_command(CountSubscribers),
+    "grant_organiser": _organiser_command(GrantOrganiser),
+    "revoke_organiser": _organiser_command(RevokeOrganiser),
+}
