@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database, make_engine
+from bot.delivery.engine import DeliveryEngine
 from bot.dispatch import Dispatcher
 from bot.mail import ConsoleMailer, Mailer
 from bot.migrate import upgrade
-from bot.outbound import Announcer
 from bot.rendering import Renderer
 from bot.services.context import CoreConfig
 from bot.settings import Settings
@@ -25,8 +25,8 @@ class App:
     clock: Clock
     dispatcher: Dispatcher
     renderer: Renderer
+    delivery: DeliveryEngine
     mailer: Mailer = field(default_factory=ConsoleMailer)
-    announcers: list[Announcer] = field(default_factory=list)
 
     @property
     def config(self) -> CoreConfig:
@@ -41,6 +41,7 @@ class App:
         return states
 
     def close(self) -> None:
+        self.delivery.leadership.resign()
         self.db.engine.dispose()
 
 
@@ -53,7 +54,9 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     config = CoreConfig(
         timezone=settings.timezone, language=settings.language, secret_key=settings.secret_key
     )
-    return App(settings, db, clock, Dispatcher(db, clock, config), Renderer())
+    return App(
+        settings, db, clock, Dispatcher(db, clock, config), Renderer(), DeliveryEngine(db, config, clock)
+    )
 
 
 def log_channel_state(settings: Settings) -> None:

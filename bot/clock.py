@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -11,14 +12,22 @@ class Clock(Protocol):
         """The current time, timezone-aware, in UTC."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Let `seconds` pass (a real clock waits; a manual one just moves on)."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
 
 class ManualClock:
-    """A clock that only moves when told to; for tests and simulations."""
+    """A clock that only moves when told to (or slept on); for tests and simulations."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
@@ -30,6 +39,10 @@ class ManualClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._now += timedelta(seconds=seconds)
 
     def set(self, when: datetime) -> None:
         self._now = when.astimezone(UTC)

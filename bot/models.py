@@ -56,6 +56,10 @@ class Series(Base):
     default_duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
     # RFC 5545 RRULE (e.g. FREQ=MONTHLY;BYDAY=1FR;BYMONTH=1,2,3,4,5,6,8,9,10,11,12), in local time.
     recurrence: Mapped[str | None] = mapped_column(String(300), default=None)
+    # Delivery offsets as durations ("7d", "1d,1h", "2h"); days count in local wall-clock days.
+    invitation_offset: Mapped[str] = mapped_column(String(32), default="7d", server_default="7d")
+    reminder_offsets: Mapped[str] = mapped_column(String(100), default="1d,1h", server_default="1d,1h")
+    followup_delay: Mapped[str] = mapped_column(String(32), default="2h", server_default="2h")
     created_at: Mapped[datetime]
 
     sessions: Mapped[list[Session]] = relationship(back_populates="series", order_by="Session.start_at")
@@ -189,3 +193,135 @@ class AuditEvent(Base):
     subject_type: Mapped[str | None] = mapped_column(String(32), default=None)
     subject_id: Mapped[int | None] = mapped_column(Integer, default=None)
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+# --- Delivery: what must be sent, and the state of each send (see bot/delivery) --------------------
+
+
+class FanoutState(enum.StrEnum):
+    EXPANDED = "expanded"
+    SKIPPED = "skipped"
+
+
+class Fanout(Base):
+    """One message to everybody concerned (a session's invitation, a reminder, a follow-up...).
+
+    Created by the planner when due; `key` makes it happen once whatever runs the planner.
+    """
+
+    __tablename__ = "fanout"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session.id", ondelete="CASCADE"), index=True, default=None
+    )
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(300), default=None)
+    # What the message is about, when that is not the session alone (e.g. the changed fields).
+    payload: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"  # taken by a worker, not yet attempted: safe to hand back after a crash
+    SENDING = "sending"  # being sent right now: in doubt after a crash
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Delivery(Base):
+    """The outbox: one row per message to one target through one channel, sent once."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (Index("ix_delivery_work", "channel", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    fanout_id: Mapped[int] = mapped_column(ForeignKey("fanout.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(320))
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True, default=None
+    )
+    language: Mapped[str] = mapped_column(String(8))
+    # 0 goes first (organiser notices, confirmation mails), then 1 (announcements), by due time.
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    external_ref: Mapped[str | None] = mapped_column(String(300), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    fanout: Mapped[Fanout] = relationship()
+
+
+class PacingSlot(Base):
+    """The next free send time per rate-limited key (a Slack channel, a mailbox), shared by processes."""
+
+    __tablename__ = "pacing_slot"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    next_at: Mapped[datetime]
+
+
+# --- Web pages (handlers/web.py): pending double opt-ins and the forms' rate limit --------------------
+
+
+class PendingConfirmation(Base):
+    """A subscribe or erase request waiting for the click in its confirmation mail.
+
+    Only a hash of the mailed token is stored, so the table cannot be used to confirm anything. The
+    address is cleared once confirmed; rows are deleted after they expire.
+    """
+
+    __tablename__ = "web_pending_confirmation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "subscribe" or "erase"
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), default=None)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class RateLimitHit(Base):
+    """One counted action (a mail sent from a web form) in a bucket such as a hashed address or client."""
+
+    __tablename__ = "web_rate_limit_hit"
+    __table_args__ = (Index("ix_web_rate_limit_hit_bucket_at", "bucket", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime]
+
+
+# --- Slack: requests already handled (see bot/slack/replays.py) -------------------------------------
+
+
+class ProcessedRequest(Base):
+    """A Slack request already carried out (event id, trigger id), so a retry or replay acts once.
+
+    Rows older than a day are pruned: Slack retries within minutes, and a signature expires in five.
+    """
+
+    __tablename__ = "processed_request"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -38,15 +38,21 @@ class Runtime:
             self.web.start()
             log.info("web server on http://%s:%s", settings.host, settings.port)
         for module in modules:
+            if hasattr(module, "senders"):
+                for sender in module.senders(self.app):
+                    self.app.delivery.add_sender(sender)
+        for module in modules:
             if hasattr(module, "start"):
                 started: Any = module.start(self.app)
                 if started is not None:
                     self.running.append(started)
+        self.app.delivery.start()
         jobs.register(self.scheduler, self.app)
         self.scheduler.start()
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
+        self.app.delivery.stop()
         for item in reversed(self.running):
             try:
                 item.stop()

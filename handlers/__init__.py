@@ -1,9 +1,9 @@
 """Incoming channels: each module translates its platform's input into neutral commands and back.
 
 A channel is one module here. The runtime discovers them: a module may define
-`routes(app) -> Sequence[BaseRoute]` (HTTP routes on the shared server) and/or
-`start(app) -> Stoppable | None` (background work such as Socket Mode or polling). Adding a channel
-therefore changes nothing in `bot/`.
+`routes(app) -> Sequence[BaseRoute]` (HTTP routes on the shared server), `senders(app) ->
+Sequence[Sender]` (its outgoing side, driven by the delivery engine) and/or `start(app) -> Stoppable |
+None` (background work such as Socket Mode or polling). Adding a channel changes nothing in `bot/`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def bot(args: list[str], stdin: str, db_url: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MS_", "TEAMS_"))}
-    environ.update(DATABASE_URL=db_url, SECRET_KEY="console-test-secret-key", PORT="0", **env)
+    environ.update({"DATABASE_URL": db_url, "SECRET_KEY": "console-test-secret-key", "PORT": "0", **env})
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,

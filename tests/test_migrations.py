@@ -10,12 +10,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Engine, MetaData, String, func, inspect, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Row,
+    String,
+    column,
+    func,
+    inspect,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session as OrmSession
 
 from bot.db import make_engine
@@ -67,9 +82,21 @@ def revision(url: str) -> str | None:
         return current_revision(engine)
 
 
-def all_series(url: str) -> list[Series]:
-    with engine_for(url) as engine, OrmSession(engine) as s:
-        return list(s.scalars(select(Series).order_by(Series.id)))
+# The series columns every revision has: tests at older revisions must not ask for newer ones.
+SERIES = table(
+    "series",
+    column("id", Integer),
+    column("slug", String),
+    column("name", String),
+    column("timezone", String),
+    column("language", String),
+    column("created_at", DateTime(timezone=True)),
+)
+
+
+def all_series(url: str) -> list[Row[Any]]:
+    with engine_for(url) as engine, engine.connect() as conn:
+        return list(conn.execute(select(SERIES).order_by(SERIES.c.id)))
 
 
 def count(url: str, model: type[Base]) -> int:
@@ -121,7 +148,8 @@ def test_upgrade_from_empty_to_head(empty_url: str) -> None:
 
 def test_upgrade_seeds_baerekraftsfredag(empty_url: str) -> None:
     upgrade(empty_url)
-    [seed] = all_series(empty_url)
+    with engine_for(empty_url) as engine, OrmSession(engine) as s:
+        [seed] = s.scalars(select(Series)).all()
     assert seed.slug == SEED_SLUG
     assert seed.name == "Bærekraftsfredag"
     assert seed.timezone == "Europe/Oslo"
@@ -140,8 +168,14 @@ def test_upgrade_twice_changes_nothing(empty_url: str) -> None:
 
 def test_no_seed_when_a_series_already_exists(empty_url: str) -> None:
     upgrade(empty_url, revision_before(SEED_REVISION))
-    with engine_for(empty_url) as engine, OrmSession(engine) as s, s.begin():
-        s.add(Series(slug="klimatorsdag", name="Klimatorsdag", created_at=NOW))
+    with engine_for(empty_url) as engine, engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO series (slug, name, language, timezone, default_start_time,"
+                " default_duration_minutes, created_at) VALUES ('klimatorsdag', 'Klimatorsdag', 'nb',"
+                " 'Europe/Oslo', '09:00:00', 60, '2026-03-04 10:00:00')"
+            )
+        )
     upgrade(empty_url)
     assert [x.slug for x in all_series(empty_url)] == ["klimatorsdag"]
 
@@ -150,13 +184,12 @@ def test_no_seed_when_a_series_already_exists(empty_url: str) -> None:
 
 
 def test_downgrade_one_step_removes_the_untouched_seed_and_upgrade_puts_it_back(empty_url: str) -> None:
-    upgrade(empty_url)
-    assert head_revision() == SEED_REVISION, "the seed is no longer the last step: downgrade to it first"
+    upgrade(empty_url, SEED_REVISION)
     downgrade(empty_url, "-1")
     assert revision(empty_url) == revision_before(SEED_REVISION)
     assert all_series(empty_url) == []
-    upgrade(empty_url)
-    assert revision(empty_url) == head_revision()
+    upgrade(empty_url, SEED_REVISION)
+    assert revision(empty_url) == SEED_REVISION
     [seed] = all_series(empty_url)
     assert (seed.slug, seed.name, seed.timezone, seed.language) == (
         SEED_SLUG,
@@ -168,7 +201,7 @@ def test_downgrade_one_step_removes_the_untouched_seed_and_upgrade_puts_it_back(
 
 @pytest.mark.parametrize("how", ["subscriber", "session", "organiser"])
 def test_downgrade_keeps_a_seed_in_use(empty_url: str, how: str) -> None:
-    upgrade(empty_url)
+    upgrade(empty_url, SEED_REVISION)
     use_seed(empty_url, how)
     kept_id = seed_id(empty_url)
     downgrade(empty_url, revision_before(SEED_REVISION))
@@ -230,8 +263,8 @@ def test_the_model_comparison_sees_a_difference(empty_url: str) -> None:
     """Guards the test above: a column the migrations lack is reported."""
     upgrade(empty_url)
     changed = MetaData(naming_convention=Base.metadata.naming_convention)
-    for table in Base.metadata.sorted_tables:
-        table.to_metadata(changed)
+    for model_table in Base.metadata.sorted_tables:
+        model_table.to_metadata(changed)
     changed.tables["series"].append_column(Column("colour", String(20), nullable=True))
     diffs = differences(empty_url, changed)
     assert len(diffs) == 1

@@ -15,7 +15,7 @@ from bot.app import App, log_channel_state
 from bot.cli.common import fail, open_app
 from bot.commands import Actor
 from bot.mail import ConsoleMailer
-from bot.outbound import ConsoleAnnouncer
+from bot.delivery.console import ConsoleSender
 from bot.runtime import Runtime
 from bot.services.people import is_email, normalise_email
 from handlers.console import ConsoleHandler
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def _console(app: App, actor: Actor, runtime: Runtime) -> None:
     """Console in the foreground; the rest of the bot runs around it until end of input."""
     lock = threading.Lock()
-    app.announcers.append(ConsoleAnnouncer(sys.stdout, lock))
+    app.delivery.add_sender(ConsoleSender(app.renderer, sys.stdout, lock))
     app.mailer = ConsoleMailer(sys.stdout, lock)
     runtime.start()
     try:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from alembic import context
+from typing import Any, Literal
 
-from bot.db import make_engine
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+
+from bot.db import UTCDateTime, make_engine
 from bot.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Migrations spell our UTC column type as the plain timestamptz it is, so they import nothing
+    from the application."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations_offline() -> None:
@@ -33,6 +44,7 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
                 compare_type=True,
+                render_item=render_item,
             )
             with context.begin_transaction():
                 context.run_migrations()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
-from bot.models import Person, Series, Subscription
+from bot.models import AuditEvent, Person, Series, Subscription
 from bot.services import audit
 from bot.services.context import Ctx
 from bot.services.people import find_person, get_or_create_person
+
+CREATED = "subscription.created"
 
 
 @dataclass(frozen=True)
@@ -30,18 +33,78 @@ def subscribe_person(ctx: Ctx, person: Person, series: Series) -> Outcome:
     if sub is not None and sub.active:
         return Outcome(False, sub)
     if sub is None:
-        sub = Subscription(
-            person_id=person.id, series_id=series.id, source_channel=ctx.channel, consented_at=ctx.now
-        )
-        ctx.s.add(sub)
-        action = "subscription.created"
-    else:
-        sub.active, sub.consented_at, sub.source_channel = True, ctx.now, ctx.channel
-        sub.unsubscribed_at = sub.unsubscribe_channel = None
-        action = "subscription.reactivated"
+        return Outcome(True, create_subscriptions(ctx, [person.id], series)[0])
+    sub.active, sub.consented_at, sub.source_channel = True, ctx.now, ctx.channel
+    sub.unsubscribed_at = sub.unsubscribe_channel = None
     ctx.s.flush()
-    audit.record(ctx, action, series_id=series.id, subject=("subscription", sub.id), person_id=person.id)
+    audit.record(
+        ctx,
+        "subscription.reactivated",
+        series_id=series.id,
+        subject=("subscription", sub.id),
+        person_id=person.id,
+    )
     return Outcome(True, sub)
+
+
+def create_subscriptions(
+    ctx: Ctx, person_ids: Sequence[int], series: Series, *, channel: str | None = None
+) -> list[Subscription]:
+    """New active subscriptions to `series` for people who have none, consented now through `channel`
+    (default: the actor's), inserted together and audited with one event each.
+
+    The caller checks that none of them has a subscription (active or not) to `series`: this never
+    reactivates, so a bulk caller cannot override an unsubscribe by accident.
+    """
+    if not person_ids:
+        return []
+    channel = channel or ctx.channel
+    rows = [
+        {
+            "person_id": pid,
+            "series_id": series.id,
+            "active": True,
+            "source_channel": channel,
+            "consented_at": ctx.now,
+        }
+        for pid in person_ids
+    ]
+    subs = list(
+        ctx.s.scalars(insert(Subscription).returning(Subscription, sort_by_parameter_order=True), rows)
+    )
+    _record_each(ctx, CREATED, subs, channel)
+    return subs
+
+
+def _record_each(ctx: Ctx, action: str, subs: Sequence[Subscription], channel: str) -> None:
+    """One audit event per subscription. The first goes through `audit.record`, which resolves the
+    actor; the rest copy its actor fields and are inserted in one statement (bulk imports)."""
+    first = audit.record(
+        ctx,
+        action,
+        series_id=subs[0].series_id,
+        subject=("subscription", subs[0].id),
+        person_id=subs[0].person_id,
+    )
+    first.channel = channel
+    ctx.s.flush()
+    rest = [
+        {
+            "at": first.at,
+            "channel": channel,
+            "actor_person_id": first.actor_person_id,
+            "actor_label": first.actor_label,
+            "action": action,
+            "series_id": sub.series_id,
+            "subject_type": "subscription",
+            "subject_id": sub.id,
+            "details": {"person_id": sub.person_id},
+        }
+        for sub in subs[1:]
+    ]
+    if rest:
+        # render_nulls keeps the rows in one statement (see subscriber_csv._insert_people).
+        ctx.s.execute(insert(AuditEvent).execution_options(render_nulls=True), rest)
 
 
 def unsubscribe_person(ctx: Ctx, person: Person, series: Series) -> Outcome:

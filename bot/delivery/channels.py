@@ -1,0 +1,96 @@
+"""What a channel must provide to the engine: who it reaches, how fast, and how it sends one message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.views import SeriesView, SessionView
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A person a message is for, with what each channel needs to reach them."""
+
+    person_id: int
+    language: str
+    name: str | None = None
+    email: str | None = None
+    identities: dict[str, str] = field(default_factory=dict)  # platform → external id
+    subscribed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One send: `target` is channel-specific ("channel", a Slack user id, an address...)."""
+
+    target: str
+    language: str
+    person_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """Everything a sender needs for one delivery, read fresh from the database just before sending."""
+
+    delivery_id: int
+    key: str
+    kind: str
+    channel: str
+    target: str
+    language: str
+    series: SeriesView
+    session: SessionView | None
+    recipient: Recipient | None
+    payload: dict[str, Any]
+    in_doubt: bool = False
+
+
+class RetryLater(Exception):
+    """Throttled (e.g. HTTP 429): nothing was sent; try again after `seconds`."""
+
+    def __init__(self, seconds: float, reason: str = "throttled") -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+class TransientError(Exception):
+    """A failure worth retrying (5xx, timeout). `in_doubt`: the message may have gone out."""
+
+    def __init__(self, reason: str, *, in_doubt: bool = False) -> None:
+        super().__init__(reason)
+        self.in_doubt = in_doubt
+
+
+class PermanentError(Exception):
+    """A failure retrying cannot fix (bad token, unknown user, rejected content)."""
+
+
+@dataclass(frozen=True)
+class Pace:
+    """At most one send per `interval` on `key`; all processes share the key."""
+
+    key: str
+    interval: timedelta
+
+
+class Sender(Protocol):
+    channel: str
+
+    def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
+        """The targets this channel sends `kind` to (its announcement channel, people it can reach)."""
+        ...
+
+    def pacing(self, target: str) -> list[Pace]:
+        """The rate limits one send to `target` counts against."""
+        ...
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        """Send; return the platform's reference (message ts, id) if any. Raises the errors above."""
+        ...
+
+    def find_sent(self, message: OutgoingMessage) -> str | None:
+        """For a message in doubt: its reference if it did go out, None if not (or if unknowable)."""
+        ...

@@ -1,0 +1,65 @@
+"""The engine: the planner (leader only) and one worker thread per channel, woken when work is due."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.delivery.channels import Sender
+from bot.delivery.leader import Leadership
+from bot.delivery.outbox import Outbox
+from bot.delivery.planner import Planner, PlanReport
+from bot.delivery.worker import Worker
+from bot.services.context import CoreConfig
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryEngine:
+    def __init__(self, db: Database, config: CoreConfig, clock: Clock) -> None:
+        self.db, self.clock = db, clock
+        self.senders: list[Sender] = []
+        self.outbox = Outbox(db, config)
+        self.planner = Planner(db, config, lambda: list(self.senders))
+        self.leadership = Leadership(db.engine)
+        self.workers: dict[str, Worker] = {}
+        self._threads: list[threading.Thread] = []
+
+    def add_sender(self, sender: Sender, *, batch: int = 10) -> None:
+        self.senders = [s for s in self.senders if s.channel != sender.channel] + [sender]
+        self.workers[sender.channel] = Worker(sender, self.db, self.outbox, self.clock, batch)
+
+    def plan(self) -> PlanReport | None:
+        """Expand what is due (leader only) and wake the workers; None when another process leads."""
+        if not self.leadership.is_leader():
+            return None
+        report = self.planner.run(self.clock.now())
+        if report.expanded or report.added_late:
+            self.wake()
+        return report
+
+    def run_until_idle(self) -> int:
+        """Plan, then send everything due now, in this thread (tests, simulations, manual sends)."""
+        self.plan()
+        return sum(worker.drain() for worker in self.workers.values())
+
+    def wake(self) -> None:
+        for worker in self.workers.values():
+            worker.wake.set()
+
+    def start(self) -> None:
+        for worker in self.workers.values():
+            thread = threading.Thread(target=worker.run, name=f"worker-{worker.name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        for worker in self.workers.values():
+            worker.stopping.set()
+            worker.wake.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads.clear()
+        self.leadership.resign()

@@ -1,0 +1,19 @@
+"""The kinds of message the engine sends, and who each one is for."""
+
+from __future__ import annotations
+
+INVITATION = "invitation"
+REMINDER = "reminder"
+FOLLOWUP = "followup"
+CHANGE = "change"
+CANCELLATION = "cancellation"
+TOPIC_NEEDED = "topic_needed"
+LEAD_TIME_WARNING = "lead_time_warning"
+
+# To the series' subscribers (and its announcement channels).
+PUBLIC = frozenset({INVITATION, REMINDER, FOLLOWUP, CHANGE, CANCELLATION})
+# To the series' organisers only, through the channels they use.
+ORGANISERS = frozenset({TOPIC_NEEDED, LEAD_TIME_WARNING})
+# No longer worth sending once the session has started.
+BEFORE_START = frozenset({INVITATION, REMINDER, CHANGE, CANCELLATION})
+ALL = PUBLIC | ORGANISERS
