@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -37,10 +38,7 @@ class Runtime:
             self.web = WebServer(web_app, settings.host, settings.port)
             self.web.start()
             log.info("web server on http://%s:%s", settings.host, settings.port)
-        for module in modules:
-            if hasattr(module, "senders"):
-                for sender in module.senders(self.app):
-                    self.app.delivery.add_sender(sender)
+        attach_senders(self.app, modules)
         for module in modules:
             if hasattr(module, "start"):
                 started: Any = module.start(self.app)
@@ -60,6 +58,14 @@ class Runtime:
                 log.exception("stopping %r failed", item)
         if self.web is not None:
             self.web.stop()
+
+
+def attach_senders(app: App, modules: Sequence[ModuleType] | None = None) -> None:
+    """Give the delivery engine every configured channel's sender."""
+    for module in channel_modules() if modules is None else modules:
+        if hasattr(module, "senders"):
+            for sender in module.senders(app):
+                app.delivery.add_sender(sender)
 
 
 def routes_of(app: App) -> Sequence[BaseRoute]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import db, organisers, series, sessions, subscribers
+from bot.cli import db, deliveries, organisers, series, sessions, subscribers
 from bot.cli.runtime import run, shell
 
 app = typer.Typer(
@@ -14,12 +14,14 @@ app = typer.Typer(
 )
 app.command("run")(run)
 app.command("shell")(shell)
+app.command("send")(deliveries.send)
 app.add_typer(db.app, name="db")
 app.add_typer(series.app, name="series")
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(sessions.links_app, name="links")
 app.add_typer(organisers.app, name="organisers")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(deliveries.app, name="deliveries")
 
 
 def main() -> None:

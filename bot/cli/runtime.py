@@ -14,8 +14,8 @@ import typer
 from bot.app import App, log_channel_state
 from bot.cli.common import fail, open_app
 from bot.commands import Actor
-from bot.mail import ConsoleMailer
 from bot.delivery.console import ConsoleSender
+from bot.mail import ConsoleMailer
 from bot.runtime import Runtime
 from bot.services.people import is_email, normalise_email
 from handlers.console import ConsoleHandler

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli.common import open_app, operate
+from bot.delivery.operations import set_offsets
 from bot.services.context import Ctx
 from bot.services.series import all_series, create_series, resolve_series
 from bot.services.subscriptions import active_count
@@ -64,9 +65,35 @@ def show_cmd(slug: str = typer.Argument(..., help="The series' slug.")) -> None:
                 **SeriesView.of(series).__dict__,
                 "default_start_time": series.default_start_time.strftime("%H:%M"),
                 "default_duration_minutes": series.default_duration_minutes,
+                "invitation": series.invitation_offset + " before",
+                "reminders": series.reminder_offsets + " before",
+                "followup": series.followup_delay + " after the end (once slides are added)",
                 "subscribers": active_count(ctx, series),
             }
 
         data = operate(bot, show)
     for key, value in data.items():
         typer.echo(f"{key}: {value if value is not None else '–'}")
+
+
+@app.command("set")
+def set_cmd(
+    slug: str = typer.Argument(..., help="The series' slug."),
+    invitation: str | None = typer.Option(
+        None, help="How long before a session the invitation goes, e.g. 7d."
+    ),
+    reminders: str | None = typer.Option(None, help="Reminders before a session, e.g. 1d,1h (s/m/h/d)."),
+    followup: str | None = typer.Option(
+        None, help="Follow-up with the slides this long after the end, e.g. 2h."
+    ),
+) -> None:
+    """Set when a series' invitation, reminders and follow-up go out (days are local calendar days)."""
+    with open_app() as bot:
+        changed = operate(
+            bot, lambda ctx: set_offsets(ctx, resolve_series(ctx, slug), invitation, reminders, followup)
+        )
+    if not changed:
+        typer.echo("Nothing to change: give --invitation, --reminders or --followup.")
+        return
+    for key, value in changed.items():
+        typer.echo(f"{key}: {value}")

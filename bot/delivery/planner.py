@@ -116,19 +116,19 @@ class Planner:
             if reason is None and plan.kind == kinds.REMINDER and invited_at and plan.due_at < invited_at:
                 reason = "missed: the invitation went out after this reminder's time"
             if reason is not None:
-                _record(s, session, plan, FanoutState.SKIPPED, now, note=reason)
+                record_fanout(s, session, plan, FanoutState.SKIPPED, now, note=reason)
                 self._audit(s, now, series, "fanout.skipped", plan, reason=reason)
                 report.skipped.append(plan.key)
                 continue
             if plan.due_at > now and not self._lead_reached(plan, series, s, now):
                 continue
             people = people if people is not None else subscribers(s, series)
-            expansion = self._expansion(plan, series, people)
+            expansion = self.expand_targets(plan, series, people)
             lead = max(expansion.lead.values(), default=timedelta(0))
             if plan.due_at - lead > now:
                 continue  # not yet: a rate-limited channel starts `lead` before the due time
-            fanout = _record(s, session, plan, FanoutState.EXPANDED, now)
-            self._insert(s, fanout, plan, expansion, now)
+            fanout = record_fanout(s, session, plan, FanoutState.EXPANDED, now)
+            self.insert_deliveries(s, fanout, plan, expansion, now)
             self._audit(s, now, series, "fanout.expanded", plan, targets=_count(expansion.targets))
             report.expanded.append(plan.key)
             if plan.kind == kinds.INVITATION:
@@ -147,12 +147,12 @@ class Planner:
         """Whether a future message must start now to finish in time; estimates are cached a while."""
         cached = self._leads.get(plan.key)
         if cached is None or cached[0] + LEAD_CACHE < now:
-            expansion = self._expansion(plan, series, subscribers(s, series))
+            expansion = self.expand_targets(plan, series, subscribers(s, series))
             cached = (now, max(expansion.lead.values(), default=timedelta(0)))
             self._leads[plan.key] = cached
         return plan.due_at - cached[1] <= now
 
-    def _expansion(self, plan: Planned, series: Series, people: list[Recipient]) -> Expansion:
+    def expand_targets(self, plan: Planned, series: Series, people: list[Recipient]) -> Expansion:
         view = SeriesView.of(series)
         targets: dict[str, list[Target]] = {}
         skipped: dict[str, list[Target]] = {}
@@ -170,7 +170,9 @@ class Planner:
             lead[sender.channel] = fanout_duration(sender, keep)
         return Expansion(targets, lead, skipped)
 
-    def _insert(self, s: Session, fanout: Fanout, plan: Planned, expansion: Expansion, now: datetime) -> None:
+    def insert_deliveries(
+        self, s: Session, fanout: Fanout, plan: Planned, expansion: Expansion, now: datetime
+    ) -> None:
         rows: list[dict[str, Any]] = []
         for channel, targets in expansion.targets.items():
             start = max(now, plan.due_at - expansion.lead[channel])
@@ -208,7 +210,7 @@ class Planner:
             return 0
         known = set(s.scalars(select(Delivery.key).where(Delivery.fanout_id == fanout.id)))
         plan = Planned(fanout.key, fanout.kind, fanout.due_at)
-        expansion = self._expansion(plan, series, subscribers(s, series))
+        expansion = self.expand_targets(plan, series, subscribers(s, series))
         rows = [
             _row(fanout, channel, t, now, now)
             for channel, targets in expansion.targets.items()
@@ -303,7 +305,7 @@ def fanout_duration(sender: Sender, targets: Sequence[Target]) -> timedelta:
     return max((interval[k] * (n - 1) for k, n in load.items()), default=timedelta(0))
 
 
-def _record(
+def record_fanout(
     s: Session, session: SessionRow, plan: Planned, state: FanoutState, now: datetime, note: str | None = None
 ) -> Fanout:
     fanout = Fanout(

@@ -1,0 +1,140 @@
+"""What operators do by hand: set a series' offsets, look at the outbox, retry, preview, send now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from bot.delivery import kinds
+from bot.delivery.durations import format_offsets, parse_offset, parse_offsets
+from bot.delivery.planner import Planner, record_fanout
+from bot.delivery.recipients import subscribers
+from bot.delivery.schedule import Planned
+from bot.models import Delivery, DeliveryState, Fanout, FanoutState, Series
+from bot.models import Session as SessionRow
+from bot.services import audit
+from bot.services.context import Ctx
+from bot.services.errors import UserError
+from bot.services.sessions import get_session
+
+MANUAL_KINDS = (kinds.INVITATION, kinds.REMINDER, kinds.FOLLOWUP)
+
+
+def set_offsets(
+    ctx: Ctx, series: Series, invitation: str | None, reminders: str | None, followup: str | None
+) -> dict[str, str]:
+    """Change when a series' messages go out; durations like 7d, 1d,1h, 2h. Returns what changed."""
+    changed: dict[str, str] = {}
+    try:
+        if invitation is not None:
+            series.invitation_offset = changed["invitation_offset"] = str(parse_offset(invitation))
+        if reminders is not None:
+            series.reminder_offsets = changed["reminder_offsets"] = format_offsets(parse_offsets(reminders))
+        if followup is not None:
+            series.followup_delay = changed["followup_delay"] = str(parse_offset(followup))
+    except ValueError as exc:
+        raise UserError("bad_duration_text", problem=str(exc)) from exc
+    if changed:
+        audit.record(
+            ctx, "series.offsets_set", series_id=series.id, subject=("series", series.id), changed=changed
+        )
+    return changed
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: int
+    session_id: int | None
+    kind: str
+    channel: str
+    target: str
+    state: str
+    attempts: int
+    due_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+
+
+def list_deliveries(ctx: Ctx, session_id: int | None, state: str | None, limit: int) -> list[DeliveryRow]:
+    query = select(Delivery, Fanout).join(Fanout, Fanout.id == Delivery.fanout_id)
+    if session_id is not None:
+        query = query.where(Fanout.session_id == session_id)
+    if state is not None:
+        if state not in {s.value for s in DeliveryState}:
+            raise UserError("bad_state", state=state, options=[s.value for s in DeliveryState])
+        query = query.where(Delivery.state == state)
+    rows = ctx.s.execute(query.order_by(Delivery.due_at.desc(), Delivery.id.desc()).limit(limit))
+    return [
+        DeliveryRow(
+            d.id,
+            f.session_id,
+            f.kind,
+            d.channel,
+            d.target,
+            d.state,
+            d.attempts,
+            d.due_at,
+            d.sent_at,
+            d.last_error,
+        )
+        for d, f in rows
+    ]
+
+
+def retry(ctx: Ctx, ids: list[int], all_failed: bool) -> int:
+    """Put failed deliveries back in the queue, due now; returns how many."""
+    query = select(Delivery.id).where(Delivery.state == DeliveryState.FAILED.value)
+    if not all_failed:
+        query = query.where(Delivery.id.in_(ids))
+    chosen = list(ctx.s.scalars(query))
+    if not chosen:
+        return 0
+    ctx.s.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(chosen))
+        .values(
+            state=DeliveryState.PENDING.value,
+            attempts=0,
+            next_attempt_at=None,
+            in_doubt=False,
+            due_at=ctx.now,
+            updated_at=ctx.now,
+        )
+    )
+    audit.record(
+        ctx, "delivery.retried", subject=("delivery", chosen[0]), count=len(chosen), ids=chosen[:100]
+    )
+    return len(chosen)
+
+
+def manual_plan(ctx: Ctx, session_id: int, kind: str) -> tuple[SessionRow, Planned]:
+    if kind not in MANUAL_KINDS:
+        raise UserError("bad_kind", kind=kind, options=list(MANUAL_KINDS))
+    session = get_session(ctx, session_id)
+    payload = {"start": session.start_at.isoformat(), "offset": "manual"}
+    return session, Planned(f"s{session.id}:{kind}:manual:{ctx.now.isoformat()}", kind, ctx.now, payload)
+
+
+def preview(ctx: Ctx, planner: Planner, session_id: int, kind: str) -> list[tuple[str, str, str, int | None]]:
+    """Who would get this message now, through which channel: (channel, target, language, person)."""
+    session, plan = manual_plan(ctx, session_id, kind)
+    expansion = planner.expand_targets(plan, session.series, subscribers(ctx.s, session.series))
+    return [
+        (channel, t.target, t.language, t.person_id)
+        for channel, targets in expansion.targets.items()
+        for t in targets
+    ]
+
+
+def send_now(ctx: Ctx, planner: Planner, session_id: int, kind: str) -> list[int]:
+    """Queue `kind` for this session to everyone concerned, due now; returns the delivery ids."""
+    session, plan = manual_plan(ctx, session_id, kind)
+    expansion = planner.expand_targets(plan, session.series, subscribers(ctx.s, session.series))
+    fanout = record_fanout(ctx.s, session, plan, FanoutState.EXPANDED, ctx.now)
+    planner.insert_deliveries(ctx.s, fanout, plan, expansion, ctx.now)
+    audit.record(
+        ctx, "fanout.manual", series_id=session.series_id, subject=("session", session.id), kind=kind
+    )
+    return list(ctx.s.scalars(select(Delivery.id).where(Delivery.fanout_id == fanout.id)))

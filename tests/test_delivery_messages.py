@@ -1,0 +1,89 @@
+"""Every outgoing message renders in every language and format, user text escaped per channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.delivery import kinds
+from bot.delivery.channels import OutgoingMessage
+from bot.delivery.messages import render
+from bot.rendering import TEMPLATES_DIR, Renderer
+from bot.views import LinkView, SeriesView, SessionView
+
+SERIES = SeriesView(1, "baerekraftsfredag", "Bærekraftsfredag", "nb", "Europe/Oslo", None)
+HOSTILE = "<!channel> & <script>alert(1)</script>"
+SESSION = SessionView(
+    id=7,
+    series=SERIES,
+    title=f"Sirkulær økonomi {HOSTILE}",
+    topic="SDG 12",
+    speakers="Kari",
+    description=None,
+    start=datetime(2026, 3, 6, 8, 0, tzinfo=UTC),
+    end=datetime(2026, 3, 6, 9, 0, tzinfo=UTC),
+    duration_minutes=60,
+    join_url="https://teams.example/m/1",
+    status="scheduled",
+    sequence=0,
+    links=(LinkView(1, "Lysark", "Kari", "https://ks.no/a.pdf"),),
+)
+PAYLOADS = {
+    kinds.CHANGE: {"start": "2026-03-06T08:00:00+00:00", "previous_start": "2026-02-27T08:00:00+00:00"},
+    kinds.LEAD_TIME_WARNING: {
+        "about": "reminder",
+        "channel": "email",
+        "count": 2000,
+        "minutes": 67,
+        "finish": "2026-03-06T08:10:00+00:00",
+        "start": "2026-03-06T08:00:00+00:00",
+    },
+    kinds.REMINDER: {"start": "2026-03-06T08:00:00+00:00", "offset": "1d"},
+}
+
+
+def _message(kind: str, language: str) -> OutgoingMessage:
+    return OutgoingMessage(
+        1, "k", kind, "fake", "post", language, SERIES, SESSION, None, PAYLOADS.get(kind, {})
+    )
+
+
+def test_every_kind_has_templates_in_both_languages() -> None:
+    for language in ("nb", "en"):
+        names = {p.name for p in Path(TEMPLATES_DIR, language, "messages").iterdir()}
+        for kind in kinds.ALL:
+            assert {f"{kind}.txt", f"{kind}.subject.txt"} <= names
+
+
+@pytest.mark.parametrize("kind", sorted(kinds.ALL))
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_each_message_renders_with_local_times(kind: str, language: str) -> None:
+    rendered = render(Renderer(), _message(kind, language))
+    assert rendered.subject and "\n" not in rendered.subject
+    when = {
+        kinds.FOLLOWUP: ("fredag 6. mars 2026", "Friday 6 March 2026"),
+        kinds.LEAD_TIME_WARNING: ("fredag 6. mars 2026 kl. 09:10", "Friday 6 March 2026 at 09:10"),
+    }.get(kind, ("fredag 6. mars 2026 kl. 09:00", "Friday 6 March 2026 at 09:00"))
+    assert when[0 if language == "nb" else 1] in rendered.subject + rendered.body
+    if kind in kinds.PUBLIC:
+        assert HOSTILE in rendered.body  # the text format keeps what the organiser wrote
+
+
+def test_followup_lists_the_slides() -> None:
+    body = render(Renderer(), _message(kinds.FOLLOWUP, "nb")).body
+    assert "Lysark (Kari): https://ks.no/a.pdf" in body
+
+
+def test_change_names_the_old_and_new_time() -> None:
+    body = render(Renderer(), _message(kinds.CHANGE, "en")).body
+    assert "from Friday 27 February 2026 at 09:00 to Friday 6 March 2026 at 09:00" in body
+
+
+@pytest.mark.parametrize("kind", sorted(kinds.PUBLIC))
+def test_mrkdwn_and_html_escape_user_text(kind: str) -> None:
+    mrkdwn = render(Renderer(), _message(kind, "nb"), fmt="mrkdwn").body
+    assert "<!channel>" not in mrkdwn and "&lt;!channel&gt; &amp;" in mrkdwn
+    html = render(Renderer(), _message(kind, "nb"), fmt="html").body
+    assert "<script>" not in html and "&lt;script&gt;" in html
