@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint check clean
+.PHONY: run test lint check clean chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -23,8 +23,17 @@ run: $(VENV)/.installed
 	$(BIN)/baerekraft-bot run
 
 ## test: install with the test extra and run the whole suite
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## chromium: Debian's chromium for the browser tests, when missing and we are root with apt-get
+## (never a browser download; without it the browser tests skip, or fail when CI is set)
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium for the browser tests (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+			|| echo "chromium could not be installed: the browser tests will skip (or fail under CI)"; \
+	fi
 
 ## lint: ruff and mypy
 lint: $(VENV)/.installed-test

@@ -64,6 +64,14 @@ class DeliveryLimits:
 
 
 @dataclass(frozen=True)
+class WebLimits:
+    """Abuse guard of the web forms: confirmation and erase mails allowed per hour."""
+
+    mails_per_address_per_hour: int = 3
+    mails_per_client_per_hour: int = 20
+
+
+@dataclass(frozen=True)
 class Settings:
     # Out of repr: a PostgreSQL URL may hold a password. `database_url_safe` is the loggable form.
     database_url: str = field(default="sqlite:///./baerekraft.db", repr=False)
@@ -78,6 +86,7 @@ class Settings:
     slack: SlackSettings | None = None
     microsoft: MicrosoftSettings | None = None
     limits: DeliveryLimits = field(default_factory=DeliveryLimits)
+    web_limits: WebLimits = field(default_factory=WebLimits)
     # Why a channel is off, one line each, for the start-up log.
     disabled_channels: tuple[str, ...] = ()
 
@@ -255,6 +264,14 @@ def load_settings(
             ),
             slack_rate_per_second=r.parsed(
                 "SLACK_RATE_PER_SECOND", 1.0, _positive_float, "a positive number"
+            ),
+        ),
+        web_limits=WebLimits(
+            mails_per_address_per_hour=r.parsed(
+                "WEB_MAILS_PER_ADDRESS_PER_HOUR", 3, _positive_int, "a positive whole number"
+            ),
+            mails_per_client_per_hour=r.parsed(
+                "WEB_MAILS_PER_CLIENT_PER_HOUR", 20, _positive_int, "a positive whole number"
             ),
         ),
         disabled_channels=tuple(line for line in (slack_off, ms_off) if line),

@@ -15,6 +15,7 @@ from bot.app import App
 from jobs.deliveries import plan_deliveries
 from jobs.housekeeping import mark_sessions_held
 from jobs.recurrence import create_recurring_sessions
+from jobs.web import purge_expired_confirmations
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ JOBS: tuple[Job, ...] = (
     Job("deliveries.plan", plan_deliveries, 15),
     Job("sessions.mark_held", lambda app, _s: mark_sessions_held(app), 60),
     Job("series.recurrence", lambda app, _s: create_recurring_sessions(app), 3600),
+    Job("web.purge_confirmations", lambda app, _s: purge_expired_confirmations(app), 3600),
 )
 
 

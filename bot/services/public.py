@@ -1,0 +1,44 @@
+"""Read-only lookups for the public web pages (archive, calendar feed, unsubscribe links)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.models import Person, Series, Session
+from bot.services.context import Ctx
+from bot.services.subscriptions import subscription_of
+
+# Sessions last at most a day (see services.sessions), so one that started earlier has ended.
+LONGEST_SESSION = timedelta(days=1)
+
+
+def series_by_slug(ctx: Ctx, slug: str) -> Series | None:
+    return ctx.s.scalar(select(Series).where(Series.slug == slug.strip().lower()))
+
+
+def series_by_id(ctx: Ctx, series_id: int) -> Series | None:
+    return ctx.s.get(Series, series_id)
+
+
+def calendar_sessions(ctx: Ctx, series: Series, since: datetime) -> list[Session]:
+    """Every session of `series` (cancelled ones too) that ends after `since`, oldest first."""
+    rows = ctx.s.scalars(
+        select(Session)
+        .where(Session.series_id == series.id, Session.start_at >= since - LONGEST_SESSION)
+        .order_by(Session.start_at, Session.id)
+    )
+    return [x for x in rows if x.end_at > since]
+
+
+def person_email(ctx: Ctx, person_id: int) -> str | None:
+    """The vouched-for address of a person; None when unknown or erased."""
+    person = ctx.s.get(Person, person_id)
+    return person.email if person is not None else None
+
+
+def is_subscribed(ctx: Ctx, person_id: int, series: Series) -> bool:
+    person = ctx.s.get(Person, person_id)
+    sub = subscription_of(ctx, person, series) if person is not None else None
+    return bool(sub and sub.active)

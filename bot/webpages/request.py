@@ -1,0 +1,110 @@
+"""One HTTP request as the page code sees it: read in full up front, so pages are plain sync functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from bot.settings import LANGUAGES
+
+MAX_BODY = 16 * 1024  # a form here is a few fields; anything bigger is not ours
+LANGUAGE_COOKIE = "lang"
+
+
+class BadForm(Exception):
+    """The body could not be read as a form (malformed, or too large)."""
+
+    def __init__(self, too_large: bool = False) -> None:
+        super().__init__("too large" if too_large else "malformed")
+        self.too_large = too_large
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    method: str
+    path: str
+    path_params: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+    form: dict[str, str] = field(default_factory=dict)
+    accept_language: str = ""
+    client: str = "unknown"
+    secure: bool = False
+
+    def param(self, name: str) -> str:
+        return self.path_params.get(name, "")
+
+    def field(self, name: str, limit: int = 1000) -> str:
+        """A form field, stripped and cut to `limit` characters."""
+        return self.form.get(name, "").strip()[:limit]
+
+
+async def read_request(request: Request) -> WebRequest:
+    """Everything a page needs from `request`; raises BadForm for an unreadable or oversized body."""
+    form: dict[str, str] = {}
+    if request.method == "POST":
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise BadForm(too_large=True)
+        try:
+            parsed = await request.form(max_files=0, max_fields=50)
+        except Exception as exc:  # Starlette/multipart raise several kinds for a malformed body
+            raise BadForm from exc
+        form = {key: value for key, value in parsed.multi_items() if isinstance(value, str)}
+    return WebRequest(
+        method=request.method,
+        path=request.url.path,
+        path_params={k: str(v) for k, v in request.path_params.items()},
+        query=dict(request.query_params),
+        cookies=dict(request.cookies),
+        form=form,
+        accept_language=request.headers.get("accept-language", ""),
+        client=request.client.host if request.client else "unknown",
+        secure=request.url.scheme == "https",
+    )
+
+
+def chosen_language(req: WebRequest, fallback: str) -> tuple[str, bool]:
+    """The page language and whether to remember it: ?lang=, then the cookie, then Accept-Language."""
+    asked = req.query.get("lang", "")
+    if asked in LANGUAGES:
+        return asked, True
+    remembered = req.cookies.get(LANGUAGE_COOKIE, "")
+    if remembered in LANGUAGES:
+        return remembered, False
+    return from_accept_language(req.accept_language) or fallback, False
+
+
+def from_accept_language(header: str) -> str | None:
+    """The best supported language in an Accept-Language header (nb, nn and no count as nb)."""
+    best: tuple[float, str] | None = None
+    for position, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        language = _supported(tag.strip().lower())
+        if language is None:
+            continue
+        quality = _quality(params)
+        # Higher quality wins; among equals, the earlier one (the position breaks the tie).
+        candidate = (quality - position * 1e-6, language)
+        if quality > 0 and (best is None or candidate > best):
+            best = candidate
+    return best[1] if best else None
+
+
+def _supported(tag: str) -> str | None:
+    primary = tag.split("-")[0]
+    if primary in ("nb", "nn", "no"):
+        return "nb"
+    return primary if primary in LANGUAGES else None
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                return max(0.0, min(1.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 1.0
