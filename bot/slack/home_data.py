@@ -1,0 +1,74 @@
+"""What the App Home shows a reader, read in one go: per series, their subscription and role, the
+sessions ahead and the past ones with their slides. Read-only: nothing here changes state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.commands import Actor
+from bot.db import Database
+from bot.models import SessionStatus
+from bot.services import organisers, sessions, subscriptions
+from bot.services.context import CoreConfig, Ctx
+from bot.services.people import find_person
+from bot.services.series import all_series
+from bot.views import SeriesView, SessionView
+
+PAST_SHOWN = 5
+UPCOMING_FOR_ORGANISERS = 5
+
+
+@dataclass(frozen=True)
+class SeriesHome:
+    series: SeriesView
+    subscribed: bool
+    organiser: bool
+    upcoming: tuple[SessionView, ...]  # the next one; organisers see a few more, to edit them
+    past: tuple[SessionView, ...]
+
+
+@dataclass(frozen=True)
+class HomeData:
+    language: str
+    series: tuple[SeriesHome, ...]
+
+
+def load_home(db: Database, clock: Clock, config: CoreConfig, actor: Actor) -> HomeData:
+    with db.read() as s:
+        ctx = Ctx(s, actor, clock.now(), config)
+        person = find_person(s, actor)
+        found: list[SeriesHome] = []
+        every = all_series(ctx)
+        for series in every:
+            sub = subscriptions.subscription_of(ctx, person, series) if person else None
+            organiser = organisers.is_organiser(ctx, series)
+            if organiser:
+                ahead = sessions.upcoming_sessions(ctx, series, limit=UPCOMING_FOR_ORGANISERS)
+                ahead = [x for x in ahead if x.status != SessionStatus.CANCELLED.value]
+            else:
+                upcoming = sessions.next_session(ctx, series)
+                ahead = [upcoming] if upcoming else []
+            found.append(
+                SeriesHome(
+                    series=SeriesView.of(series),
+                    subscribed=bool(sub and sub.active),
+                    organiser=organiser,
+                    upcoming=tuple(SessionView.of(x) for x in ahead),
+                    past=tuple(SessionView.of(x) for x in sessions.past_sessions(ctx, series, PAST_SHOWN)),
+                )
+            )
+        language = (
+            (person.language if person else None)
+            or actor.language
+            or (every[0].language if len(every) == 1 else None)
+            or config.language
+        )
+        return HomeData(language, tuple(found))
+
+
+def organised_series(db: Database, clock: Clock, config: CoreConfig, actor: Actor) -> list[SeriesView]:
+    """The series `actor` may plan sessions for."""
+    with db.read() as s:
+        ctx = Ctx(s, actor, clock.now(), config)
+        return [SeriesView.of(x) for x in all_series(ctx) if organisers.is_organiser(ctx, x)]

@@ -1,0 +1,109 @@
+"""Who a Slack user is: users.info (scopes users:read, users:read.email) → an `Actor`, cached briefly.
+
+users.info is Tier 4 (about 100 calls a minute), so answers are kept for ten minutes. The e-mail comes
+from the workspace profile, which Slack has verified; with it the core joins this Slack account to the
+same person on other channels. The locale gives the language, `tz` the time zone for App Home.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.commands import Actor
+
+log = logging.getLogger(__name__)
+
+KEEP = timedelta(minutes=10)
+KEEP_FAILURE = timedelta(minutes=1)
+MAX_ENTRIES = 5000
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    user_id: str
+    name: str | None = None
+    email: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+
+    def actor(self) -> Actor:
+        return Actor("slack", self.user_id, email=self.email, name=self.name, language=self.language)
+
+
+def language_of(locale: str | None) -> str | None:
+    """Slack's locale (`nb-NO`, `en-GB`, ...) to one of the bot's languages; None when neither."""
+    if not locale:
+        return None
+    prefix = locale.split("-")[0].lower()
+    if prefix in ("nb", "nn", "no"):
+        return "nb"
+    return "en" if prefix == "en" else None
+
+
+def user_from_info(user: dict[str, object], user_id: str) -> SlackUser:
+    """users.info's `user` object to a `SlackUser`; missing fields stay None."""
+    profile = user.get("profile")
+    profile = profile if isinstance(profile, dict) else {}
+    email = profile.get("email")
+    name = profile.get("real_name") or user.get("real_name") or user.get("name")
+    locale = user.get("locale")
+    tz = user.get("tz")
+    return SlackUser(
+        user_id=user_id,
+        name=str(name) if name else None,
+        email=str(email).strip().lower() if email else None,
+        language=language_of(str(locale)) if locale else None,
+        timezone=str(tz) if tz else None,
+    )
+
+
+class SlackDirectory:
+    """users.info with a short cache; a failed lookup gives a user known only by id."""
+
+    def __init__(self, client: WebClient, clock: Clock) -> None:
+        self.client, self.clock = client, clock
+        self._cache: dict[str, tuple[datetime, SlackUser]] = {}
+        self._lock = threading.Lock()
+
+    def user(self, user_id: str, fallback_name: str | None = None, *, allow_stale: bool = False) -> SlackUser:
+        """The user, from the cache when fresh (or at all, with `allow_stale`: for a modal submission,
+        which must be answered within 3 s), else from users.info."""
+        now = self.clock.now()
+        with self._lock:
+            cached = self._cache.get(user_id)
+        if cached is not None and (allow_stale or cached[0] > now):
+            return cached[1]
+        found = self._lookup(user_id)
+        keep = KEEP if found is not None else KEEP_FAILURE
+        if found is None:
+            found = SlackUser(user_id, name=fallback_name)
+        with self._lock:
+            if len(self._cache) >= MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[user_id] = (now + keep, found)
+        return found
+
+    def actor(self, user_id: str, fallback_name: str | None = None) -> Actor:
+        return self.user(user_id, fallback_name).actor()
+
+    def _lookup(self, user_id: str) -> SlackUser | None:
+        try:
+            response = self.client.users_info(user=user_id, include_locale=True)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            log.warning("Slack users.info failed (%s): acting on the user id alone", error)
+            return None
+        except OSError as exc:
+            log.warning("Slack users.info unreachable (%s): acting on the user id alone", type(exc).__name__)
+            return None
+        user = response.get("user")
+        if not isinstance(user, dict) or user.get("is_bot") or user.get("deleted"):
+            return None
+        return user_from_info(user, user_id)

@@ -1,0 +1,32 @@
+"""The Slack channel: `POST /slack/events` on the shared web server (HTTP mode), or a Socket Mode
+connection when SLACK_APP_TOKEN is set. Only wiring: the translation lives in `bot.slack`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.routing import BaseRoute
+
+from bot.app import App
+from bot.slack.bolt_app import SocketModeConnection, build_bolt, check_token_in_background, events_route
+from bot.slack.client import make_web_client
+
+
+def routes(app: App) -> Sequence[BaseRoute]:
+    """HTTP mode: the one Request URL for events, slash commands and interactivity."""
+    settings = app.settings.slack
+    if settings is None or settings.socket_mode:
+        return []
+    return [events_route(build_bolt(app, settings, make_web_client(settings)))]
+
+
+def start(app: App) -> SocketModeConnection | None:
+    """A check of the bot token (one log line if refused), and Socket Mode when an app token is set."""
+    settings = app.settings.slack
+    if settings is None:
+        return None
+    client = make_web_client(settings)
+    check_token_in_background(client)
+    if settings.app_token is None:
+        return None
+    return SocketModeConnection(build_bolt(app, settings, client), settings.app_token, client).start()
