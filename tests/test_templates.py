@@ -279,7 +279,9 @@ class Builder:
             "bad_identity": [Case({"identity": u("kari at kommune")}, ("kari at kommune",))],
             "not_organiser": [Case({"series": u("Bærekraftsfredag")}, ("Bærekraftsfredag",))],
             "bad_duration_text": [Case({"problem": u("'1 uke' is not a duration")}, ("1 uke",))],
-            "bad_state": [Case({"state": u("lost"), "options": ["pending", "sent"]}, ("lost", "pending, sent"))],
+            "bad_state": [
+                Case({"state": u("lost"), "options": ["pending", "sent"]}, ("lost", "pending, sent"))
+            ],
             "bad_kind": [Case({"kind": u("change"), "options": ["invitation", "reminder"]}, ("change",))],
         }
 
