@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from starlette.routing import BaseRoute
 
 from bot.app import App
+from bot.delivery.channels import Sender
 from bot.slack.bolt_app import SocketModeConnection, build_bolt, check_token_in_background, events_route
-from bot.slack.client import make_web_client
+from bot.slack.client import make_web_client, sending_client
+from bot.slack.sender import SlackSender
 
 
 def routes(app: App) -> Sequence[BaseRoute]:
@@ -18,6 +20,14 @@ def routes(app: App) -> Sequence[BaseRoute]:
     if settings is None or settings.socket_mode:
         return []
     return [events_route(build_bolt(app, settings, make_web_client(settings)))]
+
+
+def senders(app: App) -> Sequence[Sender]:
+    """Posts to SLACK_CHANNEL_ID and direct messages, driven by the delivery engine."""
+    settings = app.settings.slack
+    if settings is None:
+        return []
+    return [SlackSender(sending_client(settings), settings, app.settings.limits, app.renderer)]
 
 
 def start(app: App) -> SocketModeConnection | None:

@@ -20,6 +20,7 @@ class Recipient:
     email: str | None = None
     identities: dict[str, str] = field(default_factory=dict)  # platform → external id
     subscribed_at: datetime | None = None
+    direct: bool = False  # chose reminders as direct messages (where a channel offers them)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,18 @@ def make_web_client(
     )
 
 
+def sending_client(settings: SlackSettings, *, timeout: int = TIMEOUT_SECONDS) -> WebClient:
+    """A WebClient for the delivery engine: no retries of its own. The engine waits out a 429 for every
+    process at once, and retries a post whose answer was lost only after checking it did not go out."""
+    return WebClient(
+        token=settings.bot_token,
+        base_url=settings.api_url,
+        timeout=timeout,
+        retry_handlers=[],
+        logger=WEB_LOG,
+    )
+
+
 def without_token(client: WebClient) -> WebClient:
     """The same client without the bot token: for Bolt, which takes its token from `authorize`."""
     return WebClient(

@@ -24,7 +24,7 @@ from tests.fakes.slack_methods import METHODS, Workspace
 
 T = TypeVar("T")
 BOT_TOKEN = "xoxb-fake-bot-token"
-JSON_FIELDS = ("blocks", "attachments", "view")
+JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 HOLD_LIMIT = 30.0
 
 
@@ -55,6 +55,8 @@ class Fault:
     retry_after: int = 1
     delay: float = 0.0
     hold: threading.Event | None = None
+    # Carry out the request first, then answer with the fault: the reply was lost, the work was not.
+    applied: bool = False
 
 
 class FakeSlackAPI:
@@ -188,6 +190,8 @@ class FakeSlackAPI:
             fault.hold.wait(HOLD_LIMIT)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
+        if fault is not None and fault.applied:
+            self._normal(method, params, token)
         if fault is not None and fault.status != 200:
             error = "ratelimited" if fault.status == 429 else "internal_error"
             return self._record(

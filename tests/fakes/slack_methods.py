@@ -75,6 +75,8 @@ def post_message(w: Workspace, p: Params) -> Params:
         return {"ok": False, "error": "ratelimited"}
     w.last_post[channel] = now
     message = {"type": "message", "ts": w.next_ts(), "text": p.get("text", ""), "blocks": p.get("blocks", [])}
+    if p.get("metadata"):
+        message["metadata"] = p["metadata"]
     w.messages[channel].append(message)
     return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
 
@@ -101,6 +103,13 @@ def history(w: Workspace, p: Params) -> Params:
     limit = int(p.get("limit") or 100)
     newest_first = list(reversed(w.messages[channel]))
     return {"ok": True, "messages": newest_first[:limit], "has_more": len(newest_first) > limit}
+
+
+def conversations_open(w: Workspace, p: Params) -> Params:
+    """The DM with a user; the fake files DMs under the user's id."""
+    if not p.get("users"):
+        return {"ok": False, "error": "users_list_not_supplied"}
+    return {"ok": True, "channel": {"id": str(p["users"]).split(",")[0]}}
 
 
 def users_info(w: Workspace, p: Params) -> Params:
@@ -146,6 +155,7 @@ METHODS: dict[str, Callable[[Workspace, Params], Params]] = {
     "chat.postEphemeral": post_ephemeral,
     "chat.update": update,
     "conversations.history": history,
+    "conversations.open": conversations_open,
     "users.info": users_info,
     "views.publish": views_publish,
     "views.open": views_open,

@@ -1,0 +1,155 @@
+"""Slack's outgoing side for the delivery engine: posts to the announcement channel and direct messages.
+
+The engine owns timing, pacing and once-only delivery; this module only maps one message to one
+chat.postMessage and Slack's answers to the engine's outcomes. Each post carries the delivery key as
+message metadata, so a post in doubt after a crash is looked up in the channel's history before it
+is sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.delivery import kinds
+from bot.delivery.channels import (
+    OutgoingMessage,
+    Pace,
+    PermanentError,
+    Recipient,
+    RetryLater,
+    Target,
+    TransientError,
+)
+from bot.delivery.messages import render
+from bot.rendering import Renderer, escape_mrkdwn
+from bot.settings import DeliveryLimits, SlackSettings
+from bot.slack.labels import Labels
+from bot.slack.posts import KINDS as POST_KINDS
+from bot.slack.posts import session_post
+from bot.views import SeriesView
+
+log = logging.getLogger(__name__)
+
+METADATA_TYPE = "baerekraft_delivery"
+# Answers no retry can fix: the token, the channel or the user is wrong.
+PERMANENT = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "user_not_found",
+        "cannot_dm_bot",
+        "invalid_blocks",
+        "msg_too_long",
+        "no_text",
+    }
+)
+HISTORY_PAGE = 200
+
+
+class SlackSender:
+    channel = "slack"
+
+    def __init__(
+        self, client: WebClient, settings: SlackSettings, limits: DeliveryLimits, renderer: Renderer
+    ) -> None:
+        self.client, self.settings, self.renderer = client, settings, renderer
+        self.labels = Labels(renderer)
+        self.interval = timedelta(seconds=1 / limits.slack_rate_per_second)
+
+    def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
+        """The announcement channel for public messages; a DM to each person who chose DMs (public
+        messages) or who organises the series (organiser notices) and has a Slack identity."""
+        targets: list[Target] = []
+        if kind in kinds.PUBLIC and self.settings.channel_id:
+            targets.append(Target(self.settings.channel_id, series.language))
+        for person in recipients:
+            user = person.identities.get("slack")
+            wants = kind in kinds.ORGANISERS or (kind in kinds.PUBLIC and person.direct)
+            if user and wants:
+                targets.append(Target(user, person.language, person.person_id))
+        return targets
+
+    def pacing(self, target: str) -> list[Pace]:
+        return [Pace(f"slack:{target}", self.interval)]
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        kwargs = self._post(message)
+        try:
+            answer = self.client.chat_postMessage(
+                channel=message.target,
+                metadata={"event_type": METADATA_TYPE, "event_payload": {"key": message.key}},
+                **kwargs,
+            )
+        except SlackApiError as exc:
+            raise _outcome(exc) from exc
+        except (URLError, TimeoutError, OSError) as exc:
+            raise TransientError(f"Slack unreachable: {type(exc).__name__}", in_doubt=True) from exc
+        return f"{answer.get('channel')}:{answer.get('ts')}"
+
+    def find_sent(self, message: OutgoingMessage) -> str | None:
+        """The post with this delivery's key in the target's recent history, if it went out."""
+        try:
+            channel = message.target
+            if not channel.startswith(("C", "G")):  # a user id: its DM conversation
+                channel = self.client.conversations_open(users=channel)["channel"]["id"]
+            history = self.client.conversations_history(
+                channel=channel, limit=HISTORY_PAGE, include_all_metadata=True
+            )
+        except (SlackApiError, URLError, OSError) as exc:
+            raise TransientError(f"Slack history unavailable: {type(exc).__name__}") from exc
+        posts: list[dict[str, Any]] = history.get("messages", [])
+        for post in posts:
+            metadata = post.get("metadata") or {}
+            if (
+                metadata.get("event_type") == METADATA_TYPE
+                and metadata.get("event_payload", {}).get("key") == message.key
+            ):
+                return f"{channel}:{post.get('ts')}"
+        return None
+
+    def _post(self, message: OutgoingMessage) -> dict[str, Any]:
+        body = render(self.renderer, message, fmt="mrkdwn")
+        if message.session is not None and message.kind in POST_KINDS:
+            post = session_post(
+                self.renderer,
+                self.labels,
+                message.kind,
+                message.series,
+                message.session,
+                language=message.language,
+                direct=message.recipient is not None,
+                body=body.body,
+            )
+            return post.as_kwargs()
+        return {"text": f"*{escape_mrkdwn(body.subject)}*\n{body.body}", "unfurl_links": False}
+
+
+def _outcome(exc: SlackApiError) -> Exception:
+    response = exc.response
+    status = getattr(response, "status_code", 200)
+    error = str(response.get("error")) if response is not None else "no answer"
+    if status == 429 or error == "ratelimited":
+        retry_after = (getattr(response, "headers", {}) or {}).get("Retry-After", "1")
+        try:
+            seconds = float(retry_after)
+        except ValueError:
+            seconds = 1.0
+        return RetryLater(seconds, f"Slack rate limit ({error})")
+    if status >= 500:
+        return TransientError(f"Slack HTTP {status}", in_doubt=True)
+    if error in PERMANENT:
+        return PermanentError(f"Slack refused: {error}")
+    return TransientError(f"Slack answered {error}")
