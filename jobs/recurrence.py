@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session as OrmSession
 from bot.app import App
 from bot.commands import SessionFields
 from bot.delivery import kinds
-from bot.delivery.planner import notify_organisers
+from bot.delivery.fanouts import notify_organisers
 from bot.models import Series, Session
 from bot.recurrence import next_occurrences
 from bot.services.context import Ctx

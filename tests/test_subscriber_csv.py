@@ -308,7 +308,7 @@ def test_a_failure_part_way_leaves_nothing_behind(app: App, monkeypatch: pytest.
             raise RuntimeError("database went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(subscriber_csv, "create_subscriptions", failing)
+    monkeypatch.setattr(subscriber_csv.importing, "create_subscriptions", failing)
     text = HEADER + "".join(f"p{i}@x.no,P {i},nb\n" for i in range(subscriber_csv.BATCH + 10))
     with pytest.raises(RuntimeError, match="went away"):
         do_import(app, text)

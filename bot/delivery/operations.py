@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 
 from bot.delivery import kinds
 from bot.delivery.durations import format_offsets, parse_offset, parse_offsets
-from bot.delivery.planner import Planner, record_fanout
+from bot.delivery.fanouts import record_fanout
+from bot.delivery.planner import Planner
 from bot.delivery.recipients import subscribers
 from bot.delivery.schedule import Planned
 from bot.models import Delivery, DeliveryState, Fanout, FanoutState, Series

@@ -8,28 +8,37 @@ channel × target. Rate-limited channels start early enough to finish by the due
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.db import Database
 from bot.delivery import kinds
 from bot.delivery.channels import Recipient, Sender, Target
+from bot.delivery.fanouts import (
+    delivery_key,
+    delivery_row,
+    existing_keys,
+    fanout_duration,
+    insert_ignoring_duplicates,
+    invited_at,
+    invited_start,
+    last_link_at,
+    notify_organisers,
+    record_fanout,
+)
 from bot.delivery.outbox import ENGINE
-from bot.delivery.recipients import organisers, subscribers
+from bot.delivery.recipients import subscribers
 from bot.delivery.schedule import Planned, invitation_key, miss_reason, planned_for, too_recent
 from bot.models import (
     Delivery,
     DeliveryState,
     Fanout,
     FanoutState,
-    PresentationLink,
     Series,
     SessionStatus,
     Subscription,
@@ -80,9 +89,9 @@ class Planner:
             for session_id in self._candidates(now, s):
                 session = s.get(SessionRow, session_id)
                 assert session is not None
-                existing = _existing_keys(s, session.id)
-                invited = _invited_start(s, session.id)
-                for plan in planned_for(session, session.series, invited, _last_link_at(s, session.id)):
+                existing = existing_keys(s, session.id)
+                invited = invited_start(s, session.id)
+                for plan in planned_for(session, session.series, invited, last_link_at(s, session.id)):
                     # A rate-limited fan-out starts its lead time before the due moment.
                     start = plan.due_at - self._leads.get(plan.key, (now, timedelta(0)))[1]
                     if plan.key not in existing and start > now:
@@ -104,16 +113,16 @@ class Planner:
         if session is None:
             return
         series = session.series
-        existing = _existing_keys(s, session.id)
-        invited = _invited_start(s, session.id)
-        invited_at = _invited_at(s, session.id)
-        plans = planned_for(session, series, invited, _last_link_at(s, session.id))
+        existing = existing_keys(s, session.id)
+        invited = invited_start(s, session.id)
+        invited_when = invited_at(s, session.id)
+        plans = planned_for(session, series, invited, last_link_at(s, session.id))
         people: list[Recipient] | None = None
         for plan in plans:
             if plan.key in existing or plan.due_at > now + LOOKAHEAD:
                 continue
             reason = miss_reason(plan, session, plans, now) if plan.due_at <= now else None
-            if reason is None and plan.kind == kinds.REMINDER and invited_at and plan.due_at < invited_at:
+            if reason is None and plan.kind == kinds.REMINDER and invited_when and plan.due_at < invited_when:
                 reason = "missed: the invitation went out after this reminder's time"
             if reason is not None:
                 record_fanout(s, session, plan, FanoutState.SKIPPED, now, note=reason)
@@ -132,12 +141,12 @@ class Planner:
             self._audit(s, now, series, "fanout.expanded", plan, targets=_count(expansion.targets))
             report.expanded.append(plan.key)
             if plan.kind == kinds.INVITATION:
-                invited_at = now
+                invited_when = now
             late = max(now, plan.due_at - lead) + lead > plan.due_at + LATE_WARNING
             if plan.kind in kinds.PUBLIC and lead > LATE_WARNING and late:
                 self._warn_late(s, session, series, plan, expansion, now)
         if (
-            invited_at is not None
+            invited_when is not None
             and session.status == SessionStatus.SCHEDULED.value
             and session.start_at > now
         ):
@@ -176,9 +185,9 @@ class Planner:
         rows: list[dict[str, Any]] = []
         for channel, targets in expansion.targets.items():
             start = max(now, plan.due_at - expansion.lead[channel])
-            rows += [_row(fanout, channel, t, start, now) for t in targets]
+            rows += [delivery_row(fanout, channel, t, start, now) for t in targets]
             rows += [
-                _row(
+                delivery_row(
                     fanout,
                     channel,
                     t,
@@ -189,7 +198,7 @@ class Planner:
                 )
                 for t in expansion.skipped[channel]
             ]
-        _insert_ignoring_duplicates(s, rows)
+        insert_ignoring_duplicates(s, rows)
 
     def _add_late_joiners(self, s: Session, session_id: int, series: Series, now: datetime) -> int:
         """Subscribers who joined after the invitation went out get it too (the channel post they missed
@@ -212,12 +221,12 @@ class Planner:
         plan = Planned(fanout.key, fanout.kind, fanout.due_at)
         expansion = self.expand_targets(plan, series, subscribers(s, series))
         rows = [
-            _row(fanout, channel, t, now, now)
+            delivery_row(fanout, channel, t, now, now)
             for channel, targets in expansion.targets.items()
             for t in targets
-            if _key(fanout, channel, t) not in known
+            if delivery_key(fanout, channel, t) not in known
         ]
-        _insert_ignoring_duplicates(s, rows)
+        insert_ignoring_duplicates(s, rows)
         return len(rows)
 
     def _warn_late(
@@ -255,149 +264,6 @@ class Planner:
             kind=plan.kind,
             **details,
         )
-
-
-def notify_organisers(
-    s: Session,
-    senders: Sequence[Sender],
-    series: Series,
-    session_id: int | None,
-    kind: str,
-    key: str,
-    payload: dict[str, Any],
-    now: datetime,
-) -> bool:
-    """A message to the series' organisers, due now, once per `key`. False if it existed already."""
-    if s.scalar(select(Fanout.id).where(Fanout.key == key)) is not None:
-        return False
-    plan = Planned(key, kind, now, payload)
-    fanout = Fanout(
-        key=key,
-        session_id=session_id,
-        series_id=series.id,
-        kind=kind,
-        due_at=now,
-        state=FanoutState.EXPANDED.value,
-        payload=payload,
-        created_at=now,
-    )
-    s.add(fanout)
-    s.flush()
-    people = organisers(s, series)
-    view = SeriesView.of(series)
-    rows = [
-        _row(fanout, sender.channel, t, now, now)
-        for sender in senders
-        for t in sender.audience(plan.kind, view, people)
-    ]
-    _insert_ignoring_duplicates(s, rows)
-    return True
-
-
-def fanout_duration(sender: Sender, targets: Sequence[Target]) -> timedelta:
-    """How long sending to `targets` takes under the sender's limits: the busiest key decides."""
-    load: Counter[str] = Counter()
-    interval: dict[str, timedelta] = {}
-    for target in targets:
-        for pace in sender.pacing(target.target):
-            load[pace.key] += 1
-            interval[pace.key] = pace.interval
-    return max((interval[k] * (n - 1) for k, n in load.items()), default=timedelta(0))
-
-
-def record_fanout(
-    s: Session, session: SessionRow, plan: Planned, state: FanoutState, now: datetime, note: str | None = None
-) -> Fanout:
-    fanout = Fanout(
-        key=plan.key,
-        session_id=session.id,
-        series_id=session.series_id,
-        kind=plan.kind,
-        due_at=plan.due_at,
-        state=state.value,
-        note=note,
-        payload=plan.payload,
-        created_at=now,
-    )
-    s.add(fanout)
-    s.flush()
-    return fanout
-
-
-def _key(fanout: Fanout, channel: str, target: Target) -> str:
-    return f"{fanout.key}|{channel}|{target.target}"
-
-
-def _row(
-    fanout: Fanout,
-    channel: str,
-    target: Target,
-    due: datetime,
-    now: datetime,
-    state: DeliveryState = DeliveryState.PENDING,
-    note: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "key": _key(fanout, channel, target),
-        "fanout_id": fanout.id,
-        "channel": channel,
-        "target": target.target,
-        "person_id": target.person_id,
-        "language": target.language,
-        "priority": 0 if fanout.kind in kinds.ORGANISERS else 1,
-        "due_at": due,
-        "state": state.value,
-        "attempts": 0,
-        "in_doubt": False,
-        "last_error": note,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def _insert_ignoring_duplicates(s: Session, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-    for start in range(0, len(rows), 1000):
-        stmt = insert(Delivery).values(rows[start : start + 1000])
-        s.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
-
-
-def _existing_keys(s: Session, session_id: int) -> set[str]:
-    return set(s.scalars(select(Fanout.key).where(Fanout.session_id == session_id)))
-
-
-def _invited_start(s: Session, session_id: int) -> str | None:
-    """The start the invitation announced, or None if no invitation went out."""
-    fanout = s.scalar(select(Fanout).where(Fanout.key == invitation_key(session_id)))
-    if fanout is None or fanout.state != FanoutState.EXPANDED.value:
-        return None
-    changes = s.scalars(
-        select(Fanout)
-        .where(
-            Fanout.session_id == session_id,
-            Fanout.kind == kinds.CHANGE,
-            Fanout.state == FanoutState.EXPANDED.value,
-        )
-        .order_by(Fanout.id)
-    ).all()
-    latest = changes[-1].payload if changes else fanout.payload
-    value = latest.get("start")
-    return value if isinstance(value, str) else None
-
-
-def _invited_at(s: Session, session_id: int) -> datetime | None:
-    fanout = s.scalar(select(Fanout).where(Fanout.key == invitation_key(session_id)))
-    if fanout is None or fanout.state != FanoutState.EXPANDED.value:
-        return None
-    return fanout.created_at
-
-
-def _last_link_at(s: Session, session_id: int) -> datetime | None:
-    return s.scalar(
-        select(func.max(PresentationLink.added_at)).where(PresentationLink.session_id == session_id)
-    )
 
 
 def _count(targets: dict[str, list[Target]]) -> dict[str, int]:

@@ -1,0 +1,207 @@
+"""Reading a subscriber CSV: decoding, parsing and validating its rows, and the row and report types.
+
+Nothing here touches the database: `validate` splits the rows into candidates to import, rows that
+record an unsubscribe (skipped) and rejected rows; `bot.subscriber_csv.importing` does the rest.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from bot.services.people import is_email, normalise_email
+from bot.settings import LANGUAGES
+
+REQUIRED_COLUMNS = ("email", "name", "language")
+# Written by `--include-unsubscribed`; on import, a row with a value here is never subscribed.
+UNSUBSCRIBED_COLUMN = "unsubscribed_at"
+MAX_NAME = 200
+# Cells starting with one of these are run as formulas by spreadsheets (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class CsvFormatError(ValueError):
+    """The file as a whole cannot be used (encoding, header, broken CSV): nothing was imported."""
+
+
+class RowIssue(NamedTuple):
+    """A row that was not imported: its line in the file (the header is line 1) and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    """One data row: its first line in the file, and its cells keyed by lower-case column name."""
+
+    line: int
+    cells: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A valid row, normalised: ready to be matched against the database."""
+
+    line: int
+    email: str
+    name: str | None
+    language: str | None
+
+
+@dataclass
+class ImportReport:
+    series: str
+    rows: int = 0
+    created: int = 0
+    # Always 0: an import never reactivates an ended subscription. Kept so reports read the same
+    # as the ones of other ways of subscribing.
+    reactivated: int = 0
+    unchanged: int = 0
+    skipped: list[RowIssue] = field(default_factory=list)
+    rejected: list[RowIssue] = field(default_factory=list)
+    # False when invalid rows stopped the import (no `skip_invalid`): nothing was written.
+    applied: bool = True
+
+    @property
+    def failed(self) -> bool:
+        """Rows were rejected and no valid row was imported: the CLI exits with 1."""
+        return bool(self.rejected) and (not self.applied or self.created + self.unchanged == 0)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def decode(data: bytes) -> str:
+    """The file's text: UTF-8, with or without a byte order mark."""
+    body = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body[: exc.start].count(b"\n") + 1
+        raise CsvFormatError(
+            f"line {line}: not UTF-8 text; in Excel, save as 'CSV UTF-8 (comma delimited)'"
+        ) from exc
+
+
+def parse_csv(text: str) -> list[CsvRow]:
+    """The data rows of a CSV text whose line 1 is a header naming `email`, `name` and `language`.
+
+    Line numbers are those of the file, so a quoted field spanning lines moves the next rows down.
+    """
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise CsvFormatError("the file is empty; line 1 must be a header: email,name,language")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text.splitlines()[0]))
+    rows: list[CsvRow] = []
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+        start = reader.line_num + 1
+        for values in reader:
+            if any(value.strip() for value in values):
+                rows.append(CsvRow(start, _by_name(header, values)))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise CsvFormatError(f"line {reader.line_num}: {exc}") from exc
+    return rows
+
+
+def _delimiter(first_line: str) -> str:
+    """`,` or `;`: whichever makes line 1 a header with the required columns."""
+    for delimiter in (",", ";"):
+        names = {name.strip().lower() for name in next(csv.reader([first_line], delimiter=delimiter))}
+        if names.issuperset(REQUIRED_COLUMNS):
+            return delimiter
+    raise CsvFormatError(
+        f"line 1 must be a header with the columns {', '.join(REQUIRED_COLUMNS)} (separated by , or ;);"
+        f" found: {first_line[:200]!r}"
+    )
+
+
+def _by_name(header: list[str], values: list[str]) -> dict[str, str]:
+    """Cells by column name; a missing cell is empty, and of two columns with one name the first wins."""
+    cells: dict[str, str] = {}
+    for name, value in zip(header, values, strict=False):
+        cells.setdefault(name, value)
+    return cells
+
+
+# --- validating ---------------------------------------------------------------------------------
+
+
+def validate(
+    rows: Iterable[CsvRow], tz: ZoneInfo | None = None
+) -> tuple[list[Candidate], list[RowIssue], list[RowIssue]]:
+    """Split rows into valid candidates, rows recording an unsubscribe (skipped) and rejected rows.
+
+    `tz` gives the date in the reason of a skipped row (default UTC).
+    """
+    valid: list[Candidate] = []
+    skipped: list[RowIssue] = []
+    rejected: list[RowIssue] = []
+    first_line: dict[str, int] = {}
+    for row in rows:
+        left = row.cells.get(UNSUBSCRIBED_COLUMN, "").strip()
+        if left:
+            when = _parse_time(left)
+            if when is None:
+                rejected.append(RowIssue(row.line, f"{UNSUBSCRIBED_COLUMN} is not an ISO 8601 time"))
+            else:
+                skipped.append(RowIssue(row.line, left_reason(when, tz)))
+            continue
+        checked = _check(row, first_line)
+        if isinstance(checked, Candidate):
+            valid.append(checked)
+        else:
+            rejected.append(RowIssue(row.line, "; ".join(checked)))
+    return valid, skipped, rejected
+
+
+def _check(row: CsvRow, first_line: dict[str, int]) -> Candidate | list[str]:
+    """The row as a candidate, or its problems. Records the row's address in `first_line`."""
+    email = normalise_email(unescape(row.cells.get("email", "")))
+    name = unescape(row.cells.get("name", "")).strip()
+    language = row.cells.get("language", "").strip().lower()
+    problems: list[str] = []
+    if not email:
+        problems.append("missing e-mail address")
+    elif not is_email(email):
+        problems.append("invalid e-mail address")
+    elif email in first_line:
+        problems.append(f"duplicate of line {first_line[email]}")
+    else:
+        first_line[email] = row.line
+    if len(name) > MAX_NAME:
+        problems.append(f"name longer than {MAX_NAME} characters")
+    if language and language not in LANGUAGES:
+        problems.append(f"unknown language {language[:20]!r} (use {' or '.join(LANGUAGES)}, or leave empty)")
+    if problems:
+        return problems
+    return Candidate(row.line, email, name or None, language or None)
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def left_reason(when: datetime | None, tz: ZoneInfo | None = None) -> str:
+    """Why a row was skipped: the person left, on this date (in `tz`, default UTC)."""
+    day = when.astimezone(tz or UTC).date().isoformat() if when is not None else "an unknown date"
+    return f"unsubscribed on {day}; must subscribe themselves"
+
+
+def unescape(cell: str) -> str:
+    """Undo `neutralise` (bot.subscriber_csv.exporting), so an exported list imports unchanged."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_START:
+        return cell[1:]
+    return cell
