@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database, make_engine
@@ -27,6 +29,8 @@ class App:
     renderer: Renderer
     delivery: DeliveryEngine
     mailer: Mailer = field(default_factory=ConsoleMailer)
+    # A channel may report its own state ("on", "degraded"), e.g. Microsoft 365 when its login expired.
+    channel_checks: dict[str, Callable[[], str]] = field(default_factory=dict)
 
     @property
     def config(self) -> CoreConfig:
@@ -38,6 +42,7 @@ class App:
         settings = self.settings
         states["slack"] = "on" if settings.slack else "off"
         states["microsoft"] = "on" if settings.microsoft else "off"
+        states.update({name: check() for name, check in self.channel_checks.items()})
         return states
 
     def close(self) -> None:
@@ -54,9 +59,9 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     config = CoreConfig(
         timezone=settings.timezone, language=settings.language, secret_key=settings.secret_key
     )
-    return App(
-        settings, db, clock, Dispatcher(db, clock, config), Renderer(), DeliveryEngine(db, config, clock)
-    )
+    lease = timedelta(seconds=settings.limits.delivery_lease_seconds)
+    delivery = DeliveryEngine(db, config, clock, lease)
+    return App(settings, db, clock, Dispatcher(db, clock, config), Renderer(), delivery)
 
 
 def log_channel_state(settings: Settings) -> None:

@@ -60,6 +60,14 @@ class Archive:
 
 
 @dataclass(frozen=True)
+class SetDirectMessages:
+    """Reminders as direct messages too (where a channel offers them, e.g. Slack), or not."""
+
+    enabled: bool
+    series: str | None = None
+
+
+@dataclass(frozen=True)
 class Help:
     pass
 
@@ -187,6 +195,7 @@ Command = (
     | Help
     | MyData
     | ForgetMe
+    | SetDirectMessages
     | AddSession
     | ChangeSession
     | CancelSession

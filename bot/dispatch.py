@@ -121,6 +121,14 @@ def _unsubscribe(ctx: Ctx, cmd: c.Unsubscribe) -> Result:
     return Result(key, {"series": SeriesView.of(series)}, series)
 
 
+@handles(c.SetDirectMessages)
+def _direct_messages(ctx: Ctx, cmd: c.SetDirectMessages) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    outcome = subscriptions.set_direct_messages(ctx, series, cmd.enabled)
+    data = {"series": SeriesView.of(series), "enabled": cmd.enabled, "changed": outcome.changed}
+    return Result("direct_messages", data, series)
+
+
 @handles(c.Status)
 def _status(ctx: Ctx, cmd: c.Status) -> Result:
     series = resolve_series(ctx, cmd.series)

@@ -53,6 +53,11 @@ class MicrosoftSettings:
     channel_id: str | None = None
     authority_host: str = "https://login.microsoftonline.com"
     graph_api_url: str = "https://graph.microsoft.com/v1.0"
+    # Seconds between looks at the Teams channel and the 1:1 chats (delta query), and at the calendar.
+    poll_interval: float = 60.0
+    calendar_sync_interval: float = 60.0
+    # A channel message starting with this (or mentioning the service account) is a command.
+    command_prefix: str = "!baerekraft"
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class DeliveryLimits:
     mail_daily_recipients: int = 10_000
     mail_max_recipients: int = 500
     slack_rate_per_second: float = 1.0
+    delivery_lease_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _lease_seconds(raw: str) -> int:
+    value = int(raw)
+    if not 5 <= value <= 3600:
+        raise ValueError(raw)
+    return value
+
+
 def _port(raw: str) -> int:
     value = int(raw)
     if not 0 <= value <= 65535:
@@ -215,6 +228,11 @@ def _microsoft(r: _Reader) -> tuple[MicrosoftSettings | None, str | None]:
             channel_id=r.text("TEAMS_CHANNEL_ID"),
             authority_host=(authority or "").rstrip("/"),
             graph_api_url=(graph or "").rstrip("/"),
+            poll_interval=r.parsed("TEAMS_POLL_INTERVAL", 60.0, _positive_float, "a positive number"),
+            calendar_sync_interval=r.parsed(
+                "CALENDAR_SYNC_INTERVAL", 60.0, _positive_float, "a positive number"
+            ),
+            command_prefix=r.text("TEAMS_COMMAND_PREFIX", "!baerekraft") or "!baerekraft",
         ),
         None,
     )
@@ -264,6 +282,9 @@ def load_settings(
             ),
             slack_rate_per_second=r.parsed(
                 "SLACK_RATE_PER_SECOND", 1.0, _positive_float, "a positive number"
+            ),
+            delivery_lease_seconds=r.parsed(
+                "DELIVERY_LEASE_SECONDS", 30, _lease_seconds, "a whole number of seconds from 5 to 3600"
             ),
         ),
         web_limits=WebLimits(

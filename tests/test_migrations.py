@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     column,
     func,
+    insert,
     inspect,
     select,
     table,
@@ -118,7 +119,14 @@ def use_seed(url: str, how: str) -> None:
         s.add(person)
         s.flush()
         if how == "subscriber":
-            s.add(Subscription(person=person, series_id=series_id, source_channel="slack", consented_at=NOW))
+            # Core, naming the columns revision 0002 has (the model has grown since).
+            columns = ("person_id", "series_id", "active", "source_channel", "consented_at")
+            values = (person.id, series_id, True, "slack", NOW)
+            s.execute(
+                insert(table("subscription", *(column(c) for c in columns))).values(
+                    dict(zip(columns, values, strict=True))
+                )
+            )
         elif how == "session":
             s.add(
                 Session(

@@ -27,6 +27,7 @@ from bot.commands import (
     RemoveLink,
     RevokeOrganiser,
     SessionFields,
+    SetDirectMessages,
     SetRecurrence,
     Status,
     Subscribe,
@@ -526,6 +527,8 @@ LINKS_AND_PEOPLE = [
     ("antall verdensmal", CountSubscribers("verdensmal")),
     ("count subscribers verdensmal?", CountSubscribers("verdensmal")),
     ("antall i alle serier", bad("count", "unexpected_text", "i alle serier")),
+    ("dm på takk skal du ha", bad("dm_on", "unexpected_text", "takk skal du ha")),
+    ("dm off please now", bad("dm_off", "unexpected_text", "please now")),
     ("gi arrangør ola@example.com", GrantOrganiser("ola@example.com")),
     (
         "gi arrangor Ola.Nordmann@Example.COM verdensmal",
@@ -598,7 +601,23 @@ COMMAND_TYPES = {
     "count": CountSubscribers,
     "grant_organiser": Invalid,
     "revoke_organiser": Invalid,
+    "dm_on": SetDirectMessages,
+    "dm_off": SetDirectMessages,
 }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("dm på", SetDirectMessages(True)),
+        ("DM PA verdensmal", SetDirectMessages(True, "verdensmal")),
+        ("direct messages off", SetDirectMessages(False)),
+        ("ingen dm", SetDirectMessages(False)),
+        ("dm fra", SetDirectMessages(False)),
+    ],
+)
+def test_direct_message_choice(text: str, expected: Command) -> None:
+    assert parse(text) == expected
 
 
 @pytest.mark.parametrize(("command", "alias"), [(c, a) for c, aliases in ALIASES.items() for a in aliases])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -113,3 +114,53 @@ def test_organiser_notices_go_to_the_organisers_dm(
     assert "trenger tittel og tema" in str(dms[0]["text"])
     # Only the organiser with a Slack identity gets a DM; the announcement channel gets invitations.
     assert set(fake.workspace.messages) == {"U0ORG", CHANNEL}
+
+
+def test_reminders_go_by_dm_to_those_who_chose_it(
+    app: App, fake: FakeSlackAPI, clock: ManualClock, say: Say
+) -> None:
+    from bot.commands import Actor
+
+    _sender(app, fake)
+    wants = Actor("slack", "U0WANTS", email="wants@kommune.no")
+    plain = Actor("slack", "U0PLAIN", email="plain@kommune.no")
+    say(wants, "meld på")
+    say(plain, "meld på")
+    say(wants, "dm på")
+    say(ORGANISER, "ny økt 2026-03-09 09:00 Direkte")
+    from datetime import UTC, datetime
+
+    from tests.delivery_helpers import simulate
+
+    simulate(app, clock, datetime(2026, 3, 9, 8, 0, tzinfo=UTC))
+    assert len(fake.messages("U0WANTS")) == 3  # invitation and both reminders, by DM
+    assert "U0PLAIN" not in fake.workspace.messages
+    assert len(_posted(fake)) == 3  # invitation and two reminders in the channel
+
+
+def test_a_fifth_of_calls_failing_still_delivers_every_dm_once(
+    app: App, fake: FakeSlackAPI, clock: ManualClock, say: Say
+) -> None:
+    from datetime import UTC, datetime
+
+    from bot.commands import Actor
+    from tests.delivery_helpers import delivery_states, simulate
+
+    _sender(app, fake)
+    for i in range(60):
+        member = Actor("slack", f"U{i:04d}", email=f"m{i}@kommune.no")
+        say(member, "meld på")
+        say(member, "dm på")
+    fake.flaky("chat.postMessage", 0.2, seed=3)
+    say(ORGANISER, "ny økt 2026-03-12 09:00 Ustabilt nett")
+    simulate(app, clock, datetime(2026, 3, 12, 8, 0, tzinfo=UTC))
+    failed_calls = [c for c in fake.calls("chat.postMessage") if c.status != 200]
+    assert len(failed_calls) > 20
+    per_dm = Counter(
+        (channel, str(m["metadata"]["event_payload"]["key"]))  # type: ignore[index]
+        for channel, messages in fake.workspace.messages.items()
+        for m in messages
+    )
+    assert max(per_dm.values()) == 1
+    assert len(per_dm) == 3 * 61  # invitation and two reminders, to 60 DMs and the channel
+    assert delivery_states(app) == {"sent": 3 * 61}

@@ -90,3 +90,16 @@ def test_status_reports_subscription_and_role(say: Callable[..., str]) -> None:
     reply = say(KARI, "status")
     assert "Du er påmeldt Bærekraftsfredag (siden onsdag 4. mars 2026)" in reply
     assert "arrangør" not in reply
+
+
+def test_direct_messages_need_a_subscription_and_are_audited(app: App, say: Callable[..., str]) -> None:
+    assert "Du må være påmeldt Bærekraftsfredag" in say(KARI, "dm på")
+    say(KARI, "meld på")
+    assert "Nå får du også påminnelser" in say(KARI, "dm pa")
+    assert "allerede påminnelser" in say(KARI, "dm på")
+    (sub,) = _subs(app)
+    assert sub.direct_messages
+    assert "ikke lenger påminnelser" in say(KARI, "DM AV")
+    with app.db.read() as s:
+        actions = list(s.scalars(select(AuditEvent.action)))
+    assert actions.count("subscription.direct_messages") == 2

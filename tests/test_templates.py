@@ -278,6 +278,11 @@ class Builder:
             "series_exists": [Case({"slug": "klimatorsdag"}, ("klimatorsdag",))],
             "bad_identity": [Case({"identity": u("kari at kommune")}, ("kari at kommune",))],
             "not_organiser": [Case({"series": u("Bærekraftsfredag")}, ("Bærekraftsfredag",))],
+            "direct_messages": [
+                Case({"series": series, "enabled": True, "changed": True}, ("Bærekraftsfredag",)),
+                Case({"series": series, "enabled": False, "changed": False}, ("Bærekraftsfredag",)),
+            ],
+            "dm_needs_subscription": [Case({"series": u("Bærekraftsfredag")}, ("Bærekraftsfredag",))],
             "bad_duration_text": [Case({"problem": u("'1 uke' is not a duration")}, ("1 uke",))],
             "bad_state": [
                 Case({"state": u("lost"), "options": ["pending", "sent"]}, ("lost", "pending, sent"))

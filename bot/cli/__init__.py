@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import db, deliveries, organisers, series, sessions, subscribers
+from bot.cli import db, deliveries, organisers, series, sessions, subscribers, teams
 from bot.cli.runtime import run, shell
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(sessions.links_app, name="links")
 app.add_typer(organisers.app, name="organisers")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(deliveries.app, name="deliveries")
+app.add_typer(teams.app, name="teams")
 
 
 def main() -> None:

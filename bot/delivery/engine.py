@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from bot.clock import Clock
 from bot.db import Database
 from bot.delivery.channels import Sender
 from bot.delivery.leader import Leadership
-from bot.delivery.outbox import Outbox
+from bot.delivery.outbox import LEASE, Outbox
 from bot.delivery.planner import Planner, PlanReport
 from bot.delivery.worker import Worker
 from bot.services.context import CoreConfig
@@ -18,10 +19,10 @@ log = logging.getLogger(__name__)
 
 
 class DeliveryEngine:
-    def __init__(self, db: Database, config: CoreConfig, clock: Clock) -> None:
+    def __init__(self, db: Database, config: CoreConfig, clock: Clock, lease: timedelta = LEASE) -> None:
         self.db, self.clock = db, clock
         self.senders: list[Sender] = []
-        self.outbox = Outbox(db, config)
+        self.outbox = Outbox(db, config, lease)
         self.planner = Planner(db, config, lambda: list(self.senders))
         self.leadership = Leadership(db.engine)
         self.workers: dict[str, Worker] = {}

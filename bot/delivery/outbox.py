@@ -25,15 +25,17 @@ from bot.services import audit
 from bot.services.context import CoreConfig, Ctx
 from bot.views import SeriesView, SessionView
 
-LEASE = timedelta(minutes=2)
+# How long a worker's claim holds without news from it; renewed at every send, so a dead worker's
+# rows go back to the others this long after it stopped.
+LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 8
 ENGINE = Actor(platform="scheduler", external_id="delivery", is_operator=True)
 P, C, S = DeliveryState.PENDING.value, DeliveryState.CLAIMED.value, DeliveryState.SENDING.value
 
 
 class Outbox:
-    def __init__(self, db: Database, config: CoreConfig) -> None:
-        self.db, self.config = db, config
+    def __init__(self, db: Database, config: CoreConfig, lease: timedelta = LEASE) -> None:
+        self.db, self.config, self.lease = db, config, lease
 
     def claim(self, channel: str, worker: str, now: datetime, limit: int) -> list[int]:
         """Take up to `limit` due rows for `channel`; other processes skip the locked ones."""
@@ -56,7 +58,7 @@ class Outbox:
                 s.execute(
                     update(Delivery)
                     .where(Delivery.id.in_(ids))
-                    .values(state=C, claimed_by=worker, lease_until=now + LEASE, updated_at=now)
+                    .values(state=C, claimed_by=worker, lease_until=now + self.lease, updated_at=now)
                 )
         return ids
 
@@ -70,7 +72,13 @@ class Outbox:
             if reason is not None:
                 self._finish(s, d, now, DeliveryState.SKIPPED, error=reason)
                 return None
-            d.state, d.lease_until, d.updated_at = S, now + LEASE, now
+            d.state, d.lease_until, d.updated_at = S, now + self.lease, now
+            # The rest of this worker's batch is still in hand: keep its claim alive too.
+            s.execute(
+                update(Delivery)
+                .where(Delivery.claimed_by == worker, Delivery.state == C)
+                .values(lease_until=now + self.lease)
+            )
             return _message(s, d)
 
     def sent(self, delivery_id: int, now: datetime, ref: str | None) -> None:

@@ -12,7 +12,9 @@ from bot.delivery.channels import Recipient
 from bot.models import Organiser, Person, Series, Subscription
 
 
-def as_recipient(person: Person, series: Series, subscribed_at: datetime | None = None) -> Recipient:
+def as_recipient(
+    person: Person, series: Series, subscribed_at: datetime | None = None, direct: bool = False
+) -> Recipient:
     return Recipient(
         person_id=person.id,
         language=person.language or series.language,
@@ -20,18 +22,19 @@ def as_recipient(person: Person, series: Series, subscribed_at: datetime | None 
         email=person.email,
         identities={i.platform: i.external_id for i in person.identities},
         subscribed_at=subscribed_at,
+        direct=direct,
     )
 
 
 def subscribers(s: Session, series: Series) -> list[Recipient]:
     rows = s.execute(
-        select(Person, Subscription.consented_at)
+        select(Person, Subscription.consented_at, Subscription.direct_messages)
         .join(Subscription, Subscription.person_id == Person.id)
         .where(Subscription.series_id == series.id, Subscription.active.is_(True))
         .options(selectinload(Person.identities))
         .order_by(Person.id)
     )
-    return [as_recipient(person, series, consented) for person, consented in rows]
+    return [as_recipient(person, series, consented, direct) for person, consented, direct in rows]
 
 
 def organisers(s: Session, series: Series) -> list[Recipient]:

@@ -24,6 +24,8 @@ USAGES: frozenset[str] = frozenset(
         "count",
         "grant_organiser",
         "revoke_organiser",
+        "dm_on",
+        "dm_off",
     }
 )
 
@@ -55,6 +57,15 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
         "slet mig",
         "slet mine data",
     ),
+    "dm_on": (
+        "dm på",
+        "direktemeldinger på",
+        "påminnelser på dm",
+        "dm on",
+        "direct messages on",
+        "dm til",
+    ),
+    "dm_off": ("dm av", "direktemeldinger av", "ingen dm", "dm off", "direct messages off", "dm fra"),
     "add_session": ("ny økt", "legg til økt", "add session", "new session", "ny session", "tilføj session"),
     "change_session": ("endre økt", "endre", "change session", "edit session", "ret session"),
     "cancel_session": ("avlys økt", "avlys", "cancel session", "cancel", "aflys", "aflys session"),

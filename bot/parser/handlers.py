@@ -24,6 +24,7 @@ from bot.commands import (
     RemoveLink,
     RevokeOrganiser,
     SessionFields,
+    SetDirectMessages,
     SetRecurrence,
     Status,
     Subscribe,
@@ -176,6 +177,8 @@ HANDLERS: Mapping[str, Handler] = {
     "add_link": _add_link,
     "remove_link": _remove_link,
     "count": _series_command(CountSubscribers),
+    "dm_on": _series_command(lambda series: SetDirectMessages(True, series)),
+    "dm_off": _series_command(lambda series: SetDirectMessages(False, series)),
     "grant_organiser": _organiser_command(GrantOrganiser),
     "revoke_organiser": _organiser_command(RevokeOrganiser),
 }

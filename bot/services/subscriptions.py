@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select
 from bot.models import AuditEvent, Person, Series, Subscription
 from bot.services import audit
 from bot.services.context import Ctx
+from bot.services.errors import UserError
 from bot.services.people import find_person, get_or_create_person
 
 CREATED = "subscription.created"
@@ -103,7 +104,7 @@ def _record_each(ctx: Ctx, action: str, subs: Sequence[Subscription], channel: s
         for sub in subs[1:]
     ]
     if rest:
-        # render_nulls keeps the rows in one statement (see subscriber_csv._insert_people).
+        # render_nulls keeps the rows in one statement (see subscriber_csv.importing).
         ctx.s.execute(insert(AuditEvent).execution_options(render_nulls=True), rest)
 
 
@@ -129,6 +130,25 @@ def unsubscribe(ctx: Ctx, series: Series) -> Outcome:
     if person is None:
         return Outcome(False, None)
     return unsubscribe_person(ctx, person, series)
+
+
+def set_direct_messages(ctx: Ctx, series: Series, enabled: bool) -> Outcome:
+    """Reminders as direct messages on or off; only for an active subscription."""
+    person = find_person(ctx.s, ctx.actor)
+    sub = subscription_of(ctx, person, series) if person else None
+    if sub is None or not sub.active:
+        raise UserError("dm_needs_subscription", series=series.name)
+    if sub.direct_messages == enabled:
+        return Outcome(False, sub)
+    sub.direct_messages = enabled
+    audit.record(
+        ctx,
+        "subscription.direct_messages",
+        series_id=series.id,
+        subject=("subscription", sub.id),
+        enabled=enabled,
+    )
+    return Outcome(True, sub)
 
 
 def active_count(ctx: Ctx, series: Series) -> int:

@@ -10,6 +10,7 @@ held answer, an `ok: false` error; optional per-channel pacing of chat.postMessa
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import defaultdict, deque
@@ -59,6 +60,9 @@ class Fault:
     applied: bool = False
 
 
+FLAKY = (Fault(status=429, retry_after=2), Fault(status=500), Fault(status=500, applied=True))
+
+
 class FakeSlackAPI:
     def __init__(self, token: str = BOT_TOKEN) -> None:
         self.token: str | None = token  # the bot token it accepts; anything else is invalid_auth
@@ -66,6 +70,7 @@ class FakeSlackAPI:
         self.workspace = Workspace()
         self._calls: list[Call] = []
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._flaky: dict[str, tuple[float, random.Random, tuple[Fault, ...]]] = {}
         self._responses: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -129,6 +134,11 @@ class FakeSlackAPI:
         with self._changed:
             self._faults[method].extend(Fault(**vars(fault)) for _ in range(times))
 
+    def flaky(self, method: str, rate: float, seed: int = 5, faults: tuple[Fault, ...] | None = None) -> None:
+        """From now on a share `rate` of `method`'s calls, drawn at random, meet one of `faults`
+        (default: 429, a 500 before acting, and a 500 after acting — the answer lost, the post made)."""
+        self._flaky[method] = (rate, random.Random(seed), faults or FLAKY)
+
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         self.fail(method, Fault(status=429, retry_after=retry_after), times)
 
@@ -186,6 +196,10 @@ class FakeSlackAPI:
         with self._changed:
             queue = self._faults.get(method)
             fault = queue.popleft() if queue else None
+            if fault is None and method in self._flaky:
+                rate, draw, choices = self._flaky[method]
+                if draw.random() < rate:
+                    fault = draw.choice(choices)
         if fault is not None and fault.hold is not None:
             fault.hold.wait(HOLD_LIMIT)
         if fault is not None and fault.delay:

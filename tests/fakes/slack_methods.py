@@ -98,7 +98,7 @@ def update(w: Workspace, p: Params) -> Params:
 
 def history(w: Workspace, p: Params) -> Params:
     channel = str(p.get("channel"))
-    if channel not in w.messages:
+    if channel not in w.messages and not channel.startswith(("U", "D")):  # a DM exists once opened
         return {"ok": False, "error": "channel_not_found"}
     limit = int(p.get("limit") or 100)
     newest_first = list(reversed(w.messages[channel]))

@@ -1,0 +1,51 @@
+"""Small conversions between the bot's text and Teams' HTML, safe in both directions."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+URL = re.compile(r"https?://[^\s<>\"']+")
+AT = re.compile(r'<at\s+id="(\d+)"[^>]*>.*?</at>', re.IGNORECASE | re.DOTALL)
+
+
+def linkify(escaped: str) -> str:
+    """Turn URLs in already-escaped text into links (the href is the same escaped text)."""
+    return URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+
+
+def paragraphs(escaped: str) -> str:
+    """Escaped plain text (line breaks and blank lines) as HTML paragraphs with clickable links."""
+    blocks = [b.strip("\n") for b in re.split(r"\n\s*\n", escaped.strip()) if b.strip()]
+    return "".join(f"<p>{linkify(b).replace(chr(10), '<br>')}</p>" for b in blocks)
+
+
+def text_as_html(text: str) -> str:
+    """Unescaped plain text (e.g. a rendered .txt template) as safe HTML."""
+    return paragraphs(html.escape(text, quote=True))
+
+
+class _Text(HTMLParser):
+    BREAKS = frozenset({"br", "p", "div", "li", "tr"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(content: str, drop_mentions: frozenset[int] = frozenset()) -> str:
+    """A Teams message's HTML as plain text; the `<at id=N>` mentions listed are removed."""
+    without = AT.sub(lambda m: " " if int(m.group(1)) in drop_mentions else m.group(0), content)
+    parser = _Text()
+    parser.feed(without)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).replace("\xa0", " ").splitlines())
+    return "\n".join(line for line in lines if line).strip()

@@ -1,0 +1,177 @@
+"""The fake Graph's world: users, the organiser's calendar (and what Exchange mailed because of it),
+sent mail, Teams messages in the channel and chats, activity notifications. Tests read it directly."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    mail: str | None
+    language: str = "nb-NO"
+    app_installed: bool = True  # the Teams app (for the activity feed)
+
+
+@dataclass
+class Event:
+    id: str
+    transaction_id: str | None
+    fields: dict[str, Any]
+    attendees: list[str]  # addresses
+    online: bool
+    join_url: str | None
+    cancelled: bool = False
+    deleted: bool = False
+    patches: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Mailed:
+    """A message Exchange sent because of the calendar: invitation, update or cancellation."""
+
+    kind: str
+    event_id: str
+    address: str
+
+
+@dataclass
+class Mail:
+    sender: str
+    to: list[str]
+    subject: str
+    headers: dict[str, str]
+    text: str | None
+    html: str | None
+    attachments: list[tuple[str, str, bytes]]
+    message_id: str
+    route: str  # "mime" or "json"
+
+
+@dataclass
+class Message:
+    id: str
+    from_id: str
+    from_name: str
+    html: str
+    created: datetime
+    seq: int  # raised on every change (for delta)
+    subject: str | None = None
+    chat_id: str | None = None
+    reply_to: str | None = None
+    mentions: list[dict[str, Any]] = field(default_factory=list)
+    channel: tuple[str, str] | None = None  # (team, channel)
+
+    def resource(self) -> str:
+        if self.chat_id is not None:
+            return f"chats('{self.chat_id}')/messages('{self.id}')"
+        assert self.channel is not None
+        team, channel = self.channel
+        base = f"teams('{team}')/channels('{channel}')/messages"
+        return f"{base}('{self.reply_to}')/replies('{self.id}')" if self.reply_to else f"{base}('{self.id}')"
+
+    def json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "messageType": "message",
+            "createdDateTime": stamp(self.created),
+            "lastModifiedDateTime": stamp(self.created),
+            "deletedDateTime": None,
+            "subject": self.subject,
+            "replyToId": self.reply_to,
+            "from": {"user": {"id": self.from_id, "displayName": self.from_name}, "application": None},
+            "body": {"contentType": "html", "content": self.html},
+            "mentions": self.mentions,
+        }
+        if self.chat_id is not None:
+            body["chatId"] = self.chat_id
+        if self.channel is not None:
+            body["channelIdentity"] = {"teamId": self.channel[0], "channelId": self.channel[1]}
+        return body
+
+
+@dataclass
+class Chat:
+    id: str
+    chat_type: str
+    members: list[str]
+
+
+class Tenant:
+    def __init__(self, team_id: str, channel_id: str, organiser: str) -> None:
+        self.team_id, self.channel_id, self.organiser = team_id, channel_id, organiser
+        self.users: dict[str, User] = {}
+        self.events: dict[str, Event] = {}
+        self.exchange: list[Mailed] = []
+        self.mails: list[Mail] = []
+        self.messages: list[Message] = []
+        self.chats: dict[str, Chat] = {}
+        self.activities: list[tuple[str, dict[str, Any]]] = []
+        self.lock = threading.RLock()
+        # The tenant's time (tests set their clock here, so Graph and the bot agree on "now").
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._ids = itertools.count(1_700_000_000_000)
+        self._seq = itertools.count(1)
+
+    def next_id(self) -> str:
+        return str(next(self._ids))
+
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def add_user(self, user_id: str, name: str, mail: str | None, language: str = "nb-NO") -> User:
+        user = User(user_id, name, mail, language)
+        self.users[user_id] = user
+        return user
+
+    def add_message(self, message: Message) -> Message:
+        with self.lock:
+            self.messages.append(message)
+        return message
+
+    def chat_with(self, user_id: str, other: str) -> Chat:
+        """The 1:1 chat of two users, made when first needed."""
+        with self.lock:
+            for chat in self.chats.values():
+                if chat.chat_type == "oneOnOne" and set(chat.members) == {user_id, other}:
+                    return chat
+            chat = Chat(f"19:{user_id}_{other}@unq.gbl.spaces", "oneOnOne", [user_id, other])
+            self.chats[chat.id] = chat
+            return chat
+
+    # --- what tests look at ---------------------------------------------------------------------
+
+    def live_events(self) -> list[Event]:
+        with self.lock:
+            return [e for e in self.events.values() if not e.deleted]
+
+    def channel_posts(self, by: str | None = None) -> list[Message]:
+        with self.lock:
+            return [
+                m
+                for m in self.messages
+                if m.channel is not None and m.reply_to is None and (by is None or m.from_id == by)
+            ]
+
+    def replies(self, thread_id: str) -> list[Message]:
+        with self.lock:
+            return [m for m in self.messages if m.reply_to == thread_id]
+
+    def chat_messages(self, chat_id: str) -> list[Message]:
+        with self.lock:
+            return [m for m in self.messages if m.chat_id == chat_id]
+
+    def mailed(self, kind: str) -> list[Mailed]:
+        with self.lock:
+            return [m for m in self.exchange if m.kind == kind]

@@ -1,0 +1,236 @@
+"""A fake Microsoft identity platform (Entra ID): OpenID discovery, the token endpoint for client
+credentials, device code and refresh tokens, and the device-code endpoint, over real HTTPS.
+
+Point msal at it with `MS_AUTHORITY_HOST=idp.url`. Tokens are opaque random strings the fake Graph
+checks here (`token_info`). A test approves a device login (`approve`), revokes a user's refresh
+tokens (`revoke`), or expires every access token (`expire_access_tokens`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from tests.fakes.https_fake import HttpsFake, Request, Response, error
+
+TENANT = "tenant-0001"
+CLIENT_ID = "client-0001"
+CLIENT_SECRET = "fake-client-secret-value"
+APP_PERMISSIONS = frozenset(
+    {"Calendars.ReadWrite", "Mail.Send", "Mail.ReadBasic.All", "TeamsActivity.Send", "User.Read.All"}
+)
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    username: str
+    name: str
+
+
+@dataclass
+class TokenInfo:
+    kind: str  # "app" or "user"
+    audience: str
+    expires_at: float
+    user_id: str | None = None
+    permissions: frozenset[str] = frozenset()
+
+
+@dataclass
+class DeviceCode:
+    user_code: str
+    expires_at: float
+    user_id: str | None = None
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+class FakeIdentityProvider(HttpsFake):
+    name = "fake-idp"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accounts: dict[str, Account] = {}
+        self.app_permissions = set(APP_PERMISSIONS)
+        self.delegated_permissions = {
+            "ChannelMessage.Send",
+            "ChannelMessage.Read.All",
+            "Chat.ReadWrite",
+            "User.Read",
+        }
+        self.token_lifetime = 3600
+        self.auto_approve: str | None = None  # a user id that approves every device login at once
+        self.tokens: dict[str, TokenInfo] = {}
+        self.refresh_tokens: dict[str, str] = {}  # refresh token → user id
+        self.device_codes: dict[str, DeviceCode] = {}
+        self.grants: Counter[str] = Counter()  # grant type → successful token answers
+        self.refused: Counter[str] = Counter()
+        self.issued: list[str] = []  # every token ever handed out, revoked ones too
+        self._lock = threading.Lock()
+
+    # --- test helpers -------------------------------------------------------------------------
+
+    def add_account(self, user_id: str, username: str, name: str) -> Account:
+        account = Account(user_id, username, name)
+        self.accounts[user_id] = account
+        return account
+
+    def approve(self, user_code: str, user_id: str) -> None:
+        with self._lock:
+            for code in self.device_codes.values():
+                if code.user_code == user_code:
+                    code.user_id = user_id
+
+    def revoke(self, user_id: str) -> None:
+        """The user's sessions are revoked: refresh tokens fail, access tokens are refused."""
+        with self._lock:
+            self.refresh_tokens = {t: u for t, u in self.refresh_tokens.items() if u != user_id}
+            self.tokens = {t: i for t, i in self.tokens.items() if i.user_id != user_id}
+
+    def expire_access_tokens(self) -> None:
+        with self._lock:
+            for info in self.tokens.values():
+                info.expires_at = 0
+
+    def token_info(self, token: str | None) -> TokenInfo | None:
+        with self._lock:
+            info = self.tokens.get(token or "")
+        return info if info is not None and info.expires_at > time.time() else None
+
+    def secrets_issued(self) -> list[str]:
+        """Every token and secret this fake handed out or knows: none may appear in a log."""
+        with self._lock:
+            return [CLIENT_SECRET, *self.issued]
+
+    # --- the endpoints ------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        base = f"/{TENANT}"
+        if request.method == "GET" and request.path == f"{base}/v2.0/.well-known/openid-configuration":
+            return Response(200, self._openid())
+        form = dict(parse_qsl(request.body.decode()))
+        if request.method == "POST" and request.path == f"{base}/oauth2/v2.0/devicecode":
+            return self._device_code(form)
+        if request.method == "POST" and request.path == f"{base}/oauth2/v2.0/token":
+            return self._token(form)
+        return error(404, "not_found")
+
+    def _openid(self) -> dict[str, object]:
+        root = f"{self.url}/{TENANT}"
+        return {
+            "issuer": f"{root}/v2.0",
+            "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{root}/oauth2/v2.0/token",
+            "device_authorization_endpoint": f"{root}/oauth2/v2.0/devicecode",
+            "response_types_supported": ["code", "id_token"],
+        }
+
+    def _device_code(self, form: dict[str, str]) -> Response:
+        if form.get("client_id") != CLIENT_ID:
+            return Response(
+                400, {"error": "unauthorized_client", "error_description": "AADSTS700016: unknown app"}
+            )
+        device, user_code = secrets.token_urlsafe(24), secrets.token_hex(4).upper()
+        code = DeviceCode(user_code, time.time() + 900, self.auto_approve)
+        with self._lock:
+            self.device_codes[device] = code
+        return Response(
+            200,
+            {
+                "device_code": device,
+                "user_code": user_code,
+                "verification_uri": "https://microsoft.com/devicelogin",
+                "expires_in": 900,
+                "interval": 1,
+                "message": f"To sign in, open https://microsoft.com/devicelogin and enter {user_code}.",
+            },
+        )
+
+    def _token(self, form: dict[str, str]) -> Response:
+        grant = form.get("grant_type", "")
+        if form.get("client_id") != CLIENT_ID:
+            return self._refuse(grant, "unauthorized_client", "AADSTS700016: unknown application")
+        if grant == "client_credentials":
+            if form.get("client_secret") != CLIENT_SECRET:
+                return self._refuse(grant, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+            audience = form.get("scope", "").removesuffix("/.default")
+            return self._issue(grant, TokenInfo("app", audience, 0, None, frozenset(self.app_permissions)))
+        if grant == DEVICE_GRANT:
+            with self._lock:
+                code = self.device_codes.get(form.get("device_code", ""))
+            if code is None or code.expires_at < time.time():
+                return self._refuse(grant, "expired_token", "AADSTS70020: The provided value is expired.")
+            if code.user_id is None:
+                return Response(400, {"error": "authorization_pending", "error_description": "pending"})
+            return self._issue_user(grant, code.user_id, form.get("scope", ""))
+        if grant == "refresh_token":
+            with self._lock:
+                user_id = self.refresh_tokens.get(form.get("refresh_token", ""))
+            if user_id is None:
+                return self._refuse(
+                    grant,
+                    "invalid_grant",
+                    "AADSTS50173: The provided grant has expired due to it being revoked.",
+                )
+            return self._issue_user(grant, user_id, form.get("scope", ""))
+        return self._refuse(grant, "unsupported_grant_type", "unsupported")
+
+    def _refuse(self, grant: str, code: str, description: str) -> Response:
+        self.refused[grant] += 1
+        return Response(400, {"error": code, "error_description": description, "error_codes": [1]})
+
+    def _issue_user(self, grant: str, user_id: str, scope: str) -> Response:
+        audiences = {s.rsplit("/", 1)[0] for s in scope.split() if s.startswith("https://")}
+        info = TokenInfo("user", next(iter(audiences), ""), 0, user_id, frozenset(self.delegated_permissions))
+        return self._issue(grant, info, scope)
+
+    def _issue(self, grant: str, info: TokenInfo, scope: str = "") -> Response:
+        token = f"at-{secrets.token_urlsafe(24)}"
+        info.expires_at = time.time() + self.token_lifetime
+        body: dict[str, object] = {
+            "token_type": "Bearer",
+            "expires_in": self.token_lifetime,
+            "ext_expires_in": self.token_lifetime,
+            "access_token": token,
+        }
+        with self._lock:
+            self.tokens[token] = info
+            self.issued.append(token)
+            if info.user_id is not None:
+                refresh = f"rt-{secrets.token_urlsafe(24)}"
+                self.refresh_tokens[refresh] = info.user_id
+                self.issued.append(refresh)
+                account = self.accounts[info.user_id]
+                body.update(
+                    refresh_token=refresh,
+                    scope=scope,
+                    client_info=_b64({"uid": info.user_id, "utid": TENANT}),
+                    id_token=self._id_token(account),
+                )
+        self.grants[grant] += 1
+        return Response(200, body)
+
+    def _id_token(self, account: Account) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": f"{self.url}/{TENANT}/v2.0",
+            "sub": account.id,
+            "aud": CLIENT_ID,
+            "exp": now + 3600,
+            "iat": now,
+            "oid": account.id,
+            "tid": TENANT,
+            "preferred_username": account.username,
+            "name": account.name,
+        }
+        return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.sig"
