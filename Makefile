@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint check clean chromium
+.PHONY: run test lint check clean chromium bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -18,6 +18,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
 ## run: install, migrate the database and start the bot (console mode without Slack/Microsoft credentials)
 run: $(VENV)/.installed
 	$(BIN)/baerekraft-bot run
@@ -25,6 +29,11 @@ run: $(VENV)/.installed
 ## test: install with the test extra and run the whole suite
 test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: benchmarks against local fakes (a few minutes; not part of `make test`): prints one table and
+## writes it to bench/results/<timestamp>.json and bench/results/latest.json (see README, "Benchmarks")
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 ## chromium: Debian's chromium for the browser tests, when missing and we are root with apt-get
 ## (never a browser download; without it the browser tests skip, or fail when CI is set)

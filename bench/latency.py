@@ -1,0 +1,141 @@
+"""Slash-command acknowledgement latency: signed `/baerekraft meld på` over HTTP from 1, 10 and 50
+concurrent senders (`loadgen`, a process of its own), each level after the previous one's work is done."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import ROOT, percentile
+from bench.fakes import PacedSlack
+
+LEVELS: tuple[tuple[int, int], ...] = ((1, 200), (10, 600), (50, 1000))  # (concurrent senders, requests)
+LEVEL_SECONDS = 15.0  # no level sends for longer than this
+DRAIN_SECONDS = 90.0
+
+
+@dataclass
+class Level:
+    concurrency: int
+    latencies_ms: list[float]
+    statuses: dict[str, int]
+    wall_seconds: float
+    started: float  # time.time()
+    ended: float
+    drained_seconds: float | None  # until every answer reached its response_url (None: not waited)
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latencies_ms, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies_ms, 99)
+
+    @property
+    def max(self) -> float:
+        return max(self.latencies_ms)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "concurrency": self.concurrency,
+            "requests": len(self.latencies_ms),
+            "p50_ms": round(self.p50, 2),
+            "p99_ms": round(self.p99, 2),
+            "max_ms": round(self.max, 2),
+            "statuses": self.statuses,
+            "requests_per_second": round(len(self.latencies_ms) / self.wall_seconds, 1),
+            "drained_seconds": None if self.drained_seconds is None else round(self.drained_seconds, 2),
+        }
+
+
+class Users:
+    """Hands out fresh Slack users (known to the fake, so users.info answers) for each level."""
+
+    def __init__(self, fake: PacedSlack, prefix: str) -> None:
+        self.fake, self.prefix, self.next = fake, prefix, 1
+
+    def take(self, n: int) -> int:
+        first = self.next
+        for number in range(first, first + n):
+            self.fake.add_user(f"{self.prefix}{number:07d}", f"Bench User {number}", locale="nb-NO")
+        self.next += n
+        return first
+
+
+def run_level(
+    events_url: str,
+    fake: PacedSlack,
+    users: Users,
+    concurrency: int,
+    requests: int,
+    *,
+    wait_for_answers: bool,
+    max_seconds: float = LEVEL_SECONDS,
+) -> Level:
+    warmup = max(10, 2 * concurrency)
+    first = users.take(warmup + requests)
+    answered_before = fake.answered_commands
+    command = [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        f"--url={events_url}",
+        f"--response-base={fake.base}",
+        f"--concurrency={concurrency}",
+        f"--requests={requests}",
+        f"--warmup={warmup}",
+        f"--max-seconds={max_seconds}",
+        f"--user-prefix={users.prefix}",
+        f"--first-user={first}",
+    ]
+    started = time.time()
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=max_seconds + 120, check=False
+    )
+    ended = time.time()
+    if done.returncode != 0:
+        raise RuntimeError(f"loadgen failed: {done.stderr[-2000:]}")
+    result = json.loads(done.stdout)
+    drained: float | None = None
+    if wait_for_answers:
+        expected = answered_before + int(result["users_used"])
+        began = time.perf_counter()
+        while fake.answered_commands < expected and time.perf_counter() - began < DRAIN_SECONDS:
+            time.sleep(0.05)
+        drained = time.perf_counter() - began
+    return Level(
+        concurrency,
+        [float(x) for x in result["latencies_ms"]],
+        dict(result["statuses"]),
+        float(result["wall_seconds"]),
+        started,
+        ended,
+        drained,
+    )
+
+
+def run_levels(
+    events_url: str,
+    fake: PacedSlack,
+    users: Users,
+    *,
+    wait_for_answers: bool = True,
+    levels: tuple[tuple[int, int], ...] = LEVELS,
+) -> list[Level]:
+    return [run_level(events_url, fake, users, c, n, wait_for_answers=wait_for_answers) for c, n in levels]
+
+
+def events_url(base_url: str) -> str:
+    return f"{base_url}/slack/events"
+
+
+def log_excerpt(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,61 @@
+"""A month of a monthly series in simulated time (`tests/delivery_helpers.simulate`, ManualClock), with
+a recording channel that reaches every subscriber: the wall time it takes, and what it sent."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.common import fresh_sqlite
+from bench.population import add_subscribers
+from bot.app import build
+from bot.clock import ManualClock
+from bot.commands import Actor
+from bot.parser import parse
+from bot.settings import Settings
+from tests.delivery_helpers import delivery_states, simulate
+from tests.fakes.recording_sender import RecordingSender
+
+# Wednesday 4 March 2026, 10:00 UTC; the month holds Friday 6 March's session and April's invitation.
+START = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+ORGANISER = Actor("console", "org@kommune.no", email="org@kommune.no", is_operator=True)
+
+
+@dataclass
+class Month:
+    wall_seconds: float
+    steps: int
+    subscribers: int
+    sent: int
+    duplicates: int
+    states: dict[str, int]
+
+
+def run_month(folder: Path, subscribers: int = 1000) -> Month:
+    db_url = fresh_sqlite(folder, "month.db")
+    add_subscribers(
+        db_url, subscribers, email_domain="month.example", channel="web", now=START - timedelta(days=40)
+    )
+    clock = ManualClock(START)
+    app = build(
+        Settings(
+            database_url=db_url, secret_key="bench-secret-key-0123456789abcdef", secret_key_is_temporary=False
+        ),
+        clock=clock,
+        migrate=False,
+    )
+    try:
+        sender = RecordingSender(clock)
+        app.delivery.add_sender(sender)
+        for line in ("gjentakelse første fredag i måneden 09:00-10:00", "gi arrangør org@kommune.no"):
+            app.dispatcher.execute(ORGANISER, parse(line))
+        began = time.perf_counter()
+        steps = simulate(app, clock, START + timedelta(days=31))
+        wall = time.perf_counter() - began
+        return Month(
+            wall, steps, subscribers, len(sender.sent), len(sender.duplicates()), delivery_states(app)
+        )
+    finally:
+        app.close()
