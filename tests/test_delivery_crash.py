@@ -119,25 +119,35 @@ def _wait(condition: object, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_kill_9_mid_fanout_then_restart_serves_everyone_once(
-    db_url: str, fake: FakeSlackAPI, tmp_path: Path
-) -> None:
+def _fanout_ahead(db_url: str, fake: FakeSlackAPI, tmp_path: Path, title: str) -> None:
+    """1,000 DM subscribers and a session in three hours: its invitation is due at once."""
     _subscribers(db_url, RECIPIENTS)
-    start = (
-        (datetime.now(UTC) + timedelta(hours=3))
-        .astimezone(ZoneInfo("Europe/Oslo"))
-        .strftime("%Y-%m-%d %H:%M")
-    )
-    env = _env(db_url, fake)
+    start = (datetime.now(UTC) + timedelta(hours=3)).astimezone(ZoneInfo("Europe/Oslo"))
     added = subprocess.run(
-        [sys.executable, "-m", "bot", "sessions", "add", "--title", "Krasjtest", "--start", start],
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "sessions",
+            "add",
+            "--title",
+            title,
+            "--start",
+            f"{start:%Y-%m-%d %H:%M}",
+        ],
         cwd=tmp_path,
-        env=env,
+        env=_env(db_url, fake),
         capture_output=True,
         text=True,
         check=False,
     )
     assert added.returncode == 0, added.stderr
+
+
+def test_kill_9_mid_fanout_then_restart_serves_everyone_once(
+    db_url: str, fake: FakeSlackAPI, tmp_path: Path
+) -> None:
+    _fanout_ahead(db_url, fake, tmp_path, "Krasjtest")
 
     first = _bot(db_url, fake, tmp_path, "run", "--no-console")
     try:
@@ -174,22 +184,7 @@ def test_two_processes_on_postgresql_deliver_one_fanout_once(
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite supports one running process (documented); this runs on PostgreSQL")
-    _subscribers(db_url, RECIPIENTS)
-    start = (
-        (datetime.now(UTC) + timedelta(hours=3))
-        .astimezone(ZoneInfo("Europe/Oslo"))
-        .strftime("%Y-%m-%d %H:%M")
-    )
-    env = _env(db_url, fake)
-    added = subprocess.run(
-        [sys.executable, "-m", "bot", "sessions", "add", "--title", "To prosesser", "--start", start],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert added.returncode == 0, added.stderr
+    _fanout_ahead(db_url, fake, tmp_path, "To prosesser")
     bots = [_bot(db_url, fake, tmp_path, "run", "--no-console") for _ in range(2)]
     try:
         _wait(lambda: len(_keys(fake)) >= RECIPIENTS + 1, 90, "every recipient")
