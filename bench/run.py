@@ -584,11 +584,17 @@ def print_table(result: dict[str, Any]) -> None:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    header = "| Figure | Measured | Baseline | Ratio | Target | Met | Note |"
-    lines = [header, "|---|---|---|---|---|---|---|"]
+    header = "| # | Figure | Measured | Baseline | Ratio | Target | Met | Note |"
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
     for row in rows(result):
-        cells = [cell.replace("|", "\\|") for cell in row[1:]]
+        cells = [row[0].split()[0], *(cell.replace("|", "\\|") for cell in row[1:])]
         lines.append("| " + " | ".join(cells) + " |")
+    run = result["run"]
+    lines.append("")
+    lines.append(
+        f"Run of {run['started_at']} ({run['duration_seconds']:.0f} s) on {run['machine']['cpus']} CPUs, "
+        f"Python {run['machine']['python']}."
+    )
     return "\n".join(lines)
 
 

@@ -200,3 +200,26 @@ def test_a_429_holds_back_the_key_for_retry_after(app: App, clock: ManualClock, 
     with app.db.read() as s:
         attempts = sorted(s.scalars(select(Delivery.attempts).where(Delivery.state == "sent")))
     assert attempts == [1, 1, 1]  # being throttled is not an attempt
+
+
+def test_the_periodic_job_and_the_wake_up_never_plan_at_once(app: App, clock: ManualClock, say: Say) -> None:
+    sender = RecordingSender(clock)
+    app.delivery.add_sender(sender)
+    _subscribers(say, 50)
+    say(ORGANISER, "ny økt 2026-03-06 09:00 Samtidig")
+    errors: list[BaseException] = []
+
+    def plan() -> None:
+        try:
+            app.delivery.plan()
+        except BaseException as exc:  # the test reports whatever a pass raises
+            errors.append(exc)
+
+    threads = [threading.Thread(target=plan) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    app.delivery.workers["fake"].drain()
+    assert len(sender.sent) == 51 and sender.duplicates() == []

@@ -27,6 +27,8 @@ class DeliveryEngine:
         self.leadership = Leadership(db.engine)
         self.workers: dict[str, Worker] = {}
         self._threads: list[threading.Thread] = []
+        # The periodic job and the precise wake-up may fire together: one planning pass at a time.
+        self._planning = threading.Lock()
 
     def add_sender(self, sender: Sender, *, batch: int = 10) -> None:
         self.senders = [s for s in self.senders if s.channel != sender.channel] + [sender]
@@ -36,7 +38,8 @@ class DeliveryEngine:
         """Expand what is due (leader only) and wake the workers; None when another process leads."""
         if not self.leadership.is_leader():
             return None
-        report = self.planner.run(self.clock.now())
+        with self._planning:
+            report = self.planner.run(self.clock.now())
         if report.expanded or report.added_late:
             self.wake()
         return report

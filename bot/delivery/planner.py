@@ -175,7 +175,8 @@ class Planner:
                 if t.person_id is None or not too_recent(plan, by_person[t.person_id].subscribed_at)
             ]
             targets[sender.channel] = keep
-            skipped[sender.channel] = [t for t in chosen if t not in keep]
+            kept = set(keep)  # a set: membership by hash, not a scan per target
+            skipped[sender.channel] = [t for t in chosen if t not in kept]
             lead[sender.channel] = fanout_duration(sender, keep)
         return Expansion(targets, lead, skipped)
 
