@@ -11,7 +11,6 @@ from types import ModuleType
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from starlette.routing import BaseRoute
 
 import jobs
 from bot.app import App
@@ -66,12 +65,3 @@ def attach_senders(app: App, modules: Sequence[ModuleType] | None = None) -> Non
         if hasattr(module, "senders"):
             for sender in module.senders(app):
                 app.delivery.add_sender(sender)
-
-
-def routes_of(app: App) -> Sequence[BaseRoute]:
-    """All HTTP routes the discovered channels contribute (for tests that build the server)."""
-    found: list[BaseRoute] = []
-    for module in channel_modules():
-        if hasattr(module, "routes"):
-            found.extend(module.routes(app))
-    return found

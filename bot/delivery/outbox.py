@@ -19,7 +19,7 @@ from bot.db import Database
 from bot.delivery import kinds
 from bot.delivery.channels import OutgoingMessage
 from bot.delivery.recipients import as_recipient, is_organiser, is_subscribed
-from bot.models import Delivery, DeliveryState, Fanout, Person, Series, SessionStatus
+from bot.models import Delivery, DeliveryState, Person, Series, SessionStatus
 from bot.models import Session as SessionRow
 from bot.services import audit
 from bot.services.context import CoreConfig, Ctx
@@ -233,7 +233,3 @@ def _message(s: Session, d: Delivery) -> OutgoingMessage:
         payload=dict(fanout.payload),
         in_doubt=d.in_doubt,
     )
-
-
-def by_key(s: Session, key: str) -> Fanout | None:
-    return s.scalar(select(Fanout).where(Fanout.key == key))

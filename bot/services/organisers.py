@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.models import Organiser, Person, Series
+from bot.models import Organiser, Series
 from bot.services import audit
 from bot.services.context import Ctx
 from bot.services.errors import UserError
@@ -28,11 +28,6 @@ def is_organiser(ctx: Ctx, series: Series) -> bool:
 def require_organiser(ctx: Ctx, series: Series) -> None:
     if not is_organiser(ctx, series):
         raise UserError("not_organiser", series=series.name)
-
-
-def organisers_of(ctx: Ctx, series: Series) -> list[Person]:
-    rows = ctx.s.scalars(select(Organiser).where(Organiser.series_id == series.id).order_by(Organiser.id))
-    return [row.person for row in rows]
 
 
 def grant(ctx: Ctx, series: Series, identity: str) -> bool:
