@@ -4,8 +4,11 @@ removed, changes and cancellations passed on, more than 500 subscribers over sev
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
@@ -152,6 +155,36 @@ def test_a_vanished_event_is_made_again(ms: Tenant365) -> None:
     ms.m365.calendar.run_once()
     ms.m365.calendar.run_once()
     assert only_event(ms).attendees == ["kari@kommune.no"]
+
+
+def test_a_meeting_another_process_made_first_is_the_one_kept_and_gets_its_attendees(
+    ms: Tenant365, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker process makes the meeting for a message about to go out (no attendees) just as the
+    front's calendar pass makes it with the subscribers: one event, and both invited all the same."""
+    ms.say(KARI, "meld på")
+    ms.say(JOHN, "subscribe")
+    session_id = ms.add_session(NOW + timedelta(days=10))
+    invitation_due(ms, session_id)
+    front = ms.m365.calendar
+    worker = copy.copy(front)  # another process: its own lock, the same database and Graph
+    worker._lock = threading.Lock()
+    insert_part = front._insert_part
+
+    def worker_first(*args: Any, **kwargs: Any) -> Any:
+        assert worker.ensure_meeting(session_id)  # reserves part 0 and POSTs it, attendees to come
+        return insert_part(*args, **kwargs)
+
+    monkeypatch.setattr(front, "_insert_part", worker_first)
+    front.run_once()
+    event = only_event(ms)
+    assert ms.graph.count("POST", "/events$") == 2  # the same transaction id: one event
+    assert sorted(event.attendees) == mailed(ms, "invitation") == ["john@example.org", "kari@kommune.no"]
+    assert ms.session(session_id).join_url == event.join_url
+    with ms.app.db.read() as s:
+        [row] = s.scalars(select(GraphEvent))
+        assert sorted(row.attendee_ids) == [1, 2] and row.invited
+    assert front.run_once() == 0  # in step: nothing left to do
 
 
 def add_subscribers(ms: Tenant365, count: int) -> None:

@@ -41,6 +41,9 @@ class EventContent:
 class CreatedEvent:
     id: str
     join_url: str | None
+    # The attendees the event has, lower case: those sent, or, when the transaction id had made the
+    # event already (a retry, or another process), those it was made with. None: not in the answer.
+    attendees: frozenset[str] | None = None
 
 
 def _moment(when: datetime) -> dict[str, str]:
@@ -92,7 +95,11 @@ class CalendarApi:
             "POST", self.events_path, auth=Auth.APP, permission=PERMISSION, json=body, idempotent=True
         ).object()
         meeting = event.get("onlineMeeting") or {}
-        return CreatedEvent(str(event["id"]), meeting.get("joinUrl") if isinstance(meeting, dict) else None)
+        return CreatedEvent(
+            str(event["id"]),
+            meeting.get("joinUrl") if isinstance(meeting, dict) else None,
+            _addresses(event.get("attendees")),
+        )
 
     def update(self, event_id: str, fields: dict[str, Any]) -> None:
         self.client.call(
@@ -121,3 +128,15 @@ class CalendarApi:
             self.client.call(
                 "DELETE", f"{self.events_path}/{segment(event_id)}", auth=Auth.APP, permission=PERMISSION
             )
+
+
+def _addresses(attendees: object) -> frozenset[str] | None:
+    """The e-mail addresses in an event's `attendees`, lower case (malformed entries left out)."""
+    if not isinstance(attendees, list):
+        return None
+    found = set()
+    for attendee in attendees:
+        address = (attendee.get("emailAddress") or {}).get("address") if isinstance(attendee, dict) else None
+        if isinstance(address, str) and address:
+            found.add(address.lower())
+    return frozenset(found)

@@ -19,8 +19,10 @@ import logging
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
@@ -98,7 +100,7 @@ class CalendarSync:
                 part = snap.parts.get(0)
                 if part is not None and part.event_id is not None:
                     return part.join_url
-                return self._create(snap, 0, part, [], None)
+                return self._create(snap, 0, part, [], None)[0]
         except (GraphError, LoginNeeded, DailyLimitReached, IntegrityError) as exc:
             log.warning("calendar: no meeting for session %s yet: %s", session_id, exc)
             return None
@@ -120,8 +122,11 @@ class CalendarSync:
         for number in sorted(plan):
             part = snap.parts.get(number)
             if part is None or part.event_id is None:
-                join_url = self._create(snap, number, part, plan[number], join_url)
+                join_url, made = self._create(snap, number, part, plan[number], join_url)
                 done += 1
+                if snap.inviting and set(made.attendee_ids) != set(plan[number]):
+                    # Made by another process first (the same transaction id): bring it in step now.
+                    done += self._update(snap, made, plan[number], join_url)
             else:
                 done += self._update(snap, part, plan[number], join_url)
         return done
@@ -139,18 +144,32 @@ class CalendarSync:
 
     def _create(
         self, snap: Snapshot, number: int, part: Part | None, attendee_ids: list[int], join_url: str | None
-    ) -> str | None:
+    ) -> tuple[str | None, Part]:
+        """POST the part's event; its join URL and the part as recorded. The attendees recorded are
+        those the event has: when another process made it first with the same transaction id, Graph
+        answers with that event, whose attendees may differ from `attendee_ids`."""
         row = part or self._reserve(snap.session.id, number, online=number == 0 and join_url is None)
         content = self._content(snap.session, None if row.online else join_url)
         people = [snap.people[p] for p in attendee_ids]
         with self._counted(len(people)):
             created = self.api.create(content, people, online=row.online, transaction_id=row.transaction_id)
         meeting_url = created.join_url if row.online else None
-        self._record(row.id, snap, attendee_ids, event_id=created.id, join_url=meeting_url)
+        present = attendee_ids
+        if created.attendees is not None:
+            present = [p for p, person in snap.people.items() if person.email.lower() in created.attendees]
+        self._record(row.id, snap, present, event_id=created.id, join_url=meeting_url)
         log.info(
-            "calendar: session %s part %s created with %s attendees", snap.session.id, number, len(people)
+            "calendar: session %s part %s created with %s attendees", snap.session.id, number, len(present)
         )
-        return meeting_url or join_url
+        made = replace(
+            row,
+            event_id=created.id,
+            join_url=meeting_url or row.join_url,
+            attendee_ids=tuple(present),
+            invited=row.invited or snap.inviting,
+            synced_sequence=snap.session.sequence,
+        )
+        return meeting_url or join_url, made
 
     def _update(self, snap: Snapshot, part: Part, attendee_ids: list[int], join_url: str | None) -> int:
         assert part.event_id is not None
@@ -206,7 +225,20 @@ class CalendarSync:
         return _Counted(self.mailbox, recipients)
 
     def _reserve(self, session_id: int, number: int, *, online: bool) -> Part:
-        """Store the part with its transaction id before the first POST, so a retry reuses the id."""
+        """Store the part with its transaction id before the first POST, so a retry reuses the id; when
+        another process stored it first, its row (and so its transaction id: Graph makes one event)."""
+        try:
+            return self._insert_part(session_id, number, online=online)
+        except IntegrityError:
+            with self.db.read() as s:
+                row = s.scalar(
+                    select(GraphEvent).where(GraphEvent.session_id == session_id, GraphEvent.part == number)
+                )
+                if row is None:
+                    raise
+                return Part.of(row)
+
+    def _insert_part(self, session_id: int, number: int, *, online: bool) -> Part:
         with self.db.transaction() as s:
             row = GraphEvent(
                 session_id=session_id,
