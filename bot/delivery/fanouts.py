@@ -1,20 +1,22 @@
-"""Writing fan-outs and their outbox rows (once, whatever runs it), and reading what went out before."""
+"""Writing fan-outs and their outbox rows (once, whatever runs it), and reading what went out before
+(for all the sessions of a planner pass at once)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from bot.delivery import kinds
 from bot.delivery.channels import Sender, Target
 from bot.delivery.recipients import organisers
-from bot.delivery.schedule import Planned, invitation_key
+from bot.delivery.schedule import Planned, invitation_key, planned_for
 from bot.models import Delivery, DeliveryState, Fanout, FanoutState, PresentationLink, Series
 from bot.models import Session as SessionRow
 from bot.views import SeriesView
@@ -119,45 +121,112 @@ def delivery_row(
 
 
 def insert_ignoring_duplicates(s: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows in one statement executed for all of them (executemany, not a row at a
+    time); a row whose key exists already is left out (ON CONFLICT DO NOTHING)."""
     if not rows:
         return
     insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-    for start in range(0, len(rows), 1000):
-        stmt = insert(Delivery).values(rows[start : start + 1000])
-        s.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+    # The table, not the mapped class: plain executemany, without the ORM's bulk bookkeeping per row.
+    stmt = insert(cast(Table, Delivery.__table__)).on_conflict_do_nothing(index_elements=["key"])
+    s.execute(stmt, rows)
 
 
-def existing_keys(s: Session, session_id: int) -> set[str]:
-    return set(s.scalars(select(Fanout.key).where(Fanout.session_id == session_id)))
+@dataclass(frozen=True)
+class Invitation:
+    """The invitation that went out for a session: its fan-out's id and when it was expanded."""
+
+    fanout_id: int
+    at: datetime
 
 
-def invited_start(s: Session, session_id: int) -> str | None:
-    """The start the invitation announced, or None if no invitation went out."""
-    fanout = s.scalar(select(Fanout).where(Fanout.key == invitation_key(session_id)))
-    if fanout is None or fanout.state != FanoutState.EXPANDED.value:
-        return None
-    changes = s.scalars(
-        select(Fanout)
-        .where(
-            Fanout.session_id == session_id,
-            Fanout.kind == kinds.CHANGE,
-            Fanout.state == FanoutState.EXPANDED.value,
+@dataclass(frozen=True)
+class SessionFacts:
+    """What went out for one session before: the planner's view of its history."""
+
+    existing: frozenset[str]  # the keys of its fan-outs
+    invitation: Invitation | None  # None until an invitation went out
+    invited_start: str | None  # the start the invitation (or the latest change) announced
+    last_link_at: datetime | None  # when the latest slide link was added
+
+
+class _FanoutRow(NamedTuple):
+    id: int
+    key: str
+    kind: str
+    state: str
+    payload: dict[str, object]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A session as the planner sees it: the row (with its series) and what went out for it."""
+
+    session: SessionRow
+    facts: SessionFacts
+
+    def plans(self) -> list[Planned]:
+        facts = self.facts
+        return planned_for(self.session, self.session.series, facts.invited_start, facts.last_link_at)
+
+
+def snapshots(s: Session, *where: ColumnElement[bool]) -> list[Snapshot]:
+    """The sessions matching `where`, by start, each with its facts: three queries in all."""
+    sessions = list(
+        s.scalars(
+            select(SessionRow)
+            .where(*where)
+            .options(joinedload(SessionRow.series))
+            .order_by(SessionRow.start_at)
         )
+    )
+    facts = session_facts(s, [session.id for session in sessions])
+    return [Snapshot(session, facts[session.id]) for session in sessions]
+
+
+def session_facts(s: Session, session_ids: Sequence[int]) -> dict[int, SessionFacts]:
+    """`SessionFacts` for each of `session_ids`, in two queries whatever their number."""
+    if not session_ids:
+        return {}
+    fanouts: dict[int, list[_FanoutRow]] = {sid: [] for sid in session_ids}
+    for row in s.execute(
+        select(
+            Fanout.session_id,
+            Fanout.id,
+            Fanout.key,
+            Fanout.kind,
+            Fanout.state,
+            Fanout.payload,
+            Fanout.created_at,
+        )
+        .where(Fanout.session_id.in_(session_ids))
         .order_by(Fanout.id)
-    ).all()
-    latest = changes[-1].payload if changes else fanout.payload
-    value = latest.get("start")
-    return value if isinstance(value, str) else None
+    ):
+        sid, fanout_id, key, kind, state, payload, created_at = row
+        if sid is not None:
+            fanouts[sid].append(_FanoutRow(fanout_id, key, kind, state, payload, created_at))
+    links = {
+        sid: added_at
+        for sid, added_at in s.execute(
+            select(PresentationLink.session_id, func.max(PresentationLink.added_at))
+            .where(PresentationLink.session_id.in_(session_ids))
+            .group_by(PresentationLink.session_id)
+        )
+    }
+    return {sid: _facts(sid, rows, links.get(sid)) for sid, rows in fanouts.items()}
 
 
-def invited_at(s: Session, session_id: int) -> datetime | None:
-    fanout = s.scalar(select(Fanout).where(Fanout.key == invitation_key(session_id)))
-    if fanout is None or fanout.state != FanoutState.EXPANDED.value:
-        return None
-    return fanout.created_at
-
-
-def last_link_at(s: Session, session_id: int) -> datetime | None:
-    return s.scalar(
-        select(func.max(PresentationLink.added_at)).where(PresentationLink.session_id == session_id)
+def _facts(session_id: int, rows: list[_FanoutRow], last_link_at: datetime | None) -> SessionFacts:
+    expanded = FanoutState.EXPANDED.value
+    key = invitation_key(session_id)
+    invited = next((r for r in rows if r.key == key and r.state == expanded), None)
+    if invited is None:
+        return SessionFacts(frozenset(r.key for r in rows), None, None, last_link_at)
+    changes = [r for r in rows if r.kind == kinds.CHANGE and r.state == expanded]  # by id
+    value = (changes[-1] if changes else invited).payload.get("start")
+    return SessionFacts(
+        frozenset(r.key for r in rows),
+        Invitation(invited.id, invited.created_at),
+        value if isinstance(value, str) else None,
+        last_link_at,
     )

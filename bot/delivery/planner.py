@@ -3,6 +3,10 @@
 For each session near in time it works out what is due (`schedule.planned_for`), skips what was
 missed while the bot was down (with an audit note), and expands the rest into one `Delivery` per
 channel × target. Rate-limited channels start early enough to finish by the due time.
+
+A pass reads all those sessions and their history in a few queries and opens a transaction only for
+a session with something to do. Each series' subscribers are read at most once a pass, and only when
+needed: a cheap stamp of them tells whether a lead estimate or a late-joiner check still holds.
 """
 
 from __future__ import annotations
@@ -13,36 +17,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from bot.db import Database
 from bot.delivery import kinds
 from bot.delivery.channels import Recipient, Sender, Target
 from bot.delivery.fanouts import (
+    Invitation,
+    Snapshot,
     delivery_key,
     delivery_row,
-    existing_keys,
     fanout_duration,
     insert_ignoring_duplicates,
-    invited_at,
-    invited_start,
-    last_link_at,
     notify_organisers,
     record_fanout,
+    snapshots,
 )
 from bot.delivery.outbox import ENGINE
-from bot.delivery.recipients import subscribers
-from bot.delivery.schedule import Planned, invitation_key, miss_reason, planned_for, too_recent
-from bot.models import (
-    Delivery,
-    DeliveryState,
-    Fanout,
-    FanoutState,
-    Series,
-    SessionStatus,
-    Subscription,
-)
+from bot.delivery.recipients import Audience, AudienceStamp
+from bot.delivery.schedule import Planned, miss_reason, too_recent
+from bot.models import Delivery, DeliveryState, Fanout, FanoutState, Series, SessionStatus
 from bot.models import Session as SessionRow
 from bot.services import audit
 from bot.services.context import CoreConfig, Ctx
@@ -54,6 +49,9 @@ log = logging.getLogger(__name__)
 LOOKAHEAD = timedelta(hours=24)
 LATE_WARNING = timedelta(minutes=5)
 LEAD_CACHE = timedelta(minutes=5)
+
+# What an estimate or a check was made from: the series' subscribers (stamp) and the channels.
+Basis = tuple[AudienceStamp, tuple[str, ...]]
 
 
 @dataclass
@@ -70,69 +68,124 @@ class Expansion:
     skipped: dict[str, list[Target]]
 
 
+@dataclass(frozen=True)
+class Lead:
+    """How long a message's fan-out takes (as estimated `at`), and what the estimate was made from."""
+
+    at: datetime
+    duration: timedelta
+    basis: Basis
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a pass does with a message now: skip it (and why), or expand it."""
+
+    skip: str | None = None
+
+
+EXPAND = Verdict()
+
+
+@dataclass
+class Pass:
+    """One planning pass: its moment, its report, and what it read or worked out once for all."""
+
+    now: datetime
+    report: PlanReport = field(default_factory=PlanReport)
+    audience: Audience = field(default_factory=Audience)
+    expansions: dict[str, Expansion] = field(default_factory=dict)  # plan key → expansion
+    checked: dict[int, Basis] = field(default_factory=dict)  # late joiners, until committed
+
+
 class Planner:
     def __init__(self, db: Database, config: CoreConfig, senders: Callable[[], Sequence[Sender]]) -> None:
         self.db, self.config, self.senders = db, config, senders
-        self._leads: dict[str, tuple[datetime, timedelta]] = {}
+        self._leads: dict[str, Lead] = {}
+        # Invitation fan-out id → the basis of its last late-joiner check (all added since).
+        self._joiners_checked: dict[int, Basis] = {}
 
     def run(self, now: datetime) -> PlanReport:
-        report = PlanReport()
-        for session_id in self._candidates(now):
+        p = Pass(now)
+        with self.db.read() as s:
+            found = snapshots(s, *_window(now))
+            busy = [snap.session.id for snap in found if self._has_work(s, snap, p)]
+        self._forget_all_but(found)
+        for session_id in busy:
             with self.db.transaction() as s:
-                self._plan_session(s, session_id, now, report)
-        return report
+                for snap in snapshots(s, SessionRow.id == session_id):
+                    self._plan_session(s, snap, p)
+            self._joiners_checked.update(p.checked)  # only once committed
+            p.checked.clear()
+        return p.report
+
+    def _forget_all_but(self, found: list[Snapshot]) -> None:
+        """Drop what was kept about messages and invitations that left the window."""
+        keys = {plan.key for snap in found for plan in snap.plans()}
+        invitations = {snap.facts.invitation.fanout_id for snap in found if snap.facts.invitation}
+        self._leads = {key: lead for key, lead in self._leads.items() if key in keys}
+        self._joiners_checked = {k: v for k, v in self._joiners_checked.items() if k in invitations}
 
     def next_due(self, now: datetime) -> datetime | None:
         """The next moment something becomes due (for a precise wake-up), within the lookahead."""
         soonest: datetime | None = None
         with self.db.read() as s:
-            for session_id in self._candidates(now, s):
-                session = s.get(SessionRow, session_id)
-                assert session is not None
-                existing = existing_keys(s, session.id)
-                invited = invited_start(s, session.id)
-                for plan in planned_for(session, session.series, invited, last_link_at(s, session.id)):
-                    # A rate-limited fan-out starts its lead time before the due moment.
-                    start = plan.due_at - self._leads.get(plan.key, (now, timedelta(0)))[1]
-                    if plan.key not in existing and start > now:
-                        soonest = start if soonest is None else min(soonest, start)
+            found = snapshots(s, *_window(now))
+        for snap in found:
+            for plan in snap.plans():
+                # A rate-limited fan-out starts its lead time before the due moment.
+                lead = self._leads.get(plan.key)
+                start = plan.due_at - (lead.duration if lead else timedelta(0))
+                if plan.key not in snap.facts.existing and start > now:
+                    soonest = start if soonest is None else min(soonest, start)
         return soonest
 
-    def _candidates(self, now: datetime, s: Session | None = None) -> list[int]:
-        query = select(SessionRow.id).where(
-            SessionRow.start_at <= now + timedelta(days=62),
-            SessionRow.start_at >= now - timedelta(days=32),
-        )
-        if s is not None:
-            return list(s.scalars(query.order_by(SessionRow.start_at)))
-        with self.db.read() as rs:
-            return list(rs.scalars(query.order_by(SessionRow.start_at)))
+    def _has_work(self, s: Session, snap: Snapshot, p: Pass) -> bool:
+        """Whether `_plan_session` would write anything for this session now (reads only)."""
+        plans = snap.plans()
+        invitation = snap.facts.invitation
+        invited_when = invitation.at if invitation else None
+        if any(self._verdict(s, snap, plans, plan, invited_when, p) is not None for plan in plans):
+            return True
+        return invitation is not None and self._joiners_due(s, snap.session, invitation, p)
 
-    def _plan_session(self, s: Session, session_id: int, now: datetime, report: PlanReport) -> None:
-        session = s.get(SessionRow, session_id)
-        if session is None:
-            return
-        series = session.series
-        existing = existing_keys(s, session.id)
-        invited = invited_start(s, session.id)
-        invited_when = invited_at(s, session.id)
-        plans = planned_for(session, series, invited, last_link_at(s, session.id))
-        people: list[Recipient] | None = None
+    def _verdict(
+        self,
+        s: Session,
+        snap: Snapshot,
+        plans: list[Planned],
+        plan: Planned,
+        invited_when: datetime | None,
+        p: Pass,
+    ) -> Verdict | None:
+        """What to do with `plan` now; None: nothing (done already, or not due yet)."""
+        now = p.now
+        if plan.key in snap.facts.existing or plan.due_at > now + LOOKAHEAD:
+            return None
+        reason = miss_reason(plan, snap.session, plans, now) if plan.due_at <= now else None
+        if reason is None and plan.kind == kinds.REMINDER and invited_when and plan.due_at < invited_when:
+            reason = "missed: the invitation went out after this reminder's time"
+        if reason is not None:
+            return Verdict(skip=reason)
+        if plan.due_at > now and not self._lead_reached(s, plan, snap.session.series, p):
+            return None
+        return EXPAND
+
+    def _plan_session(self, s: Session, snap: Snapshot, p: Pass) -> None:
+        session, series, now, report = snap.session, snap.session.series, p.now, p.report
+        invitation = snap.facts.invitation
+        plans = snap.plans()
         for plan in plans:
-            if plan.key in existing or plan.due_at > now + LOOKAHEAD:
+            invited_when = invitation.at if invitation else None
+            verdict = self._verdict(s, snap, plans, plan, invited_when, p)
+            if verdict is None:
                 continue
-            reason = miss_reason(plan, session, plans, now) if plan.due_at <= now else None
-            if reason is None and plan.kind == kinds.REMINDER and invited_when and plan.due_at < invited_when:
-                reason = "missed: the invitation went out after this reminder's time"
-            if reason is not None:
-                record_fanout(s, session, plan, FanoutState.SKIPPED, now, note=reason)
-                self._audit(s, now, series, "fanout.skipped", plan, reason=reason)
+            if verdict.skip is not None:
+                record_fanout(s, session, plan, FanoutState.SKIPPED, now, note=verdict.skip)
+                self._audit(s, now, series, "fanout.skipped", plan, reason=verdict.skip)
                 report.skipped.append(plan.key)
                 continue
-            if plan.due_at > now and not self._lead_reached(plan, series, s, now):
-                continue
-            people = people if people is not None else subscribers(s, series)
-            expansion = self.expand_targets(plan, series, people)
+            expansion = self._expansion(s, plan, series, p)
             lead = max(expansion.lead.values(), default=timedelta(0))
             if plan.due_at - lead > now:
                 continue  # not yet: a rate-limited channel starts `lead` before the due time
@@ -141,34 +194,44 @@ class Planner:
             self._audit(s, now, series, "fanout.expanded", plan, targets=_count(expansion.targets))
             report.expanded.append(plan.key)
             if plan.kind == kinds.INVITATION:
-                invited_when = now
+                invitation = Invitation(fanout.id, now)
             late = max(now, plan.due_at - lead) + lead > plan.due_at + LATE_WARNING
             if plan.kind in kinds.PUBLIC and lead > LATE_WARNING and late:
                 self._warn_late(s, session, series, plan, expansion, now)
-        if (
-            invited_when is not None
-            and session.status == SessionStatus.SCHEDULED.value
-            and session.start_at > now
-        ):
-            report.added_late += self._add_late_joiners(s, session.id, series, now)
+        if invitation is not None:
+            report.added_late += self._add_late_joiners(s, session, invitation, p)
 
-    def _lead_reached(self, plan: Planned, series: Series, s: Session, now: datetime) -> bool:
-        """Whether a future message must start now to finish in time; estimates are cached a while."""
+    def _lead_reached(self, s: Session, plan: Planned, series: Series, p: Pass) -> bool:
+        """Whether a future message must start now to finish in time. An estimate is kept a while,
+        then renewed: unchanged if the subscribers are (their stamp says so), else made afresh."""
         cached = self._leads.get(plan.key)
-        if cached is None or cached[0] + LEAD_CACHE < now:
-            expansion = self.expand_targets(plan, series, subscribers(s, series))
-            cached = (now, max(expansion.lead.values(), default=timedelta(0)))
+        if cached is None or cached.at + LEAD_CACHE < p.now:
+            basis = self._basis(p.audience.stamp(s, series))
+            if cached is not None and cached.basis == basis:
+                duration = cached.duration
+            else:
+                duration = max(self._expansion(s, plan, series, p).lead.values(), default=timedelta(0))
+            cached = Lead(p.now, duration, basis)
             self._leads[plan.key] = cached
-        return plan.due_at - cached[1] <= now
+        return plan.due_at - cached.duration <= p.now
+
+    def _expansion(self, s: Session, plan: Planned, series: Series, p: Pass) -> Expansion:
+        """`expand_targets` to the pass's subscribers, once per message and pass."""
+        if plan.key not in p.expansions:
+            p.expansions[plan.key] = self.expand_targets(plan, series, p.audience.people(s, series))
+        return p.expansions[plan.key]
+
+    def _basis(self, stamp: AudienceStamp) -> Basis:
+        return stamp, tuple(sender.channel for sender in self.senders())
 
     def expand_targets(self, plan: Planned, series: Series, people: list[Recipient]) -> Expansion:
         view = SeriesView.of(series)
         targets: dict[str, list[Target]] = {}
         skipped: dict[str, list[Target]] = {}
         lead: dict[str, timedelta] = {}
+        by_person = {p.person_id: p for p in people}
         for sender in self.senders():
             chosen = sender.audience(plan.kind, view, people)
-            by_person = {p.person_id: p for p in people}
             keep = [
                 t
                 for t in chosen
@@ -201,26 +264,27 @@ class Planner:
             ]
         insert_ignoring_duplicates(s, rows)
 
-    def _add_late_joiners(self, s: Session, session_id: int, series: Series, now: datetime) -> int:
+    def _joiners_due(self, s: Session, session: SessionRow, invitation: Invitation, p: Pass) -> bool:
+        """Whether someone may be owed the invitation: the session is still ahead, someone subscribed
+        since the invitation went out, and the subscribers changed since the last check."""
+        if session.status != SessionStatus.SCHEDULED.value or session.start_at <= p.now:
+            return False
+        stamp = p.audience.stamp(s, session.series)
+        if stamp.latest_consent is None or stamp.latest_consent < invitation.at:
+            return False
+        return self._joiners_checked.get(invitation.fanout_id) != self._basis(stamp)
+
+    def _add_late_joiners(self, s: Session, session: SessionRow, invitation: Invitation, p: Pass) -> int:
         """Subscribers who joined after the invitation went out get it too (the channel post they missed
         is not repeated: its target already exists)."""
-        fanout = s.scalar(select(Fanout).where(Fanout.key == invitation_key(session_id)))
-        if fanout is None or fanout.state != FanoutState.EXPANDED.value:
+        if not self._joiners_due(s, session, invitation, p):
             return 0
-        joined_since = s.scalar(
-            select(func.count())
-            .select_from(Subscription)
-            .where(
-                Subscription.series_id == series.id,
-                Subscription.active.is_(True),
-                Subscription.consented_at >= fanout.created_at,
-            )
-        )
-        if not joined_since:
-            return 0
+        series, now = session.series, p.now
+        basis = self._basis(p.audience.stamp(s, series))
+        fanout = s.get_one(Fanout, invitation.fanout_id)
         known = set(s.scalars(select(Delivery.key).where(Delivery.fanout_id == fanout.id)))
         plan = Planned(fanout.key, fanout.kind, fanout.due_at)
-        expansion = self.expand_targets(plan, series, subscribers(s, series))
+        expansion = self._expansion(s, plan, series, p)
         rows = [
             delivery_row(fanout, channel, t, now, now)
             for channel, targets in expansion.targets.items()
@@ -228,6 +292,7 @@ class Planner:
             if delivery_key(fanout, channel, t) not in known
         ]
         insert_ignoring_duplicates(s, rows)
+        p.checked[fanout.id] = basis
         return len(rows)
 
     def _warn_late(
@@ -265,6 +330,14 @@ class Planner:
             kind=plan.kind,
             **details,
         )
+
+
+def _window(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The sessions a pass looks at: a month back (follow-ups), two months ahead."""
+    return (
+        SessionRow.start_at <= now + timedelta(days=62),
+        SessionRow.start_at >= now - timedelta(days=32),
+    )
 
 
 def _count(targets: dict[str, list[Target]]) -> dict[str, int]:

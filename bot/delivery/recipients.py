@@ -1,15 +1,18 @@
-"""Who a message is for: a series' active subscribers or its organisers, as `Recipient`s."""
+"""Who a message is for: a series' active subscribers or its organisers, as `Recipient`s; and a cheap
+stamp that tells whether the subscribers changed."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from bot.delivery.channels import Recipient
-from bot.models import Organiser, Person, Series, Subscription
+from bot.models import Identity, Organiser, Person, Series, Subscription
 
 
 def as_recipient(
@@ -27,14 +30,106 @@ def as_recipient(
 
 
 def subscribers(s: Session, series: Series) -> list[Recipient]:
-    rows = s.execute(
-        select(Person, Subscription.consented_at, Subscription.direct_messages)
+    """The series' active subscribers, by person id. Read as plain rows, not ORM objects: 12,000 in
+    tens of milliseconds instead of a second."""
+    s.flush()  # pending changes count, as they would with the ORM's autoflush
+    conn = s.connection()
+    active = (Subscription.series_id == series.id, Subscription.active.is_(True))
+    identities: dict[int, dict[str, str]] = {}
+    for person_id, platform, external_id in conn.execute(
+        select(Identity.person_id, Identity.platform, Identity.external_id)
+        .join(Subscription, Subscription.person_id == Identity.person_id)
+        .where(*active)
+        .order_by(Identity.id)  # as `Person.identities`: the latest of a platform wins
+    ):
+        identities.setdefault(person_id, {})[platform] = external_id
+    rows = conn.execute(
+        select(
+            Person.id,
+            Person.language,
+            Person.name,
+            Person.email,
+            Subscription.consented_at,
+            Subscription.direct_messages,
+        )
         .join(Subscription, Subscription.person_id == Person.id)
-        .where(Subscription.series_id == series.id, Subscription.active.is_(True))
-        .options(selectinload(Person.identities))
+        .where(*active)
         .order_by(Person.id)
     )
-    return [as_recipient(person, series, consented, direct) for person, consented, direct in rows]
+    return [
+        Recipient(
+            person_id=person_id,
+            language=language or series.language,
+            name=name,
+            email=email,
+            identities=identities.get(person_id, {}),
+            subscribed_at=consented_at,
+            direct=direct,
+        )
+        for person_id, language, name, email, consented_at, direct in rows
+    ]
+
+
+@dataclass(frozen=True)
+class AudienceStamp:
+    """A summary of what decides whom a series' messages reach: who subscribes (since when, by DM or
+    not), who has an address, which identities exist. Equal stamps, the same targets from
+    `subscribers` (names and languages aside), short of changes that cancel out in its sums at once.
+    One query of aggregates, far cheaper than the list itself."""
+
+    subscriptions: tuple[Any, ...]
+    emails: tuple[Any, ...]
+    identities: tuple[Any, ...]
+
+    @property
+    def latest_consent(self) -> datetime | None:
+        """When the most recent active subscriber subscribed (None: there are none)."""
+        value = self.subscriptions[2]
+        return value if isinstance(value, datetime) else None
+
+
+def audience_stamp(s: Session, series: Series) -> AudienceStamp:
+    subscriptions = (
+        select(
+            func.count(Subscription.id),
+            func.sum(Subscription.person_id),
+            func.max(Subscription.consented_at),
+            func.sum(case((Subscription.direct_messages, Subscription.person_id), else_=0)),
+        )
+        .where(Subscription.series_id == series.id, Subscription.active.is_(True))
+        .subquery()
+    )
+    # Addresses and identities of everyone (no join to the subscriptions, which would cost more than
+    # it saves): a change elsewhere only makes the stamp differ when it need not.
+    emails = select(
+        func.count(Person.email), func.sum(case((Person.email.is_not(None), Person.id), else_=0))
+    ).subquery()
+    identities = select(
+        func.count(Identity.id), func.max(Identity.id), func.sum(Identity.person_id)
+    ).subquery()
+    everything = subscriptions.join(emails, true()).join(identities, true())  # one row each
+    row = s.execute(select(*subscriptions.c, *emails.c, *identities.c).select_from(everything)).one()
+    return AudienceStamp(tuple(row[:4]), tuple(row[4:6]), tuple(row[6:]))
+
+
+class Audience:
+    """One planner pass's reads of each series' subscribers, each done at most once. The stamp is read
+    before the list, so a list is never older than a stamp recorded with what was made from it."""
+
+    def __init__(self) -> None:
+        self._stamps: dict[int, AudienceStamp] = {}
+        self._people: dict[int, list[Recipient]] = {}
+
+    def stamp(self, s: Session, series: Series) -> AudienceStamp:
+        if series.id not in self._stamps:
+            self._stamps[series.id] = audience_stamp(s, series)
+        return self._stamps[series.id]
+
+    def people(self, s: Session, series: Series) -> list[Recipient]:
+        self.stamp(s, series)
+        if series.id not in self._people:
+            self._people[series.id] = subscribers(s, series)
+        return self._people[series.id]
 
 
 def organisers(s: Session, series: Series) -> list[Recipient]:
