@@ -39,8 +39,29 @@ def person_by_email(s: Session, email: str) -> Person | None:
     return s.scalar(select(Person).where(Person.email == normalise_email(email)))
 
 
+# Who the actors of a transaction are: a command asks several times (the service, the audit row, the
+# reply's language), so the answer is kept in the session for its one transaction.
+_FOUND = "people.found"
+
+
 def find_person(s: Session, actor: Actor) -> Person | None:
     """The person behind `actor`, by identity first, then by vouched-for e-mail; None if unknown."""
+    found: dict[tuple[str, str, str | None], int | None] = s.info.setdefault(_FOUND, {})
+    key = (actor.platform, actor.external_id, actor.email)
+    if key in found:
+        person_id = found[key]
+        return s.get(Person, person_id) if person_id is not None else None
+    person = _look_up(s, actor)
+    found[key] = person.id if person is not None else None
+    return person
+
+
+def forget_people(s: Session) -> None:
+    """After people or identities were made or removed: the next `find_person` looks again."""
+    s.info.pop(_FOUND, None)
+
+
+def _look_up(s: Session, actor: Actor) -> Person | None:
     identity = s.scalar(
         select(Identity).where(Identity.platform == actor.platform, Identity.external_id == actor.external_id)
     )
@@ -70,6 +91,7 @@ def get_or_create_person(s: Session, actor: Actor, now: datetime) -> Person:
             Identity(platform=actor.platform, external_id=actor.external_id, created_at=now)
         )
     s.flush()
+    forget_people(s)
     return person
 
 
@@ -82,6 +104,7 @@ def resolve_identity(s: Session, identity: str, now: datetime, *, create: bool) 
             person = Person(email=normalise_email(text), created_at=now)
             s.add(person)
             s.flush()
+            forget_people(s)
         return person
     platform, sep, external_id = text.partition(":")
     platform = platform.lower()
@@ -100,6 +123,7 @@ def resolve_identity(s: Session, identity: str, now: datetime, *, create: bool) 
     person.identities.append(Identity(platform=platform, external_id=external_id, created_at=now))
     s.add(person)
     s.flush()
+    forget_people(s)
     return person
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, select
 from bot.models import AuditEvent, Organiser, Person
 from bot.services import audit
 from bot.services.context import Ctx
-from bot.services.people import email_hash, find_person
+from bot.services.people import email_hash, find_person, forget_people
 from bot.services.subscriptions import subscriptions_of
 
 
@@ -36,5 +36,6 @@ def erase(ctx: Ctx) -> bool:
     person.identities.clear()
     person.erased_at = ctx.now
     ctx.s.flush()
+    forget_people(ctx.s)
     audit.record(ctx, "person.erased", subject=("person", person.id), person=person)
     return True
