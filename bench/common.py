@@ -197,12 +197,26 @@ class BotProcess:
                 time.sleep(0.005)
         raise RuntimeError(f"the bot did not answer /healthz within {START_TIMEOUT:.0f} s")
 
+    def processes(self) -> list[psutil.Process]:
+        """The bot's processes: `run` (the front) and its forked worker."""
+        front = psutil.Process(self.proc.pid)
+        return [front, *front.children(recursive=True)]
+
     def rss_mb(self) -> float:
-        return float(psutil.Process(self.proc.pid).memory_info().rss) / 2**20
+        """Resident memory of all the bot's processes, each shared page counted once: the sum of their
+        proportional set sizes (PSS). The worker is forked from the front, so most pages are shared; a
+        sum of RSS would count them twice (`rss_each_mb` gives those figures)."""
+        return sum(float(p.memory_full_info().pss) for p in self.processes()) / 2**20
+
+    def rss_each_mb(self) -> list[float]:
+        return [round(float(p.memory_info().rss) / 2**20, 1) for p in self.processes()]
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self.proc.pid).cpu_times()
-        return float(times.user + times.system)
+        total = 0.0
+        for process in self.processes():
+            times = process.cpu_times()
+            total += float(times.user + times.system)
+        return total
 
     def wait_until_quiet(self, limit: float, *, busy_below: float = 0.1, window: float = 1.0) -> float:
         """Wait until the process uses less than `busy_below` of a core for `window` seconds (its

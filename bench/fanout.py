@@ -185,6 +185,8 @@ def run_fanout(
         SLACK_API_URL=slack.url,
         SLACK_CHANNEL_ID=ANNOUNCEMENTS,
         SLACK_RATE_PER_SECOND=str(limits.slack_channel_rate),
+        # The bot paces to the same (assumed, scaled) workspace cap the fake enforces.
+        SLACK_WORKSPACE_RATE_PER_MINUTE=str(limits.slack_workspace_per_minute * limits.slack_scale),
         MS_TENANT_ID=TENANT,
         MS_CLIENT_ID=CLIENT_ID,
         MS_CLIENT_SECRET=CLIENT_SECRET,

@@ -11,6 +11,7 @@ from bot.clock import Clock, SystemClock
 from bot.db import Database, make_engine
 from bot.delivery.engine import DeliveryEngine
 from bot.dispatch import Dispatcher
+from bot.inbox import Inbox
 from bot.mail import ConsoleMailer, Mailer
 from bot.migrate import upgrade
 from bot.rendering import Renderer
@@ -28,6 +29,7 @@ class App:
     dispatcher: Dispatcher
     renderer: Renderer
     delivery: DeliveryEngine
+    inbox: Inbox
     mailer: Mailer = field(default_factory=ConsoleMailer)
     # A channel may report its own state ("on", "degraded"), e.g. Microsoft 365 when its login expired.
     channel_checks: dict[str, Callable[[], str]] = field(default_factory=dict)
@@ -46,6 +48,7 @@ class App:
         return states
 
     def close(self) -> None:
+        self.inbox.close()
         self.delivery.leadership.resign()
         self.db.engine.dispose()
 
@@ -61,7 +64,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     )
     lease = timedelta(seconds=settings.limits.delivery_lease_seconds)
     delivery = DeliveryEngine(db, config, clock, lease)
-    return App(settings, db, clock, Dispatcher(db, clock, config), Renderer(), delivery)
+    return App(settings, db, clock, Dispatcher(db, clock, config), Renderer(), delivery, Inbox(db, clock))
 
 
 def log_channel_state(settings: Settings) -> None:

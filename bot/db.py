@@ -7,10 +7,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+SQLITE_BEGIN = "sqlite_begin"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -45,6 +47,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            # SQLAlchemy begins transactions itself (below), not the sqlite3 module.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # A transaction that will write takes the write lock when it begins (waiting for it up to
+            # the busy timeout). A deferred one that read first and writes after another connection
+            # committed fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT): with several
+            # threads and processes writing, that would be an everyday error.
+            mode = conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -56,10 +69,14 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Same pool; on SQLite its transactions begin IMMEDIATE (see make_engine).
+        self._writing = sessionmaker(
+            engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}), expire_on_commit=False
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+        with self._writing() as session, session.begin():
             yield session
 
     @contextmanager

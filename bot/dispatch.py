@@ -30,6 +30,10 @@ from bot.views import LinkView, SeriesView, SessionView
 log = logging.getLogger(__name__)
 
 
+class Abandon(Exception):
+    """Raised when the caller's `within` refused: the command was rolled back and has no reply."""
+
+
 @dataclass(frozen=True)
 class Reply:
     """A reply to render: template `key` under `templates/<language>/replies/`, with `data`."""
@@ -63,9 +67,16 @@ class Dispatcher:
     def __init__(self, db: Database, clock: Clock, config: CoreConfig) -> None:
         self.db, self.clock, self.config = db, clock, config
 
-    def execute(self, actor: c.Actor, command: c.Command) -> Reply:
+    def execute(
+        self, actor: c.Actor, command: c.Command, *, within: Callable[[Session], None] | None = None
+    ) -> Reply:
+        """Carry `command` out for `actor`. `within` runs inside the command's transaction after it
+        succeeded (e.g. to mark the inbound request that carried it as executed, atomically); an
+        exception it raises rolls the command back and is raised to the caller."""
         try:
-            return self._run(actor, command)
+            return self._run(actor, command, within)
+        except Abandon:
+            raise
         except UserError as refusal:
             return self._refusal(actor, Result(refusal.key, refusal.data))
         except OperationalError:
@@ -75,11 +86,17 @@ class Dispatcher:
             log.exception("command %s failed", type(command).__name__)
             return self._refusal(actor, Result("error"))
 
-    def _run(self, actor: c.Actor, command: c.Command) -> Reply:
+    def _run(self, actor: c.Actor, command: c.Command, within: Callable[[Session], None] | None) -> Reply:
         handler = HANDLERS[type(command)]
         with self.db.transaction() as s:
             result = handler(Ctx(s, actor, self.clock.now(), self.config), command)
-            return self._reply(actor, result, s)
+            reply = self._reply(actor, result, s)
+            if within is not None:
+                try:
+                    within(s)
+                except Exception as exc:
+                    raise Abandon(str(exc)) from exc
+            return reply
 
     def _refusal(self, actor: c.Actor, result: Result) -> Reply:
         """A reply after the transaction rolled back, still in the person's own language."""

@@ -315,19 +315,32 @@ class RateLimitHit(Base):
     at: Mapped[datetime]
 
 
-# --- Slack: requests already handled (see bot/slack/replays.py) -------------------------------------
+# --- Inbound requests: acked at once, carried out by the inbox worker (see bot/inbox.py) -------------
 
 
-class ProcessedRequest(Base):
-    """A Slack request already carried out (event id, trigger id), so a retry or replay acts once.
+class InboundRequest(Base):
+    """A request a channel acknowledged (a Slack command, click or event), kept until carried out.
 
-    Rows older than a day are pruned: Slack retries within minutes, and a signature expires in five.
+    `key` is the platform's id for it (event id, trigger id), unique, so a retry or a replay acts once.
+    new → working (a worker took it) → executed (its command committed, in the same transaction) →
+    done | failed. The payload is cleared when done; the row stays a day as the replay guard.
     """
 
-    __tablename__ = "processed_request"
+    __tablename__ = "inbound_request"
+    __table_args__ = (Index("ix_inbound_request_state_received", "state", "received_at"),)
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(index=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+    state: Mapped[str] = mapped_column(String(12), default="new")
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(60), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(default=0)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(String(300), default=None)
 
 
 # --- Microsoft Graph (bot/graph): the stored Teams login, the meetings, and what came in from Teams ---

@@ -66,7 +66,12 @@ class DeliveryLimits:
     mail_daily_recipients: int = 10_000
     mail_max_recipients: int = 500
     slack_rate_per_second: float = 1.0
+    # chat.postMessage across the whole workspace (Slack publishes no figure: an assumption).
+    slack_workspace_rate_per_minute: float = 600.0
     delivery_lease_seconds: int = 30
+    # chat.postMessage calls at once: a round trip to Slack (100-300 ms from Europe) is slower than
+    # the workspace's pace, so one at a time would never reach it.
+    slack_sends_in_flight: int = 4
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,10 @@ class Settings:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     secret_key_is_temporary: bool = True
     log_level: str = "INFO"
+    # `run` as a service: the web server and the channels in one process, the work (commands after
+    # their ack, sending) in a forked worker process at a lower CPU priority (`nice`).
+    worker_process: bool = True
+    worker_nice: int = 10
     slack: SlackSettings | None = None
     microsoft: MicrosoftSettings | None = None
     limits: DeliveryLimits = field(default_factory=DeliveryLimits)
@@ -157,6 +166,29 @@ def _positive_float(raw: str) -> float:
 def _lease_seconds(raw: str) -> int:
     value = int(raw)
     if not 5 <= value <= 3600:
+        raise ValueError(raw)
+    return value
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(raw)
+
+
+def _in_flight(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 16:
+        raise ValueError(raw)
+    return value
+
+
+def _nice(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 19:
         raise ValueError(raw)
     return value
 
@@ -268,6 +300,8 @@ def load_settings(
         secret_key=secret or secrets.token_urlsafe(32),
         secret_key_is_temporary=secret is None,
         log_level=log_level,
+        worker_process=r.parsed("WORKER_PROCESS", True, _boolean, "true or false"),
+        worker_nice=r.parsed("WORKER_NICE", 10, _nice, "a whole number from 0 to 19"),
         slack=slack,
         microsoft=microsoft,
         limits=DeliveryLimits(
@@ -283,8 +317,14 @@ def load_settings(
             slack_rate_per_second=r.parsed(
                 "SLACK_RATE_PER_SECOND", 1.0, _positive_float, "a positive number"
             ),
+            slack_workspace_rate_per_minute=r.parsed(
+                "SLACK_WORKSPACE_RATE_PER_MINUTE", 600.0, _positive_float, "a positive number"
+            ),
             delivery_lease_seconds=r.parsed(
                 "DELIVERY_LEASE_SECONDS", 30, _lease_seconds, "a whole number of seconds from 5 to 3600"
+            ),
+            slack_sends_in_flight=r.parsed(
+                "SLACK_SENDS_IN_FLIGHT", 4, _in_flight, "a whole number from 1 to 16"
             ),
         ),
         web_limits=WebLimits(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 import uvicorn
@@ -56,9 +57,29 @@ class WebServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
 
-    def start(self) -> None:
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving; raises WebServerError when the address cannot be bound."""
         self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                config = self.server.config
+                raise WebServerError(f"the web server could not listen on {config.host}:{config.port}")
+            time.sleep(0.005)
+
+    @property
+    def port(self) -> int | None:
+        """The bound port (PORT=0 picks a free one), once started."""
+        servers = getattr(self.server, "servers", None) or []
+        for server in servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return None
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class WebServerError(Exception):
+    """The web server did not start (e.g. the port is taken)."""

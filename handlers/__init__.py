@@ -2,8 +2,10 @@
 
 A channel is one module here. The runtime discovers them: a module may define
 `routes(app) -> Sequence[BaseRoute]` (HTTP routes on the shared server), `senders(app) ->
-Sequence[Sender]` (its outgoing side, driven by the delivery engine) and/or `start(app) -> Stoppable |
-None` (background work such as Socket Mode or polling). Adding a channel changes nothing in `bot/`.
+Sequence[Sender]` (its outgoing side, driven by the delivery engine), `work(app) -> Mapping[str,
+Work]` (what the inbox worker does with the requests the channel acked and recorded in `app.inbox`)
+and/or `start(app) -> Stoppable | None` (background work such as Socket Mode or polling). Adding a
+channel changes nothing in `bot/`.
 """
 
 from __future__ import annotations

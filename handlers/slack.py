@@ -3,15 +3,18 @@ connection when SLACK_APP_TOKEN is set. Only wiring: the translation lives in `b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starlette.routing import BaseRoute
 
 from bot.app import App
 from bot.delivery.channels import Sender
+from bot.inbox import Work
 from bot.slack.bolt_app import SocketModeConnection, build_bolt, check_token_in_background, events_route
+from bot.slack.channel import SlackChannel
 from bot.slack.client import make_web_client, sending_client
 from bot.slack.sender import SlackSender
+from bot.slack.work import SlackWork
 
 
 def routes(app: App) -> Sequence[BaseRoute]:
@@ -20,6 +23,14 @@ def routes(app: App) -> Sequence[BaseRoute]:
     if settings is None or settings.socket_mode:
         return []
     return [events_route(build_bolt(app, settings, make_web_client(settings)))]
+
+
+def work(app: App) -> Mapping[str, Work]:
+    """What the inbox worker does with the requests the listeners acked and recorded."""
+    settings = app.settings.slack
+    if settings is None:
+        return {}
+    return SlackWork(SlackChannel(app, make_web_client(settings))).table()
 
 
 def senders(app: App) -> Sequence[Sender]:

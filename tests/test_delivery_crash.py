@@ -86,6 +86,8 @@ def _env(db_url: str, fake: FakeSlackAPI) -> dict[str, str]:
         SLACK_CHANNEL_ID=CHANNEL,
         SLACK_API_URL=fake.url,
         DELIVERY_LEASE_SECONDS="5",
+        # The fake does not pace; the bot's own workspace-wide pace would only make the test slow.
+        SLACK_WORKSPACE_RATE_PER_MINUTE="600000",
     )
     return environ
 

@@ -54,7 +54,7 @@ def test_a_crash_leaves_claimed_rows_unsent_and_checks_the_one_in_flight(
     app.delivery.plan()
     dead = Worker(sender, app.db, app.delivery.outbox, clock, batch=6)
     claimed = app.delivery.outbox.claim("fake", dead.name, clock.now(), 6)
-    in_flight = app.delivery.outbox.begin(claimed[0], dead.name, clock.now())
+    in_flight = app.delivery.outbox.begin(claimed[0].id, dead.name, clock.now())
     assert in_flight is not None
     sender.send(in_flight)  # it went out, then the process died before recording it
     # ... a restart, after the lease ran out:
@@ -64,7 +64,7 @@ def test_a_crash_leaves_claimed_rows_unsent_and_checks_the_one_in_flight(
     assert sender.duplicates() == []
     assert len(sender.sent) == 6
     with app.db.read() as s:
-        checked = s.get(Delivery, claimed[0])
+        checked = s.get(Delivery, claimed[0].id)
     assert checked is not None and checked.state == "sent" and checked.in_doubt
 
 
@@ -75,7 +75,7 @@ def test_an_in_doubt_message_that_never_left_is_sent_once(app: App, clock: Manua
     say(ORGANISER, "ny økt 2026-03-06 09:00 Krasj før sending")
     app.delivery.plan()
     claimed = app.delivery.outbox.claim("fake", "dead-worker", clock.now(), 10)
-    app.delivery.outbox.begin(claimed[0], "dead-worker", clock.now())  # crash before the request
+    app.delivery.outbox.begin(claimed[0].id, "dead-worker", clock.now())  # crash before the request
     clock.advance(timedelta(minutes=3))
     app.delivery.workers["fake"].drain()
     assert sorted(x.target for x in sender.sent) == ["person:1", "post"]

@@ -118,13 +118,14 @@ def test_the_running_bot_invites_reminds_posts_and_takes_commands_from_teams(
     start = (datetime.now(UTC) + timedelta(minutes=42)).replace(second=0, microsecond=0)
     prepare(env, start)
 
+    log_path = tmp_path / "bot.log"  # read below; left beside the database when a check fails
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--no-console"],
         cwd=tmp_path,
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=log_path.open("w"),
         text=True,
     )
     graph, tenant = fakes.graph, fakes.graph.tenant
@@ -160,12 +161,15 @@ def test_the_running_bot_invites_reminds_posts_and_takes_commands_from_teams(
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["channels"]["microsoft"] == "on"
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, log = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+    log = log_path.read_text()
     assert proc.returncode == 0, log
     assert "Traceback" not in log
     for secret in fakes.idp.secrets_issued():
         assert secret not in log
-    assert graph.count("POST", "/events$") == 1
+    # One meeting in Exchange: the worker process (making it for a message about to go out) and the
+    # calendar pass may both POST it, with the same transactionId, which Graph answers with one event.
+    assert len(tenant.events) == 1, graph.count("POST", "/events$")
     assert [m.address for m in tenant.mailed("cancellation")] == ["kari@kommune.no"]
     exported = cli(env, tmp_path, "subscribers", "export")
     assert "kari@kommune.no" not in exported and "john@example.org" in exported

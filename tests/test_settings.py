@@ -81,6 +81,8 @@ def test_defaults() -> None:
     assert s.limits.mail_daily_recipients == 10_000
     assert s.limits.mail_max_recipients == 500
     assert s.limits.slack_rate_per_second == 1
+    assert s.limits.slack_workspace_rate_per_minute == 600
+    assert s.limits.slack_sends_in_flight == 4
     assert s.slack is None
     assert s.microsoft is None
 
@@ -188,6 +190,12 @@ def test_env_example_itself_is_a_valid_configuration() -> None:
         ("MAIL_MAX_RECIPIENTS", "many"),
         ("SLACK_RATE_PER_SECOND", "0"),
         ("SLACK_RATE_PER_SECOND", "nan"),
+        ("SLACK_WORKSPACE_RATE_PER_MINUTE", "0"),
+        ("SLACK_WORKSPACE_RATE_PER_MINUTE", "-600"),
+        ("SLACK_WORKSPACE_RATE_PER_MINUTE", "many"),
+        ("SLACK_SENDS_IN_FLIGHT", "0"),
+        ("SLACK_SENDS_IN_FLIGHT", "17"),
+        ("SLACK_SENDS_IN_FLIGHT", "2.5"),
         ("BOT_LANGUAGE", "de"),
         ("DATABASE_URL", "mysql://bot@db.example.org/bot"),
         ("DATABASE_URL", "baerekraft.db"),
@@ -370,9 +378,11 @@ def test_delivery_limits_are_read() -> None:
             "MAIL_DAILY_RECIPIENTS": "20000",
             "MAIL_MAX_RECIPIENTS": "100",
             "SLACK_RATE_PER_SECOND": "2.5",
+            "SLACK_WORKSPACE_RATE_PER_MINUTE": "1200",
+            "SLACK_SENDS_IN_FLIGHT": "8",
         }
     )
-    assert s.limits == DeliveryLimits(60, 20_000, 100, 2.5)
+    assert s.limits == DeliveryLimits(60, 20_000, 100, 2.5, 1200, slack_sends_in_flight=8)
 
 
 # --- .env.example -----------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_organisers_get_buttons_to_plan_edit_and_add_slides(bot: SlackBot, sessi
 
 
 def test_a_retried_event_is_handled_once(bot: SlackBot, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="bot.slack.replays")
+    caplog.set_level(logging.INFO, logger="bot")
     assert bot.slack.home_opened(KARI, event_id="Ev0RETRY").status_code == 200
     home_of(bot, KARI)
     assert bot.slack.home_opened(KARI, event_id="Ev0RETRY", retry=1).status_code == 200

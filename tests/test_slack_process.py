@@ -54,7 +54,7 @@ class Process:
 
 
 @contextmanager
-def bot_process(db_url: str, cwd: Path, token: str | None = None) -> Iterator[Process]:
+def bot_process(db_url: str, cwd: Path, token: str | None = None, **extra: str) -> Iterator[Process]:
     """`baerekraft-bot run --no-console` with Slack in HTTP mode, pointed at a fresh fake Slack."""
     with running_fake() as fake:
         add_people(fake)
@@ -66,6 +66,7 @@ def bot_process(db_url: str, cwd: Path, token: str | None = None) -> Iterator[Pr
             SLACK_BOT_TOKEN=token or fake.token or "",
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=fake.url,
+            **extra,
         )
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--no-console"],

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
-from bot.models import AuditEvent, Person, ProcessedRequest
+from bot.models import AuditEvent, InboundRequest, Person
 from bot.settings import Settings
 from bot.slack import actions as ids
-from bot.slack.replays import Replays
+from bot.slack.intake import Intake
 from tests.fakes.slack_bot import KARI, SlackBot, eventually, slack_bot, sqlite_only
 from tests.fakes.slack_platform import signed_headers
 
@@ -33,7 +33,7 @@ def nothing_changed(bot: SlackBot) -> None:
     with bot.app.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Person)) == 0
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == 0
-        assert s.scalar(select(func.count()).select_from(ProcessedRequest)) == 0
+        assert s.scalar(select(func.count()).select_from(InboundRequest)) == 0
 
 
 def test_a_stale_request_is_refused_with_nothing_changed(bot: SlackBot, clock: ManualClock) -> None:
@@ -72,7 +72,7 @@ def test_a_wrongly_signed_request_is_refused_with_nothing_changed(
 
 
 def test_a_replayed_command_is_applied_once(bot: SlackBot, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="bot.slack.replays")
+    caplog.set_level(logging.INFO, logger="bot")
     body, key = bot.slack.command_body("meld på", KARI)
     assert bot.slack.send(body, FORM).status_code == 200
     bot.response(key)
@@ -85,7 +85,7 @@ def test_a_replayed_command_is_applied_once(bot: SlackBot, caplog: pytest.LogCap
 
 
 def test_a_replayed_click_is_applied_once(bot: SlackBot, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="bot.slack.replays")
+    caplog.set_level(logging.INFO, logger="bot")
     bot.slack.command("meld på", KARI)
     eventually(lambda: bot.subscribers())
     leave, key = bot.slack.click_body(ids.UNSUBSCRIBE, "baerekraftsfredag", KARI)
@@ -119,17 +119,17 @@ def burst_of_429s(bot: SlackBot) -> None:
     assert bot.subscribers() == ["kari@kommune.no"]
 
 
-def test_claims_are_kept_a_day(bot: SlackBot, clock: ManualClock) -> None:
-    replays = Replays(bot.app.db, clock)
-    assert replays.first_time({"event_id": "Ev1"})
-    assert not replays.first_time({"event_id": "Ev1"})
-    assert replays.first_time(
-        {"trigger_id": "1.2.3", "type": "block_actions", "actions": [{"action_id": "a"}]}
+def test_request_ids_are_kept_a_day(bot: SlackBot, clock: ManualClock) -> None:
+    requests = Intake(bot.app.inbox)
+    assert requests.first_time("view_submission", {"event_id": "Ev1"})
+    assert not requests.first_time("view_submission", {"event_id": "Ev1"})
+    assert requests.first_time(
+        "view_submission", {"trigger_id": "1.2.3", "type": "block_actions", "actions": [{"action_id": "a"}]}
     )
-    assert replays.first_time(
-        {"trigger_id": "1.2.3", "type": "block_actions", "actions": [{"action_id": "b"}]}
+    assert requests.first_time(
+        "view_submission", {"trigger_id": "1.2.3", "type": "block_actions", "actions": [{"action_id": "b"}]}
     )
-    assert replays.first_time({"text": "no id: always new"})
+    assert requests.first_time("view_submission", {"text": "no id: always new"})
     clock.advance(timedelta(days=1, seconds=1))
-    assert replays.prune() == 3
-    assert replays.first_time({"event_id": "Ev1"})  # a day later the id is forgotten
+    assert bot.app.inbox.prune() == 3
+    assert requests.first_time("view_submission", {"event_id": "Ev1"})  # a day later the id is forgotten

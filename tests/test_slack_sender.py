@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import ManualClock
+from bot.commands import Actor
+from bot.delivery.channels import OutgoingMessage
 from bot.models import Delivery
 from bot.settings import SlackSettings
 from bot.slack.client import sending_client
@@ -29,11 +34,19 @@ def fake() -> Iterator[FakeSlackAPI]:
         yield running
 
 
-def _sender(app: App, fake: FakeSlackAPI, token: str = BOT_TOKEN) -> SlackSender:
-    settings = SlackSettings(token, "signing-secret", None, CHANNEL, fake.url)
-    sender = SlackSender(sending_client(settings), settings, replace(app.settings.limits), app.renderer)
+def _sender(
+    app: App, fake: FakeSlackAPI, token: str = BOT_TOKEN, *, url: str | None = None, timeout: float = 10
+) -> SlackSender:
+    settings = SlackSettings(token, "signing-secret", None, CHANNEL, url or fake.url)
+    client = sending_client(settings, timeout=timeout)
+    sender = SlackSender(client, settings, replace(app.settings.limits), app.renderer)
     app.delivery.add_sender(sender)
     return sender
+
+
+def _row(app: App) -> Delivery:
+    with app.db.read() as s:
+        return s.scalars(select(Delivery)).one()
 
 
 def _posted(fake: FakeSlackAPI) -> list[dict[str, object]]:
@@ -164,3 +177,86 @@ def test_a_fifth_of_calls_failing_still_delivers_every_dm_once(
     assert max(per_dm.values()) == 1
     assert len(per_dm) == 3 * 61  # invitation and two reminders, to 60 DMs and the channel
     assert delivery_states(app) == {"sent": 3 * 61}
+
+
+@pytest.mark.parametrize(
+    ("fault", "state", "attempts", "in_doubt", "error"),
+    [
+        (Fault(status=429, retry_after=30), "pending", 0, False, "throttled: Slack rate limit (ratelimited)"),
+        (Fault(status=503), "pending", 1, True, "Slack HTTP 503"),
+        (Fault(status=500, applied=True), "pending", 1, True, "Slack HTTP 500"),
+        (Fault(error="channel_not_found"), "failed", 1, False, "Slack refused: channel_not_found"),
+        (Fault(error="fatal_error"), "pending", 1, False, "Slack answered fatal_error"),
+    ],
+    ids=["429", "503", "500-after-posting", "permanent", "other-error"],
+)
+def test_each_answer_of_slack_becomes_the_engines_outcome(
+    app: App,
+    fake: FakeSlackAPI,
+    clock: ManualClock,
+    say: Say,
+    fault: Fault,
+    state: str,
+    attempts: int,
+    in_doubt: bool,
+    error: str,
+) -> None:
+    _sender(app, fake)
+    fake.fail("chat.postMessage", fault)
+    say(ORGANISER, "ny økt 2026-03-09 09:00 Svarene")
+    app.delivery.run_until_idle()
+    row = _row(app)
+    assert (row.state, row.attempts, row.in_doubt, row.last_error) == (state, attempts, in_doubt, error)
+    if fault.status == 429:
+        assert row.next_attempt_at == clock.now() + timedelta(seconds=30)  # Retry-After
+
+
+def test_an_answer_that_never_comes_leaves_the_post_in_doubt(app: App, fake: FakeSlackAPI, say: Say) -> None:
+    _sender(app, fake, timeout=0.3)
+    fake.slow("chat.postMessage", 1.0)
+    say(ORGANISER, "ny økt 2026-03-09 09:00 Treg")
+    app.delivery.run_until_idle()
+    row = _row(app)
+    assert (row.state, row.in_doubt, row.last_error) == ("pending", True, "Slack unreachable: ReadTimeout")
+
+
+def test_no_connection_means_nothing_went_out(app: App, fake: FakeSlackAPI, say: Say) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    _sender(app, fake, url=f"http://127.0.0.1:{port}/api/")
+    say(ORGANISER, "ny økt 2026-03-09 09:00 Ingen linje")
+    app.delivery.run_until_idle()
+    row = _row(app)
+    assert (row.state, row.in_doubt, row.last_error) == ("pending", False, "Slack unreachable: ConnectError")
+
+
+class Timed(SlackSender):
+    """Notes the (simulated) moment of each post."""
+
+    clock: ManualClock
+    at: list[datetime]
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        self.at.append(self.clock.now())
+        return super().send(message)
+
+
+@pytest.mark.parametrize(("per_minute", "gap"), [(60, timedelta(seconds=1)), (600, timedelta(seconds=0.1))])
+def test_direct_messages_keep_the_workspace_wide_pace(
+    app: App, fake: FakeSlackAPI, clock: ManualClock, say: Say, per_minute: int, gap: timedelta
+) -> None:
+    settings = SlackSettings(BOT_TOKEN, "signing-secret", None, CHANNEL, fake.url)
+    limits = replace(app.settings.limits, slack_workspace_rate_per_minute=per_minute)
+    sender = Timed(sending_client(settings), settings, limits, app.renderer)
+    sender.clock, sender.at = clock, []
+    app.delivery.add_sender(sender)
+    for i in range(5):
+        member = Actor("slack", f"U{i:04d}", email=f"m{i}@kommune.no")
+        say(member, "meld på")
+        say(member, "dm på")
+    say(ORGANISER, "ny økt 2026-03-09 09:00 I takt")
+    app.delivery.run_until_idle()
+    assert len(sender.at) == 6  # the channel and five DMs: six channels, one post each
+    assert [b - a for a, b in pairwise(sender.at)] == [gap] * 5
+    assert len(fake.calls("chat.postMessage")) == 6

@@ -16,7 +16,7 @@ from bot.app import App, build
 from bot.clock import ManualClock
 from bot.settings import SlackSettings
 from tests.fakes.slack_api import FakeSlackAPI, running_fake
-from tests.fakes.slack_bot import KARI, add_people, sqlite_only
+from tests.fakes.slack_bot import KARI, add_people, inbox_worker, sqlite_only
 from tests.fakes.slack_platform import SIGNING_SECRET, SlackPlatform
 from tests.fakes.slack_socket import running_socket_mode
 
@@ -42,7 +42,7 @@ def app(fake: FakeSlackAPI, sqlite_template: Path, tmp_path: Path, clock: Manual
 
 def test_socket_mode_carries_a_slash_command_and_stops_cleanly(app: App, fake: FakeSlackAPI) -> None:
     assert handlers.slack.routes(app) == []  # no Request URL: nothing to mount on the web server
-    with running_socket_mode() as socket_mode:
+    with running_socket_mode() as socket_mode, inbox_worker(app):
         fake.socket_url = socket_mode.url
         connection = handlers.slack.start(app)
         assert connection is not None

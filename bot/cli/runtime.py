@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import getpass
 import logging
+import os
 import signal
 import sys
 import threading
@@ -16,8 +18,11 @@ from bot.cli.common import fail, open_app
 from bot.commands import Actor
 from bot.delivery.console import ConsoleSender
 from bot.mail import ConsoleMailer
-from bot.runtime import Runtime
+from bot.runtime import Role, Runtime
 from bot.services.people import is_email, normalise_email
+from bot.web import WebServerError
+from bot.worker_process import STOP_TIMEOUT, WorkerProcess, listen, lower_priority
+from handlers import channel_modules
 from handlers.console import ConsoleHandler
 
 log = logging.getLogger(__name__)
@@ -37,20 +42,78 @@ def _console(app: App, actor: Actor, runtime: Runtime) -> None:
         runtime.stop()
 
 
-def _until_signalled(runtime: Runtime) -> None:
+def _until_signalled(runtime: Runtime, worker: WorkerProcess | None = None) -> int:
+    """Run until SIGTERM or Ctrl-C (exit 0), or until the worker process dies (exit 1)."""
     stop = threading.Event()
+    code = 0
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: stopping", signum)
         stop.set()
 
+    def on_worker_exit(exit_code: int) -> None:
+        nonlocal code
+        code = 1
+        log.error(
+            "the worker process stopped (exit %s): stopping, for the service manager to restart", exit_code
+        )
+        stop.set()
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    runtime.start()
+    if worker is not None:
+        worker.watch(on_worker_exit)
+    try:
+        runtime.start()
+    except WebServerError as exc:
+        log.error("%s: is another program using PORT?", exc)
+        code = 1
+        stop.set()
     try:
         stop.wait()
     finally:
         runtime.stop()
+        if worker is not None:
+            worker.stop()
+    return code
+
+
+def _worker_main(app: App, read_fd: int) -> int:
+    """The forked worker process: the inbox worker and the senders, until SIGTERM or the parent's end."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C reaches the whole process group
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    lower_priority(app.settings.worker_nice)
+    runtime = Runtime(app, role=Role.WORKER)
+    runtime.start()
+    assert runtime.inbox_worker is not None
+    listen(read_fd, runtime.inbox_worker.wake, app.delivery.wake, stop.set)
+    log.info(
+        "worker process %s: carrying out requests and sending (nice %s)",
+        os.getpid(),
+        app.settings.worker_nice,
+    )
+    try:
+        stop.wait()
+    finally:
+        # A stop that hangs leaves every thread's stack in the log before the front's SIGKILL comes.
+        faulthandler.dump_traceback_later(STOP_TIMEOUT - 5, exit=False)
+        runtime.stop()
+        app.close()
+        faulthandler.cancel_dump_traceback_later()
+    return 0
+
+
+def _service(app: App) -> int:
+    """As a service: the front here, the work in a forked worker process (unless WORKER_PROCESS=false)."""
+    if app.settings.worker_process:
+        app.db.engine.dispose()  # no pooled connection may be shared by the two processes
+        channel_modules()  # imported before the fork, so both processes share them
+        worker = WorkerProcess.fork(lambda read_fd: _worker_main(app, read_fd))
+        if worker is not None:
+            return _until_signalled(Runtime(app, role=Role.FRONT, nudges=worker.nudger), worker)
+        log.warning("cannot fork a worker process here: running everything in one process")
+    return _until_signalled(Runtime(app))
 
 
 def shell(
@@ -84,11 +147,12 @@ def run(
     """
     with open_app() as app:
         log_channel_state(app.settings)
-        runtime = Runtime(app)
         chat_configured = app.settings.slack is not None or app.settings.microsoft is not None
         if console if console is not None else not chat_configured:
             user = getpass.getuser()
             log.info("console mode: type commands here; try 'hjelp'")
-            _console(app, Actor("console", user, name=user, is_operator=True), runtime)
+            _console(app, Actor("console", user, name=user, is_operator=True), Runtime(app))
         else:
-            _until_signalled(runtime)
+            code = _service(app)
+            if code:
+                raise typer.Exit(code)

@@ -79,6 +79,7 @@ class Pace:
 
 class Sender(Protocol):
     channel: str
+    in_flight: int  # sends at once (1: one after the other)
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
         """The targets this channel sends `kind` to (its announcement channel, people it can reach)."""

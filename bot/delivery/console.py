@@ -15,6 +15,7 @@ from bot.views import SeriesView
 
 class ConsoleSender:
     channel = "console"
+    in_flight = 1
 
     def __init__(
         self, renderer: Renderer, out: TextIO | None = None, lock: threading.Lock | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.clock import Clock
@@ -29,10 +30,12 @@ class DeliveryEngine:
         self._threads: list[threading.Thread] = []
         # The periodic job and the precise wake-up may fire together: one planning pass at a time.
         self._planning = threading.Lock()
+        self._nudges: list[Callable[[], None]] = []
 
-    def add_sender(self, sender: Sender, *, batch: int = 10) -> None:
+    def add_sender(self, sender: Sender, *, batch: int = 10, in_flight: int = 1) -> None:
+        """`in_flight`: sends of this channel at once (1: one after the other)."""
         self.senders = [s for s in self.senders if s.channel != sender.channel] + [sender]
-        self.workers[sender.channel] = Worker(sender, self.db, self.outbox, self.clock, batch)
+        self.workers[sender.channel] = Worker(sender, self.db, self.outbox, self.clock, batch, in_flight)
 
     def plan(self) -> PlanReport | None:
         """Expand what is due (leader only) and wake the workers; None when another process leads."""
@@ -52,6 +55,12 @@ class DeliveryEngine:
     def wake(self) -> None:
         for worker in self.workers.values():
             worker.wake.set()
+        for nudge in self._nudges:
+            nudge()
+
+    def on_wake(self, nudge: Callable[[], None]) -> None:
+        """Also call `nudge` on every wake-up (the senders of a worker process elsewhere)."""
+        self._nudges.append(nudge)
 
     def start(self) -> None:
         for worker in self.workers.values():
@@ -66,4 +75,6 @@ class DeliveryEngine:
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
+        for worker in self.workers.values():
+            worker.close()
         self.leadership.resign()

@@ -3,152 +3,199 @@
 pending → claimed (a worker took it; nothing sent yet) → sending (in flight) → sent | pending (retry)
 | failed | skipped. Only `sending` is ever in doubt after a crash, so a restart repeats at most the
 message in flight, and checks with the platform first where it can.
+
+Each step is a few Core statements, every change of state guarded by the state it expects. What a
+fan-out cannot change while it runs (its kind, payload and series) is read once per fan-out; the
+session, the person and the subscription are read fresh as each row is marked in flight.
 """
 
 from __future__ import annotations
 
 import random
+import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, func, or_, select, update
+from sqlalchemy import CursorResult, Result, Row, Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.commands import Actor
 from bot.db import Database
 from bot.delivery import kinds
-from bot.delivery.channels import OutgoingMessage
-from bot.delivery.recipients import as_recipient, is_organiser, is_subscribed
-from bot.models import Delivery, DeliveryState, Person, Series, SessionStatus
+from bot.delivery.channels import OutgoingMessage, Recipient
+from bot.models import (
+    Delivery,
+    DeliveryState,
+    Fanout,
+    Identity,
+    Organiser,
+    Person,
+    PresentationLink,
+    Series,
+    SessionStatus,
+    Subscription,
+)
 from bot.models import Session as SessionRow
 from bot.services import audit
-from bot.services.context import CoreConfig, Ctx
-from bot.views import SeriesView, SessionView
+from bot.services.context import CoreConfig
+from bot.views import LinkView, SeriesView, SessionView
 
-# How long a worker's claim holds without news from it; renewed at every send, so a dead worker's
-# rows go back to the others this long after it stopped.
+# How long a worker's claim holds without news from it; the worker renews it while it works through
+# its batch (bot.delivery.worker), so a dead worker's rows go back to the others this long after it stopped.
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 8
 ENGINE = Actor(platform="scheduler", external_id="delivery", is_operator=True)
 P, C, S = DeliveryState.PENDING.value, DeliveryState.CLAIMED.value, DeliveryState.SENDING.value
+FANOUTS_KEPT = 256  # fan-outs whose fixed part is kept in memory (a handful run at a time)
+
+D = cast(Table, Delivery.__table__)
+F = cast(Table, Fanout.__table__)
+SESSION = cast(Table, SessionRow.__table__)
+PERSON = cast(Table, Person.__table__)
+SERIES = cast(Table, Series.__table__)
+SUBSCRIPTION = cast(Table, Subscription.__table__)
+ORGANISER = cast(Table, Organiser.__table__)
+LINK = cast(Table, PresentationLink.__table__)
+IDENTITY = cast(Table, Identity.__table__)
+AnyRow = Row[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row a worker took: its id, and the target whose pace it must keep."""
+
+    id: int
+    target: str
+
+
+@dataclass(frozen=True)
+class FanoutPart:
+    """What a fan-out's rows share and cannot change while they go out."""
+
+    kind: str
+    series_id: int
+    payload: dict[str, Any]
+    series: SeriesView
 
 
 class Outbox:
     def __init__(self, db: Database, config: CoreConfig, lease: timedelta = LEASE) -> None:
         self.db, self.config, self.lease = db, config, lease
+        self._fanouts: dict[int, FanoutPart] = {}
+        self._fanouts_lock = threading.Lock()
 
-    def claim(self, channel: str, worker: str, now: datetime, limit: int) -> list[int]:
-        """Take up to `limit` due rows for `channel`; other processes skip the locked ones."""
+    def claim(self, channel: str, worker: str, now: datetime, limit: int) -> list[Claimed]:
+        """Take up to `limit` due rows for `channel`, in order; other processes skip the locked ones."""
         with self.db.transaction() as s:
-            ids = list(
+            rows = s.execute(
+                select(D.c.id, D.c.target)
+                .where(
+                    D.c.channel == channel,
+                    D.c.state == P,
+                    D.c.due_at <= now,
+                    or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= now),
+                )
+                .order_by(D.c.priority, D.c.due_at, D.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return []
+            # Only rows still pending: a claim never takes a row from another worker, whatever the isolation.
+            taken = set(
                 s.scalars(
-                    select(Delivery.id)
-                    .where(
-                        Delivery.channel == channel,
-                        Delivery.state == P,
-                        Delivery.due_at <= now,
-                        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-                    )
-                    .order_by(Delivery.priority, Delivery.due_at, Delivery.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
+                    update(D)
+                    .where(D.c.id.in_([r.id for r in rows]), D.c.state == P)
+                    .values(state=C, claimed_by=worker, lease_until=now + self.lease, updated_at=now)
+                    .returning(D.c.id)
                 )
             )
-            if ids:
-                s.execute(
-                    update(Delivery)
-                    .where(Delivery.id.in_(ids))
-                    .values(state=C, claimed_by=worker, lease_until=now + self.lease, updated_at=now)
-                )
-        return ids
+        return [Claimed(r.id, r.target) for r in rows if r.id in taken]
+
+    def renew(self, delivery_ids: list[int], worker: str, now: datetime) -> None:
+        """Keep this worker's claim on rows it has not begun yet for another lease."""
+        if not delivery_ids:
+            return
+        with self.db.transaction() as s:
+            s.execute(
+                update(D)
+                .where(D.c.id.in_(delivery_ids), D.c.state == C, D.c.claimed_by == worker)
+                .values(lease_until=now + self.lease)
+            )
 
     def begin(self, delivery_id: int, worker: str, now: datetime) -> OutgoingMessage | None:
         """Mark one claimed row as in flight and read what to send; None if it must not be sent."""
         with self.db.transaction() as s:
-            d = s.get(Delivery, delivery_id, with_for_update=True)
-            if d is None or d.state != C or d.claimed_by != worker:
-                return None
-            reason = skip_reason(s, d, now)
-            if reason is not None:
-                self._finish(s, d, now, DeliveryState.SKIPPED, error=reason)
-                return None
-            d.state, d.lease_until, d.updated_at = S, now + self.lease, now
-            # The rest of this worker's batch is still in hand: keep its claim alive too.
-            s.execute(
-                update(Delivery)
-                .where(Delivery.claimed_by == worker, Delivery.state == C)
-                .values(lease_until=now + self.lease)
-            )
-            return _message(s, d)
+            return self.begin_in(s, delivery_id, worker, now)
+
+    def begin_in(self, s: Session, delivery_id: int, worker: str, now: datetime) -> OutgoingMessage | None:
+        """`begin` in the caller's transaction (the one that booked the row's send slot)."""
+        row = s.execute(_IN_HAND, {"delivery": delivery_id}).first()
+        if row is None or row.state != C or row.claimed_by != worker:
+            return None
+        fanout = self._fanout(s, row.fanout_id)
+        reason = skip_reason(fanout, row, now)
+        if reason is not None:
+            mine = (D.c.state == C, D.c.claimed_by == worker)
+            self._finish(s, delivery_id, now, DeliveryState.SKIPPED, mine, error=reason, attempted=False)
+            return None
+        marked = s.execute(
+            _MARK_SENDING, {"delivery": delivery_id, "worker": worker, "lease": now + self.lease, "now": now}
+        )
+        if _rows(marked) != 1:
+            return None
+        return _message(s, row, fanout)
 
     def sent(self, delivery_id: int, now: datetime, ref: str | None) -> None:
         with self.db.transaction() as s:
-            d = s.get(Delivery, delivery_id, with_for_update=True)
-            if d is not None:
-                d.attempts += 1
-                d.external_ref = ref
-                d.sent_at = now
-                self._finish(s, d, now, DeliveryState.SENT)
+            done = s.execute(_SENT, {"delivery": delivery_id, "ref": ref, "now": now}).first()
+            self._audit(s, now, DeliveryState.SENT, delivery_id, done)
 
     def throttled(self, delivery_id: int, now: datetime, until: datetime, error: str) -> None:
         """Throttled (429): back to pending until `until`; not an attempt, nothing went out."""
-        self._again(delivery_id, now, until, error, attempted=False, in_doubt=False)
+        with self.db.transaction() as s:
+            _again(s, delivery_id, now, until, error, attempted=False, in_doubt=False)
 
     def transient(self, delivery_id: int, now: datetime, error: str, *, in_doubt: bool) -> str:
         """A failure worth retrying: back off exponentially; failed after MAX_ATTEMPTS. Returns the state."""
-        with self.db.read() as s:
-            d = s.get(Delivery, delivery_id)
-            attempts = (d.attempts if d else 0) + 1
-        if attempts >= MAX_ATTEMPTS:
-            self.failed(delivery_id, now, f"gave up after {attempts} attempts: {error}")
-            return DeliveryState.FAILED.value
-        self._again(delivery_id, now, now + backoff(attempts), error, attempted=True, in_doubt=in_doubt)
-        return P
-
-    def _again(
-        self, delivery_id: int, now: datetime, when: datetime, error: str, *, attempted: bool, in_doubt: bool
-    ) -> None:
         with self.db.transaction() as s:
-            d = s.get(Delivery, delivery_id, with_for_update=True)
-            if d is None:
-                return
-            d.attempts += 1 if attempted else 0
-            d.state, d.next_attempt_at, d.last_error = P, when, error[:500]
-            d.in_doubt = d.in_doubt or in_doubt
-            d.claimed_by = d.lease_until = None
-            d.updated_at = now
+            attempts = (s.scalar(select(D.c.attempts).where(D.c.id == delivery_id)) or 0) + 1
+            if attempts >= MAX_ATTEMPTS:
+                failure = f"gave up after {attempts} attempts: {error}"
+                self._finish(s, delivery_id, now, DeliveryState.FAILED, error=failure, attempted=True)
+                return DeliveryState.FAILED.value
+            _again(s, delivery_id, now, now + backoff(attempts), error, attempted=True, in_doubt=in_doubt)
+        return P
 
     def failed(self, delivery_id: int, now: datetime, error: str) -> None:
         with self.db.transaction() as s:
-            d = s.get(Delivery, delivery_id, with_for_update=True)
-            if d is not None:
-                d.attempts += 1
-                self._finish(s, d, now, DeliveryState.FAILED, error=error)
+            self._finish(s, delivery_id, now, DeliveryState.FAILED, error=error, attempted=True)
 
     def release(self, delivery_ids: list[int], worker: str, now: datetime) -> None:
         """Hand back claimed rows this worker will not get to (shutting down)."""
         with self.db.transaction() as s:
             s.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(delivery_ids), Delivery.state == C, Delivery.claimed_by == worker)
+                update(D)
+                .where(D.c.id.in_(delivery_ids), D.c.state == C, D.c.claimed_by == worker)
                 .values(state=P, claimed_by=None, lease_until=None, updated_at=now)
             )
 
     def recover(self, now: datetime) -> tuple[int, int]:
         """Rows whose worker died: claimed ones go back as they were, sending ones come back in doubt."""
         with self.db.transaction() as s:
-            expired = (Delivery.lease_until.is_not(None), Delivery.lease_until < now)
+            expired = (D.c.lease_until.is_not(None), D.c.lease_until < now)
             back = _rows(
                 s.execute(
-                    update(Delivery)
-                    .where(Delivery.state == C, *expired)
+                    update(D)
+                    .where(D.c.state == C, *expired)
                     .values(state=P, claimed_by=None, lease_until=None, updated_at=now)
                 )
             )
             doubt = _rows(
                 s.execute(
-                    update(Delivery)
-                    .where(Delivery.state == S, *expired)
+                    update(D)
+                    .where(D.c.state == S, *expired)
                     .values(state=P, in_doubt=True, claimed_by=None, lease_until=None, updated_at=now)
                 )
             )
@@ -157,30 +204,102 @@ class Outbox:
     def next_due(self, channel: str) -> datetime | None:
         with self.db.read() as s:
             return s.scalar(
-                select(func.min(func.coalesce(Delivery.next_attempt_at, Delivery.due_at))).where(
-                    Delivery.channel == channel, Delivery.state == P
+                select(func.min(func.coalesce(D.c.next_attempt_at, D.c.due_at))).where(
+                    D.c.channel == channel, D.c.state == P
                 )
             )
 
     def _finish(
-        self, s: Session, d: Delivery, now: datetime, state: DeliveryState, error: str | None = None
+        self,
+        s: Session,
+        delivery_id: int,
+        now: datetime,
+        state: DeliveryState,
+        guard: tuple[Any, ...] = (),
+        *,
+        error: str,
+        attempted: bool,
     ) -> None:
-        d.state, d.updated_at = state.value, now
-        d.claimed_by = d.lease_until = None
-        if error is not None:
-            d.last_error = error[:500]
-        fanout = d.fanout
-        details: dict[str, object] = {"kind": fanout.kind, "target": d.target, "attempts": d.attempts}
+        """Failed or skipped: the row's last state change, and its audit row."""
+        values: dict[str, Any] = {"last_error": error[:500]}
+        if attempted:
+            values["attempts"] = D.c.attempts + 1
+        done = s.execute(
+            update(D)
+            .where(D.c.id == delivery_id, *guard)
+            .values(state=state.value, updated_at=now, claimed_by=None, lease_until=None, **values)
+            .returning(*_ENDED)
+        ).first()
+        self._audit(s, now, state, delivery_id, done, error)
+
+    def _audit(
+        self,
+        s: Session,
+        now: datetime,
+        state: DeliveryState,
+        delivery_id: int,
+        done: AnyRow | None,
+        error: str | None = None,
+    ) -> None:
+        """The audit row of a row's last state change."""
+        if done is None:  # no such row
+            return
+        fanout = self._fanout(s, done.fanout_id)
+        details: dict[str, object] = {"kind": fanout.kind, "target": done.target, "attempts": done.attempts}
         if error is not None:
             details["reason"] = error[:200]
-        audit.record(
-            Ctx(s, ENGINE, now, self.config),
+        audit.record_for_system(
+            s,
+            ENGINE,
+            now,
             f"delivery.{state.value}",
             series_id=fanout.series_id,
-            subject=("delivery", d.id),
-            person=None,
+            subject=("delivery", delivery_id),
             **details,
         )
+
+    def _fanout(self, s: Session, fanout_id: int) -> FanoutPart:
+        found = self._fanouts.get(fanout_id)
+        if found is not None:
+            return found
+        row = s.execute(
+            select(F.c.kind, F.c.payload, SERIES)
+            .join(SERIES, SERIES.c.id == F.c.series_id)
+            .where(F.c.id == fanout_id)
+        ).one()
+        series = SeriesView(row.id, row.slug, row.name, row.language, row.timezone, row.recurrence)
+        found = FanoutPart(row.kind, row.id, dict(row.payload or {}), series)
+        with self._fanouts_lock:
+            if len(self._fanouts) >= FANOUTS_KEPT:
+                self._fanouts.clear()
+            self._fanouts[fanout_id] = found
+        return found
+
+
+def _again(
+    s: Session,
+    delivery_id: int,
+    now: datetime,
+    when: datetime,
+    error: str,
+    *,
+    attempted: bool,
+    in_doubt: bool,
+) -> None:
+    """Back to pending, to be tried from `when`."""
+    values: dict[str, Any] = {
+        "state": P,
+        "next_attempt_at": when,
+        "last_error": error[:500],
+        "claimed_by": None,
+        "lease_until": None,
+        "updated_at": now,
+    }
+    if attempted:
+        values["attempts"] = D.c.attempts + 1
+    if in_doubt:
+        values["in_doubt"] = True
+    s.execute(update(D).where(D.c.id == delivery_id).values(**values))
 
 
 def _rows(result: Result[Any]) -> int:
@@ -193,43 +312,139 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
-def skip_reason(s: Session, d: Delivery, now: datetime) -> str | None:
+# One row in hand, with everything that may have changed since it was planned: its own state, the
+# session, the person, and whether they still subscribe to or organise the series.
+_IN_HAND = (
+    select(
+        D.c.id,
+        D.c.key,
+        D.c.fanout_id,
+        D.c.channel,
+        D.c.target,
+        D.c.person_id,
+        D.c.language,
+        D.c.in_doubt,
+        D.c.state,
+        D.c.claimed_by,
+        SESSION.c.id.label("session_id"),
+        SESSION.c.title,
+        SESSION.c.topic,
+        SESSION.c.speakers,
+        SESSION.c.description,
+        SESSION.c.start_at,
+        SESSION.c.duration_minutes,
+        SESSION.c.join_url,
+        SESSION.c.status,
+        SESSION.c.sequence,
+        PERSON.c.name.label("person_name"),
+        PERSON.c.email.label("person_email"),
+        PERSON.c.language.label("person_language"),
+        select(SUBSCRIPTION.c.active)
+        .where(SUBSCRIPTION.c.person_id == D.c.person_id, SUBSCRIPTION.c.series_id == F.c.series_id)
+        .scalar_subquery()
+        .label("subscribed"),
+        exists()
+        .where(ORGANISER.c.person_id == D.c.person_id, ORGANISER.c.series_id == F.c.series_id)
+        .label("organiser"),
+    )
+    .select_from(
+        D.join(F, F.c.id == D.c.fanout_id)
+        .outerjoin(SESSION, SESSION.c.id == F.c.session_id)
+        .outerjoin(PERSON, PERSON.c.id == D.c.person_id)
+    )
+    .where(D.c.id == bindparam("delivery"))
+)
+_MARK_SENDING = (
+    update(D)
+    .where(D.c.id == bindparam("delivery"), D.c.state == C, D.c.claimed_by == bindparam("worker"))
+    .values(state=S, lease_until=bindparam("lease"), updated_at=bindparam("now"))
+)
+_LINKS = (
+    select(LINK.c.id, LINK.c.title, LINK.c.speaker, LINK.c.url)
+    .where(LINK.c.session_id == bindparam("session"))
+    .order_by(LINK.c.id)
+)
+_IDENTITIES = (
+    select(IDENTITY.c.platform, IDENTITY.c.external_id)
+    .where(IDENTITY.c.person_id == bindparam("person"))
+    .order_by(IDENTITY.c.id)
+)
+_ENDED = (D.c.fanout_id, D.c.target, D.c.attempts)  # what the audit row of a last state change needs
+_SENT = (
+    update(D)
+    .where(D.c.id == bindparam("delivery"))
+    .values(
+        state=DeliveryState.SENT.value,
+        attempts=D.c.attempts + 1,
+        external_ref=bindparam("ref"),
+        sent_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        claimed_by=None,
+        lease_until=None,
+    )
+    .returning(*_ENDED)
+)
+
+
+def skip_reason(fanout: FanoutPart, row: AnyRow, now: datetime) -> str | None:
     """Why this message must not go out now, or None. Checked in the same transaction as the send
     is marked in flight: an unsubscribe a moment ago still stops it."""
-    fanout = d.fanout
-    session = s.get(SessionRow, fanout.session_id) if fanout.session_id else None
-    if session is not None:
-        if fanout.kind in kinds.BEFORE_START and session.start_at <= now:
+    kind = fanout.kind
+    if row.session_id is not None:
+        if kind in kinds.BEFORE_START and row.start_at <= now:
             return "the session has started"
-        if session.status == SessionStatus.CANCELLED.value and fanout.kind != kinds.CANCELLATION:
+        if row.status == SessionStatus.CANCELLED.value and kind != kinds.CANCELLATION:
             return "the session was cancelled"
-        planned_start = fanout.payload.get("start")
-        if fanout.kind == kinds.REMINDER and planned_start != session.start_at.isoformat():
+        if kind == kinds.REMINDER and fanout.payload.get("start") != row.start_at.isoformat():
             return "the session was moved"
-    if d.person_id is not None:
-        if fanout.kind in kinds.PUBLIC and not is_subscribed(s, d.person_id, fanout.series_id):
+    if row.person_id is not None:
+        if kind in kinds.PUBLIC and not row.subscribed:
             return "no longer subscribed"
-        if fanout.kind in kinds.ORGANISERS and not is_organiser(s, d.person_id, fanout.series_id):
+        if kind in kinds.ORGANISERS and not row.organiser:
             return "no longer an organiser"
     return None
 
 
-def _message(s: Session, d: Delivery) -> OutgoingMessage:
-    fanout = d.fanout
-    series = s.get(Series, fanout.series_id)
-    assert series is not None
-    session = s.get(SessionRow, fanout.session_id) if fanout.session_id else None
-    person = s.get(Person, d.person_id) if d.person_id else None
+def _message(s: Session, row: AnyRow, fanout: FanoutPart) -> OutgoingMessage:
+    series = fanout.series
+    session = None
+    if row.session_id is not None:
+        links = s.execute(_LINKS, {"session": row.session_id})
+        session = SessionView(
+            id=row.session_id,
+            series=series,
+            title=row.title,
+            topic=row.topic,
+            speakers=row.speakers,
+            description=row.description,
+            start=row.start_at,
+            end=row.start_at + timedelta(minutes=row.duration_minutes),
+            duration_minutes=row.duration_minutes,
+            join_url=row.join_url,
+            status=row.status,
+            sequence=row.sequence,
+            links=tuple(LinkView(*link) for link in links),
+        )
+    recipient = None
+    if row.person_id is not None:
+        identities = s.execute(_IDENTITIES, {"person": row.person_id})
+        recipient = Recipient(
+            person_id=row.person_id,
+            language=row.person_language or series.language,
+            name=row.person_name,
+            email=row.person_email,
+            identities={platform: external for platform, external in identities},
+        )
     return OutgoingMessage(
-        delivery_id=d.id,
-        key=d.key,
+        delivery_id=row.id,
+        key=row.key,
         kind=fanout.kind,
-        channel=d.channel,
-        target=d.target,
-        language=d.language,
-        series=SeriesView.of(series),
-        session=SessionView.of(session) if session else None,
-        recipient=as_recipient(person, series) if person else None,
+        channel=row.channel,
+        target=row.target,
+        language=row.language,
+        series=series,
+        session=session,
+        recipient=recipient,
         payload=dict(fanout.payload),
-        in_doubt=d.in_doubt,
+        in_doubt=bool(row.in_doubt),
     )

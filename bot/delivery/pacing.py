@@ -4,43 +4,57 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.delivery.channels import Pace
 from bot.models import PacingSlot
 
+SLOT = cast(Table, PacingSlot.__table__)
+_ADD = {
+    "postgresql": postgresql.insert(SLOT).on_conflict_do_nothing(index_elements=["key"]),
+    "sqlite": sqlite.insert(SLOT).on_conflict_do_nothing(index_elements=["key"]),
+}
+_LOCK = (
+    select(SLOT.c.key, SLOT.c.next_at)
+    .where(SLOT.c.key.in_(bindparam("keys", expanding=True)))
+    .with_for_update()
+)
+_MOVE = update(SLOT).where(SLOT.c.key == bindparam("k")).values(next_at=bindparam("at"))
+
 
 def reserve(s: Session, paces: Sequence[Pace], now: datetime) -> datetime:
     """The earliest moment a send may go out under all `paces`; books it (one slot per key)."""
     if not paces:
         return now
-    keys = sorted({p.key for p in paces})
-    _ensure_rows(s, keys, now)
-    rows = {
-        row.key: row
-        for row in s.scalars(select(PacingSlot).where(PacingSlot.key.in_(keys)).with_for_update())
-    }
-    slot = max([now, *(rows[k].next_at for k in keys)])
+    current = _locked(s, paces, now)
+    slot = max([now, *current.values()])
+    booked = dict(current)
     for pace in paces:
-        rows[pace.key].next_at = max(rows[pace.key].next_at, slot + pace.interval)
+        booked[pace.key] = max(booked[pace.key], slot + pace.interval)
+    _move(s, {k: at for k, at in booked.items() if at != current[k]})
     return slot
 
 
 def push_back(s: Session, paces: Sequence[Pace], until: datetime) -> None:
     """After a 429: nobody sends on these keys before `until`."""
-    keys = sorted({p.key for p in paces})
-    if not keys:
+    if not paces:
         return
-    _ensure_rows(s, keys, until)
-    for row in s.scalars(select(PacingSlot).where(PacingSlot.key.in_(keys)).with_for_update()):
-        row.next_at = max(row.next_at, until)
+    current = _locked(s, paces, until)
+    _move(s, {k: until for k, at in current.items() if at < until})
 
 
-def _ensure_rows(s: Session, keys: Sequence[str], now: datetime) -> None:
-    dialect = s.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(PacingSlot).values([{"key": k, "next_at": now} for k in keys])
-    s.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+def _locked(s: Session, paces: Sequence[Pace], now: datetime) -> dict[str, datetime]:
+    """Each key's next free moment, its row created if new and locked until the transaction ends
+    (FOR UPDATE on PostgreSQL; on SQLite a writing transaction holds the database's write lock)."""
+    keys = sorted({p.key for p in paces})
+    s.execute(_ADD[s.get_bind().dialect.name], [{"key": k, "next_at": now} for k in keys])
+    return {key: at for key, at in s.execute(_LOCK, {"keys": keys})}
+
+
+def _move(s: Session, moved: dict[str, datetime]) -> None:
+    if moved:
+        s.execute(_MOVE, [{"k": k, "at": at} for k, at in sorted(moved.items())])

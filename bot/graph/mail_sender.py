@@ -39,6 +39,7 @@ MAILED = frozenset({kinds.REMINDER, kinds.FOLLOWUP}) | kinds.ORGANISERS
 
 class MailSender:
     channel = "email"
+    in_flight = 1  # Exchange allows 30 a minute: one at a time keeps up
 
     def __init__(
         self,

@@ -46,6 +46,7 @@ TEAMS_HOME = "https://teams.microsoft.com"
 
 class TeamsSender:
     channel = "teams"
+    in_flight = 1
 
     def __init__(
         self,

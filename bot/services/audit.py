@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
+from bot.commands import Actor
 from bot.models import AuditEvent, Person
 from bot.services.context import Ctx
 from bot.services.people import find_person
@@ -33,3 +38,34 @@ def record(
     )
     ctx.s.add(event)
     return event
+
+
+_INSERT = insert(cast(Table, AuditEvent.__table__))
+
+
+def record_for_system(
+    s: Session,
+    actor: Actor,
+    at: datetime,
+    action: str,
+    *,
+    series_id: int | None,
+    subject: tuple[str, int],
+    **details: Any,
+) -> None:
+    """`record` for an actor that is no person (the delivery engine), as one INSERT: no ORM object,
+    no person lookup. For paths that write one row per message sent."""
+    s.execute(
+        _INSERT,
+        {
+            "at": at,
+            "channel": actor.platform,
+            "actor_person_id": None,
+            "actor_label": actor.label,
+            "action": action,
+            "series_id": series_id,
+            "subject_type": subject[0],
+            "subject_id": subject[1],
+            "details": details,
+        },
+    )

@@ -2,7 +2,8 @@
 Socket Mode connection (with SLACK_APP_TOKEN; no public URL needed).
 
 Listeners run in Bolt's thread pool and the HTTP answer goes back as soon as they ack
-(`process_before_response=False`), so Slack hears from us within its 3 s whatever the work after.
+(`process_before_response=False`); they only record the request (`bot/slack/intake.py`) and the
+inbox worker does the rest, so Slack hears from us within its 3 s whatever the load.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.app import App
 from bot.settings import SlackSettings
 from bot.slack.channel import SlackChannel
 from bot.slack.client import check_token, without_token
+from bot.slack.intake import Intake
 from bot.slack.listeners import register
 from bot.slack.verification import SignedRequestsOnly
 
@@ -48,7 +50,7 @@ def build_bolt(app: App, settings: SlackSettings, client: WebClient) -> BoltApp:
         process_before_response=False,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    register(bolt, SlackChannel(app, client))
+    register(bolt, SlackChannel(app, client), Intake(app.inbox))
     return bolt
 
 

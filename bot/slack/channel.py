@@ -1,5 +1,6 @@
-"""The Slack channel's work, once Bolt has acked: who the user is, carrying out their command through
-the dispatcher, answering (ephemeral via response_url), App Home, and the organiser modals."""
+"""The Slack channel's work once a request was acked (see `bot/slack/work.py`): who the user is,
+carrying out their command through the dispatcher, answering (ephemeral via response_url), App Home,
+and the organiser modals."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.app import App
 from bot.commands import Command
 from bot.dispatch import Reply
+from bot.inbox import Executed
 from bot.slack import actions as ids
 from bot.slack.access import organiser_access
 from bot.slack.client import post_to_response_url
@@ -20,7 +22,6 @@ from bot.slack.home_data import load_home
 from bot.slack.identity import SlackDirectory, SlackUser
 from bot.slack.labels import Labels
 from bot.slack.modals import link_modal, notice_modal, session_modal
-from bot.slack.replays import Replays
 from bot.slack.submissions import (
     LINK_DONE,
     SESSION_DONE,
@@ -37,15 +38,15 @@ class SlackChannel:
         self.app, self.client = app, client
         self.backoff_seconds = backoff_seconds
         self.directory = SlackDirectory(client, app.clock)
-        self.replays = Replays(app.db, app.clock)
         self.labels = Labels(app.renderer)
         self.home = HomeView(app.renderer, self.labels)
 
     # --- commands and answers ---------------------------------------------------------------------
 
-    def execute(self, user: SlackUser, command: Command) -> str:
-        """Carry `command` out for `user`; the reply in mrkdwn, user text escaped."""
-        reply = self.app.dispatcher.execute(user.actor(), command)
+    def execute(self, user: SlackUser, command: Command, *, within: Executed | None = None) -> str:
+        """Carry `command` out for `user` (`within`: see `Dispatcher.execute`); the reply in mrkdwn,
+        user text escaped."""
+        reply = self.app.dispatcher.execute(user.actor(), command, within=within)
         return self.render(reply)
 
     def render(self, reply: Reply) -> str:

@@ -2,7 +2,8 @@
 
 slack_sdk retries only connection errors by default. Here a 429 waits its `Retry-After`, a 5xx or a
 timeout is retried with exponential backoff, and every call has a timeout, so a slow Slack never
-holds a worker for long. Both the inbound listeners and the delivery engine's sender use these.
+holds a worker for long. The inbound listeners use these; the delivery engine's sender has its own
+caller on kept-alive connections (`sending_client`, bot/slack/web_api.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.settings import SlackSettings
+from bot.slack.web_api import SlackWebAPI
 
 log = logging.getLogger(__name__)
 
@@ -120,16 +122,11 @@ def make_web_client(
     )
 
 
-def sending_client(settings: SlackSettings, *, timeout: int = TIMEOUT_SECONDS) -> WebClient:
-    """A WebClient for the delivery engine: no retries of its own. The engine waits out a 429 for every
-    process at once, and retries a post whose answer was lost only after checking it did not go out."""
-    return WebClient(
-        token=settings.bot_token,
-        base_url=settings.api_url,
-        timeout=timeout,
-        retry_handlers=[],
-        logger=WEB_LOG,
-    )
+def sending_client(settings: SlackSettings, *, timeout: float = TIMEOUT_SECONDS) -> SlackWebAPI:
+    """The delivery engine's caller: kept-alive connections, no retries of its own. The engine waits
+    out a 429 for every process at once, and retries a post whose answer was lost only after checking
+    it did not go out."""
+    return SlackWebAPI(settings.api_url, settings.bot_token, timeout=timeout)
 
 
 def without_token(client: WebClient) -> WebClient:

@@ -12,10 +12,8 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
-from urllib.error import URLError
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+import httpx
 
 from bot.delivery import kinds
 from bot.delivery.channels import (
@@ -33,6 +31,7 @@ from bot.settings import DeliveryLimits, SlackSettings
 from bot.slack.labels import Labels
 from bot.slack.posts import KINDS as POST_KINDS
 from bot.slack.posts import session_post
+from bot.slack.web_api import SlackCallFailed, SlackWebAPI
 from bot.views import SeriesView
 
 log = logging.getLogger(__name__)
@@ -57,17 +56,20 @@ PERMANENT = frozenset(
     }
 )
 HISTORY_PAGE = 200
+WORKSPACE_PACE = "slack:workspace"
 
 
 class SlackSender:
     channel = "slack"
 
     def __init__(
-        self, client: WebClient, settings: SlackSettings, limits: DeliveryLimits, renderer: Renderer
+        self, client: SlackWebAPI, settings: SlackSettings, limits: DeliveryLimits, renderer: Renderer
     ) -> None:
         self.client, self.settings, self.renderer = client, settings, renderer
         self.labels = Labels(renderer)
         self.interval = timedelta(seconds=1 / limits.slack_rate_per_second)
+        self.workspace_interval = timedelta(seconds=60 / limits.slack_workspace_rate_per_minute)
+        self.in_flight = limits.slack_sends_in_flight
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
         """The announcement channel for public messages; a DM to each person who chose DMs (public
@@ -83,19 +85,22 @@ class SlackSender:
         return targets
 
     def pacing(self, target: str) -> list[Pace]:
-        return [Pace(f"slack:{target}", self.interval)]
+        """Slack's pace per channel (a DM is a channel of its own) and its cap for the whole workspace."""
+        return [Pace(f"slack:{target}", self.interval), Pace(WORKSPACE_PACE, self.workspace_interval)]
 
     def send(self, message: OutgoingMessage) -> str | None:
         kwargs = self._post(message)
         try:
-            answer = self.client.chat_postMessage(
-                channel=message.target,
+            answer = self.client.post_message(
+                message.target,
                 metadata={"event_type": METADATA_TYPE, "event_payload": {"key": message.key}},
                 **kwargs,
             )
-        except SlackApiError as exc:
+        except SlackCallFailed as exc:
             raise _outcome(exc) from exc
-        except (URLError, TimeoutError, OSError) as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # no connection: nothing was sent
+            raise TransientError(f"Slack unreachable: {type(exc).__name__}") from exc
+        except (httpx.RequestError, OSError) as exc:
             raise TransientError(f"Slack unreachable: {type(exc).__name__}", in_doubt=True) from exc
         return f"{answer.get('channel')}:{answer.get('ts')}"
 
@@ -104,11 +109,9 @@ class SlackSender:
         try:
             channel = message.target
             if not channel.startswith(("C", "G")):  # a user id: its DM conversation
-                channel = self.client.conversations_open(users=channel)["channel"]["id"]
-            history = self.client.conversations_history(
-                channel=channel, limit=HISTORY_PAGE, include_all_metadata=True
-            )
-        except (SlackApiError, URLError, OSError) as exc:
+                channel = self.client.open_conversation(channel)["channel"]["id"]
+            history = self.client.history(channel, limit=HISTORY_PAGE, include_all_metadata=True)
+        except (SlackCallFailed, httpx.RequestError, OSError) as exc:
             raise TransientError(f"Slack history unavailable: {type(exc).__name__}") from exc
         posts: list[dict[str, Any]] = history.get("messages", [])
         for post in posts:
@@ -137,19 +140,11 @@ class SlackSender:
         return {"text": f"*{escape_mrkdwn(body.subject)}*\n{body.body}", "unfurl_links": False}
 
 
-def _outcome(exc: SlackApiError) -> Exception:
-    response = exc.response
-    status = getattr(response, "status_code", 200)
-    error = str(response.get("error")) if response is not None else "no answer"
-    if status == 429 or error == "ratelimited":
-        retry_after = (getattr(response, "headers", {}) or {}).get("Retry-After", "1")
-        try:
-            seconds = float(retry_after)
-        except ValueError:
-            seconds = 1.0
-        return RetryLater(seconds, f"Slack rate limit ({error})")
-    if status >= 500:
-        return TransientError(f"Slack HTTP {status}", in_doubt=True)
-    if error in PERMANENT:
-        return PermanentError(f"Slack refused: {error}")
-    return TransientError(f"Slack answered {error}")
+def _outcome(exc: SlackCallFailed) -> Exception:
+    if exc.status == 429 or exc.error == "ratelimited":
+        return RetryLater(exc.retry_after, f"Slack rate limit ({exc.error})")
+    if exc.status >= 500:
+        return TransientError(f"Slack HTTP {exc.status}", in_doubt=True)
+    if exc.error in PERMANENT:
+        return PermanentError(f"Slack refused: {exc.error}")
+    return TransientError(f"Slack answered {exc.error}")

@@ -43,6 +43,7 @@ class RecordingSender:
     fault_rate: float = 0.0  # share of calls that fail (429, 5xx, or a timeout after sending)
     seed: int = 7
     posts: bool = True
+    in_flight: int = 1
     sent: list[Sent] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
 

@@ -69,6 +69,7 @@ class FakeSlackAPI:
         self.socket_url: str | None = None  # answer of apps.connections.open (see slack_socket.py)
         self.workspace = Workspace()
         self._calls: list[Call] = []
+        self.connections = 0  # TCP connections accepted (a kept-alive client opens one)
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._flaky: dict[str, tuple[float, random.Random, tuple[Fault, ...]]] = {}
         self._responses: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -263,6 +264,14 @@ def _params(query: str, body: bytes, content_type: str) -> dict[str, Any]:
 def _handler_for(fake: FakeSlackAPI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, a kept-alive client would wait for its
+        # own delayed ACK (40 ms) before the body came. Real front ends send a small answer at once.
+        disable_nagle_algorithm = True
+
+        def setup(self) -> None:
+            super().setup()
+            with fake._changed:
+                fake.connections += 1
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return

@@ -18,6 +18,7 @@ from sqlalchemy import select
 import handlers.slack
 from bot.app import App, build
 from bot.clock import ManualClock
+from bot.inbox import InboxWorker
 from bot.models import Series, Subscription
 from bot.parser import parse
 from bot.settings import Settings, SlackSettings
@@ -152,7 +153,7 @@ def running_slack_bot(settings: Settings, clock: ManualClock, fake: FakeSlackAPI
     slack = SlackSettings(bot_token=fake.token or "", signing_secret=SIGNING_SECRET, api_url=fake.url)
     app = build(replace(settings, slack=slack), clock=clock, migrate=False)
     try:
-        with serve(create_web_app(app, [handlers.slack.routes])) as base:
+        with inbox_worker(app), serve(create_web_app(app, [handlers.slack.routes])) as base:
             platform = SlackPlatform(f"{base}/slack/events", fake, now=lambda: clock.now().timestamp())
             try:
                 yield SlackBot(app, fake, platform, base)
@@ -160,3 +161,14 @@ def running_slack_bot(settings: Settings, clock: ManualClock, fake: FakeSlackAPI
                 platform.close()
     finally:
         app.close()
+
+
+@contextmanager
+def inbox_worker(app: App) -> Iterator[InboxWorker]:
+    """As the worker process would: carry out what the Slack listeners acked and recorded."""
+    worker = InboxWorker(app.inbox, handlers.slack.work(app)).start()
+    app.inbox.on_arrival(worker.wake)
+    try:
+        yield worker
+    finally:
+        worker.stop()

@@ -1,0 +1,156 @@
+"""The worker process of `baerekraft-bot run`: forked at start-up, it does the work (requests after
+their ack, sending), while the parent serves the web, the channels and the schedule.
+
+Why two processes: Python runs one thread at a time per process. A fan-out or a burst of commands
+in the process that answers Slack would make every ack wait its turn; in a process of its own, at a
+lower CPU priority (`WORKER_NICE`), the work takes what the answers leave. State is in SQL either
+way; the pipe between the two carries only nudges ("a request arrived", "deliveries are due") and
+tells the worker when the parent is gone (end of file), so it never outlives it.
+
+Crash-only: when the worker dies, the parent stops too (exit 1), for the service manager to restart
+both (systemd `Restart=always`, Docker `restart: unless-stopped`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+INBOX, DELIVERIES = b"i", b"d"
+STOP_TIMEOUT = 40.0  # seconds for the worker to finish the sends in flight (leases are 30 s)
+
+
+class Nudger:
+    """The parent's end of the pipe: one byte per nudge, never blocking (a full pipe already holds
+    nudges enough; a closed one means the worker is gone, which the watcher reports)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_blocking(fd, False)
+
+    def inbox(self) -> None:
+        self._write(INBOX)
+
+    def deliveries(self) -> None:
+        self._write(DELIVERIES)
+
+    def _write(self, code: bytes) -> None:
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
+            os.write(self.fd, code)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def listen(
+    fd: int, on_inbox: Callable[[], None], on_deliveries: Callable[[], None], on_eof: Callable[[], None]
+) -> threading.Thread:
+    """The worker's end: calls back for each kind of nudge; `on_eof` when the parent is gone."""
+
+    def run() -> None:
+        while True:
+            try:
+                chunk = os.read(fd, 512)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                on_eof()
+                return
+            if INBOX in chunk:
+                on_inbox()
+            if DELIVERIES in chunk:
+                on_deliveries()
+
+    thread = threading.Thread(target=run, name="worker-nudges", daemon=True)
+    thread.start()
+    return thread
+
+
+@dataclass
+class WorkerProcess:
+    pid: int
+    nudger: Nudger
+    stopping: threading.Event = field(default_factory=threading.Event)
+    exit_code: int | None = None
+
+    @classmethod
+    def fork(cls, child: Callable[[int], int]) -> WorkerProcess | None:
+        """Fork; the child runs `child(read_fd)` and exits with its code. None when forking is not
+        safe here (no fork on this platform, or threads already running: a fork copies their locks)."""
+        if not hasattr(os, "fork") or threading.active_count() > 1:
+            return None
+        read_fd, write_fd = os.pipe()
+        gc.collect()
+        gc.freeze()  # what exists now stays shared between the two processes (no copy on write)
+        pid = os.fork()
+        if pid == 0:  # the worker
+            os.close(write_fd)
+            code = 1
+            try:
+                code = child(read_fd)
+            except BaseException:
+                log.exception("the worker process failed")
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        os.close(read_fd)
+        gc.unfreeze()
+        return cls(pid, Nudger(write_fd))
+
+    def watch(self, on_exit: Callable[[int], None]) -> None:
+        """Call `on_exit(code)` (in a thread) if the worker ends while not being stopped."""
+
+        def run() -> None:
+            _, status = os.waitpid(self.pid, 0)
+            self.exit_code = os.waitstatus_to_exitcode(status)
+            if not self.stopping.is_set():
+                on_exit(self.exit_code)
+
+        threading.Thread(target=run, name="worker-watch", daemon=True).start()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM, then SIGKILL if the worker has not finished within `timeout`."""
+        self.stopping.set()
+        self.nudger.close()  # end of file: the worker stops even if the signal is lost
+        _signal(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self.exit_code is None and time.monotonic() < deadline:
+            if _reaped(self.pid):
+                return
+            time.sleep(0.05)
+        if self.exit_code is None and not _reaped(self.pid):
+            log.warning("the worker process did not stop within %.0f s: killed", timeout)
+            _signal(self.pid, signal.SIGKILL)
+
+
+def lower_priority(nice: int) -> None:
+    if nice <= 0:
+        return
+    try:
+        os.nice(nice)
+    except OSError as exc:
+        log.warning("could not lower the worker's priority (%s)", exc)
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _reaped(pid: int) -> bool:
+    """True when the process is gone (reaped by the watcher, or by us now)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done == pid
