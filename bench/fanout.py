@@ -169,8 +169,10 @@ def run_fanout(
     slack_floor = slack_total / limits.slack_workspace_rate
     mail_interval = 60 / (limits.mail_per_minute * limits.mail_scale)
     mail_floor = mails / limits.mail_rate
-    # The engine starts a rate-limited fan-out early enough to end at the due time.
+    # The engine starts a rate-limited fan-out early enough to end at the due time: N - 1 intervals of
+    # the pace that binds (for the direct messages the workspace-wide one) before it.
     mail_lead = mail_interval * max(mails - 1, 0)
+    slack_lead = (slack_total - 1) / limits.slack_workspace_rate
 
     slack = limits.slack_fake().start()
     idp = FakeIdentityProvider().start()
@@ -197,23 +199,25 @@ def run_fanout(
         **local_ca().environ(),
     )
     try:
-        # The mail goes first, `lead` before the due time, `margin` after the bot started.
-        due = datetime.now(UTC) + timedelta(seconds=margin + mail_lead)
+        # The first channel starts `lead` before the due time, `margin` after the bot started.
+        due = datetime.now(UTC) + timedelta(seconds=margin + max(mail_lead, slack_lead))
         due = due.replace(microsecond=0) + timedelta(seconds=1)
         # Only the 1-hour reminder falls in the run: the invitation is set 30 minutes before the start,
         # after it, so nothing else is sent (and the Teams meeting gets no attendees yet).
         plan_sessions(db_url, [due + timedelta(hours=1)], invitation="30m", reminders="1h")
         due_ts = due.timestamp()
         mail_start = due_ts - mail_lead
+        slack_start = due_ts - slack_lead
+        first_start = min(mail_start, slack_start) if mails else slack_start
 
         bot = BotProcess.start(env, folder, "fanout-bot.log")
         try:
             run.startup_seconds = bot.startup_seconds
-            run.busy_after_start = bot.wait_until_quiet(max(1.0, mail_start - time.time() - 1.0))
+            run.busy_after_start = bot.wait_until_quiet(max(1.0, first_start - time.time() - 1.0))
             run.rss_idle_mb = bot.rss_mb()
-            if time.time() > mail_start:
-                run.notes.append("the bot was still busy planning when the mail fell due")
-            _sleep_until(due_ts + 0.5)
+            if time.time() > first_start:
+                run.notes.append("the bot was still busy planning when the first channel fell due")
+            _sleep_until(slack_start + 0.5)  # the direct messages are going out
             if during is not None:
                 run.during = during(bot, slack)
             deadline = time.time() + max(4 * slack_floor, 4 * mail_floor) + 60
@@ -230,7 +234,7 @@ def run_fanout(
         finally:
             bot.stop()
             run.log_tail = bot.log_tail(40)
-        run.slack = _outcome(slack_total, slack_floor, due_ts, slack)
+        run.slack = _outcome(slack_total, slack_floor, slack_start, slack)
         if mails:
             run.mail = _outcome(mails, mail_floor, mail_start, graph)
             if run.mail.accepted == 0:

@@ -242,7 +242,8 @@ class Delivery(Base):
     """The outbox: one row per message to one target through one channel, sent once."""
 
     __tablename__ = "delivery"
-    __table_args__ = (Index("ix_delivery_work", "channel", "state", "due_at"),)
+    # In the order a claim takes rows (bot/delivery/outbox.py).
+    __table_args__ = (Index("ix_delivery_work", "channel", "state", "priority", "due_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)

@@ -161,3 +161,40 @@ def test_a_worker_waiting_for_a_distant_slot_stops_at_once_and_hands_the_row_bac
     assert not thread.is_alive(), "the stop waited for the slot"
     assert len(sender.sent) == 1
     assert delivery_states(app) == {"sent": 1, "pending": 2}  # the rest back for the others, unsent
+
+
+@dataclass
+class Overlapping(RecordingSender):
+    """The first send finishes only once a third has started: a row of the next batch."""
+
+    overlapped: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._third_started = threading.Event()
+        self._started = 0
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        with self._lock:
+            self._started += 1
+            number = self._started
+        if number == 3:
+            self._third_started.set()
+        if number == 1:
+            self.overlapped = self._third_started.wait(timeout=10)
+        return super().send(message)
+
+
+def test_the_next_batch_is_claimed_while_the_last_rows_are_still_under_way(
+    app: App, clock: ManualClock, say: Say
+) -> None:
+    sender = Overlapping(clock)
+    app.delivery.add_sender(sender, batch=2, in_flight=2)
+    for i in range(5):
+        say(person(f"p{i}@kommune.no"), "meld på")
+    say(ORGANISER, "ny økt 2026-03-06 09:00 Uten pause")
+    app.delivery.plan()
+    assert app.delivery.workers["fake"].drain() == 6  # the post and five people
+    assert sender.overlapped  # batch two began before batch one had drained
+    assert len(sender.sent) == 6 and sender.duplicates() == []
+    assert delivery_states(app) == {"sent": 6}

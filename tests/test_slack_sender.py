@@ -19,7 +19,7 @@ from bot.delivery.channels import OutgoingMessage
 from bot.models import Delivery
 from bot.settings import SlackSettings
 from bot.slack.client import sending_client
-from bot.slack.sender import METADATA_TYPE, SlackSender
+from bot.slack.sender import METADATA_TYPE, WORKSPACE_BURST, SlackSender
 from tests.conftest import ORGANISER
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlackAPI, Fault, running_fake
 from tests.fakes.slack_bot import buttons
@@ -258,5 +258,7 @@ def test_direct_messages_keep_the_workspace_wide_pace(
     say(ORGANISER, "ny økt 2026-03-09 09:00 I takt")
     app.delivery.run_until_idle()
     assert len(sender.at) == 6  # the channel and five DMs: six channels, one post each
-    assert [b - a for a, b in pairwise(sender.at)] == [gap] * 5
+    # A short burst at once (WORKSPACE_BURST), then one post per interval of the workspace's pace.
+    burst = WORKSPACE_BURST - 1
+    assert [b - a for a, b in pairwise(sender.at)] == [timedelta(0)] * burst + [gap] * (5 - burst)
     assert len(fake.calls("chat.postMessage")) == 6

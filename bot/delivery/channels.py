@@ -71,10 +71,17 @@ class PermanentError(Exception):
 
 @dataclass(frozen=True)
 class Pace:
-    """At most one send per `interval` on `key`; all processes share the key."""
+    """One send per `interval` on `key` in the long run; all processes share the key. `burst` > 1 lets
+    that many go out back to back (after a quiet spell, or to catch up with a send that was late)."""
 
     key: str
     interval: timedelta
+    burst: int = 1
+
+    @property
+    def tolerance(self) -> timedelta:
+        """How far ahead of the steady pace a send may go."""
+        return self.interval * (self.burst - 1)
 
 
 class Sender(Protocol):

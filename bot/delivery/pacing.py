@@ -27,14 +27,15 @@ _MOVE = update(SLOT).where(SLOT.c.key == bindparam("k")).values(next_at=bindpara
 
 
 def reserve(s: Session, paces: Sequence[Pace], now: datetime) -> datetime:
-    """The earliest moment a send may go out under all `paces`; books it (one slot per key)."""
+    """The earliest moment a send may go out under all `paces`; books it. Each key keeps the moment
+    its steady pace is at (`next_at`, the "theoretical arrival time" of the generic cell rate
+    algorithm); a send may go `tolerance` ahead of it, and moves it on by one interval."""
     if not paces:
         return now
+    by_key = {p.key: p for p in paces}
     current = _locked(s, paces, now)
-    slot = max([now, *current.values()])
-    booked = dict(current)
-    for pace in paces:
-        booked[pace.key] = max(booked[pace.key], slot + pace.interval)
+    slot = max([now, *(current[k] - p.tolerance for k, p in by_key.items())])
+    booked = {k: max(current[k], slot) + p.interval for k, p in by_key.items()}
     _move(s, {k: at for k, at in booked.items() if at != current[k]})
     return slot
 
@@ -44,7 +45,9 @@ def push_back(s: Session, paces: Sequence[Pace], until: datetime) -> None:
     if not paces:
         return
     current = _locked(s, paces, until)
-    _move(s, {k: until for k, at in current.items() if at < until})
+    # A burst's tolerance must not reach back before `until`.
+    held = {p.key: until + p.tolerance for p in paces}
+    _move(s, {k: held[k] for k, at in current.items() if at < held[k]})
 
 
 def _locked(s: Session, paces: Sequence[Pace], now: datetime) -> dict[str, datetime]:

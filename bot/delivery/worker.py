@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
@@ -20,12 +20,15 @@ IDLE_POLL = 2.0  # seconds between looks at the outbox when idle (another proces
 # The claim on the rest of a batch is renewed once this share of the lease has passed, so it always
 # has at least the other two thirds to run, whatever the worker waits for.
 RENEW_AFTER = 1 / 3
+SHORT_WAIT = timedelta(milliseconds=200)  # a wait for the send slot this short is taken in flight
 STOP_CHECK = 0.5  # seconds: how often a worker waiting for its send slot looks whether it must stop
 
 
 class Worker:
-    """Sends one claimed batch at a time; `in_flight` > 1 sends that many of its rows at once (threads
-    sharing the database's pace), for a platform whose round trips are slower than its pace."""
+    """Sends what it claims, a batch at a time. With `in_flight` > 1 (a platform whose round trips are
+    slower than its pace) that many rows go out at once, threads sharing the database's pace, and the
+    next batch is claimed while the last rows of the current one are still under way, so the pace
+    never waits for a batch to drain."""
 
     def __init__(
         self,
@@ -38,6 +41,7 @@ class Worker:
     ) -> None:
         self.sender, self.db, self.outbox, self.clock = sender, db, outbox, clock
         self.batch = max(batch, in_flight)
+        self.in_flight = in_flight
         self.name = f"{sender.channel}-{uuid.uuid4().hex[:8]}"
         self.stopping = threading.Event()
         self.wake = threading.Event()
@@ -51,18 +55,38 @@ class Worker:
         """Send what is due now; returns how many rows were taken."""
         now = self.clock.now()
         self._recover(now)
-        claimed = self.outbox.claim(self.sender.channel, self.name, now, self.batch)
-        with self._lock:
-            self._held, self._renewed_at = [c.id for c in claimed], now
+        claimed = self._claim(now)
         if self._pool is None:
             for item in claimed:
                 self._take(item)
-        else:
-            futures = [self._pool.submit(self._take, item) for item in claimed]
-            wait(futures)
-            for future in futures:
-                future.result()  # the first error, once the whole batch is done
-        return len(claimed)
+            return len(claimed)
+        return self._run_in_flight(claimed)
+
+    def _claim(self, now: datetime) -> list[Claimed]:
+        claimed = self.outbox.claim(self.sender.channel, self.name, now, self.batch)
+        with self._lock:
+            if not self._held:  # the rows held before, if any, keep their renewal schedule
+                self._renewed_at = now
+            self._held += [c.id for c in claimed]
+        return claimed
+
+    def _run_in_flight(self, claimed: list[Claimed]) -> int:
+        """`in_flight` sends at once; more claimed as soon as no more than that many are left."""
+        assert self._pool is not None
+        taken = len(claimed)
+        pending = {self._pool.submit(self._take, item) for item in claimed}
+        failure: BaseException | None = None
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                failure = failure or future.exception()
+            if claimed and failure is None and len(pending) <= self.in_flight and not self.stopping.is_set():
+                claimed = self._claim(self.clock.now())
+                taken += len(claimed)
+                pending |= {self._pool.submit(self._take, item) for item in claimed}
+        if failure is not None:
+            raise failure  # the first error, once the rows under way are done
+        return taken
 
     def close(self) -> None:
         if self._pool is not None:
@@ -108,16 +132,20 @@ class Worker:
             self._deliver(item)
 
     def _deliver(self, item: Claimed) -> None:
-        # The slot is booked before the row is marked in flight, so a crash while waiting loses nothing.
-        # With no wait (the usual case when the sends themselves take the pace's time) both happen in
-        # one transaction.
+        # The slot is booked and the row marked in flight in one transaction when the slot is at most
+        # SHORT_WAIT away (the usual case: the sends in flight keep the pace busy); a crash in that
+        # moment leaves the row in doubt, checked with the platform before it is sent again. A longer
+        # wait comes first, so a crash while waiting loses nothing.
         paces = self.sender.pacing(item.target)
         self._keep_claim()
         with self.db.transaction() as s:
             now = self.clock.now()
             slot = pacing.reserve(s, paces, now)
-            message = self.outbox.begin_in(s, item.id, self.name, now) if slot <= now else None
-        if slot > now:
+            soon = slot - now <= SHORT_WAIT
+            message = self.outbox.begin_in(s, item.id, self.name, now) if soon else None
+        if soon:
+            self.clock.sleep((slot - self.clock.now()).total_seconds())
+        else:
             if not self._wait_until(slot):  # stopping: the row goes back to the others, unsent
                 with self._lock:
                     self._held.remove(item.id)
