@@ -23,6 +23,7 @@ from typing import Any
 from bench.common import ROOT, BotProcess, bot_environment, free_port, fresh_sqlite
 from bench.fakes import PacedGraph, PacedSlack, local_ca
 from bench.population import add_subscribers, plan_sessions
+from bot.slack.sender import WORKSPACE_BURST
 from tests.fakes.graph_api import ORGANISER
 from tests.fakes.identity_provider import CLIENT_ID, CLIENT_SECRET, TENANT, FakeIdentityProvider
 from tests.fakes.slack_platform import SIGNING_SECRET
@@ -169,10 +170,10 @@ def run_fanout(
     slack_floor = slack_total / limits.slack_workspace_rate
     mail_interval = 60 / (limits.mail_per_minute * limits.mail_scale)
     mail_floor = mails / limits.mail_rate
-    # The engine starts a rate-limited fan-out early enough to end at the due time: N - 1 intervals of
-    # the pace that binds (for the direct messages the workspace-wide one) before it.
+    # The engine starts a rate-limited fan-out early enough to end at the due time: one interval of
+    # the pace that binds (for the direct messages the workspace-wide one) per send beyond its burst.
     mail_lead = mail_interval * max(mails - 1, 0)
-    slack_lead = (slack_total - 1) / limits.slack_workspace_rate
+    slack_lead = max(slack_total - WORKSPACE_BURST, 0) / limits.slack_workspace_rate
 
     slack = limits.slack_fake().start()
     idp = FakeIdentityProvider().start()

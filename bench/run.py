@@ -382,7 +382,7 @@ def phase_punctuality(ctx: Context) -> None:
     ctx.figures.append(
         Figure(
             "schedule",
-            "Lag: due → first request at the fake",
+            "Lag: start due → first request at the fake",
             round(p99, 1),
             "ms",
             target="p99 < 1 s",

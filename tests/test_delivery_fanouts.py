@@ -9,8 +9,14 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import ManualClock
-from bot.delivery.channels import Target
-from bot.delivery.fanouts import delivery_row, insert_ignoring_duplicates, record_fanout, snapshots
+from bot.delivery.channels import Pace, Target
+from bot.delivery.fanouts import (
+    delivery_row,
+    fanout_duration,
+    insert_ignoring_duplicates,
+    record_fanout,
+    snapshots,
+)
 from bot.delivery.schedule import Planned
 from bot.models import Delivery, DeliveryState, FanoutState, PresentationLink
 from bot.models import Session as SessionRow
@@ -75,3 +81,19 @@ def test_snapshots_read_what_went_out_for_every_session_at_once(
     assert other.invited_start == "2026-03-10T08:00:00+00:00" and other.last_link_at == now
     assert found[2].session.series.slug == "baerekraftsfredag"
     assert [p.kind for p in found[2].plans()][:2] == ["invitation", "reminder"]
+
+
+class _Paced:
+    """A sender's pacing alone: a channel of its own per target, one shared key with a burst."""
+
+    channel = "paced"
+    in_flight = 1
+
+    def pacing(self, target: str) -> list[Pace]:
+        return [Pace(f"one:{target}", timedelta(seconds=1)), Pace("shared", timedelta(seconds=2), burst=3)]
+
+
+def test_a_fanout_lasts_an_interval_per_send_beyond_the_burst_of_its_busiest_key() -> None:
+    targets = [Target(f"U{i}", "nb") for i in range(6)]
+    assert fanout_duration(_Paced(), targets) == timedelta(seconds=2 * (6 - 3))  # type: ignore[arg-type]
+    assert fanout_duration(_Paced(), targets[:3]) == timedelta(0)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from bot.delivery import kinds
-from bot.delivery.channels import Sender, Target
+from bot.delivery.channels import Pace, Sender, Target
 from bot.delivery.recipients import organisers
 from bot.delivery.schedule import Planned, invitation_key, planned_for
 from bot.models import Delivery, DeliveryState, Fanout, FanoutState, PresentationLink, Series
@@ -60,14 +60,17 @@ def notify_organisers(
 
 
 def fanout_duration(sender: Sender, targets: Sequence[Target]) -> timedelta:
-    """How long sending to `targets` takes under the sender's limits: the busiest key decides."""
+    """How long sending to `targets` takes under the sender's limits: the busiest key decides (its
+    first `burst` sends go at once, then one per interval)."""
     load: Counter[str] = Counter()
-    interval: dict[str, timedelta] = {}
+    paces: dict[str, Pace] = {}
     for target in targets:
         for pace in sender.pacing(target.target):
             load[pace.key] += 1
-            interval[pace.key] = pace.interval
-    return max((interval[k] * (n - 1) for k, n in load.items()), default=timedelta(0))
+            paces[pace.key] = pace
+    return max(
+        (paces[k].interval * max(n - paces[k].burst, 0) for k, n in load.items()), default=timedelta(0)
+    )
 
 
 def record_fanout(
