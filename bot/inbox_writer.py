@@ -14,8 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -125,15 +126,17 @@ class InboxWriter:
                 },
             )
         with self.db.transaction() as s:
-            dialect = s.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = (
-                insert(InboundRequest)
-                .values(list(rows.values()))
-                .on_conflict_do_nothing(index_elements=["key"])
-                .returning(InboundRequest.key)
-            )
-            return set(s.scalars(statement))
+            statement = _INSERT[s.get_bind().dialect.name]
+            return set(s.scalars(statement, list(rows.values())))
+
+
+# One statement, compiled once, for a group of any size (executemany; SQLAlchemy batches the rows
+# into multi-row INSERTs that keep RETURNING): the table, not the mapped class, so no ORM bookkeeping.
+_TABLE = cast(Table, InboundRequest.__table__)
+_INSERT = {
+    name: insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]).returning(_TABLE.c.key)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 def _tell(arrival: Arrival) -> None:
