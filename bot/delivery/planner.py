@@ -12,7 +12,7 @@ needed: a cheap stamp of them tells whether a lead estimate or a late-joiner che
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 LOOKAHEAD = timedelta(hours=24)
 LATE_WARNING = timedelta(minutes=5)
 LEAD_CACHE = timedelta(minutes=5)
+ROWS_PER_INSERT = 500
 
 # What an estimate or a check was made from: the series' subscribers (stamp) and the channels.
 Basis = tuple[AudienceStamp, tuple[str, ...]]
@@ -246,23 +247,17 @@ class Planner:
     def insert_deliveries(
         self, s: Session, fanout: Fanout, plan: Planned, expansion: Expansion, now: datetime
     ) -> None:
-        rows: list[dict[str, Any]] = []
+        skipped = DeliveryState.SKIPPED
+        too_recent = "subscribed too recently for this reminder"
         for channel, targets in expansion.targets.items():
             start = max(now, plan.due_at - expansion.lead[channel])
-            rows += [delivery_row(fanout, channel, t, start, now) for t in targets]
-            rows += [
-                delivery_row(
-                    fanout,
-                    channel,
-                    t,
-                    start,
-                    now,
-                    DeliveryState.SKIPPED,
-                    "subscribed too recently for this reminder",
-                )
-                for t in expansion.skipped[channel]
-            ]
-        insert_ignoring_duplicates(s, rows)
+            # A chunk at a time: a large fan-out's rows never all sit in memory at once (the peak
+            # would stay with the process as freed but unreturned memory).
+            for chunk in _chunks(targets):
+                insert_ignoring_duplicates(s, [delivery_row(fanout, channel, t, start, now) for t in chunk])
+            for chunk in _chunks(expansion.skipped[channel]):
+                rows = [delivery_row(fanout, channel, t, start, now, skipped, too_recent) for t in chunk]
+                insert_ignoring_duplicates(s, rows)
 
     def _joiners_due(self, s: Session, session: SessionRow, invitation: Invitation, p: Pass) -> bool:
         """Whether someone may be owed the invitation: the session is still ahead, someone subscribed
@@ -342,3 +337,8 @@ def _window(now: datetime) -> tuple[ColumnElement[bool], ...]:
 
 def _count(targets: dict[str, list[Target]]) -> dict[str, int]:
     return {channel: len(items) for channel, items in targets.items()}
+
+
+def _chunks(targets: list[Target]) -> Iterator[list[Target]]:
+    for start in range(0, len(targets), ROWS_PER_INSERT):
+        yield targets[start : start + ROWS_PER_INSERT]

@@ -56,9 +56,13 @@ def find_person(s: Session, actor: Actor) -> Person | None:
     return person
 
 
-def forget_people(s: Session) -> None:
-    """After people or identities were made or removed: the next `find_person` looks again."""
+def forget_people(s: Session, *, except_: tuple[Actor, Person] | None = None) -> None:
+    """After people or identities were made or removed: the next `find_person` looks again (but for
+    `except_`, an actor and the person just made or linked for them)."""
     s.info.pop(_FOUND, None)
+    if except_ is not None:
+        actor, person = except_
+        s.info[_FOUND] = {(actor.platform, actor.external_id, actor.email): person.id}
 
 
 def _look_up(s: Session, actor: Actor) -> Person | None:
@@ -76,8 +80,18 @@ def get_or_create_person(s: Session, actor: Actor, now: datetime) -> Person:
     """Find the actor's person or create one, linking this identity and filling what is known."""
     person = find_person(s, actor)
     if person is None:
-        person = Person(created_at=now)
+        # Nobody has this identity or this address (find_person looked up both): one INSERT each.
+        person = Person(
+            created_at=now,
+            email=normalise_email(actor.email) if actor.email else None,
+            name=actor.name[:200] if actor.name else None,
+            language=actor.language or None,
+            identities=[Identity(platform=actor.platform, external_id=actor.external_id, created_at=now)],
+        )
         s.add(person)
+        s.flush()
+        forget_people(s, except_=(actor, person))
+        return person
     if actor.email and person.email is None and person_by_email(s, actor.email) is None:
         person.email = normalise_email(actor.email)
     if actor.name and not person.name:
@@ -91,7 +105,7 @@ def get_or_create_person(s: Session, actor: Actor, now: datetime) -> Person:
             Identity(platform=actor.platform, external_id=actor.external_id, created_at=now)
         )
     s.flush()
-    forget_people(s)
+    forget_people(s, except_=(actor, person))
     return person
 
 
