@@ -104,7 +104,8 @@ class WorkerProcess:
                 logging.shutdown()
                 os._exit(code)
         os.close(read_fd)
-        gc.unfreeze()
+        # The parent keeps them frozen too: start-up objects live as long as the process, and a full
+        # collection that skips them is a shorter pause in the middle of a request.
         return cls(pid, Nudger(write_fd))
 
     def watch(self, on_exit: Callable[[int], None]) -> None:
