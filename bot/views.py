@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
 
 from bot.models import PresentationLink, Series, Session, SessionStatus
 
@@ -18,7 +21,8 @@ class SeriesView:
     recurrence: str | None
 
     @classmethod
-    def of(cls, series: Series) -> SeriesView:
+    def of(cls, series: Series | Row[Any]) -> SeriesView:
+        """From the mapped row, or a Core row with the series table's columns."""
         return cls(series.id, series.slug, series.name, series.language, series.timezone, series.recurrence)
 
 

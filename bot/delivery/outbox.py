@@ -267,7 +267,7 @@ class Outbox:
             .join(SERIES, SERIES.c.id == F.c.series_id)
             .where(F.c.id == fanout_id)
         ).one()
-        series = SeriesView(row.id, row.slug, row.name, row.language, row.timezone, row.recurrence)
+        series = SeriesView.of(row)
         found = FanoutPart(row.kind, row.id, dict(row.payload or {}), series)
         with self._fanouts_lock:
             if len(self._fanouts) >= FANOUTS_KEPT:

@@ -143,16 +143,6 @@ def organisers(s: Session, series: Series) -> list[Recipient]:
     return [as_recipient(person, series) for person in people]
 
 
-def is_subscribed(s: Session, person_id: int, series_id: int) -> bool:
-    return bool(
-        s.scalar(
-            select(Subscription.active).where(
-                Subscription.person_id == person_id, Subscription.series_id == series_id
-            )
-        )
-    )
-
-
 def is_organiser(s: Session, person_id: int, series_id: int) -> bool:
     found = s.scalar(
         select(Organiser.id).where(Organiser.person_id == person_id, Organiser.series_id == series_id)
