@@ -57,6 +57,20 @@ def test_an_organiser_plans_a_session_through_the_modal(bot: SlackBot) -> None:
     assert bot.fake.wait_for(lambda: bot.fake.homes(OLGA))  # App Home refreshed after the submission
 
 
+def test_the_submission_is_answered_without_waiting_for_the_app_home(bot: SlackBot) -> None:
+    bot.slack.command("planlegg", OLGA)
+    modal = opened_modal(bot)
+    gate = bot.fake.hold("views.publish")  # Slack is slow to take the refreshed App Home
+    try:
+        answer = bot.slack.submit(modal, form_values(**GOOD), OLGA)
+        assert answer.json()["response_action"] == "update"
+        assert len(sessions(bot)) == 1
+        assert bot.fake.homes(OLGA) == []  # answered before the refresh went through
+    finally:
+        gate.set()
+    assert bot.fake.wait_for(lambda: bot.fake.homes(OLGA))  # then refreshed by the inbox worker
+
+
 REFUSALS = [
     ({"join_url": "teams.example/m/2"}, "join_url", "er ikke en lenke som begynner med https://"),
     ({"date": "2026-03-03"}, "date", "er allerede passert"),

@@ -23,14 +23,15 @@ log = logging.getLogger(__name__)
 CHANNEL = "slack"
 MAX_KEY = 200
 # The kinds of request the inbox worker carries out (see bot/slack/work.py).
-COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED = (
+COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED, HOME_REFRESH = (
     "command",
     "subscription_button",
     "modal_button",
     "shortcut",
     "home_opened",
+    "home_refresh",
 )
-KINDS = (COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED)
+KINDS = (COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED, HOME_REFRESH)
 
 
 def request_key(body: dict[str, Any]) -> str | None:
@@ -55,6 +56,12 @@ class Intake:
         `on_failure` when the database cannot take it."""
         key = request_key(body) or f"unkeyed:{uuid.uuid4().hex}"
         self.inbox.submit(CHANNEL, kind, key, body, on_failure)
+
+    def refresh_home(self, body: dict[str, Any]) -> None:
+        """After a request carried out on the spot (a modal submission): the user's App Home is
+        published again by the inbox worker, once, after the answer went back."""
+        key = request_key(body) or f"unkeyed:{uuid.uuid4().hex}"
+        self.inbox.submit(CHANNEL, HOME_REFRESH, f"home:{key}", {"user": body["user"]})
 
     def first_time(self, kind: str, body: dict[str, Any]) -> bool:
         """For a request carried out on the spot: True the first time its id is seen (or when the

@@ -1,7 +1,9 @@
 """Bolt listeners: each acks, hands the request to the inbox and returns (the inbox worker carries it
-out: `bot/slack/work.py`), so Bolt's listener threads are free again at once.
+out: `bot/slack/work.py`); the HTTP answer goes back when the listener returns, so a listener never
+waits on Slack or on other work.
 A modal submission is the exception: its answer is the ack (field errors or the next view), so it is
-carried out here. All registration is in this one place."""
+carried out here; the App Home refresh after it is left to the inbox worker. All registration is in
+this one place."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def register(bolt: BoltApp, channel: SlackChannel, requests: Intake) -> None:
         user = channel.directory.user(body["user"]["id"], body["user"].get("name"), allow_stale=True)
         view = body["view"]
         ack(**channel.submit(view["callback_id"], view, user))
-        channel.publish_home(user)
+        requests.refresh_home(body)
 
     def home_opened(body: Body, event: Body) -> None:  # Bolt acks events itself
         if event.get("tab") == "home":

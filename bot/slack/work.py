@@ -27,6 +27,7 @@ class SlackWork:
             f"{intake.CHANNEL}.{intake.MODAL_BUTTON}": self.modal_button,
             f"{intake.CHANNEL}.{intake.SHORTCUT}": self.plan_shortcut,
             f"{intake.CHANNEL}.{intake.HOME_OPENED}": self.home_opened,
+            f"{intake.CHANNEL}.{intake.HOME_REFRESH}": self.home_refresh,
         }
 
     def slash_command(self, body: Body, executed: Executed) -> None:
@@ -81,3 +82,7 @@ class SlackWork:
     def home_opened(self, body: Body, _executed: Executed) -> None:
         event = body.get("event") or {}
         self.channel.publish_home(self.channel.directory.user(event["user"]))
+
+    def home_refresh(self, body: Body, _executed: Executed) -> None:
+        user = body["user"]
+        self.channel.publish_home(self.channel.directory.user(user["id"], user.get("name")))
