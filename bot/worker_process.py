@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import logging
 import os
 import signal
@@ -27,6 +28,26 @@ log = logging.getLogger(__name__)
 
 INBOX, DELIVERIES = b"i", b"d"
 STOP_TIMEOUT = 40.0  # seconds for the worker to finish the sends in flight (leases are 30 s)
+# Modules the libraries import only on first use (the web server's protocol and event loop, the HTTP
+# transport, the scheduler's triggers): imported before the fork, each is one shared copy instead of
+# one per process (about 3 MB less over the two).
+IMPORTED_ON_FIRST_USE = (
+    "anyio._backends._asyncio",
+    "anyio.streams.memory",
+    "anyio.streams.stapled",
+    "anyio.streams.tls",
+    "apscheduler.triggers.date",
+    "apscheduler.triggers.interval",
+    "h11",
+    "httpcore",
+    "netrc",
+    "uvicorn.lifespan.off",
+    "uvicorn.loops.asyncio",
+    "uvicorn.loops.auto",
+    "uvicorn.protocols.http.auto",
+    "uvicorn.protocols.http.h11_impl",
+    "uvicorn.protocols.websockets.auto",
+)
 
 
 class Nudger:
@@ -90,6 +111,9 @@ class WorkerProcess:
         if not hasattr(os, "fork") or threading.active_count() > 1:
             return None
         read_fd, write_fd = os.pipe()
+        for name in IMPORTED_ON_FIRST_USE:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
         gc.collect()
         gc.freeze()  # what exists now stays shared between the two processes (no copy on write)
         pid = os.fork()

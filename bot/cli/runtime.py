@@ -12,6 +12,7 @@ import threading
 from types import FrameType
 
 import typer
+from sqlalchemy.orm import configure_mappers
 
 from bot.app import App, log_channel_state
 from bot.cli.common import fail, open_app
@@ -109,6 +110,7 @@ def _service(app: App) -> int:
     if app.settings.worker_process:
         app.db.engine.dispose()  # no pooled connection may be shared by the two processes
         channel_modules()  # imported before the fork, so both processes share them
+        configure_mappers()  # likewise the ORM's mapper set-up (else done at each side's first query)
         worker = WorkerProcess.fork(lambda read_fd: _worker_main(app, read_fd))
         if worker is not None:
             return _until_signalled(Runtime(app, role=Role.FRONT, nudges=worker.nudger), worker)
