@@ -66,14 +66,14 @@ def forget_people(s: Session, *, except_: tuple[Actor, Person] | None = None) ->
 
 
 def _look_up(s: Session, actor: Actor) -> Person | None:
-    identity = s.scalar(
-        select(Identity).where(Identity.platform == actor.platform, Identity.external_id == actor.external_id)
+    person = s.scalar(
+        select(Person)
+        .join(Identity, Identity.person_id == Person.id)
+        .where(Identity.platform == actor.platform, Identity.external_id == actor.external_id)
     )
-    if identity is not None:
-        return identity.person
-    if actor.email:
-        return person_by_email(s, actor.email)
-    return None
+    if person is None and actor.email:
+        person = person_by_email(s, actor.email)
+    return person
 
 
 def get_or_create_person(s: Session, actor: Actor, now: datetime) -> Person:

@@ -122,7 +122,11 @@ def unsubscribe_person(ctx: Ctx, person: Person, series: Series) -> Outcome:
 
 
 def subscribe(ctx: Ctx, series: Series) -> Outcome:
-    return subscribe_person(ctx, get_or_create_person(ctx.s, ctx.actor, ctx.now), series)
+    known = find_person(ctx.s, ctx.actor) is not None
+    person = get_or_create_person(ctx.s, ctx.actor, ctx.now)
+    if not known:  # made just now: there is no subscription to look for
+        return Outcome(True, create_subscriptions(ctx, [person.id], series)[0])
+    return subscribe_person(ctx, person, series)
 
 
 def unsubscribe(ctx: Ctx, series: Series) -> Outcome:
