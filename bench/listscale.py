@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import bot_environment, percentile
-from bench.population import add_subscribers
+from bench.population import add_subscribers, settle
 from bot.app import build
 from bot.commands import Actor
 from bot.parser import parse
@@ -52,6 +52,7 @@ def run_list_scale(
     if size:
         add_subscribers(db_url, size, email_domain="list.example", channel="import")
     fill = time.perf_counter() - began
+    settle(db_url)
     app = build(
         Settings(
             database_url=db_url, secret_key="bench-secret-key-0123456789abcdef", secret_key_is_temporary=False

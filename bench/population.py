@@ -10,13 +10,26 @@ from sqlalchemy import func, insert, select
 
 from bot.commands import Actor, SessionFields
 from bot.db import Database, make_engine
-from bot.models import Identity, Person, Series, Subscription
+from bot.models import Base, Identity, Person, Series, Subscription
 from bot.services.context import CoreConfig, Ctx
 from bot.services.sessions import add_session
 
 OPERATOR = Actor(platform="cli", external_id="bench", is_operator=True)
 SERIES = "baerekraftsfredag"
 CHUNK = 5000
+
+
+def settle(db_url: str) -> None:
+    """After a bulk load on PostgreSQL: the statistics (ANALYZE) and the visibility map (VACUUM) that
+    autovacuum would have made by the time a list of this size is in daily use, and the load's own
+    writes flushed (CHECKPOINT), so what is measured next is not the aftermath of the load."""
+    engine = make_engine(db_url)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {tables}")  # in the schema of db_url's search_path
+            conn.exec_driver_sql("CHECKPOINT")
+    engine.dispose()
 
 
 def add_subscribers(
