@@ -2,22 +2,25 @@
 not share its interpreter): `python -m bench.loadgen --url ... --concurrency 10 --requests 500`.
 
 Each sender posts `/baerekraft <text>` as Slack would (form body, `X-Slack-Signature` over the body
-and a fresh timestamp) and waits for the HTTP answer before sending its next one (a closed loop, no
-pause). It prints one JSON object: the latencies in milliseconds, the statuses, and the wall time.
+and a fresh timestamp) on its own kept-alive connection, and waits for the HTTP answer before
+sending its next one (a closed loop, no pause). It prints one JSON object: the latencies in
+milliseconds, the statuses, and the wall time.
+
+The client is a few lines of HTTP/1.1 over asyncio streams, and every request is built and signed
+before the clock starts: a general-purpose client costs about a millisecond of CPU per request on
+this machine, and at 50 senders its own queueing reached half a second at p99 against a server that
+answers at once, which would be measured as the app's latency.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import sys
 import time
 from collections import Counter
-from urllib.parse import urlencode
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 from tests.fakes.slack_platform import SIGNING_SECRET, signed_headers
 
@@ -42,41 +45,85 @@ def command_body(text: str, user: str, number: int, response_base: str) -> bytes
     return urlencode(form).encode()
 
 
+def signed_request(args: argparse.Namespace, number: int) -> bytes:
+    """The whole HTTP/1.1 request for sender number `number`, as bytes on the wire."""
+    target = urlsplit(args.url)
+    user = f"{args.user_prefix}{number:07d}"
+    body = command_body(args.text, user, number, args.response_base)
+    headers = {
+        "Host": target.netloc,
+        "Content-Length": str(len(body)),
+        **signed_headers(args.secret, body, int(time.time()), FORM),
+    }
+    head = f"POST {target.path or '/'} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return head.encode("latin-1") + b"\r\n" + body
+
+
+class Connection:
+    """One kept-alive HTTP/1.1 connection; `exchange` sends a request and reads its whole answer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, url: str) -> Connection:
+        target = urlsplit(url)
+        reader, writer = await asyncio.open_connection(target.hostname, target.port or 80)
+        return cls(reader, writer)
+
+    async def exchange(self, request: bytes) -> int:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        length = 0
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "transfer-encoding":
+                raise RuntimeError(f"the load generator reads only Content-Length answers: {line}")
+        if length:
+            await self.reader.readexactly(length)
+        return int(status_line.split(" ", 2)[1])
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    numbers = itertools.count()
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
-    deadline = time.perf_counter() + args.max_seconds
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    first = args.first_user
+    warmup = [signed_request(args, first + n) for n in range(args.warmup)]
+    measured = [signed_request(args, first + args.warmup + n) for n in range(args.requests)]
+    connections = [await Connection.open(args.url) for _ in range(args.concurrency)]
+    deadline = 0.0
 
-    async def sender(client: httpx.AsyncClient, measured: bool, budget: int) -> None:
-        while True:
-            number = next(numbers)
-            if number >= budget or time.perf_counter() > deadline:
-                return
-            user = f"{args.user_prefix}{number + args.first_user:07d}"
-            body = command_body(args.text, user, number + args.first_user, args.response_base)
-            headers = signed_headers(args.secret, body, int(time.time()), FORM)
+    async def sender(index: int, queue: list[bytes], record: bool) -> None:
+        while queue and time.perf_counter() <= deadline:
+            request = queue.pop()
             began = time.perf_counter()
             try:
-                answer = await client.post(args.url, content=body, headers=headers)
-                status = str(answer.status_code)
-            except httpx.HTTPError as exc:
+                status = str(await asyncio.wait_for(connections[index].exchange(request), args.timeout))
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
                 status = type(exc).__name__
-            elapsed = (time.perf_counter() - began) * 1000
-            if measured:
-                latencies.append(elapsed)
+                connections[index].close()  # a late answer must not be read as the next one's
+                connections[index] = await Connection.open(args.url)
+            if record:
+                latencies.append((time.perf_counter() - began) * 1000)
                 statuses[status] += 1
 
-    async with httpx.AsyncClient(timeout=args.timeout, limits=limits) as client:
-        # Warm-up: open the connections and let both sides load what they load lazily; not counted.
-        await asyncio.gather(*(sender(client, False, args.warmup) for _ in range(args.concurrency)))
-        numbers = itertools.count(args.warmup)
-        began = time.perf_counter()
-        await asyncio.gather(
-            *(sender(client, True, args.warmup + args.requests) for _ in range(args.concurrency))
-        )
-        wall = time.perf_counter() - began
+    # Warm-up: every connection used, and both sides have loaded what they load lazily; not counted.
+    warmup.reverse()
+    deadline = time.perf_counter() + args.max_seconds
+    await asyncio.gather(*(sender(i, warmup, False) for i in range(len(connections))))
+    measured.reverse()  # popped from the end: sent in user order
+    began = time.perf_counter()
+    deadline = began + args.max_seconds
+    await asyncio.gather(*(sender(i, measured, True) for i in range(len(connections))))
+    wall = time.perf_counter() - began
+    for connection in connections:
+        connection.close()
     return {
         "concurrency": args.concurrency,
         "latencies_ms": latencies,
@@ -88,7 +135,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", required=True, help="the app's Slack Request URL")
+    parser.add_argument("--url", required=True, help="the app's Slack Request URL (http://host:port/path)")
     parser.add_argument("--response-base", required=True, help="base URL of the fake Slack (response_url)")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--requests", type=int, default=100, help="measured requests in all")

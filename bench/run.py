@@ -91,6 +91,7 @@ class Context:
     figures: list[Figure] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     bare: dict[int, Level] = field(default_factory=dict)
+    lean: dict[int, Level] = field(default_factory=dict)  # bare, process_before_response=True
     startups: dict[str, float] = field(default_factory=dict)
 
 
@@ -100,15 +101,12 @@ class Context:
 def phase_latency(ctx: Context) -> None:
     fake = PacedSlack(channel_rate=1.0, workspace_rate=10.0).start()
     try:
-        port = free_port()
-        args = ["-m", "bench.bare_bolt", f"--port={port}", f"--api-url={fake.url}"]
-        with python_process(args, ctx.folder, "bare-bolt.log"):
-            wait_http_ok(f"http://127.0.0.1:{port}/healthz")
-            bare = run_levels(
-                events_url(f"http://127.0.0.1:{port}"), fake, Users(fake, "UB"), wait_for_answers=False
-            )
+        bare = _bare_levels(ctx, fake, "UB")
         ctx.bare = {level.concurrency: level for level in bare}
         ctx.raw["ack_bare"] = [level.summary() for level in bare]
+        lean = _bare_levels(ctx, fake, "UP", "--process-before-response")
+        ctx.lean = {level.concurrency: level for level in lean}
+        ctx.raw["ack_bare_process_before_response"] = [level.summary() for level in lean]
 
         db_url = fresh_sqlite(ctx.folder, "latency.db")
         _population(ctx, db_url)
@@ -152,6 +150,15 @@ def phase_latency(ctx: Context) -> None:
         fake.stop()
 
 
+def _bare_levels(ctx: Context, fake: PacedSlack, prefix: str, *flags: str) -> list[Level]:
+    port = free_port()
+    args = ["-m", "bench.bare_bolt", f"--port={port}", f"--api-url={fake.url}", *flags]
+    with python_process(args, ctx.folder, f"bare-bolt{'-'.join(('', *flags))}.log"):
+        wait_http_ok(f"http://127.0.0.1:{port}/healthz")
+        url = events_url(f"http://127.0.0.1:{port}")
+        return run_levels(url, fake, Users(fake, prefix), wait_for_answers=False)
+
+
 def _population(ctx: Context, db_url: str) -> None:
     """The fan-out's people (10,000 on Slack with DMs, 2,000 by mail) and a session in 30 days (its
     invitation is 23 days away: nothing falls due during the measurement)."""
@@ -167,6 +174,12 @@ def _ack_figure(ctx: Context, level: Level, when: str) -> Figure:
     met = ratio is not None and ratio <= ACK_TARGET_RATIO and level.max < SLACK_ACK_LIMIT_MS
     errors = {k: v for k, v in level.statuses.items() if k != "200"}
     note = f"n={len(level.latencies_ms)}, max {level.max:.0f} ms"
+    lean = ctx.lean.get(level.concurrency)
+    if lean:
+        note += (
+            f"; bare Bolt with process_before_response=True: p99 {lean.p99:.1f} ms "
+            f"({level.p99 / lean.p99:.2f}×)"
+        )
     if errors:
         note += f", non-200: {errors}"
     if level.max >= SLACK_ACK_LIMIT_MS:
@@ -182,7 +195,11 @@ def _ack_figure(ctx: Context, level: Level, when: str) -> Figure:
         target="p99 ≤ 1.2× bare, never near 3 s",
         met=met,
         note=note,
-        details=level.summary() | {"bare": bare.summary() if bare else None},
+        details=level.summary()
+        | {
+            "bare": bare.summary() if bare else None,
+            "bare_process_before_response": lean.summary() if lean else None,
+        },
         shown=f"p50 {level.p50:.0f} · p99 {level.p99:.0f} ms",
         baseline_shown=f"p50 {bare.p50:.0f} · p99 {bare.p99:.0f} ms" if bare else None,
     )
