@@ -22,27 +22,14 @@ import time
 from collections import Counter
 from urllib.parse import urlencode, urlsplit
 
-from tests.fakes.slack_platform import SIGNING_SECRET, signed_headers
+from tests.fakes.slack_platform import SIGNING_SECRET, signed_headers, slash_command_form
 
 FORM = "application/x-www-form-urlencoded"
 
 
 def command_body(text: str, user: str, number: int, response_base: str) -> bytes:
-    form = {
-        "token": "legacy-verification-token",
-        "team_id": "T0FAKE",
-        "team_domain": "fake",
-        "channel_id": "C0GENERAL",
-        "channel_name": "general",
-        "user_id": user,
-        "user_name": user.lower(),
-        "command": "/baerekraft",
-        "text": text,
-        "api_app_id": "A0BOT",
-        "response_url": f"{response_base}/response/bench-{user}-{number}",
-        "trigger_id": f"{number}.1000.bench{number}",
-    }
-    return urlencode(form).encode()
+    response_url = f"{response_base}/response/bench-{user}-{number}"
+    return urlencode(slash_command_form(text, user, response_url, f"{number}.1000.bench{number}")).encode()
 
 
 def signed_request(args: argparse.Namespace, number: int) -> bytes:

@@ -35,6 +35,24 @@ def signed_headers(secret: str, body: bytes, timestamp: int, content_type: str) 
     }
 
 
+def slash_command_form(text: str, user: str, response_url: str, trigger_id: str) -> dict[str, str]:
+    """The form fields Slack posts for `/baerekraft <text>` typed by `user` in #general."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": "T0FAKE",
+        "team_domain": "fake",
+        "channel_id": "C0GENERAL",
+        "channel_name": "general",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": "/baerekraft",
+        "text": text,
+        "api_app_id": "A0BOT",
+        "response_url": response_url,
+        "trigger_id": trigger_id,
+    }
+
+
 class SlackPlatform:
     """Sends what Slack would send to the bot at `events_url`."""
 
@@ -80,21 +98,8 @@ class SlackPlatform:
         """A slash command's fields (the payload of a Socket Mode envelope) and the response_url key."""
         number = next(_numbers)
         key = f"cmd-{number}"
-        form = {
-            "token": "legacy-verification-token",
-            "team_id": "T0FAKE",
-            "team_domain": "fake",
-            "channel_id": "C0GENERAL",
-            "channel_name": "general",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": "/baerekraft",
-            "text": text,
-            "api_app_id": "A0BOT",
-            "response_url": self.fake.response_url(key),
-            "trigger_id": trigger_id or f"{number}.1000.trigger{number}",
-        }
-        return form, key
+        trigger = trigger_id or f"{number}.1000.trigger{number}"
+        return slash_command_form(text, user, self.fake.response_url(key), trigger), key
 
     def command(self, text: str, user: str, **kwargs: Any) -> tuple[httpx.Response, str]:
         """`/baerekraft <text>` typed by `user`; returns the HTTP answer and the response_url key."""
