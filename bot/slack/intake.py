@@ -47,6 +47,11 @@ def request_key(body: dict[str, Any]) -> str | None:
     return f"{kind}:{trigger}:{action}"[:MAX_KEY]
 
 
+def _inbox_key(body: dict[str, Any]) -> str:
+    """The request's id, or a fresh one for a request that has none (never taken for a replay)."""
+    return request_key(body) or f"unkeyed:{uuid.uuid4().hex}"
+
+
 class Intake:
     def __init__(self, inbox: Inbox) -> None:
         self.inbox = inbox
@@ -54,14 +59,12 @@ class Intake:
     def submit(self, kind: str, body: dict[str, Any], on_failure: Callable[[], None] | None = None) -> None:
         """Hand the request over for recording (returns at once); a retry or a replay is ignored;
         `on_failure` when the database cannot take it."""
-        key = request_key(body) or f"unkeyed:{uuid.uuid4().hex}"
-        self.inbox.submit(CHANNEL, kind, key, body, on_failure)
+        self.inbox.submit(CHANNEL, kind, _inbox_key(body), body, on_failure)
 
     def refresh_home(self, body: dict[str, Any]) -> None:
         """After a request carried out on the spot (a modal submission): the user's App Home is
         published again by the inbox worker, once, after the answer went back."""
-        key = request_key(body) or f"unkeyed:{uuid.uuid4().hex}"
-        self.inbox.submit(CHANNEL, HOME_REFRESH, f"home:{key}", {"user": body["user"]})
+        self.inbox.submit(CHANNEL, HOME_REFRESH, f"home:{_inbox_key(body)}", {"user": body["user"]})
 
     def first_time(self, kind: str, body: dict[str, Any]) -> bool:
         """For a request carried out on the spot: True the first time its id is seen (or when the
