@@ -33,7 +33,7 @@ from bot.settings import SlackSettings
 from bot.slack.channel import SlackChannel
 from bot.slack.client import check_token, without_token
 from bot.slack.intake import Intake
-from bot.slack.listeners import register
+from bot.slack.listeners import CARRIED_OUT_ON_THE_SPOT, register
 from bot.slack.verification import SignedRequestsOnly
 
 log = logging.getLogger(__name__)
@@ -104,11 +104,9 @@ def events_route(bolt: BoltApp) -> Route:
 
 
 def carried_out_on_the_spot(request: BoltRequest) -> bool:
-    """A modal submission is answered with its outcome, so its listener reads and writes the
-    database (and may ask Slack who the user is): it runs in the thread pool. Every other listener
-    only acks and hands the request to the inbox (`bot/slack/listeners.py`), on the event loop."""
+    """Whether the request's listener does its work before the answer (`CARRIED_OUT_ON_THE_SPOT`)."""
     body = request.body
-    return isinstance(body, dict) and body.get("type") == "view_submission"
+    return isinstance(body, dict) and body.get("type") in CARRIED_OUT_ON_THE_SPOT
 
 
 class SocketModeConnection:

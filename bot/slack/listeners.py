@@ -20,6 +20,10 @@ from bot.slack.channel import SlackChannel
 from bot.slack.intake import Intake
 
 Body = dict[str, Any]
+# The payload types whose listener is carried out before its answer (the answer is the outcome), so
+# it reads and writes the database and may ask Slack who the user is; every other listener only
+# acks and queues. `bot/slack/bolt_app.py` dispatches these in the thread pool, the rest on the loop.
+CARRIED_OUT_ON_THE_SPOT = frozenset({"view_submission"})
 
 
 def register(bolt: BoltApp, channel: SlackChannel, requests: Intake) -> None:
