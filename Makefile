@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint check clean chromium bench
+.PHONY: run test test-quick lint check clean chromium bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -26,9 +26,15 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/baerekraft-bot run
 
-## test: install with the test extra and run the whole suite
+## test: install with the test extra and run the whole suite: the quick tests in parallel, then the
+## ones that start real processes or a browser (marker `slow`) one at a time, as they time real waits
 test: $(VENV)/.installed-test chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m slow -n 0 $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: none selected
+
+## test-quick: the tests that start no process or browser (under a minute)
+test-quick: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## bench: benchmarks against local fakes (a few minutes; not part of `make test`): prints one table and
 ## writes it to bench/results/<timestamp>.json and bench/results/latest.json (see README, "Benchmarks")

@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.slack_api import BOT_TOKEN
-from tests.fakes.slack_platform import SIGNING_SECRET
+from tests.slack.fakes.slack_api import BOT_TOKEN
+from tests.slack.fakes.slack_platform import SIGNING_SECRET
 
 
 def build(api_url: str, *, process_before_response: bool = False) -> Starlette:

@@ -19,10 +19,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.graph_api import FakeGraph
 from tests.fakes.https_fake import Request, Response, error
-from tests.fakes.identity_provider import FakeIdentityProvider
-from tests.fakes.slack_api import Answer, FakeSlackAPI
+from tests.microsoft365.fakes.graph_api import FakeGraph
+from tests.microsoft365.fakes.identity_provider import FakeIdentityProvider
+from tests.slack.fakes.slack_api import Answer, FakeSlackAPI
 
 try:  # the test CA of the HTTPS fakes (it moved between modules while Microsoft 365 was being built)
     from tests.fakes.https_fake import local_ca

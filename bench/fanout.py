@@ -23,10 +23,10 @@ from typing import Any
 from bench.common import ROOT, BotProcess, bot_environment, free_port, fresh_sqlite
 from bench.fakes import PacedGraph, PacedSlack, local_ca
 from bench.population import add_subscribers, plan_sessions
-from bot.slack.sender import WORKSPACE_BURST
-from tests.fakes.graph_api import ORGANISER
-from tests.fakes.identity_provider import CLIENT_ID, CLIENT_SECRET, TENANT, FakeIdentityProvider
-from tests.fakes.slack_platform import SIGNING_SECRET
+from handlers.slack.sender import WORKSPACE_BURST
+from tests.microsoft365.fakes.graph_api import ORGANISER
+from tests.microsoft365.fakes.identity_provider import CLIENT_ID, CLIENT_SECRET, TENANT, FakeIdentityProvider
+from tests.slack.fakes.slack_platform import SIGNING_SECRET
 
 ANNOUNCEMENTS = "C0ANNOUNCE"
 SLACK_PREFIX = "UF"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from bench.common import bot_environment, percentile
 from bench.population import add_subscribers, settle
-from bot.app import build
 from bot.commands import Actor
+from bot.entry.composition import build
+from bot.entry.settings import BotSettings
 from bot.parser import parse
-from bot.settings import Settings
 
 OPERATIONS = 200  # people who subscribe, then the same people unsubscribe
 
@@ -54,7 +54,7 @@ def run_list_scale(
     fill = time.perf_counter() - began
     settle(db_url)
     app = build(
-        Settings(
+        BotSettings(
             database_url=db_url, secret_key="bench-secret-key-0123456789abcdef", secret_key_is_temporary=False
         ),
         migrate=False,

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from urllib.parse import urlencode, urlsplit
 
-from tests.fakes.slack_platform import SIGNING_SECRET, signed_headers, slash_command_form
+from tests.slack.fakes.slack_platform import SIGNING_SECRET, signed_headers, slash_command_form
 
 FORM = "application/x-www-form-urlencoded"
 

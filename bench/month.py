@@ -1,4 +1,4 @@
-"""A month of a monthly series in simulated time (`tests/delivery_helpers.simulate`, ManualClock), with
+"""A month of a monthly series in simulated time (`tests/delivery/helpers.simulate`, ManualClock), with
 a recording channel that reaches every subscriber: the wall time it takes, and what it sent."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 
 from bench.common import fresh_sqlite
 from bench.population import add_subscribers
-from bot.app import build
 from bot.clock import ManualClock
 from bot.commands import Actor
+from bot.entry.composition import build
+from bot.entry.settings import BotSettings
 from bot.parser import parse
-from bot.settings import Settings
-from tests.delivery_helpers import delivery_states, simulate
+from tests.delivery.helpers import delivery_states, simulate
 from tests.fakes.recording_sender import RecordingSender
 
 # Wednesday 4 March 2026, 10:00 UTC; the month holds Friday 6 March's session and April's invitation.
@@ -40,7 +40,7 @@ def run_month(folder: Path, subscribers: int = 1000) -> Month:
     )
     clock = ManualClock(START)
     app = build(
-        Settings(
+        BotSettings(
             database_url=db_url, secret_key="bench-secret-key-0123456789abcdef", secret_key_is_temporary=False
         ),
         clock=clock,

@@ -14,9 +14,9 @@ from bench.common import BotProcess, bot_environment, free_port, fresh_sqlite
 from bench.fakes import PacedSlack
 from bench.population import add_subscribers, plan_sessions
 from bot.delivery.durations import parse_offset
-from bot.settings import DeliveryLimits
-from bot.slack.sender import WORKSPACE_BURST
-from tests.fakes.slack_platform import SIGNING_SECRET
+from handlers.slack.sender import WORKSPACE_BURST
+from handlers.slack.settings import SlackSettings
+from tests.slack.fakes.slack_platform import SIGNING_SECRET
 
 ANNOUNCEMENTS = "C0PUNCTUAL"
 TARGETS = 6  # the announcement channel and five direct messages
@@ -76,7 +76,7 @@ def run_punctuality(
         arrivals = fake.accepted()
         # Each invitation is a post and five DMs, paced across the workspace: the bot starts it `lead`
         # early (as it does any paced fan-out) so the last DM goes out at the due moment.
-        lead = (TARGETS - WORKSPACE_BURST) * 60 / DeliveryLimits().slack_workspace_rate_per_minute
+        lead = (TARGETS - WORKSPACE_BURST) * 60 / SlackSettings("", "").workspace_rate_per_minute
         for session_id, due in zip(ids, dues, strict=True):
             prefix = f"s{session_id}:invitation|"
             firsts = [a.at for a in arrivals if a.key and a.key.startswith(prefix)]

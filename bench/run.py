@@ -49,7 +49,7 @@ from bench.listscale import ListScale, run_list_scale
 from bench.month import run_month
 from bench.population import add_subscribers, plan_sessions
 from bench.punctuality import run_punctuality
-from tests.fakes.slack_platform import SIGNING_SECRET
+from tests.slack.fakes.slack_platform import SIGNING_SECRET
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GROUPS = {

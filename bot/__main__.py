@@ -1,5 +1,5 @@
 """`python -m bot` does what the `baerekraft-bot` console script does."""
 
-from bot.cli import main
+from bot.entry.cli import main
 
 main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -16,6 +17,10 @@ class Clock(Protocol):
         """Let `seconds` pass (a real clock waits; a manual one just moves on)."""
         ...
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Let up to `seconds` pass, ending early when `event` is set; True when it is set."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -24,6 +29,9 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(max(seconds, 0.0))
 
 
 class ManualClock:
@@ -43,6 +51,12 @@ class ManualClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._now += timedelta(seconds=seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if event.is_set():
+            return True
+        self.sleep(seconds)
+        return event.is_set()
 
     def set(self, when: datetime) -> None:
         self._now = when.astimezone(UTC)

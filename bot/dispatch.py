@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot import commands as c
 from bot.clock import Clock
 from bot.db import Database
+from bot.error_policy import ErrorPolicy, describe
 from bot.models import Series
 from bot.recurrence import to_rrule
 from bot.services import audit, links, organisers, privacy, sessions, subscriptions
@@ -64,8 +65,8 @@ def handles(kind: type) -> Callable[[Handler], Handler]:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, clock: Clock, config: CoreConfig) -> None:
-        self.db, self.clock, self.config = db, clock, config
+    def __init__(self, db: Database, clock: Clock, config: CoreConfig, errors: ErrorPolicy) -> None:
+        self.db, self.clock, self.config, self.errors = db, clock, config, errors
 
     def execute(
         self, actor: c.Actor, command: c.Command, *, within: Callable[[Session], None] | None = None
@@ -79,11 +80,11 @@ class Dispatcher:
             raise
         except UserError as refusal:
             return self._refusal(actor, Result(refusal.key, refusal.data))
-        except OperationalError:
-            log.exception("database unavailable while handling %s", type(command).__name__)
+        except OperationalError as exc:
+            log.error("database unavailable while handling %s: %s", type(command).__name__, describe(exc))
             return self._reply(actor, Result("unavailable"), None)
-        except Exception:
-            log.exception("command %s failed", type(command).__name__)
+        except Exception as exc:
+            self.errors.unexpected(f"command {type(command).__name__}", exc, actor=actor.platform)
             return self._refusal(actor, Result("error"))
 
     def _run(self, actor: c.Actor, command: c.Command, within: Callable[[Session], None] | None) -> Reply:

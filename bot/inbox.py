@@ -1,5 +1,10 @@
-"""Inbound requests: a channel acknowledges at once and records the request here; the inbox worker
-carries it out, in this process or in the worker process (see `bot/runtime.py`).
+"""Inbound requests: the one path every channel's commands take, handled once.
+
+A channel records what it received here and the inbox worker carries it out, in this process or in
+the worker process (see `bot/entry/runtime.py`): Slack commands, clicks and events right after their
+ack; Teams messages read by polling or announced by a change notification. The console and the web
+pages, whose user waits for the answer, record their request and carry it out at once in their own
+thread (`run_now`), through the same claim, executed mark and failure handling.
 
 Why: Slack wants an answer within 3 s and counts a slow one as failed. Acking first and doing the
 work elsewhere keeps the ack as cheap as a bare Bolt app's, whatever the load, and a request that
@@ -9,51 +14,64 @@ States: new → working (a worker claimed it) → executed (its command committe
 transaction as the command) → done | failed. A worker that dies leaves `working` (the command did not
 commit: carried out again) or `executed` (it did: only the answer may be lost; never repeated).
 The `key` (the platform's id for the request) is unique, so a retry or a replay is recognised; a
-finished row keeps its key, without payload, for a day.
+finished row keeps its key, without payload, for KEEP, longer than any platform replays.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.db import Database
 from bot.dispatch import Abandon
+from bot.error_policy import ErrorPolicy, describe
 from bot.inbox_writer import Arrival, InboxWriter
+from bot.leases import ClaimTokens, LeasedTable, rowcount
 from bot.models import InboundRequest
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NEW, WORKING, EXECUTED, DONE, FAILED = "new", "working", "executed", "done", "failed"
 # How long a claim holds without the worker finishing; a Slack call with all its retries fits in it.
 LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 3
 RETRY_AFTER = timedelta(seconds=5)
-KEEP = timedelta(days=1)
+# Slack retries within minutes; a Teams message is read again for a day (MAX_AGE in
+# handlers/microsoft365/inbound.py): the replay guard outlives both.
+KEEP = timedelta(days=3)
+MAX_KEY = 300
 POLL_SECONDS = 1.0  # a look at the table when not nudged (another process may have added work)
 UPKEEP_EVERY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(hours=1)
+REQUESTS = LeasedTable(cast(Table, InboundRequest.__table__))
 
 # The work for one kind of request: its payload, and `executed`, to be run inside the transaction
-# that carries out the request's command (`Dispatcher.execute(..., within=executed)`).
+# that carries out the request's command (`Dispatcher.execute(..., within=executed)`). What it
+# returns goes back to `run_now`'s caller (the reply to show); the inbox worker drops it.
 Executed = Callable[[Session], None]
-Work = Callable[[dict[str, Any], Executed], None]
+Work = Callable[[dict[str, Any], Executed], object]
+# Told when a request failed for good: channel, kind, payload (to give the user the generic error).
+Apology = Callable[[str, str, dict[str, Any]], None]
 
 
 class ClaimLost(Exception):
     """This worker's claim on a request expired and another took it: roll back, answer nothing."""
+
+
+class RequestFailed(Exception):
+    """A request carried out by `run_now` failed unexpectedly (already reported by the error policy)."""
 
 
 @dataclass(frozen=True)
@@ -70,21 +88,27 @@ class Item:
         return f"{self.channel}.{self.kind}"
 
 
+def fresh_key(channel: str) -> str:
+    """A key for a request the platform gave no id (never taken for a replay)."""
+    return f"{channel}:unkeyed:{uuid.uuid4().hex}"
+
+
 class Inbox:
     """The table of inbound requests, and who to nudge when one arrives."""
 
-    def __init__(self, db: Database, clock: Clock, lease: timedelta = LEASE) -> None:
-        self.db, self.clock, self.lease = db, clock, lease
+    def __init__(self, db: Database, clock: Clock, errors: ErrorPolicy, lease: timedelta = LEASE) -> None:
+        self.db, self.clock, self.errors, self.lease = db, clock, errors, lease
         self._nudges: list[Callable[[], None]] = []
+        self._tokens = ClaimTokens("inbox-now")
         self._claims = itertools.count(1)
-        self.writer = InboxWriter(db, clock, self.nudge)
+        self.writer = InboxWriter(db, clock, self.nudge, errors)
 
-    # --- the acking side ----------------------------------------------------------------------------
+    # --- the receiving side -------------------------------------------------------------------------
 
     def accept(self, channel: str, kind: str, key: str, payload: dict[str, Any]) -> bool:
         """Record a request to carry out; False when its key was seen before (a retry or a replay).
         Raises sqlalchemy's OperationalError when the database is unavailable."""
-        if not self._insert(channel, kind, key, payload, NEW):
+        if self._insert(channel, kind, key, payload, NEW) is None:
             return False
         self.nudge()
         return True
@@ -108,84 +132,102 @@ class Inbox:
     def record(self, channel: str, kind: str, key: str) -> bool:
         """A request carried out on the spot (e.g. a form whose answer is the ack): only its key is
         kept, as a guard against replays. False when seen before."""
-        return self._insert(channel, kind, key, None, DONE)
+        return self._insert(channel, kind, key, None, DONE) is not None
+
+    def run_now(
+        self,
+        channel: str,
+        kind: str,
+        payload: dict[str, Any],
+        work: Callable[[dict[str, Any], Executed], T],
+        *,
+        key: str | None = None,
+    ) -> T:
+        """Record a request and carry it out at once in this thread, for a user who waits for the
+        answer (console, web); returns what `work` returns. Raises OperationalError when the database
+        cannot record it, RequestFailed when the work failed unexpectedly (reported already)."""
+        token = self._tokens.next()
+        item_id = self._insert(channel, kind, key or fresh_key(channel), payload, WORKING, claim=token)
+        if item_id is None:
+            raise RequestFailed(f"{channel}.{kind}: the request was seen before")
+        item = Item(item_id, channel, kind, payload, 1, token)
+        try:
+            result = work(payload, self.executed_marker(item))
+        except (ClaimLost, Abandon) as exc:
+            raise RequestFailed(str(exc)) from exc
+        except Exception as exc:
+            self.errors.unexpected(f"inbound {item.work_name}", exc, request=item.id)
+            self.failed(item, describe(exc))
+            raise RequestFailed(item.work_name) from exc
+        self.done(item)
+        return result
 
     def on_arrival(self, nudge: Callable[[], None]) -> None:
         """Call `nudge` whenever a request is recorded (wakes a worker here or in another process)."""
         self._nudges.append(nudge)
 
     def nudge(self) -> None:
-        for nudge in self._nudges:
-            try:
+        for nudge in self._nudges:  # a hint: the workers also look on their own
+            with self.errors.guard("inbox nudge"):
                 nudge()
-            except Exception:  # a nudge is a hint; the workers also look on their own
-                log.debug("inbox nudge failed", exc_info=True)
 
-    def _insert(self, channel: str, kind: str, key: str, payload: dict[str, Any] | None, state: str) -> bool:
+    def _insert(
+        self,
+        channel: str,
+        kind: str,
+        key: str,
+        payload: dict[str, Any] | None,
+        state: str,
+        *,
+        claim: str | None = None,
+    ) -> int | None:
+        """The new row's id, or None when the key was seen before."""
         now = self.clock.now()
         row = {
-            "key": key[:200],
+            "key": key[:MAX_KEY],
             "channel": channel,
             "kind": kind,
             "payload": payload,
             "state": state,
             "received_at": now,
-            "attempts": 0,
+            "attempts": 1 if claim else 0,
+            "claimed_by": claim,
+            "lease_until": now + self.lease if claim else None,
             "finished_at": now if state == DONE else None,
         }
         try:
             with self.db.transaction() as s:
-                s.execute(insert(InboundRequest), [row])
+                return int(s.scalars(insert(InboundRequest).returning(InboundRequest.id), [row]).one())
         except IntegrityError:
             log.info("%s request %s seen before: ignored", channel, key.split(":", 1)[0])
-            return False
-        return True
+            return None
 
     # --- the working side ---------------------------------------------------------------------------
 
     def claim(self, worker: str, limit: int = 1) -> list[Item]:
-        """Take up to `limit` new requests, oldest first. One UPDATE, so that on SQLite it takes the
-        write lock before it reads (two claimers wait for each other instead of failing), and on
-        PostgreSQL claimers skip each other's rows."""
+        """Take up to `limit` new requests, oldest first."""
         now = self.clock.now()
         token = f"{worker}/{next(self._claims)}"[:60]
+        r = REQUESTS.table.c
         with self.db.transaction() as s:
-            oldest = (
-                select(InboundRequest.id)
-                .where(
-                    InboundRequest.state == NEW,
-                    (InboundRequest.lease_until.is_(None)) | (InboundRequest.lease_until <= now),
-                )
-                .order_by(InboundRequest.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-                .scalar_subquery()
+            rows = REQUESTS.claim(
+                s,
+                waiting=(r.state == NEW, (r.lease_until.is_(None)) | (r.lease_until <= now)),
+                order_by=(r.id,),
+                limit=limit,
+                values={
+                    "state": WORKING,
+                    "claimed_by": token,
+                    "lease_until": now + self.lease,
+                    "attempts": r.attempts + 1,
+                },
+                returning=(r.channel, r.kind, r.payload, r.attempts),
             )
-            taken = s.execute(
-                update(InboundRequest)
-                .where(InboundRequest.id.in_(oldest), InboundRequest.state == NEW)
-                .values(
-                    state=WORKING,
-                    claimed_by=token,
-                    lease_until=now + self.lease,
-                    attempts=InboundRequest.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if not _rows(taken):
-                return []
-            rows = s.execute(
-                select(
-                    InboundRequest.id,
-                    InboundRequest.channel,
-                    InboundRequest.kind,
-                    InboundRequest.payload,
-                    InboundRequest.attempts,
-                )
-                .where(InboundRequest.claimed_by == token, InboundRequest.state == WORKING)
-                .order_by(InboundRequest.id)
-            ).all()
-        return [Item(r.id, r.channel, r.kind, dict(r.payload or {}), r.attempts, token) for r in rows]
+        # `attempts` as read, before this claim added one.
+        return [
+            Item(row.id, row.channel, row.kind, dict(row.payload or {}), row.attempts + 1, token)
+            for row in rows
+        ]
 
     def executed_marker(self, item: Item) -> Executed:
         """For the command's transaction: marks the request executed, or raises ClaimLost (which
@@ -202,7 +244,7 @@ class Inbox:
                 .values(state=EXECUTED)
                 .execution_options(synchronize_session=False)
             )
-            if not _rows(marked):
+            if not rowcount(marked):
                 raise ClaimLost(f"inbound request {item.id}")
 
         return executed
@@ -254,24 +296,9 @@ class Inbox:
         """Requests whose worker died: `working` ones are carried out again (their command did not
         commit); `executed` ones are finished (it did; the answer may be lost). Returns the counts."""
         now = self.clock.now()
-        expired = (InboundRequest.lease_until.is_not(None), InboundRequest.lease_until < now)
         with self.db.transaction() as s:
-            again = _rows(
-                s.execute(
-                    update(InboundRequest)
-                    .where(InboundRequest.state == WORKING, *expired)
-                    .values(state=NEW, claimed_by=None, lease_until=None)
-                    .execution_options(synchronize_session=False)
-                )
-            )
-            closed = _rows(
-                s.execute(
-                    update(InboundRequest)
-                    .where(InboundRequest.state == EXECUTED, *expired)
-                    .values(state=DONE, payload=None, claimed_by=None, lease_until=None, finished_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-            )
+            again = REQUESTS.take_back(s, now, WORKING, state=NEW)
+            closed = REQUESTS.take_back(s, now, EXECUTED, state=DONE, payload=None, finished_at=now)
         if again or closed:
             log.warning(
                 "inbox: %d request(s) of a stopped worker taken up again, %d closed (answer maybe lost)",
@@ -281,7 +308,7 @@ class Inbox:
         return again, closed
 
     def prune(self) -> int:
-        """Forget finished requests older than a day (Slack retries within minutes). Returns how many."""
+        """Forget finished requests older than KEEP. Returns how many."""
         cutoff = self.clock.now() - KEEP
         with self.db.transaction() as s:
             result = s.execute(
@@ -289,7 +316,7 @@ class Inbox:
                     InboundRequest.state.in_((DONE, FAILED)), InboundRequest.received_at < cutoff
                 )
             )
-        return _rows(result)
+        return rowcount(result)
 
     def waiting(self) -> int:
         """How many requests wait to be carried out (operators, tests)."""
@@ -304,12 +331,21 @@ class InboxWorker:
     """Threads that carry out inbound requests with the work each channel registered.
 
     A nudge (`wake`) brings a waiting thread at once; without one, each looks every POLL_SECONDS, so
-    requests recorded by another process are found too.
+    requests recorded by another process are found too. A request whose work fails unexpectedly is
+    reported to the error policy and tried again; after MAX_ATTEMPTS its channel is told to
+    apologise to the user.
     """
 
-    def __init__(self, inbox: Inbox, work: Mapping[str, Work], *, threads: int = 4) -> None:
-        self.inbox, self.work = inbox, dict(work)
-        self.name = f"inbox-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    def __init__(
+        self,
+        inbox: Inbox,
+        work: Mapping[str, Work],
+        *,
+        apologise: Apology | None = None,
+        threads: int = 4,
+    ) -> None:
+        self.inbox, self.work, self.apologise = inbox, dict(work), apologise
+        self.name = ClaimTokens("inbox").name
         self.threads = threads
         self.stopping = threading.Event()
         self._wake = threading.Event()
@@ -347,8 +383,8 @@ class InboxWorker:
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
-            try:
-                self._wake.clear()
+            self._wake.clear()
+            with self.inbox.errors.guard("inbox worker"):
                 self._upkeep()
                 items = self.inbox.claim(self.name)
                 if not items:
@@ -357,9 +393,8 @@ class InboxWorker:
                 self._wake.set()  # there may be more: let a sibling look while this one works
                 for item in items:
                     self.handle(item)
-            except Exception:  # the database hiccuped: never end the thread
-                log.exception("inbox worker: a pass failed; trying again shortly")
-                self.stopping.wait(POLL_SECONDS)
+                continue
+            self.stopping.wait(POLL_SECONDS)  # the database hiccuped: look again shortly
 
     def handle(self, item: Item) -> None:
         work = self.work.get(item.work_name)
@@ -373,8 +408,12 @@ class InboxWorker:
             log.warning("inbox: request %s was taken over by another worker", item.id)
             return
         except Exception as exc:
-            state = self.inbox.retry(item, f"{type(exc).__name__}: {exc}")
-            log.exception("inbox: %s request %s failed (%s)", item.work_name, item.id, state)
+            self.inbox.errors.unexpected(
+                f"inbound {item.work_name}", exc, request=item.id, attempt=item.attempts
+            )
+            if self.inbox.retry(item, describe(exc)) == FAILED and self.apologise is not None:
+                with self.inbox.errors.guard(f"apology {item.work_name}", request=item.id):
+                    self.apologise(item.channel, item.kind, item.payload)
             return
         self.inbox.done(item)
 
@@ -392,7 +431,3 @@ class InboxWorker:
                 self.inbox.prune()
         finally:
             self._upkeep_lock.release()
-
-
-def _rows(result: Any) -> int:
-    return int(cast(CursorResult[Any], result).rowcount or 0)

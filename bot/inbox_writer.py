@@ -22,11 +22,13 @@ from sqlalchemy.exc import OperationalError
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.error_policy import ErrorPolicy
 from bot.models import InboundRequest
 
 log = logging.getLogger(__name__)
 
 MAX_GROUP = 500
+MAX_KEY = 300  # the width of inbound_request.key
 TRIES = 3
 PAUSE_SECONDS = 0.5
 
@@ -41,8 +43,10 @@ class Arrival:
 
 
 class InboxWriter:
-    def __init__(self, db: Database, clock: Clock, on_recorded: Callable[[], None]) -> None:
-        self.db, self.clock, self.on_recorded = db, clock, on_recorded
+    def __init__(
+        self, db: Database, clock: Clock, on_recorded: Callable[[], None], errors: ErrorPolicy
+    ) -> None:
+        self.db, self.clock, self.on_recorded, self.errors = db, clock, on_recorded, errors
         self._queue: queue.Queue[Arrival | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -92,27 +96,32 @@ class InboxWriter:
             except OperationalError:
                 if attempt == TRIES:
                     log.error("database unavailable: %d request(s) not recorded", len(group))
-                    for arrival in group:
-                        _tell(arrival)
+                    self._tell(group)
                     return
                 time.sleep(PAUSE_SECONDS * attempt)
-            except Exception:  # never lose the thread, whatever the group held
-                log.exception("inbox: a group of %d request(s) could not be recorded", len(group))
-                for arrival in group:
-                    _tell(arrival)
+            except Exception as exc:  # never lose the thread, whatever the group held
+                self.errors.unexpected("inbox writer", exc, requests=len(group))
+                self._tell(group)
                 return
         for arrival in group:
-            if arrival.key[:200] not in recorded:
+            if arrival.key[:MAX_KEY] not in recorded:
                 log.info("%s request %s seen before: ignored", arrival.channel, arrival.key.split(":", 1)[0])
         if recorded:
             self.on_recorded()
+
+    def _tell(self, group: list[Arrival]) -> None:
+        """Each request's channel tells its user the request was not recorded."""
+        for arrival in group:
+            if arrival.on_failure is not None:
+                with self.errors.guard(f"telling {arrival.channel} a request was not recorded"):
+                    arrival.on_failure()
 
     def _insert(self, group: list[Arrival]) -> set[str]:
         """One INSERT for the group, skipping keys already there; returns the keys it recorded."""
         now = self.clock.now()
         rows: dict[str, dict[str, Any]] = {}
         for arrival in group:
-            key = arrival.key[:200]
+            key = arrival.key[:MAX_KEY]
             rows.setdefault(
                 key,
                 {
@@ -137,12 +146,3 @@ _INSERT = {
     name: insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]).returning(_TABLE.c.key)
     for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
-
-
-def _tell(arrival: Arrival) -> None:
-    if arrival.on_failure is None:
-        return
-    try:
-        arrival.on_failure()
-    except Exception:
-        log.exception("telling the user their request was not recorded failed")

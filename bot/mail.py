@@ -1,15 +1,13 @@
 """Mail as the core sees it: a message and something that sends it.
 
-The Microsoft Graph channel provides the real sender; without it the console prints the mail, so a
-new user still sees confirmation links work.
+A channel that carries mail offers a transport (`Channel.mail_transport`: Exchange through Graph);
+without one the console channel prints the mail, so a new user still sees confirmation links work.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
 from dataclasses import dataclass, field
-from typing import Protocol, TextIO
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -30,19 +28,11 @@ class MailMessage:
     attachments: tuple[Attachment, ...] = ()
 
 
+class MailFailed(Exception):
+    """The transport could not send the message (unreachable, refused, over its limits)."""
+
+
 class Mailer(Protocol):
     def send(self, message: MailMessage) -> None:
-        """Send (or queue for sending) one message; raises on a failure the caller must know about."""
+        """Send (or queue for sending) one message; raises MailFailed when it cannot go out."""
         ...
-
-
-class ConsoleMailer:
-    """Prints mail instead of sending it: console mode and local trials."""
-
-    def __init__(self, out: TextIO | None = None, lock: threading.Lock | None = None) -> None:
-        self.out = out or sys.stdout
-        self.lock = lock or threading.Lock()
-
-    def send(self, message: MailMessage) -> None:
-        with self.lock:
-            print(f"\n[mail to {message.to}] {message.subject}\n{message.text}\n", file=self.out, flush=True)

@@ -281,57 +281,23 @@ class PacingSlot(Base):
     next_at: Mapped[datetime]
 
 
-# --- Web pages (handlers/web.py): pending double opt-ins and the forms' rate limit --------------------
-
-
-class PendingConfirmation(Base):
-    """A subscribe or erase request waiting for the click in its confirmation mail.
-
-    Only a hash of the mailed token is stored, so the table cannot be used to confirm anything. The
-    address is cleared once confirmed; rows are deleted after they expire.
-    """
-
-    __tablename__ = "web_pending_confirmation"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # "subscribe" or "erase"
-    email: Mapped[str | None] = mapped_column(String(320), default=None)
-    name: Mapped[str | None] = mapped_column(String(200), default=None)
-    language: Mapped[str | None] = mapped_column(String(8), default=None)
-    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), default=None)
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime] = mapped_column(index=True)
-    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class RateLimitHit(Base):
-    """One counted action (a mail sent from a web form) in a bucket such as a hashed address or client."""
-
-    __tablename__ = "web_rate_limit_hit"
-    __table_args__ = (Index("ix_web_rate_limit_hit_bucket_at", "bucket", "at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    bucket: Mapped[str] = mapped_column(String(80))
-    at: Mapped[datetime]
-
-
 # --- Inbound requests: acked at once, carried out by the inbox worker (see bot/inbox.py) -------------
 
 
 class InboundRequest(Base):
-    """A request a channel acknowledged (a Slack command, click or event), kept until carried out.
+    """A request a channel received (a Slack command, click or event; a Teams message; a console
+    line; a web action), kept until carried out: the one inbound path (bot/inbox.py).
 
-    `key` is the platform's id for it (event id, trigger id), unique, so a retry or a replay acts once.
-    new → working (a worker took it) → executed (its command committed, in the same transaction) →
-    done | failed. The payload is cleared when done; the row stays a day as the replay guard.
+    `key` is the platform's id for it (event id, trigger id, message id), unique, so a retry or a
+    replay acts once. new → working (a worker took it) → executed (its command committed, in the same
+    transaction) → done | failed. The payload is cleared when done; the row stays as the replay guard.
     """
 
     __tablename__ = "inbound_request"
     __table_args__ = (Index("ix_inbound_request_state_received", "state", "received_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
     channel: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
@@ -342,94 +308,3 @@ class InboundRequest(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(String(300), default=None)
-
-
-# --- Microsoft Graph (bot/graph): the stored Teams login, the meetings, and what came in from Teams ---
-
-
-class GraphLogin(Base):
-    """The delegated service account's msal token cache, encrypted with a key derived from SECRET_KEY.
-
-    `version` rises on every save, so other processes know to reload it; `problem` says why the login
-    no longer works (shown by `teams status` and /healthz) until the next successful refresh or login.
-    """
-
-    __tablename__ = "graph_login"
-
-    key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    token_cache: Mapped[str] = mapped_column(Text)
-    username: Mapped[str | None] = mapped_column(String(320), default=None)
-    user_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    logged_in_at: Mapped[datetime]
-    refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
-    problem: Mapped[str | None] = mapped_column(String(300), default=None)
-    problem_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class GraphEvent(Base):
-    """One Teams meeting event in the organiser's calendar for a session (several when the subscribers
-    exceed the attendee limit: part 0 holds the online meeting, later parts carry its join link)."""
-
-    __tablename__ = "graph_event"
-    __table_args__ = (UniqueConstraint("session_id", "part"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"))
-    part: Mapped[int] = mapped_column(Integer, default=0)
-    # Set before the first POST and sent as Graph's transactionId: a retried create makes no duplicate.
-    transaction_id: Mapped[str] = mapped_column(String(64))
-    event_id: Mapped[str | None] = mapped_column(String(300), default=None)
-    online_meeting: Mapped[bool] = mapped_column(Boolean, default=False)
-    join_url: Mapped[str | None] = mapped_column(String(2000), default=None)
-    # Person ids currently on the event as attendees (addresses are read fresh when syncing).
-    attendee_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
-    invited: Mapped[bool] = mapped_column(Boolean, default=False)
-    synced_sequence: Mapped[int] = mapped_column(Integer, default=0)
-    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
-    updated_at: Mapped[datetime]
-
-
-class GraphMailLedger(Base):
-    """Recipients of mail sent from the organiser mailbox (mails, meeting invitations), counted for
-    Exchange Online's recipients-per-rolling-day limit. Rows older than two days are pruned."""
-
-    __tablename__ = "graph_mail_ledger"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(index=True)
-    recipients: Mapped[int] = mapped_column(Integer)
-    purpose: Mapped[str] = mapped_column(String(16))
-
-
-class GraphCursor(Base):
-    """Where reading Teams left off: a channel's delta link, or the 1:1 chats' time watermark."""
-
-    __tablename__ = "graph_cursor"
-
-    name: Mapped[str] = mapped_column(String(300), primary_key=True)
-    value: Mapped[str | None] = mapped_column(Text, default=None)
-    # Messages written before the bot started watching are never carried out.
-    watching_since: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-
-class GraphSubscription(Base):
-    """A change-notification subscription the bot holds at Graph, renewed before it expires."""
-
-    __tablename__ = "graph_subscription"
-
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    resource: Mapped[str] = mapped_column(String(500), index=True)
-    expires_at: Mapped[datetime]
-    created_at: Mapped[datetime]
-
-
-class GraphProcessedMessage(Base):
-    """A Teams message already carried out as a command: seen again (delta and notification, a
-    redelivery, an edit), it is ignored. Rows older than a few days are pruned."""
-
-    __tablename__ = "graph_processed_message"
-
-    key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(index=True)

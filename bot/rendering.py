@@ -2,26 +2,28 @@
 
 One template serves every channel: the output format decides how user-supplied values are escaped
 (`finalize` for mrkdwn, autoescape for HTML), so a title like `<!channel>` can neither ping nor
-inject markup. Templates live in `templates/<language>/...`.
+inject markup. The core's templates live in `templates/<language>/...`; a channel's in its own
+folder (`handlers/<channel>/templates/<language>/...`), named `<language>/<channel>/...` like the
+core's, so one template may include another wherever it lives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, get_day_names, get_month_names
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
 from bot.dispatch import Reply
 from bot.settings import LANGUAGES
+from templates import ROOT as TEMPLATES_DIR
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 FORMATS = ("text", "mrkdwn", "html")
 
 PATTERNS = {
@@ -71,14 +73,44 @@ def _safe(value: str) -> Markup:
     return Markup(value)  # noqa: S704 - only ever called on template literals and macro results
 
 
+class TemplateLoader(BaseLoader):
+    """The core's templates, and each channel's from its own folder: `<language>/<channel>/<rest>`
+    (and `<channel>/<rest>` for what all its languages share) is `<language>/<rest>` (or `<rest>`)
+    in that channel's folder; every other name is the core's."""
+
+    def __init__(self, core: Path, channels: Mapping[str, Path]) -> None:
+        self.core = FileSystemLoader(core)
+        self.channels = {name: FileSystemLoader(folder) for name, folder in channels.items()}
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        parts = template.split("/")
+        if len(parts) >= 3 and parts[1] in self.channels:
+            return self.channels[parts[1]].get_source(environment, "/".join([parts[0], *parts[2:]]))
+        if len(parts) >= 2 and parts[0] in self.channels:
+            return self.channels[parts[0]].get_source(environment, "/".join(parts[1:]))
+        return self.core.get_source(environment, template)
+
+    def list_templates(self) -> list[str]:
+        names = set(self.core.list_templates())
+        for channel, loader in self.channels.items():
+            for name in loader.list_templates():
+                first, _, rest = name.partition("/")
+                names.add(f"{first}/{channel}/{rest}" if first in LANGUAGES and rest else f"{channel}/{name}")
+        return sorted(names)
+
+
 class Renderer:
-    def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
-        self.templates_dir = templates_dir
+    def __init__(
+        self, templates_dir: Path = TEMPLATES_DIR, channel_templates: Mapping[str, Path] | None = None
+    ) -> None:
+        self.loader = TemplateLoader(templates_dir, channel_templates or {})
         self._envs = {fmt: self._environment(fmt) for fmt in FORMATS}
 
     def _environment(self, fmt: str) -> Environment:
         env = Environment(
-            loader=FileSystemLoader(self.templates_dir),
+            loader=self.loader,
             autoescape=fmt == "html",  # noqa: S701 - text/mrkdwn escape through `finalize`
             undefined=StrictUndefined,
             trim_blocks=True,
@@ -105,6 +137,16 @@ class Renderer:
         template = self._envs[fmt].get_template(f"{language}/{name}")
         context = {**data, "_language": language, "_timezone": timezone, "_format": fmt}
         return template.render(context).strip()
+
+    def has(self, name: str, *, language: str) -> bool:
+        """Whether `templates/<language>/<name>` exists (unknown languages: Norwegian's)."""
+        if language not in LANGUAGES:
+            language = LANGUAGES[0]
+        try:
+            self.loader.get_source(self._envs["text"], f"{language}/{name}")
+        except TemplateNotFound:
+            return False
+        return True
 
     def reply(self, reply: Reply, fmt: str = "text") -> str:
         return self.render(

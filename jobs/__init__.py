@@ -1,63 +1,66 @@
 """Every scheduled job, registered in one list with a stable id. Jobs only wake work; state is in SQL.
 
-Only the leader (see bot.delivery.leader) runs them, so several processes never plan twice.
+The core's jobs are listed here; a channel adds its own periodic upkeep (`Channel.jobs`), registered
+the same way. Only the leader (see bot.delivery.leader) runs them, so several processes never plan
+twice; a job that fails is reported to the error policy and runs again at its next time.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from apscheduler.schedulers.base import BaseScheduler
 
-from bot.app import App
+from bot.channel import ChannelJob
+from jobs.context import JobContext
 from jobs.deliveries import plan_deliveries
 from jobs.housekeeping import mark_sessions_held
 from jobs.recurrence import create_recurring_sessions
-from jobs.web import purge_expired_confirmations
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Job:
     id: str
-    func: Callable[[App, BaseScheduler], object]
-    seconds: int
+    func: Callable[[JobContext, BaseScheduler], object]
+    seconds: float
 
 
 JOBS: tuple[Job, ...] = (
     Job("deliveries.plan", plan_deliveries, 15),
     Job("sessions.mark_held", lambda app, _s: mark_sessions_held(app), 60),
     Job("series.recurrence", lambda app, _s: create_recurring_sessions(app), 3600),
-    Job("web.purge_confirmations", lambda app, _s: purge_expired_confirmations(app), 3600),
 )
 
 
-def register(scheduler: BaseScheduler, app: App) -> None:
-    for job in JOBS:
+def register(scheduler: BaseScheduler, app: JobContext, channel_jobs: Sequence[ChannelJob] = ()) -> None:
+    """The core's jobs and the channels' on `scheduler`, each first run at once."""
+    every = [(job.id, _bound(job, app, scheduler), job.seconds) for job in JOBS]
+    every += [(job.id, job.run, job.seconds) for job in channel_jobs]
+    for job_id, run, seconds in every:
         scheduler.add_job(
-            guarded(job, app, scheduler),
+            guarded(job_id, run, app),
             "interval",
-            seconds=job.seconds,
-            id=job.id,
+            seconds=seconds,
+            id=job_id,
             replace_existing=True,
             coalesce=True,
             max_instances=1,
-            misfire_grace_time=job.seconds,
+            misfire_grace_time=int(seconds),
             next_run_time=app.clock.now(),
         )
 
 
-def guarded(job: Job, app: App, scheduler: BaseScheduler) -> Callable[[], None]:
-    """Leader only; a failing job logs and tries again at its next run, never killing the scheduler."""
+def _bound(job: Job, app: JobContext, scheduler: BaseScheduler) -> Callable[[], object]:
+    return lambda: job.func(app, scheduler)
 
-    def run() -> None:
-        try:
+
+def guarded(job_id: str, run: Callable[[], object], app: JobContext) -> Callable[[], None]:
+    """Leader only; a failing job goes to the error policy and runs again at its next time."""
+
+    def run_as_leader() -> None:
+        with app.errors.guard(f"job {job_id}"):
             if app.delivery.leadership.is_leader():
-                job.func(app, scheduler)
-        except Exception:
-            log.exception("job %s failed", job.id)
+                run()
 
-    return run
+    return run_as_leader

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from apscheduler.schedulers.base import BaseScheduler
 
-from bot.app import App
+from jobs.context import JobContext
 
 WAKE_JOB = "deliveries.wake"
 
 
-def plan_deliveries(app: App, scheduler: BaseScheduler) -> None:
+def plan_deliveries(app: JobContext, scheduler: BaseScheduler) -> None:
     """Expand what is due now, then schedule a one-off run at the next due moment."""
     app.delivery.plan()
     due = app.delivery.planner.next_due(app.clock.now())

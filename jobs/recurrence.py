@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 
-from bot.app import App
 from bot.commands import SessionFields
 from bot.delivery import kinds
 from bot.delivery.fanouts import notify_organisers
@@ -18,6 +17,7 @@ from bot.models import Series, Session
 from bot.recurrence import next_occurrences
 from bot.services.context import Ctx
 from bot.services.sessions import add_session
+from jobs.context import JobContext
 from jobs.housekeeping import SCHEDULER
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 HORIZON = timedelta(weeks=6)
 
 
-def create_recurring_sessions(app: App) -> list[int]:
+def create_recurring_sessions(app: JobContext) -> list[int]:
     """Create the sessions each recurring series has in the next six weeks; returns their ids."""
     created: list[int] = []
     now = app.clock.now()

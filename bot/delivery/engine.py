@@ -14,18 +14,27 @@ from bot.delivery.leader import Leadership
 from bot.delivery.outbox import LEASE, Outbox
 from bot.delivery.planner import Planner, PlanReport
 from bot.delivery.worker import Worker
+from bot.error_policy import ErrorPolicy
 from bot.services.context import CoreConfig
 
 log = logging.getLogger(__name__)
 
 
 class DeliveryEngine:
-    def __init__(self, db: Database, config: CoreConfig, clock: Clock, lease: timedelta = LEASE) -> None:
-        self.db, self.clock = db, clock
+    def __init__(
+        self,
+        db: Database,
+        config: CoreConfig,
+        clock: Clock,
+        errors: ErrorPolicy,
+        leadership: Leadership,
+        lease: timedelta = LEASE,
+    ) -> None:
+        self.db, self.clock, self.errors = db, clock, errors
         self.senders: list[Sender] = []
         self.outbox = Outbox(db, config, lease)
         self.planner = Planner(db, config, lambda: list(self.senders))
-        self.leadership = Leadership(db.engine)
+        self.leadership = leadership
         self.workers: dict[str, Worker] = {}
         self._threads: list[threading.Thread] = []
         # The periodic job and the precise wake-up may fire together: one planning pass at a time.
@@ -35,7 +44,9 @@ class DeliveryEngine:
     def add_sender(self, sender: Sender, *, batch: int = 10, in_flight: int = 1) -> None:
         """`in_flight`: sends of this channel at once (1: one after the other)."""
         self.senders = [s for s in self.senders if s.channel != sender.channel] + [sender]
-        self.workers[sender.channel] = Worker(sender, self.db, self.outbox, self.clock, batch, in_flight)
+        self.workers[sender.channel] = Worker(
+            sender, self.db, self.outbox, self.clock, self.errors, batch, in_flight
+        )
 
     def plan(self) -> PlanReport | None:
         """Expand what is due (leader only) and wake the workers; None when another process leads."""

@@ -10,6 +10,7 @@ import logging
 import threading
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,14 @@ class Leadership:
             self._drop()
             try:
                 conn = self.engine.connect()
-            except Exception:
-                log.exception("leader election: database unavailable")
+            except SQLAlchemyError as exc:
+                log.warning("leader election: database unavailable (%s)", type(exc).__name__)
                 return False
             try:
                 got = conn.execute(text(TRY_LOCK)).scalar()
                 conn.commit()
-            except Exception:
-                log.exception("leader election: the lock query failed")
+            except SQLAlchemyError as exc:
+                log.warning("leader election: the lock query failed (%s)", type(exc).__name__)
                 conn.close()
                 return False
             if got:
@@ -56,7 +57,7 @@ class Leadership:
                 try:
                     self._conn.execute(text(UNLOCK))
                     self._conn.commit()
-                except Exception:
+                except SQLAlchemyError:
                     log.warning("leader election: unlock failed; the lock goes with the connection")
             self._drop()
 
@@ -66,7 +67,7 @@ class Leadership:
             self._conn.execute(text("SELECT 1"))
             self._conn.commit()
             return True
-        except Exception:
+        except SQLAlchemyError:
             log.warning("leader election: lost the connection holding the lock")
             return False
 
@@ -74,6 +75,6 @@ class Leadership:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except Exception:
+            except SQLAlchemyError:
                 log.debug("closing a broken leader connection failed", exc_info=True)
             self._conn = None

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, Row, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import Row, Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.commands import Actor
 from bot.db import Database
 from bot.delivery import kinds
 from bot.delivery.channels import OutgoingMessage, Recipient
+from bot.leases import LeasedTable, rowcount
 from bot.models import (
     Delivery,
     DeliveryState,
@@ -50,6 +51,9 @@ P, C, S = DeliveryState.PENDING.value, DeliveryState.CLAIMED.value, DeliveryStat
 FANOUTS_KEPT = 256  # fan-outs whose fixed part is kept in memory (a handful run at a time)
 
 D = cast(Table, Delivery.__table__)
+DELIVERIES = LeasedTable(D)
+# The order a claim takes rows in (the work index of migration 0009 follows it).
+CLAIM_ORDER = (D.c.priority, D.c.due_at, D.c.id)
 F = cast(Table, Fanout.__table__)
 SESSION = cast(Table, SessionRow.__table__)
 PERSON = cast(Table, Person.__table__)
@@ -88,41 +92,27 @@ class Outbox:
     def claim(self, channel: str, worker: str, now: datetime, limit: int) -> list[Claimed]:
         """Take up to `limit` due rows for `channel`, in order; other processes skip the locked ones."""
         with self.db.transaction() as s:
-            rows = s.execute(
-                select(D.c.id, D.c.target)
-                .where(
+            rows = DELIVERIES.claim(
+                s,
+                waiting=(
                     D.c.channel == channel,
                     D.c.state == P,
                     D.c.due_at <= now,
                     or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= now),
-                )
-                .order_by(D.c.priority, D.c.due_at, D.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if not rows:
-                return []
-            # Only rows still pending: a claim never takes a row from another worker, whatever the isolation.
-            taken = set(
-                s.scalars(
-                    update(D)
-                    .where(D.c.id.in_([r.id for r in rows]), D.c.state == P)
-                    .values(state=C, claimed_by=worker, lease_until=now + self.lease, updated_at=now)
-                    .returning(D.c.id)
-                )
+                ),
+                order_by=CLAIM_ORDER,
+                limit=limit,
+                values={"state": C, "claimed_by": worker, "lease_until": now + self.lease, "updated_at": now},
+                returning=(D.c.target,),
             )
-        return [Claimed(r.id, r.target) for r in rows if r.id in taken]
+        return [Claimed(row.id, row.target) for row in rows]
 
     def renew(self, delivery_ids: list[int], worker: str, now: datetime) -> None:
         """Keep this worker's claim on rows it has not begun yet for another lease."""
         if not delivery_ids:
             return
         with self.db.transaction() as s:
-            s.execute(
-                update(D)
-                .where(D.c.id.in_(delivery_ids), D.c.state == C, D.c.claimed_by == worker)
-                .values(lease_until=now + self.lease)
-            )
+            DELIVERIES.renew(s, delivery_ids, C, worker, now + self.lease)
 
     def begin(self, delivery_id: int, worker: str, now: datetime) -> OutgoingMessage | None:
         """Mark one claimed row as in flight and read what to send; None if it must not be sent."""
@@ -143,7 +133,7 @@ class Outbox:
         marked = s.execute(
             _MARK_SENDING, {"delivery": delivery_id, "worker": worker, "lease": now + self.lease, "now": now}
         )
-        if _rows(marked) != 1:
+        if rowcount(marked) != 1:
             return None
         return _message(s, row, fanout)
 
@@ -184,21 +174,8 @@ class Outbox:
     def recover(self, now: datetime) -> tuple[int, int]:
         """Rows whose worker died: claimed ones go back as they were, sending ones come back in doubt."""
         with self.db.transaction() as s:
-            expired = (D.c.lease_until.is_not(None), D.c.lease_until < now)
-            back = _rows(
-                s.execute(
-                    update(D)
-                    .where(D.c.state == C, *expired)
-                    .values(state=P, claimed_by=None, lease_until=None, updated_at=now)
-                )
-            )
-            doubt = _rows(
-                s.execute(
-                    update(D)
-                    .where(D.c.state == S, *expired)
-                    .values(state=P, in_doubt=True, claimed_by=None, lease_until=None, updated_at=now)
-                )
-            )
+            back = DELIVERIES.take_back(s, now, C, state=P, updated_at=now)
+            doubt = DELIVERIES.take_back(s, now, S, state=P, in_doubt=True, updated_at=now)
         return back, doubt
 
     def next_due(self, channel: str) -> datetime | None:
@@ -300,10 +277,6 @@ def _again(
     if in_doubt:
         values["in_doubt"] = True
     s.execute(update(D).where(D.c.id == delivery_id).values(**values))
-
-
-def _rows(result: Result[Any]) -> int:
-    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def backoff(attempts: int) -> timedelta:

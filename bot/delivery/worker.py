@@ -13,6 +13,7 @@ from bot.db import Database
 from bot.delivery import pacing
 from bot.delivery.channels import OutgoingMessage, PermanentError, RetryLater, Sender, TransientError
 from bot.delivery.outbox import Claimed, Outbox
+from bot.error_policy import ErrorPolicy, describe
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,6 @@ IDLE_POLL = 2.0  # seconds between looks at the outbox when idle (another proces
 # has at least the other two thirds to run, whatever the worker waits for.
 RENEW_AFTER = 1 / 3
 SHORT_WAIT = timedelta(milliseconds=200)  # a wait for the send slot this short is taken in flight
-STOP_CHECK = 0.5  # seconds: how often a worker waiting for its send slot looks whether it must stop
 
 
 class Worker:
@@ -36,10 +36,11 @@ class Worker:
         db: Database,
         outbox: Outbox,
         clock: Clock,
+        errors: ErrorPolicy,
         batch: int = 10,
         in_flight: int = 1,
     ) -> None:
-        self.sender, self.db, self.outbox, self.clock = sender, db, outbox, clock
+        self.sender, self.db, self.outbox, self.clock, self.errors = sender, db, outbox, clock, errors
         self.batch = max(batch, in_flight)
         self.in_flight = in_flight
         self.name = f"{sender.channel}-{uuid.uuid4().hex[:8]}"
@@ -102,14 +103,13 @@ class Worker:
     def run(self) -> None:
         """The thread's loop: work while there is work, otherwise wait to be woken or poll."""
         while not self.stopping.is_set():
-            try:
+            with self.errors.guard(f"delivery worker {self.sender.channel}"):
                 if self.run_once():
                     continue
                 self.wake.wait(self._idle_wait())
                 self.wake.clear()
-            except Exception:  # a database hiccup must not end the worker
-                log.exception("worker %s: run failed; retrying shortly", self.name)
-                self.stopping.wait(IDLE_POLL)
+                continue
+            self.stopping.wait(IDLE_POLL)  # a database hiccup must not end the worker: again shortly
 
     def _idle_wait(self) -> float:
         due = self.outbox.next_due(self.sender.channel)
@@ -170,11 +170,9 @@ class Worker:
         except PermanentError as exc:
             self.outbox.failed(delivery_id, self.clock.now(), str(exc))
             log.error("delivery %s failed: %s", delivery_id, exc)
-        except Exception as exc:
-            log.exception("delivery %s: unexpected error in the %s sender", delivery_id, self.sender.channel)
-            self.outbox.transient(
-                delivery_id, self.clock.now(), f"{type(exc).__name__}: {exc}", in_doubt=True
-            )
+        except Exception as exc:  # the sender's own bug: in doubt, as it may have sent
+            self.errors.unexpected(f"sender {self.sender.channel}", exc, delivery=delivery_id)
+            self.outbox.transient(delivery_id, self.clock.now(), describe(exc), in_doubt=True)
         else:
             self.outbox.sent(delivery_id, self.clock.now(), ref)
 
@@ -182,14 +180,20 @@ class Worker:
         """Sleep until `slot`, renewing the claim on the rest of the batch as the lease runs down;
         False when the worker is stopping first (a slot after a long Retry-After must not hold up a
         shutdown)."""
-        step = min(STOP_CHECK, self.outbox.lease.total_seconds() * RENEW_AFTER)
-        while not self.stopping.is_set():
+        while True:
             self._keep_claim()
             left = (slot - self.clock.now()).total_seconds()
             if left <= 0:
                 return True
-            self.clock.sleep(min(left, step))
-        return False
+            if self.clock.wait(self.stopping, min(left, self._until_renewal())):
+                return False
+
+    def _until_renewal(self) -> float:
+        """Seconds until the claim on the held rows is due for renewal (a third of the lease)."""
+        every = self.outbox.lease * RENEW_AFTER
+        with self._lock:
+            due = (self._renewed_at or self.clock.now()) + every
+        return max((due - self.clock.now()).total_seconds(), 0.001)
 
     def _keep_claim(self) -> None:
         with self._lock:

@@ -8,7 +8,9 @@ operator would point at a company CA.
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import ssl
 import tempfile
 import threading
@@ -29,6 +31,7 @@ class LocalCA:
         self.ca = trustme.CA()
         self._cert = self.ca.issue_cert("127.0.0.1", "localhost")
         folder = Path(tempfile.mkdtemp(prefix="fake-ca-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # one per test process
         self.bundle = folder / "ca.pem"
         self.ca.cert_pem.write_to_path(str(self.bundle))
 

@@ -1,0 +1,42 @@
+"""What a channel gets of the core: a narrow, typed interface instead of the whole running bot.
+
+A channel reads settings and time, carries commands out through the dispatcher, renders replies,
+records what it acknowledged in the inbox, keeps its own tables in the database, runs its
+leader-only work when `is_leader()`, and reports the unexpected to `errors`. It never sees the
+delivery engine, the web server or another channel; the composition root (`bot/entry/`) builds this
+once and hands it to every channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.delivery.leader import Leadership
+from bot.dispatch import Dispatcher
+from bot.error_policy import ErrorPolicy
+from bot.inbox import Inbox
+from bot.rendering import Renderer
+from bot.services.context import CoreConfig
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class Core:
+    settings: Settings
+    db: Database
+    clock: Clock
+    dispatcher: Dispatcher
+    renderer: Renderer
+    inbox: Inbox
+    leadership: Leadership
+    errors: ErrorPolicy
+
+    @property
+    def config(self) -> CoreConfig:
+        return self.dispatcher.config
+
+    def is_leader(self) -> bool:
+        """Whether this process does the once-only background work (see bot/delivery/leader.py)."""
+        return self.leadership.is_leader()

@@ -1,0 +1,87 @@
+"""What every CLI command shares: settings, the app, the operator as actor, and clean failures."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import NoReturn, TextIO, TypeVar
+
+import typer
+from rich.console import Console
+
+from bot.commands import Actor
+from bot.entry.composition import App, build
+from bot.entry.settings import BotSettings, load_settings
+from bot.services.context import Ctx
+from bot.services.errors import UserError
+from bot.settings import SettingsError
+
+T = TypeVar("T")
+err = Console(stderr=True, highlight=False)
+
+
+def operator() -> Actor:
+    """The local operator: organiser rights everywhere, audited as `cli:<os user>`."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "operator"
+    return Actor(platform="cli", external_id=user, is_operator=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(message, markup=False)
+    raise typer.Exit(code)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    if level != "DEBUG":
+        # Their routine INFO lines (each migration step, each job run) drown the bot's own.
+        for noisy in ("alembic", "apscheduler", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def read_settings() -> BotSettings:
+    """The settings, with logging set up from them; a bad `.env` ends the command (exit 2)."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        fail(str(exc), code=2)
+    setup_logging(settings.log_level)
+    return settings
+
+
+@contextmanager
+def open_app(
+    *, migrate: bool = True, console: TextIO | None = None, settings: BotSettings | None = None
+) -> Iterator[App]:
+    """The bot, built from the settings; `console`: the terminal of a console session."""
+    app = build(settings or read_settings(), migrate=migrate, console=console)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def operate(app: App, fn: Callable[[Ctx], T], actor: Actor | None = None) -> T:
+    """Run `fn` as one transaction; a refusal is printed from its reply template and exits 1."""
+    try:
+        with app.db.transaction() as s:
+            return fn(Ctx(s, actor or operator(), app.clock.now(), app.config))
+    except UserError as refusal:
+        fail(refusal_text(app, refusal))
+
+
+def refusal_text(app: App, refusal: UserError) -> str:
+    return app.renderer.render(
+        f"replies/{refusal.key}.txt",
+        refusal.data,
+        language=app.settings.language,
+        timezone=app.settings.timezone,
+    )

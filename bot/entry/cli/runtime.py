@@ -1,0 +1,156 @@
+"""`baerekraft-bot run` and `shell`: the bot itself, with its schedule."""
+
+from __future__ import annotations
+
+import faulthandler
+import getpass
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+import typer
+from sqlalchemy.orm import configure_mappers
+
+from bot.commands import Actor
+from bot.entry.cli.common import fail, open_app, read_settings
+from bot.entry.composition import App, log_channel_state
+from bot.entry.runtime import Role, Runtime
+from bot.entry.server import WebServerError
+from bot.entry.worker_process import STOP_TIMEOUT, WorkerProcess, listen, lower_priority
+from bot.services.people import is_email, normalise_email
+from handlers.console.channel import ConsoleChannel
+
+log = logging.getLogger(__name__)
+
+
+def _console(app: App, actor: Actor, runtime: Runtime) -> None:
+    """Console in the foreground; the rest of the bot runs around it until end of input."""
+    console = app.channel(ConsoleChannel)
+    assert console is not None, "built without its console"
+    runtime.start()
+    try:
+        console.handler(actor).run(sys.stdin, interactive=sys.stdin.isatty())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.stop()
+
+
+def _until_signalled(runtime: Runtime, worker: WorkerProcess | None = None) -> int:
+    """Run until SIGTERM or Ctrl-C (exit 0), or until the worker process dies (exit 1)."""
+    stop = threading.Event()
+    code = 0
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    def on_worker_exit(exit_code: int) -> None:
+        nonlocal code
+        code = 1
+        log.error(
+            "the worker process stopped (exit %s): stopping, for the service manager to restart", exit_code
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if worker is not None:
+        worker.watch(on_worker_exit)
+    try:
+        runtime.start()
+    except WebServerError as exc:
+        log.error("%s: is another program using PORT?", exc)
+        code = 1
+        stop.set()
+    try:
+        stop.wait()
+    finally:
+        runtime.stop()
+        if worker is not None:
+            worker.stop()
+    return code
+
+
+def _worker_main(app: App, read_fd: int) -> int:
+    """The forked worker process: the inbox worker and the senders, until SIGTERM or the parent's end."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C reaches the whole process group
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    lower_priority(app.settings.worker_nice)
+    runtime = Runtime(app, role=Role.WORKER)
+    runtime.start()
+    assert runtime.inbox_worker is not None
+    listen(read_fd, runtime.inbox_worker.wake, app.delivery.wake, stop.set)
+    log.info(
+        "worker process %s: carrying out requests and sending (nice %s)",
+        os.getpid(),
+        app.settings.worker_nice,
+    )
+    try:
+        stop.wait()
+    finally:
+        # A stop that hangs leaves every thread's stack in the log before the front's SIGKILL comes.
+        faulthandler.dump_traceback_later(STOP_TIMEOUT - 5, exit=False)
+        runtime.stop()
+        app.close()
+        faulthandler.cancel_dump_traceback_later()
+    return 0
+
+
+def _service(app: App) -> int:
+    """As a service: the front here, the work in a forked worker process (unless WORKER_PROCESS=false)."""
+    if app.settings.worker_process:
+        app.db.engine.dispose()  # no pooled connection may be shared by the two processes
+        configure_mappers()  # likewise the ORM's mapper set-up (else done at each side's first query)
+        worker = WorkerProcess.fork(lambda read_fd: _worker_main(app, read_fd))
+        if worker is not None:
+            return _until_signalled(Runtime(app, role=Role.FRONT, nudges=worker.nudger), worker)
+        log.warning("cannot fork a worker process here: running everything in one process")
+    return _until_signalled(Runtime(app))
+
+
+def shell(
+    as_: str = typer.Option(..., "--as", help="Your e-mail address: who you are in this shell."),
+    name: str | None = typer.Option(None, "--name", help="Your name."),
+    organiser: bool = typer.Option(
+        False, "--organiser", help="Act with organiser rights in every series (local operator)."
+    ),
+    language: str | None = typer.Option(None, "--language", help="nb or en (default: the series')."),
+) -> None:
+    """Talk to the bot on standard input, interactively or through a pipe."""
+    if not is_email(as_.strip()):
+        fail(f"--as: {as_!r} is not an e-mail address")
+    email = normalise_email(as_)
+    actor = Actor("console", email, email=email, name=name, language=language, is_operator=organiser)
+    with open_app(console=sys.stdout) as app:
+        _console(app, actor, Runtime(app, serve_web=False))
+
+
+def run(
+    console: bool | None = typer.Option(
+        None,
+        "--console/--no-console",
+        help="Read commands from standard input; by default only when no chat channel is configured.",
+    ),
+) -> None:
+    """Migrate the database and start the bot: web server, every configured channel, the schedule.
+
+    Without Slack or Microsoft credentials this is console mode: you talk to the bot here, and end
+    of input stops it. With --no-console (a service) it runs until SIGTERM or Ctrl-C.
+    """
+    settings = read_settings()
+    as_console = console if console is not None else not settings.chat_configured
+    with open_app(settings=settings, console=sys.stdout if as_console else None) as app:
+        log_channel_state(app.settings)
+        if as_console:
+            user = getpass.getuser()
+            log.info("console mode: type commands here; try 'hjelp'")
+            _console(app, Actor("console", user, name=user, is_operator=True), Runtime(app))
+        else:
+            code = _service(app)
+            if code:
+                raise typer.Exit(code)

@@ -1,0 +1,99 @@
+"""`baerekraft-bot series ...`: the series the bot runs."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.delivery.operations import set_offsets
+from bot.entry.cli.common import open_app, operate
+from bot.services.context import Ctx
+from bot.services.series import all_series, create_series, resolve_series
+from bot.services.subscriptions import active_count
+from bot.views import SeriesView
+
+app = typer.Typer(help="Series: list, add, show.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON instead of a table.")) -> None:
+    """List the series with their subscriber counts."""
+    with open_app() as bot:
+
+        def rows(ctx: Ctx) -> list[dict[str, object]]:
+            return [
+                {**SeriesView.of(x).__dict__, "subscribers": active_count(ctx, x)} for x in all_series(ctx)
+            ]
+
+        data = operate(bot, rows)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    table = Table("slug", "name", "language", "time zone", "subscribers", "recurrence")
+    for row in data:
+        table.add_row(
+            *(str(row[k] or "") for k in ("slug", "name", "language", "timezone", "subscribers")),
+            str(row["recurrence"] or "–"),
+        )
+    Console().print(table)
+
+
+@app.command("add")
+def add_cmd(
+    slug: str = typer.Option(..., help="Short name used in commands and links, e.g. verdensmaal."),
+    name: str = typer.Option(..., help="Display name."),
+    language: str = typer.Option("nb", help="nb or en."),
+    timezone: str = typer.Option("Europe/Oslo", help="IANA time zone."),
+) -> None:
+    """Create a series."""
+    with open_app() as bot:
+        created = operate(bot, lambda ctx: SeriesView.of(create_series(ctx, slug, name, language, timezone)))
+    typer.echo(f"Series {created.slug} created (id {created.id}).")
+
+
+@app.command("show")
+def show_cmd(slug: str = typer.Argument(..., help="The series' slug.")) -> None:
+    """Show one series' settings."""
+    with open_app() as bot:
+
+        def show(ctx: Ctx) -> dict[str, object]:
+            series = resolve_series(ctx, slug)
+            return {
+                **SeriesView.of(series).__dict__,
+                "default_start_time": series.default_start_time.strftime("%H:%M"),
+                "default_duration_minutes": series.default_duration_minutes,
+                "invitation": series.invitation_offset + " before",
+                "reminders": series.reminder_offsets + " before",
+                "followup": series.followup_delay + " after the end (once slides are added)",
+                "subscribers": active_count(ctx, series),
+            }
+
+        data = operate(bot, show)
+    for key, value in data.items():
+        typer.echo(f"{key}: {value if value is not None else '–'}")
+
+
+@app.command("set")
+def set_cmd(
+    slug: str = typer.Argument(..., help="The series' slug."),
+    invitation: str | None = typer.Option(
+        None, help="How long before a session the invitation goes, e.g. 7d."
+    ),
+    reminders: str | None = typer.Option(None, help="Reminders before a session, e.g. 1d,1h (s/m/h/d)."),
+    followup: str | None = typer.Option(
+        None, help="Follow-up with the slides this long after the end, e.g. 2h."
+    ),
+) -> None:
+    """Set when a series' invitation, reminders and follow-up go out (days are local calendar days)."""
+    with open_app() as bot:
+        changed = operate(
+            bot, lambda ctx: set_offsets(ctx, resolve_series(ctx, slug), invitation, reminders, followup)
+        )
+    if not changed:
+        typer.echo("Nothing to change: give --invitation, --reminders or --followup.")
+        return
+    for key, value in changed.items():
+        typer.echo(f"{key}: {value}")

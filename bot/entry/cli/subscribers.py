@@ -1,0 +1,141 @@
+"""`baerekraft-bot subscribers import|export`: the list as CSV.
+
+`import` validates the whole file first and imports in one transaction; it never re-subscribes anyone
+who unsubscribed (see bot.subscriber_csv). Its report goes to standard output, the progress bar to
+standard error. `export` writes nothing but the CSV to standard output.
+
+Exit codes: 0 done; 1 rows were rejected and nothing was imported, or the series was refused;
+2 the file (or the configuration) cannot be used.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.entry.cli.common import err, fail, open_app, operate
+from bot.entry.composition import App
+from bot.services.series import resolve_series
+from bot.subscriber_csv import (
+    CsvFormatError,
+    CsvRow,
+    ImportReport,
+    ProgressHook,
+    decode,
+    export_subscribers,
+    has_erased_people,
+    import_rows,
+    parse_csv,
+)
+
+app = typer.Typer(help="Subscribers: import and export as CSV.", no_args_is_help=True)
+
+
+@app.command("import")
+def import_cmd(
+    file: str = typer.Argument(
+        ..., help="CSV with a header naming email, name and language; fields separated by , or ;."
+    ),
+    series: str | None = typer.Option(
+        None, "--series", help="The series' slug; may be left out when there is only one series."
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Import the valid rows even when some rows are invalid."
+    ),
+) -> None:
+    """Subscribe the people in a CSV file. Never re-subscribes anyone who unsubscribed."""
+    rows = _read(Path(file))
+    with open_app() as bot:
+        _require_secret_key_if_erased(bot)
+        with _progress_bar() as progress:
+            report = operate(
+                bot,
+                lambda ctx: import_rows(
+                    ctx, resolve_series(ctx, series), rows, skip_invalid=skip_invalid, progress=progress
+                ),
+            )
+    _print_report(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export_cmd(
+    series: str | None = typer.Option(None, "--series", help="Only this series (default: every series)."),
+    include_unsubscribed: bool = typer.Option(
+        False,
+        "--include-unsubscribed",
+        help="Also ended subscriptions, with an extra unsubscribed_at column (empty for active ones).",
+    ),
+) -> None:
+    """Write the subscribers as CSV to standard output: one row per subscription."""
+    with open_app() as bot:
+        count = operate(
+            bot,
+            lambda ctx: export_subscribers(
+                ctx.s,
+                sys.stdout,
+                series=resolve_series(ctx, series) if series is not None else None,
+                include_unsubscribed=include_unsubscribed,
+            ),
+        )
+    sys.stdout.flush()
+    err.print(f"{count} rows exported.", markup=False)
+
+
+def _read(path: Path) -> list[CsvRow]:
+    """The file's data rows; a file that cannot be used ends the command with exit code 2."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"Cannot read {path}: {exc.strerror or exc}", code=2)
+    try:
+        return parse_csv(decode(data))
+    except CsvFormatError as exc:
+        fail(f"{path}: {exc}", code=2)
+
+
+def _require_secret_key_if_erased(bot: App) -> None:
+    """Erased people are recognised by a hash keyed with SECRET_KEY: without it, refuse to import."""
+    if bot.settings.secret_key_is_temporary and operate(bot, lambda ctx: has_erased_people(ctx.s)):
+        fail(
+            "SECRET_KEY is not set: people who asked to be erased could not be recognised and might be"
+            " subscribed again. Set SECRET_KEY to the bot's key and run the import again.",
+            code=2,
+        )
+
+
+@contextmanager
+def _progress_bar() -> Iterator[ProgressHook]:
+    """A progress bar on standard error, shown on a terminal only, and the hook that drives it."""
+    columns = (TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("import", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _print_report(report: ImportReport) -> None:
+    """Every row not imported, in file order, then one summary line."""
+    issues = [(i.line, "rejected", i.reason) for i in report.rejected]
+    issues += [(i.line, "skipped", i.reason) for i in report.skipped]
+    for line, what, reason in sorted(issues):
+        typer.echo(f"line {line}: {what}: {reason}")
+    if not report.applied:
+        typer.echo(
+            f"Nothing imported: {len(report.rejected)} invalid row(s)."
+            " Fix them, or use --skip-invalid to import the valid rows."
+        )
+        return
+    typer.echo(
+        f"Imported into {report.series}: {report.created} created, {report.unchanged} unchanged"
+        f" (already subscribed), {len(report.skipped)} skipped, {len(report.rejected)} rejected."
+    )

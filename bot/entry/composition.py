@@ -1,0 +1,141 @@
+"""The composition root: settings → database → core → channels → delivery engine, built in one place.
+
+`App` is what the entry points (CLI, runtime, worker process) and the tests hold; channels never see
+it: each gets the narrow `Core` (bot/core.py) and its own settings.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TextIO, TypeVar
+
+from bot.channel import Channel
+from bot.clock import Clock, SystemClock
+from bot.core import Core
+from bot.db import Database, make_engine
+from bot.delivery.engine import DeliveryEngine
+from bot.delivery.leader import Leadership
+from bot.dispatch import Dispatcher
+from bot.entry.channels import build_channels, channel_templates
+from bot.entry.settings import BotSettings
+from bot.error_policy import ErrorPolicy, HealthBoard
+from bot.inbox import Inbox
+from bot.mail import Mailer
+from bot.migrate import upgrade
+from bot.rendering import Renderer
+from bot.services.context import CoreConfig
+
+log = logging.getLogger(__name__)
+C = TypeVar("C", bound=Channel)
+# Channels reported on /healthz even when they are not configured ("off").
+KNOWN_CHANNELS = ("slack", "microsoft365")
+
+
+@dataclass
+class App:
+    settings: BotSettings
+    core: Core
+    delivery: DeliveryEngine
+    channels: tuple[Channel, ...]
+    mailer: Mailer
+    health: HealthBoard
+
+    @property
+    def db(self) -> Database:
+        return self.core.db
+
+    @property
+    def clock(self) -> Clock:
+        return self.core.clock
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.core.dispatcher
+
+    @property
+    def renderer(self) -> Renderer:
+        return self.core.renderer
+
+    @property
+    def inbox(self) -> Inbox:
+        return self.core.inbox
+
+    @property
+    def errors(self) -> ErrorPolicy:
+        return self.core.errors
+
+    @property
+    def config(self) -> CoreConfig:
+        return self.core.config
+
+    def channel(self, kind: type[C]) -> C | None:
+        """The running channel of this type, if configured."""
+        return next((c for c in self.channels if isinstance(c, kind)), None)
+
+    def channel_states(self) -> dict[str, str]:
+        """Each channel's state for operators (`/healthz`): its own report, or "off"."""
+        states = dict.fromkeys(KNOWN_CHANNELS, "off")
+        states.update({channel.name: channel.health() for channel in self.channels})
+        return states
+
+    def close(self) -> None:
+        for channel in reversed(self.channels):
+            with self.errors.guard(f"closing channel {channel.name}"):
+                channel.stop()
+        self.inbox.close()
+        self.delivery.leadership.resign()
+        self.db.engine.dispose()
+
+
+def build(
+    settings: BotSettings,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    console: TextIO | None = None,
+    mailer: Mailer | None = None,
+) -> App:
+    """Build the bot; `migrate` brings the database schema up to date first. `console`: the terminal
+    of a console session; `mailer`: a mail transport instead of the channels' (tests)."""
+    if migrate:
+        upgrade(settings.database_url)
+    db = Database(make_engine(settings.database_url))
+    clock = clock or SystemClock()
+    config = CoreConfig(
+        timezone=settings.timezone, language=settings.language, secret_key=settings.secret_key
+    )
+    health = HealthBoard(clock)
+    errors = ErrorPolicy(health)
+    leadership = Leadership(db.engine)
+    lease = timedelta(seconds=settings.limits.delivery_lease_seconds)
+    delivery = DeliveryEngine(db, config, clock, errors, leadership, lease)
+    core = Core(
+        settings=settings,
+        db=db,
+        clock=clock,
+        dispatcher=Dispatcher(db, clock, config, errors),
+        renderer=make_renderer(),
+        inbox=Inbox(db, clock, errors),
+        leadership=leadership,
+        errors=errors,
+    )
+    channels, transport = build_channels(core, settings, console=console, mailer=mailer)
+    return App(settings, core, delivery, tuple(channels), transport, health)
+
+
+@functools.cache
+def make_renderer() -> Renderer:
+    """The renderer with the core's templates and every channel's: one per process, as it holds
+    nothing but the compiled templates (compiling them again for every bot built costs time)."""
+    return Renderer(channel_templates=channel_templates())
+
+
+def log_channel_state(settings: BotSettings) -> None:
+    """One line per channel that is switched off, and why; nothing more."""
+    for line in settings.disabled_channels:
+        log.info(line)
+    if settings.secret_key_is_temporary:
+        log.warning("SECRET_KEY not set: using a temporary key; links in sent mails stop working on restart")

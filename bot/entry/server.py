@@ -1,0 +1,99 @@
+"""The one HTTP server (Starlette on uvicorn) that every HTTP-facing channel mounts its routes on
+(web pages, Slack's Request URL in HTTP mode, Graph change notifications), and `/healthz`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from bot.entry.composition import App
+
+log = logging.getLogger(__name__)
+
+
+def health_route(app: App) -> Route:
+    def healthz(_request: Request) -> JSONResponse:
+        database = "ok"
+        try:
+            with app.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:  # the report must answer even when the database does not
+            log.warning("health check: database unreachable: %s", type(exc).__name__)
+            database = "unreachable"
+        channels = app.channel_states()
+        problems = {
+            place: {
+                "failures": trouble.count,
+                "last": trouble.last_at.isoformat(),
+                "error": trouble.last_error,
+            }
+            for place, trouble in app.health.recent().items()
+            if trouble.last_at is not None
+        }
+        healthy = database == "ok"
+        degraded = (
+            not healthy or bool(problems) or any(state.startswith("degraded") for state in channels.values())
+        )
+        body: dict[str, object] = {
+            "status": "degraded" if degraded else "ok",
+            "database": database,
+            "channels": channels,
+        }
+        if problems:
+            body["problems"] = problems
+        # 503 only when nothing works without a database; a failing job or channel is reported, and
+        # a service manager must not restart the bot for it.
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    return Route("/healthz", healthz, methods=["GET"])
+
+
+def create_web_app(app: App, routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """`/healthz` and the channels' routes."""
+    return Starlette(routes=[health_route(app), *routes])
+
+
+class WebServer:
+    """uvicorn in a background thread, stopped cleanly with the bot."""
+
+    def __init__(self, web_app: Starlette, host: str, port: int) -> None:
+        config = uvicorn.Config(web_app, host=host, port=port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving; raises WebServerError when the address cannot be bound."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                config = self.server.config
+                raise WebServerError(f"the web server could not listen on {config.host}:{config.port}")
+            time.sleep(0.005)
+
+    @property
+    def port(self) -> int | None:
+        """The bound port (PORT=0 picks a free one), once started."""
+        servers = getattr(self.server, "servers", None) or []
+        for server in servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return None
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class WebServerError(Exception):
+    """The web server did not start (e.g. the port is taken)."""

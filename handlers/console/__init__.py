@@ -1,0 +1,3 @@
+"""The console channel: the operator's terminal as a chat (like Errbot's text backend). Lines typed
+(or piped) in become commands through the inbox, replies are printed, and what the bot would post or
+mail is printed too (`baerekraft-bot shell`, and `run` without chat credentials)."""

@@ -1,0 +1,197 @@
+"""Tokens from msal: app-only (client credentials) and the delegated service account (device code).
+
+App-only tokens do calendar, mail, the activity feed and the directory. Graph lets only a signed-in
+user post to a Teams channel or chat, so `teams login` signs a service account in once with the
+device-code flow; its msal cache (refresh token included) is kept encrypted in the database and later
+tokens come silently. An expired or revoked login is logged once, stored for `teams status`, and only
+the delegated work waits: the app-only work goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import msal
+import requests
+
+from handlers.microsoft365.client import Auth
+from handlers.microsoft365.errors import GraphAuthError, GraphUnavailable, LoginNeeded
+from handlers.microsoft365.login_store import LoginStore, UnreadableSecret
+from handlers.microsoft365.settings import MicrosoftSettings
+
+log = logging.getLogger(__name__)
+
+# What the service account is asked to consent to (delegated permissions).
+DELEGATED = ("ChannelMessage.Send", "ChannelMessage.Read.All", "Chat.ReadWrite", "User.Read")
+TIMEOUT = 30
+
+
+def graph_resource(settings: MicrosoftSettings) -> str:
+    """The token audience: Graph's origin (https://graph.microsoft.com, or a national cloud's)."""
+    parts = urlsplit(settings.graph_api_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def authority(settings: MicrosoftSettings) -> str:
+    return f"{settings.authority_host}/{settings.tenant_id}"
+
+
+def _reason(result: dict[str, Any]) -> str:
+    """The error code and the first line of its description: no tokens, no secrets."""
+    description = str(result.get("error_description") or "").splitlines()
+    return f"{result.get('error', 'error')}: {description[0][:200] if description else ''}".strip(": ")
+
+
+class AppAuth:
+    """Client-credentials tokens; msal caches them until shortly before they expire."""
+
+    def __init__(self, settings: MicrosoftSettings) -> None:
+        self.settings = settings
+        self.scopes = [f"{graph_resource(settings)}/.default"]
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._lock = threading.Lock()
+
+    def token(self, refresh: bool = False) -> str:
+        with self._lock:
+            app = self._application()
+            if refresh:
+                app.remove_tokens_for_client()
+            result = app.acquire_token_for_client(scopes=self.scopes)
+        if "access_token" not in result:
+            raise GraphAuthError(f"the identity provider refused the app's credentials ({_reason(result)})")
+        return str(result["access_token"])
+
+    def _application(self) -> msal.ConfidentialClientApplication:
+        if self._app is None:
+            try:
+                self._app = msal.ConfidentialClientApplication(
+                    self.settings.client_id,
+                    client_credential=self.settings.client_secret,
+                    authority=authority(self.settings),
+                    instance_discovery=False,
+                    timeout=TIMEOUT,
+                )
+            except Exception as exc:  # msal reads the OpenID configuration here: network, TLS, JSON
+                raise GraphUnavailable(f"identity provider unavailable ({type(exc).__name__})") from exc
+        return self._app
+
+
+class DelegatedAuth:
+    """The service account's tokens, from the stored cache; reloaded when another process saved it."""
+
+    def __init__(self, settings: MicrosoftSettings, store: LoginStore) -> None:
+        self.settings, self.store = settings, store
+        self.scopes = [f"{graph_resource(settings)}/{name}" for name in DELEGATED]
+        self.cache = msal.SerializableTokenCache()
+        self.user_id: str | None = None
+        self._version: int | None = None
+        self._app: msal.PublicClientApplication | None = None
+        self._reported: str | None = None
+        self._dead_version: int | None = None
+        self._lock = threading.Lock()
+
+    def token(self, refresh: bool = False) -> str:
+        with self._lock:
+            self._reload()
+            if self._reported is not None and self._dead_version == self._version:
+                raise LoginNeeded(self._reported)  # known dead until a new login is stored
+            app = self._application()
+            accounts = app.get_accounts()
+            if not accounts:
+                self._problem("no Teams login stored: run `baerekraft-bot teams login`")
+            try:
+                result = app.acquire_token_silent_with_error(self.scopes, accounts[0], force_refresh=refresh)
+            except requests.RequestException as exc:
+                raise GraphUnavailable(f"identity provider unavailable ({type(exc).__name__})") from exc
+            if not result or "access_token" not in result:
+                reason = _reason(result) if result else "no usable refresh token"
+                self._problem(
+                    f"the Teams login expired or was revoked ({reason}): run `baerekraft-bot teams login`"
+                )
+            self._save_if_changed()
+            self._recovered()
+            return str(result["access_token"])
+
+    def start_device_login(self) -> dict[str, Any]:
+        """Begin a device-code login with an empty cache; the flow's `message` says what to do."""
+        with self._lock:
+            self.cache = msal.SerializableTokenCache()
+            self._app, self._version = None, None
+            flow: dict[str, Any] = self._application().initiate_device_flow(scopes=self.scopes)
+        if "user_code" not in flow:
+            raise GraphAuthError(f"the identity provider refused the device login ({_reason(flow)})")
+        return flow
+
+    def finish_device_login(self, flow: dict[str, Any]) -> str:
+        """Wait for the user to finish signing in; store the cache; returns the account's name."""
+        result = self._application().acquire_token_by_device_flow(flow)
+        if "access_token" not in result:
+            raise GraphAuthError(f"the Teams login did not succeed ({_reason(result)})")
+        claims = result.get("id_token_claims") or {}
+        username = claims.get("preferred_username") or claims.get("name")
+        user_id = claims.get("oid")
+        with self._lock:
+            self._version = self.store.save_login(self.cache.serialize(), username, user_id)
+            self.cache.has_state_changed = False
+            self.user_id, self._reported = user_id, None
+        log.info("Teams: logged in as %s", username)
+        return str(username)
+
+    def _reload(self) -> None:
+        version = self.store.version()
+        if version is None or version == self._version:
+            return
+        try:
+            stored = self.store.load()
+        except UnreadableSecret as exc:
+            self._problem(f"{exc}: run `baerekraft-bot teams login` again")
+        if stored is not None:
+            self.cache.deserialize(stored.cache)
+            self._version, self.user_id = stored.version, stored.user_id
+
+    def _save_if_changed(self) -> None:
+        if self.cache.has_state_changed:
+            version = self.store.save_cache(self.cache.serialize())
+            self.cache.has_state_changed = False
+            self._version = version if version is not None else self._version
+
+    def _problem(self, problem: str) -> NoReturn:
+        """Report once (log + stored state), then raise: the delegated work waits for a new login."""
+        self._dead_version = self._version
+        if problem != self._reported:
+            self._reported = problem
+            log.error("Teams: %s. Posting to Teams and reading commands from it wait until then.", problem)
+            self.store.report_problem(problem)
+        raise LoginNeeded(problem)
+
+    def _recovered(self) -> None:
+        if self._reported is not None:
+            log.info("Teams: the login works again")
+            self._reported = None
+
+    def _application(self) -> msal.PublicClientApplication:
+        if self._app is None:
+            try:
+                self._app = msal.PublicClientApplication(
+                    self.settings.client_id,
+                    authority=authority(self.settings),
+                    token_cache=self.cache,
+                    instance_discovery=False,
+                    timeout=TIMEOUT,
+                )
+            except Exception as exc:  # network, TLS or a malformed OpenID configuration
+                raise GraphUnavailable(f"identity provider unavailable ({type(exc).__name__})") from exc
+        return self._app
+
+
+class GraphTokens:
+    """The client's token source: app-only or delegated, as each call asks."""
+
+    def __init__(self, app: AppAuth, user: DelegatedAuth) -> None:
+        self.app, self.user = app, user
+
+    def token(self, auth: Auth, *, refresh: bool = False) -> str:
+        return self.app.token(refresh) if auth is Auth.APP else self.user.token(refresh)

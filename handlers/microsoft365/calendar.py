@@ -1,0 +1,142 @@
+"""The organiser's calendar through Graph: Teams meeting events, their attendees, updates, cancels.
+
+Exchange does the inviting: an attendee added to an event gets the Teams invitation, one removed
+gets a cancellation, and a changed time or title is sent to everyone on the event. Attendees are
+hidden from each other (`hideAttendees`) and no replies are asked for (hundreds would flood the
+organiser's mailbox).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from handlers.microsoft365.client import Auth, GraphClient, segment
+from handlers.microsoft365.errors import GraphNotFound
+
+PERMISSION = "Calendars.ReadWrite"
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class EventContent:
+    """What a session's event says; the same for each of its parts."""
+
+    subject: str
+    body_html: str
+    start: datetime
+    end: datetime
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class CreatedEvent:
+    id: str
+    join_url: str | None
+    # The attendees the event has, lower case: those sent, or, when the transaction id had made the
+    # event already (a retry, or another process), those it was made with. None: not in the answer.
+    attendees: frozenset[str] | None = None
+
+
+def _moment(when: datetime) -> dict[str, str]:
+    return {"dateTime": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
+
+
+def content_fields(content: EventContent) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "subject": content.subject[:255],
+        "body": {"contentType": "HTML", "content": content.body_html},
+        "start": _moment(content.start),
+        "end": _moment(content.end),
+    }
+    if content.location:
+        fields["location"] = {"displayName": content.location[:255]}
+    return fields
+
+
+def attendee_fields(attendees: Sequence[Attendee]) -> dict[str, Any]:
+    return {
+        "attendees": [
+            {"emailAddress": {"address": a.email, "name": a.name or a.email}, "type": "required"}
+            for a in attendees
+        ]
+    }
+
+
+class CalendarApi:
+    def __init__(self, client: GraphClient, organiser: str) -> None:
+        self.client = client
+        self.events_path = f"/users/{segment(organiser)}/events"
+
+    def create(
+        self, content: EventContent, attendees: Sequence[Attendee], *, online: bool, transaction_id: str
+    ) -> CreatedEvent:
+        """A new event; the same `transaction_id` again returns the event already made (no duplicate)."""
+        body: dict[str, Any] = {
+            **content_fields(content),
+            **attendee_fields(attendees),
+            "isOnlineMeeting": online,
+            "hideAttendees": True,
+            "responseRequested": False,
+            "allowNewTimeProposals": False,
+            "transactionId": transaction_id,
+        }
+        if online:
+            body["onlineMeetingProvider"] = "teamsForBusiness"
+        event = self.client.call(
+            "POST", self.events_path, auth=Auth.APP, permission=PERMISSION, json=body, idempotent=True
+        ).object()
+        meeting = event.get("onlineMeeting") or {}
+        return CreatedEvent(
+            str(event["id"]),
+            meeting.get("joinUrl") if isinstance(meeting, dict) else None,
+            _addresses(event.get("attendees")),
+        )
+
+    def update(self, event_id: str, fields: dict[str, Any]) -> None:
+        self.client.call(
+            "PATCH",
+            f"{self.events_path}/{segment(event_id)}",
+            auth=Auth.APP,
+            permission=PERMISSION,
+            json=fields,
+        )
+
+    def cancel(self, event_id: str, comment: str) -> None:
+        """Cancel an event that has attendees (they get the cancellation); gone already is fine."""
+        with contextlib.suppress(GraphNotFound):
+            self.client.call(
+                "POST",
+                f"{self.events_path}/{segment(event_id)}/cancel",
+                auth=Auth.APP,
+                permission=PERMISSION,
+                json={"comment": comment},
+                idempotent=True,
+            )
+
+    def delete(self, event_id: str) -> None:
+        """Remove an event nobody was invited to yet."""
+        with contextlib.suppress(GraphNotFound):
+            self.client.call(
+                "DELETE", f"{self.events_path}/{segment(event_id)}", auth=Auth.APP, permission=PERMISSION
+            )
+
+
+def _addresses(attendees: object) -> frozenset[str] | None:
+    """The e-mail addresses in an event's `attendees`, lower case (malformed entries left out)."""
+    if not isinstance(attendees, list):
+        return None
+    found = set()
+    for attendee in attendees:
+        address = (attendee.get("emailAddress") or {}).get("address") if isinstance(attendee, dict) else None
+        if isinstance(address, str) and address:
+            found.add(address.lower())
+    return frozenset(found)

@@ -1,0 +1,135 @@
+"""The delegated login's msal token cache in the database, encrypted, shared by every process.
+
+The key is derived from SECRET_KEY with HKDF-SHA256 and used with Fernet (AES-128-CBC + HMAC-SHA256): a
+changed SECRET_KEY or a tampered row cannot be read, and says so, instead of yielding garbage.
+
+`version` rises on each save so a process reloads the cache only when another one changed it. A
+problem (expired or revoked login) is stored with the row, for `teams status` and /healthz.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import delete, select
+
+from bot.clock import Clock
+from bot.db import Database
+from handlers.microsoft365.models import GraphLogin
+
+KEY = "delegated"
+SALT = b"baerekraft-bot graph login"
+INFO = b"msal token cache v1"
+
+
+class UnreadableSecret(Exception):
+    """Stored data that this SECRET_KEY cannot decrypt (another key, or tampering)."""
+
+
+def derive_key(secret_key: str) -> bytes:
+    """A Fernet key of its own for the token cache, so SECRET_KEY itself is never used twice."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=SALT, info=INFO)
+    return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode()))
+
+
+class SecretBox:
+    def __init__(self, secret_key: str) -> None:
+        self._fernet = Fernet(derive_key(secret_key))
+
+    def seal(self, plain: str) -> str:
+        return self._fernet.encrypt(plain.encode()).decode("ascii")
+
+    def open(self, sealed: str) -> str:
+        try:
+            return self._fernet.decrypt(sealed.encode("ascii")).decode()
+        except (InvalidToken, ValueError) as exc:
+            raise UnreadableSecret("the stored Teams login cannot be decrypted with this SECRET_KEY") from exc
+
+
+@dataclass(frozen=True)
+class LoginState:
+    """What operators see about the login; never the tokens."""
+
+    username: str | None
+    user_id: str | None
+    logged_in_at: datetime
+    refreshed_at: datetime | None
+    problem: str | None
+    problem_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredCache:
+    cache: str  # the serialized msal cache, decrypted
+    version: int
+    user_id: str | None
+
+
+class LoginStore:
+    def __init__(self, db: Database, secret_key: str, clock: Clock) -> None:
+        self.db, self.clock = db, clock
+        self.box = SecretBox(secret_key)
+
+    def version(self) -> int | None:
+        with self.db.read() as s:
+            return s.scalar(select(GraphLogin.version).where(GraphLogin.key == KEY))
+
+    def load(self) -> StoredCache | None:
+        """The decrypted cache, or None when nobody logged in; raises UnreadableSecret."""
+        with self.db.read() as s:
+            row = s.get(GraphLogin, KEY)
+            if row is None:
+                return None
+            sealed, version, user_id = row.token_cache, row.version, row.user_id
+        return StoredCache(self.box.open(sealed), version, user_id)
+
+    def state(self) -> LoginState | None:
+        with self.db.read() as s:
+            row = s.get(GraphLogin, KEY)
+            if row is None:
+                return None
+            return LoginState(
+                row.username, row.user_id, row.logged_in_at, row.refreshed_at, row.problem, row.problem_at
+            )
+
+    def save_login(self, cache: str, username: str | None, user_id: str | None) -> int:
+        """A fresh login replaces whatever was stored; returns the new version."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = s.get(GraphLogin, KEY, with_for_update=True)
+            if row is None:
+                row = GraphLogin(key=KEY, token_cache="", version=0, logged_in_at=now)
+                s.add(row)
+            row.token_cache = self.box.seal(cache)
+            row.username, row.user_id = username, user_id
+            row.version, row.logged_in_at, row.refreshed_at = row.version + 1, now, now
+            row.problem = row.problem_at = None
+            return row.version
+
+    def save_cache(self, cache: str) -> int | None:
+        """After a silent refresh: the new cache, and the problem (if any) is over."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = s.get(GraphLogin, KEY, with_for_update=True)
+            if row is None:
+                return None
+            row.token_cache = self.box.seal(cache)
+            row.version += 1
+            row.refreshed_at = now
+            row.problem = row.problem_at = None
+            return row.version
+
+    def report_problem(self, problem: str) -> None:
+        with self.db.transaction() as s:
+            row = s.get(GraphLogin, KEY, with_for_update=True)
+            if row is not None and row.problem != problem[:300]:
+                row.problem, row.problem_at = problem[:300], self.clock.now()
+
+    def forget(self) -> bool:
+        with self.db.transaction() as s:
+            return bool(getattr(s.execute(delete(GraphLogin).where(GraphLogin.key == KEY)), "rowcount", 0))

@@ -1,0 +1,61 @@
+"""One delivery as a mail: subject, text and HTML in the person's language, the session's `.ics`,
+`List-Unsubscribe` (RFC 8058 one-click) and a header naming the delivery."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.delivery import kinds
+from bot.delivery.channels import OutgoingMessage
+from bot.delivery.messages import context, render
+from bot.mail import Attachment, MailMessage
+from bot.rendering import Renderer
+from bot.settings import Settings
+from bot.tokens import unsubscribe_headers, unsubscribe_url
+from handlers.microsoft365.html import text_as_html
+from handlers.microsoft365.mime import session_ics
+
+DELIVERY_HEADER = "X-Baerekraft-Delivery"
+
+
+def compose(
+    renderer: Renderer,
+    settings: Settings,
+    message: OutgoingMessage,
+    *,
+    to: str,
+    organiser: str,
+    host: str,
+    now: datetime,
+) -> MailMessage:
+    rendered = render(renderer, message)
+    recipient, series = message.recipient, message.series
+    public = message.kind in kinds.PUBLIC and recipient is not None
+    unsubscribe = unsubscribe_url(settings, recipient.person_id, series.id) if public and recipient else None
+    options = {"language": message.language, "timezone": series.timezone}
+    footer = renderer.render(
+        "messages/_mail_footer.txt",
+        {"series": series, "unsubscribe_url": unsubscribe, "organiser": message.kind in kinds.ORGANISERS},
+        **options,
+    )
+    text = f"{rendered.body}\n\n-- \n{footer}"
+    if _has_html(renderer, message.language, message.kind):
+        data = context(message, layout="mail", subject=rendered.subject, unsubscribe_url=unsubscribe)
+        html = renderer.render(f"messages/{message.kind}.html", data, fmt="html", **options)
+    else:
+        html = text_as_html(text)
+    headers = {DELIVERY_HEADER: message.key}
+    attachments: tuple[Attachment, ...] = ()
+    if public and recipient is not None:
+        headers.update(unsubscribe_headers(settings, recipient.person_id, series.id))
+        if message.session is not None:
+            attachments = (
+                session_ics(
+                    message.session, host=host, now=now, organiser=organiser, description=rendered.body
+                ),
+            )
+    return MailMessage(to, rendered.subject, text, html, headers, attachments)
+
+
+def _has_html(renderer: Renderer, language: str, kind: str) -> bool:
+    return renderer.has(f"messages/{kind}.html", language=language)

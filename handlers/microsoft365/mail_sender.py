@@ -1,0 +1,115 @@
+"""The mail channel ("email") for the delivery engine: reminders and follow-ups to each subscriber
+with an address, notices to organisers, sent from the organiser mailbox through Graph.
+
+The invitation, a change of time and a cancellation are not mailed here: the Teams meeting is the
+invitation, and Exchange itself tells its attendees (every subscriber with an address) when the
+meeting moves or is cancelled (see calendar_sync). Mailing them too would say everything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.clock import Clock
+from bot.delivery import kinds
+from bot.delivery.channels import (
+    OutgoingMessage,
+    Pace,
+    PermanentError,
+    Recipient,
+    RetryLater,
+    Target,
+    TransientError,
+)
+from bot.rendering import Renderer
+from bot.settings import Settings
+from bot.views import SeriesView
+from handlers.microsoft365.errors import GraphAuthError, GraphError, GraphThrottled, GraphUnavailable, Health
+from handlers.microsoft365.mail import MailApi, delivery_message_id
+from handlers.microsoft365.mail_compose import compose
+from handlers.microsoft365.mailbox import DailyLimitReached, Mailbox
+from handlers.microsoft365.meeting_parts import EnsureMeeting, with_join_link
+from handlers.microsoft365.mime import build_mime
+
+log = logging.getLogger(__name__)
+
+MAILED = frozenset({kinds.REMINDER, kinds.FOLLOWUP}) | kinds.ORGANISERS
+
+
+class MailSender:
+    channel = "email"
+    in_flight = 1  # Exchange allows 30 a minute: one at a time keeps up
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        settings: Settings,
+        organiser: str,
+        api: MailApi,
+        mailbox: Mailbox,
+        clock: Clock,
+        health: Health,
+        host: str,
+        ensure_meeting: EnsureMeeting | None = None,
+    ) -> None:
+        self.renderer, self.settings, self.organiser, self.api = renderer, settings, organiser, api
+        self.mailbox, self.clock, self.health, self.host = mailbox, clock, health, host
+        self.ensure_meeting = ensure_meeting
+
+    def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
+        """One mail per person with an address; the target names the person, never the address
+        (read fresh at sending, so an erased or changed address is respected)."""
+        if kind not in MAILED:
+            return []
+        return [Target(f"person:{r.person_id}", r.language, r.person_id) for r in recipients if r.email]
+
+    def pacing(self, target: str) -> list[Pace]:
+        return [self.mailbox.pace]
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        recipient = message.recipient
+        if recipient is None or not recipient.email:
+            raise PermanentError("no e-mail address for this person any more")
+        message_id = delivery_message_id(message.key, self.host)
+        message = with_join_link(message, self.ensure_meeting)
+        now = self.clock.now()
+        mail = compose(
+            self.renderer,
+            self.settings,
+            message,
+            to=recipient.email,
+            organiser=self.organiser,
+            host=self.host,
+            now=now,
+        )
+        mime = build_mime(mail, sender=self.api.sender, message_id=message_id, date=now)
+        try:
+            ledger = self.mailbox.take(1, "mail")
+        except DailyLimitReached as exc:
+            raise RetryLater(exc.seconds, str(exc)) from exc
+        try:
+            self.api.send_mime(mime, retry=False)
+        except GraphThrottled as exc:
+            self.mailbox.refund(ledger)
+            raise RetryLater(exc.retry_after, str(exc)) from exc
+        except GraphUnavailable as exc:
+            if not exc.in_doubt:
+                self.mailbox.refund(ledger)
+            raise TransientError(str(exc), in_doubt=exc.in_doubt) from exc
+        except GraphError as exc:
+            self.mailbox.refund(ledger)
+            if isinstance(exc, GraphAuthError):
+                self.health.report("mail", str(exc))
+            raise PermanentError(str(exc)) from exc
+        self.health.clear("mail")
+        return message_id
+
+    def find_sent(self, message: OutgoingMessage) -> str | None:
+        """Look in Sent Items for the Message-ID this delivery was sent with."""
+        message_id = delivery_message_id(message.key, self.host)
+        try:
+            return message_id if self.api.find_sent(message_id) else None
+        except GraphError as exc:
+            log.warning("mail: cannot check Sent Items (%s); the mail in doubt is sent again", exc)
+            return None

@@ -1,0 +1,85 @@
+"""A mail as MIME (RFC 5322): text and HTML alternatives, attachments (the session's `.ics`), and any
+headers we need.
+
+Graph's JSON sendMail accepts only `X-` custom headers; List-Unsubscribe and List-Unsubscribe-Post
+need the MIME route, so every mail the bot sends is built here and posted base64-encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.policy
+import email.utils
+from datetime import datetime
+from email.message import EmailMessage
+
+from icalendar import Calendar, Event
+
+from bot.calendar_ids import session_uid
+from bot.mail import Attachment, MailMessage
+from bot.views import SessionView
+
+ICS_PRODID = "-//Baerekraftsfredag bot//Mail//NB"
+# Headers we set ourselves; a caller's extra headers may not replace them.
+OWN = frozenset({"from", "to", "subject", "date", "message-id", "mime-version", "content-type"})
+
+
+def one_line(value: str) -> str:
+    """Header values never carry a line break (no header injection through a session title)."""
+    return " ".join(value.split())
+
+
+def build_mime(message: MailMessage, *, sender: str, message_id: str, date: datetime) -> bytes:
+    mail = EmailMessage(policy=email.policy.SMTP)
+    mail["From"] = sender
+    mail["To"] = one_line(message.to)
+    mail["Subject"] = one_line(message.subject)
+    mail["Date"] = email.utils.format_datetime(date)
+    mail["Message-ID"] = message_id
+    for name, value in message.headers.items():
+        if name.lower() not in OWN:
+            mail[one_line(name)] = one_line(value)
+    mail.set_content(message.text, charset="utf-8")
+    if message.html is not None:
+        mail.add_alternative(message.html, subtype="html", charset="utf-8")
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        mail.add_attachment(
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=attachment.filename,
+        )
+    return mail.as_bytes()
+
+
+def graph_body(mime: bytes) -> bytes:
+    """What Graph's sendMail takes for MIME: the message base64-encoded, sent as text/plain."""
+    return base64.b64encode(mime)
+
+
+def session_ics(
+    session: SessionView, *, host: str, now: datetime, organiser: str, description: str
+) -> Attachment:
+    """The session as an `.ics`: the UID of the web calendar feed (`session-<id>@<host>`) and the
+    session's SEQUENCE, so calendars update their entry. PUBLISH for a planned session (a calendar offers
+    to add or update it); CANCEL for a cancelled one."""
+    calendar = Calendar()
+    calendar.add("prodid", ICS_PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "CANCEL" if session.cancelled else "PUBLISH")
+    event = Event()
+    event.add("uid", session_uid(session.id, host))
+    event.add("sequence", session.sequence)
+    event.add("dtstamp", now)
+    event.add("dtstart", session.start)
+    event.add("dtend", session.end)
+    event.add("summary", f"{session.series.name}: {session.title}")
+    event.add("status", "CANCELLED" if session.cancelled else "CONFIRMED")
+    event.add("organizer", f"mailto:{organiser}")
+    if session.join_url:
+        event.add("location", session.join_url)
+        event.add("url", session.join_url)
+    event.add("description", description)
+    calendar.add_component(event)
+    return Attachment(f"{session.series.slug}-{session.id}.ics", "text/calendar", bytes(calendar.to_ical()))

@@ -1,0 +1,77 @@
+"""The state of Microsoft 365 for operators: one word for /healthz, a few lines for `teams status`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+
+from handlers.microsoft365.client import Auth
+from handlers.microsoft365.errors import GraphError, LoginNeeded
+from handlers.microsoft365.models import GraphEvent, GraphSubscription
+from handlers.microsoft365.service import Microsoft365
+
+
+def channel_state(graph: Microsoft365) -> str:
+    """`on`, or `degraded` while the Teams login or any area has a problem (details: teams status)."""
+    login = graph.store.state()
+    if graph.health.problems() or login is None or login.problem:
+        return "degraded"
+    return "on"
+
+
+def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
+    """What `teams status` prints; with `check`, it also asks the identity provider for tokens."""
+    s, clock = graph.settings, graph.core.clock
+    lines = [
+        f"tenant {s.tenant_id}, app {s.client_id}, organiser mailbox {s.organiser}",
+        f"Teams channel: {s.channel_id} in team {s.team_id}"
+        if s.team_id and s.channel_id
+        else "Teams channel: not set",
+    ]
+    if check:
+        lines.append(f"app-only token: {_check(lambda: graph.app_auth.token())}")
+    login = graph.store.state()
+    if login is None:
+        lines.append("Teams login: none; run `baerekraft-bot teams login`")
+    else:
+        refreshed = login.refreshed_at.isoformat(timespec="seconds") if login.refreshed_at else "never"
+        lines.append(f"Teams login: {login.username or '?'} (last refreshed {refreshed})")
+        if check:
+            lines.append(f"Teams login token: {_check(lambda: _signed_in(graph))}")
+        login = graph.store.state() or login
+        if login.problem:
+            lines.append(f"Teams login PROBLEM since {login.problem_at}: {login.problem}")
+    for area, problem in sorted(graph.health.problems().items()):
+        lines.append(f"{area} PROBLEM: {problem}")
+    with graph.core.db.read() as session:
+        events = session.scalar(
+            select(func.count()).select_from(GraphEvent).where(GraphEvent.event_id.is_not(None))
+        )
+        subs = session.scalars(select(GraphSubscription)).all()
+    lines.append(
+        f"meeting events: {events or 0}; mail recipients in the last 24 h: {graph.mailbox.used_today()}"
+    )
+    now = clock.now()
+    for sub in subs:
+        minutes = int((sub.expires_at - now).total_seconds() // 60)
+        lines.append(f"notifications: {sub.resource} (expires in {minutes} min)")
+    if not subs:
+        note = (
+            "PUBLIC_BASE_URL not set: polling only" if not graph.core.settings.public_base_url else "none yet"
+        )
+        lines.append(f"notifications: {note}")
+    return lines
+
+
+def _signed_in(graph: Microsoft365) -> None:
+    """A call as the service account: Graph refuses a revoked login even while its token looks valid."""
+    graph.client.call("GET", "/me", auth=Auth.USER, permission="User.Read")
+
+
+def _check(get_token: Callable[[], object]) -> str:
+    try:
+        get_token()
+    except (LoginNeeded, GraphError) as exc:
+        return f"FAILED: {exc}"
+    return "ok"

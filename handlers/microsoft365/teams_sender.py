@@ -1,0 +1,132 @@
+"""The Teams channel ("teams") for the delivery engine: one post per message in the network's
+channel (as the signed-in service account), and a personal activity-feed notification for every
+recipient with a Teams identity (app-only; `platform="teams"`, external id = Entra object id)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from bot.delivery import kinds
+from bot.delivery.channels import (
+    OutgoingMessage,
+    Pace,
+    PermanentError,
+    Recipient,
+    RetryLater,
+    Target,
+    TransientError,
+)
+from bot.delivery.messages import context, render
+from bot.rendering import Renderer
+from bot.views import SeriesView
+from handlers.microsoft365.errors import (
+    GraphAuthError,
+    GraphError,
+    GraphNotFound,
+    GraphThrottled,
+    GraphUnavailable,
+    Health,
+    LoginNeeded,
+)
+from handlers.microsoft365.html import html_to_text, text_as_html
+from handlers.microsoft365.meeting_parts import EnsureMeeting, with_join_link
+from handlers.microsoft365.teams import TeamsApi
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "channel"
+USER = "user:"
+WAIT_FOR_LOGIN = 300.0
+TEAMS_HOME = "https://teams.microsoft.com"
+
+
+class TeamsSender:
+    channel = "teams"
+    in_flight = 1
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        api: TeamsApi,
+        health: Health,
+        self_id: Callable[[], str | None],
+        ensure_meeting: EnsureMeeting | None = None,
+    ) -> None:
+        self.renderer, self.api, self.health, self.self_id = renderer, api, health, self_id
+        self.ensure_meeting = ensure_meeting
+
+    def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
+        targets = [Target(CHANNEL, series.language)] if kind in kinds.PUBLIC and self.api.has_channel else []
+        targets += [
+            Target(f"{USER}{r.identities['teams']}", r.language, r.person_id)
+            for r in recipients
+            if r.identities.get("teams")
+        ]
+        return targets
+
+    def pacing(self, target: str) -> list[Pace]:
+        if target == CHANNEL:
+            return [Pace(f"teams:channel:{self.api.settings.channel_id}", timedelta(seconds=1))]
+        return [Pace("teams:activity", timedelta(milliseconds=100))]
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        subject, content = self.post(with_join_link(message, self.ensure_meeting))
+        try:
+            if message.target == CHANNEL:
+                return f"channel:{self.api.post_to_channel(subject, content, wait_when_throttled=False)}"
+            self.api.notify(
+                message.target.removeprefix(USER),
+                title=subject,
+                preview=html_to_text(content)[:150],
+                web_url=self._link(message),
+            )
+            return None
+        except LoginNeeded as exc:
+            raise RetryLater(WAIT_FOR_LOGIN, f"waiting for a Teams login: {exc}") from exc
+        except GraphThrottled as exc:
+            raise RetryLater(exc.retry_after, str(exc)) from exc
+        except GraphUnavailable as exc:
+            raise TransientError(str(exc), in_doubt=exc.in_doubt) from exc
+        except GraphNotFound as exc:
+            raise PermanentError(f"{exc} (is the Teams app installed for this user?)") from exc
+        except GraphError as exc:
+            if isinstance(exc, GraphAuthError):
+                self.health.report("teams", str(exc))
+            raise PermanentError(str(exc)) from exc
+
+    def post(self, message: OutgoingMessage) -> tuple[str, str]:
+        """The subject and the HTML body (user text escaped) of a Teams post."""
+        rendered = render(self.renderer, message)
+        if self.renderer.has(f"messages/{message.kind}.html", language=message.language):
+            data = context(message, layout="teams", subject=rendered.subject, unsubscribe_url=None)
+            options = {"language": message.language, "timezone": message.series.timezone}
+            return rendered.subject, self.renderer.render(
+                f"messages/{message.kind}.html", data, fmt="html", **options
+            )
+        return rendered.subject, text_as_html(rendered.body)
+
+    def find_sent(self, message: OutgoingMessage) -> str | None:
+        """A channel post in doubt: among the channel's newest threads, one by us with the same
+        subject and text. Activity notifications cannot be looked up (a repeat is harmless)."""
+        if message.target != CHANNEL:
+            return None
+        subject, content = self.post(message)
+        text, me = html_to_text(content), self.self_id()
+        try:
+            for post in self.api.recent_channel_posts():
+                author = ((post.get("from") or {}).get("user") or {}).get("id")
+                body = (post.get("body") or {}).get("content") or ""
+                if author == me and post.get("subject") == subject and html_to_text(body) == text:
+                    return f"channel:{post.get('id')}"
+        except (GraphError, LoginNeeded) as exc:
+            log.warning("Teams: cannot check whether a post went out (%s); it is sent again", exc)
+        return None
+
+    def _link(self, message: OutgoingMessage) -> str:
+        """Where a click on the notification leads: the Teams meeting, else Teams itself."""
+        join_url = message.session.join_url if message.session is not None else None
+        if join_url and join_url.startswith(f"{TEAMS_HOME}/"):  # Teams accepts only its own links here
+            return join_url
+        return TEAMS_HOME

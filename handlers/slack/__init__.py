@@ -1,0 +1,7 @@
+"""The Slack channel, in and out: the Bolt app (HTTP mode or Socket Mode) and its listeners, the
+inbox work behind each ack, identity, App Home, organiser modals, Block Kit posts and the sender,
+its settings (`settings.py`), templates (`templates/`) and app manifest (`manifest.yml`).
+
+`channel.py` is the channel as the core sees it; everything here only translates between Slack and
+the core (`bot.dispatch`), which alone changes state.
+"""

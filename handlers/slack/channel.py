@@ -1,0 +1,90 @@
+"""Slack as a `Channel`: `POST /slack/events` on the shared web server (HTTP mode) or a Socket Mode
+connection (SLACK_APP_TOKEN), the inbox work behind its acks, and the sender for posts and DMs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from slack_bolt import BoltResponse
+from starlette.routing import BaseRoute
+
+from bot.channel import Channel
+from bot.core import Core
+from bot.delivery.channels import Sender
+from bot.dispatch import Reply
+from bot.inbox import Work
+from handlers.slack import intake
+from handlers.slack.bolt_app import SocketModeConnection, build_bolt, check_token_in_background, events_route
+from handlers.slack.client import make_web_client, sending_client
+from handlers.slack.conversation import SlackConversation
+from handlers.slack.sender import SlackSender
+from handlers.slack.settings import SlackSettings
+from handlers.slack.work import SlackWork
+
+log = logging.getLogger(__name__)
+
+
+class SlackChannel(Channel):
+    name = intake.CHANNEL
+    templates = Path(__file__).resolve().parent / "templates"
+
+    def __init__(self, core: Core, settings: SlackSettings) -> None:
+        self.core, self.settings = core, settings
+        self.client = make_web_client(settings)
+        self.conversation = SlackConversation(core, self.client)
+        self.socket: SocketModeConnection | None = None
+
+    def health(self) -> str:
+        return "on"
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """HTTP mode: the one Request URL for events, slash commands and interactivity."""
+        if self.settings.socket_mode:
+            return []
+        return [events_route(self._bolt())]
+
+    def work(self) -> Mapping[str, Work]:
+        return SlackWork(self.conversation).table()
+
+    def apologise(self, kind: str, payload: Mapping[str, Any]) -> None:
+        """The generic error, ephemerally, where the user acted (when Slack gave a response_url)."""
+        url = payload.get("response_url")
+        if isinstance(url, str) and url:
+            self.conversation.respond(url, self._generic_error())
+
+    def senders(self) -> Sequence[Sender]:
+        """Posts to SLACK_CHANNEL_ID and direct messages, driven by the delivery engine."""
+        return [SlackSender(sending_client(self.settings), self.settings, self.core.renderer)]
+
+    def start(self) -> None:
+        """A check of the bot token (one log line if refused), and Socket Mode when an app token is set."""
+        check_token_in_background(self.client)
+        if self.settings.app_token is not None:
+            self.socket = SocketModeConnection(
+                self._bolt(), self.settings.app_token, self.client, self.core.errors
+            ).start()
+
+    def stop(self) -> None:
+        if self.socket is not None:
+            self.socket.stop()
+            self.socket = None
+
+    def _bolt(self) -> Any:
+        return build_bolt(self.core, self.settings, self.client, self.conversation, self.listener_failed)
+
+    def listener_failed(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
+        """A listener raised before its ack (Bolt's error handler): the error policy, and the generic
+        error as the answer to a slash command (other requests get an empty 200)."""
+        self.core.errors.unexpected(f"listener slack.{body.get('type') or 'command'}", error)
+        if body.get("command"):
+            text = json.dumps({"response_type": "ephemeral", "text": self._generic_error()})
+            return BoltResponse(status=200, body=text, headers={"content-type": "application/json"})
+        return BoltResponse(status=200, body="")
+
+    def _generic_error(self) -> str:
+        config = self.core.config
+        return self.conversation.render(Reply("error", {}, config.language, config.timezone))

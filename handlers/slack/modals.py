@@ -1,0 +1,145 @@
+"""Organiser modals: plan or edit a session (with a cancel option), and add slides to a session.
+
+Block ids name the fields, so a refusal maps onto the field it concerns (see `submissions.py`).
+Date and time are asked in the series' time zone; `private_metadata` carries the series and session.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.views import SeriesView, SessionView
+from handlers.slack import actions as ids
+from handlers.slack.blocks import INPUT_LABEL, MODAL_TITLE, Block, mrkdwn, plain, section
+
+VALUE = "value"  # the action id of every input element
+OPTIONAL = ("topic", "speakers", "description", "join_url")
+
+
+def _input(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, INPUT_LABEL),
+        "element": {**element, "action_id": VALUE},
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, INPUT_LABEL)
+    return block
+
+
+def _text(initial: str | None = None, *, multiline: bool = False, max_length: int = 300) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "multiline": multiline, "max_length": max_length}
+    if initial:
+        element["initial_value"] = initial
+    return element
+
+
+def _url(initial: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "url_text_input"}
+    if initial:
+        element["initial_value"] = initial
+    return element
+
+
+def _modal(
+    title: str, blocks: list[Block], label: dict[str, str], callback_id: str, meta: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(title, MODAL_TITLE),
+        "submit": plain(label["submit"], MODAL_TITLE),
+        "close": plain(label["close"], MODAL_TITLE),
+        "private_metadata": json.dumps(meta),
+        "blocks": blocks,
+    }
+
+
+def session_modal(
+    label: dict[str, str],
+    time_hint: str,
+    *,
+    series: SeriesView,
+    session: SessionView | None = None,
+    series_choice: list[SeriesView] | None = None,
+) -> dict[str, Any]:
+    """A new session for `series` (or for one of `series_choice`), or `session` to edit or cancel."""
+    local = session.start.astimezone(ZoneInfo(series.timezone)) if session else None
+    date: dict[str, Any] = {"type": "datepicker"}
+    time: dict[str, Any] = {"type": "timepicker", "timezone": series.timezone}
+    duration: dict[str, Any] = {"type": "number_input", "is_decimal_allowed": False}
+    duration.update(min_value="1", max_value="1440")
+    if local is not None and session is not None:
+        date["initial_date"] = local.strftime("%Y-%m-%d")
+        time["initial_time"] = local.strftime("%H:%M")
+        duration["initial_value"] = str(session.duration_minutes)
+    blocks: list[Block] = []
+    if series_choice and len(series_choice) > 1 and session is None:
+        options = [{"text": plain(x.name, 75), "value": x.slug} for x in series_choice]
+        choice = {"type": "static_select", "options": options, "initial_option": options[0]}
+        blocks.append(_input("series", label["series"], choice))
+    blocks += [
+        _input("title", label["title"], _text(session.title if session else None)),
+        _input("date", label["date"], date, hint=time_hint),
+        _input("time", label["time"], time),
+        _input("duration", label["duration"], duration, optional=True),
+        _input(
+            "topic", label["topic"], _text(session.topic if session else None, max_length=200), optional=True
+        ),
+        _input(
+            "speakers",
+            label["speakers"],
+            _text(session.speakers if session else None, max_length=500),
+            optional=True,
+        ),
+        _input(
+            "description",
+            label["description"],
+            _text(session.description if session else None, multiline=True, max_length=3000),
+            optional=True,
+        ),
+        _input("join_url", label["join_url"], _url(session.join_url if session else None), optional=True),
+    ]
+    if session is not None:
+        option = {"text": plain(label["cancel_option"], 75), "value": "cancel"}
+        blocks.append(
+            _input("cancel", label["cancel"], {"type": "checkboxes", "options": [option]}, optional=True)
+        )
+    title = label["session_edit_title"] if session else label["session_new_title"]
+    meta: dict[str, Any] = {"series": series.slug, "session": session.id if session else None}
+    if session is not None:  # the optional fields that had a value: emptying one clears it
+        meta["filled"] = [name for name in OPTIONAL if getattr(session, name)]
+    return _modal(title, blocks, label, ids.SESSION_FORM, meta)
+
+
+def link_modal(label: dict[str, str], session: SessionView, intro: str) -> dict[str, Any]:
+    """Slides (title, speaker, URL) for `session`; `intro` is escaped mrkdwn naming the session."""
+    blocks: list[Block] = [
+        section(intro),
+        _input("link_title", label["link_name"], _text()),
+        _input("link_speaker", label["link_speaker"], _text(max_length=200), optional=True),
+        _input("link_url", label["link_url"], _url()),
+    ]
+    meta = {"series": session.series.slug, "session": session.id}
+    return _modal(label["link_title"], blocks, label, ids.LINK_FORM, meta)
+
+
+def notice_modal(label: dict[str, str], text: str) -> dict[str, Any]:
+    """A modal that only says something (a refusal, or what a submission did); `text` is mrkdwn."""
+    return {
+        "type": "modal",
+        "title": plain(label["notice_title"], MODAL_TITLE),
+        "close": plain(label["close"], MODAL_TITLE),
+        "blocks": [{"type": "section", "text": mrkdwn(text)}],
+    }

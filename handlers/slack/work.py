@@ -1,0 +1,88 @@
+"""What the inbox worker does with each kind of Slack request once it was acked and recorded
+(`handlers/slack/intake.py`): who the user is, carrying out their command, the ephemeral answer through
+the response_url, App Home, the organiser modals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.inbox import Executed, Work
+from handlers.slack import actions as ids
+from handlers.slack import intake
+from handlers.slack.conversation import SlackConversation
+from handlers.slack.translate import button_command, changes_subscription, command_of, modal_request
+
+Body = dict[str, Any]
+
+
+class SlackWork:
+    def __init__(self, channel: SlackConversation) -> None:
+        self.channel = channel
+
+    def table(self) -> dict[str, Work]:
+        """The inbox worker's work for each kind of Slack request."""
+        return {
+            intake.COMMAND: self.slash_command,
+            intake.SUBSCRIPTION_BUTTON: self.subscription_button,
+            intake.MODAL_BUTTON: self.modal_button,
+            intake.SHORTCUT: self.plan_shortcut,
+            intake.HOME_OPENED: self.home_opened,
+            intake.HOME_REFRESH: self.home_refresh,
+        }
+
+    def slash_command(self, body: Body, executed: Executed) -> None:
+        channel = self.channel
+        user = channel.directory.user(body["user_id"], body.get("user_name"))
+        text = str(body.get("text") or "")
+        modal = modal_request(text)
+        if modal is not None:
+            refusal = channel.open_modal(
+                body["trigger_id"], user, modal.form, series=modal.series, session_id=modal.session_id
+            )
+            if refusal is not None:
+                channel.respond(body.get("response_url"), refusal)
+            return
+        command = command_of(text)
+        channel.respond(body.get("response_url"), channel.execute(user, command, within=executed))
+        if changes_subscription(command):
+            channel.publish_home(user)
+
+    def subscription_button(self, body: Body, executed: Executed) -> None:
+        channel = self.channel
+        user = channel.directory.user(body["user"]["id"], body["user"].get("name"))
+        command = button_command(body["actions"][0])
+        if command is None:
+            return
+        text = channel.execute(user, command, within=executed)
+        if body.get("container", {}).get("type") == "message":
+            channel.respond(body.get("response_url"), text)
+        channel.publish_home(user)
+
+    def modal_button(self, body: Body, _executed: Executed) -> None:
+        channel = self.channel
+        user = channel.directory.user(body["user"]["id"], body["user"].get("name"))
+        action = body["actions"][0]
+        value = str(action.get("value") or "")
+        if action["action_id"] == ids.PLAN_SESSION:
+            refusal = channel.open_modal(body["trigger_id"], user, ids.SESSION_FORM, series=value or None)
+        else:
+            form = ids.SESSION_FORM if action["action_id"] == ids.EDIT_SESSION else ids.LINK_FORM
+            session_id = int(value) if value.isdigit() else -1
+            refusal = channel.open_modal(body["trigger_id"], user, form, session_id=session_id)
+        if refusal is not None:
+            channel.open_notice(body["trigger_id"], user, refusal)
+
+    def plan_shortcut(self, body: Body, _executed: Executed) -> None:
+        channel = self.channel
+        user = channel.directory.user(body["user"]["id"], body["user"].get("username"))
+        refusal = channel.open_modal(body["trigger_id"], user, ids.SESSION_FORM)
+        if refusal is not None:
+            channel.open_notice(body["trigger_id"], user, refusal)
+
+    def home_opened(self, body: Body, _executed: Executed) -> None:
+        event = body.get("event") or {}
+        self.channel.publish_home(self.channel.directory.user(event["user"]))
+
+    def home_refresh(self, body: Body, _executed: Executed) -> None:
+        user = body["user"]
+        self.channel.publish_home(self.channel.directory.user(user["id"], user.get("name")))

@@ -1,0 +1,40 @@
+"""The web pages as a `Channel`: their routes on the bot's web server, the inbox work of the commands
+they carry out, and the hourly purge of expired confirmation requests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from starlette.routing import BaseRoute
+
+from bot.channel import Channel, ChannelJob
+from bot.core import Core
+from bot.inbox import Work
+from bot.mail import Mailer
+from handlers.web.jobs import purge_expired_confirmations
+from handlers.web.routes import routes
+from handlers.web.settings import WebSettings
+from handlers.web.site import COMMAND, WEB, Site
+
+
+class WebChannel(Channel):
+    name = WEB
+    templates = Path(__file__).resolve().parent / "templates"
+
+    def __init__(self, core: Core, settings: WebSettings, mailer: Mailer) -> None:
+        self.core = core
+        self.site = Site(core, settings, mailer)
+
+    def health(self) -> str:
+        return "on"
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return routes(self.site)
+
+    def work(self) -> Mapping[str, Work]:
+        # A page carries its command out itself; this is for one taken up after a crash.
+        return {COMMAND: self.site.carry_out}
+
+    def jobs(self) -> Sequence[ChannelJob]:
+        return [ChannelJob("web.purge_confirmations", lambda: purge_expired_confirmations(self.core), 3600)]

@@ -1,0 +1,42 @@
+"""The web channel's tables: pending double opt-ins and the forms' rate limit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.models import Base
+
+
+class PendingConfirmation(Base):
+    """A subscribe or erase request waiting for the click in its confirmation mail.
+
+    Only a hash of the mailed token is stored, so the table cannot be used to confirm anything. The
+    address is cleared once confirmed; rows are deleted after they expire.
+    """
+
+    __tablename__ = "web_pending_confirmation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "subscribe" or "erase"
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), default=None)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class RateLimitHit(Base):
+    """One counted action (a mail sent from a web form) in a bucket such as a hashed address or client."""
+
+    __tablename__ = "web_rate_limit_hit"
+    __table_args__ = (Index("ix_web_rate_limit_hit_bucket_at", "bucket", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime]

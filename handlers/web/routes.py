@@ -1,0 +1,78 @@
+"""Every route of the web pages (subscribe, unsubscribe, erase, archive, feed), listed here.
+
+Each request is read in full first, then its page runs in a worker thread (database calls block),
+and whatever goes wrong ends as a page, never a traceback: an unexpected error goes to the error
+policy and the reader gets the generic error page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.inbox import RequestFailed
+from handlers.web import erase, series_pages, subscribe, unsubscribe
+from handlers.web.request import BadForm, WebRequest, read_request
+from handlers.web.site import STATIC_DIR, Site, with_security_headers
+
+log = logging.getLogger(__name__)
+Page = Callable[[Site, WebRequest], Response]
+GET, POST = ["GET", "HEAD"], ["POST"]
+
+
+def routes(site: Site) -> Sequence[BaseRoute]:
+    def route(path: str, page: Page, methods: list[str]) -> Route:
+        return Route(path, _endpoint(site, page), methods=methods)
+
+    return [
+        route("/", series_pages.index, GET),
+        route("/s/{slug}", series_pages.overview, GET),
+        route("/s/{slug}/calendar.ics", series_pages.calendar, GET),
+        route("/s/{slug}/subscribe", subscribe.form, GET),
+        route("/s/{slug}/subscribe", subscribe.submit, POST),
+        route("/s/{slug}/subscribe/sent", subscribe.sent, GET),
+        route("/confirm/{token}", subscribe.confirm_page, GET),
+        route("/confirm/{token}", subscribe.confirm, POST),
+        route("/u/{token}", unsubscribe.page, GET),
+        route("/u/{token}", unsubscribe.submit, POST),
+        route("/u/{token}/resubscribe", unsubscribe.resubscribe, POST),
+        route("/erase", erase.form, GET),
+        route("/erase", erase.submit, POST),
+        route("/erase/sent", erase.sent, GET),
+        route("/erase/{token}", erase.confirm_page, GET),
+        route("/erase/{token}", erase.confirm, POST),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def _endpoint(site: Site, page: Page) -> Callable[[Request], object]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            req = await read_request(request)
+        except BadForm as bad:
+            req = WebRequest(method=request.method, path=request.url.path, cookies=dict(request.cookies))
+            problem, status = ("too_large", 413) if bad.too_large else ("bad_request", 400)
+            return await run_in_threadpool(site.problem, req, problem, status)
+        return with_security_headers(await run_in_threadpool(_guarded, site, page, req))
+
+    return endpoint
+
+
+def _guarded(site: Site, page: Page, req: WebRequest) -> Response:
+    try:
+        return page(site, req)
+    except OperationalError as exc:
+        log.warning("database unavailable for %s %s: %s", req.method, req.path, type(exc).__name__)
+        return site.problem(req, "unavailable", 503)
+    except RequestFailed:  # its command failed; the error policy has it already
+        return site.problem(req, "error", 500)
+    except Exception as exc:
+        site.core.errors.unexpected(f"page {req.method} {req.path.split('/')[1] or '/'}", exc)
+        return site.problem(req, "error", 500)

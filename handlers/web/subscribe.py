@@ -1,0 +1,146 @@
+"""Subscribe with double opt-in: the form, the "check your mail" page, and the confirmation link.
+
+The link's GET only shows a button (mail scanners open every link); the POST subscribes, through the
+Dispatcher, as the address that has now proved it reads its mail.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import RedirectResponse, Response
+
+from bot.commands import Actor, Subscribe
+from bot.settings import LANGUAGES
+from bot.views import SeriesView
+from handlers.web import pending
+from handlers.web.confirmations import (
+    MAX_EMAIL,
+    MAX_NAME,
+    email_problem,
+    filled_by_a_bot,
+    pending_of_link,
+    send_link,
+)
+from handlers.web.pending import Pending
+from handlers.web.request import WebRequest
+from handlers.web.site import Site, masked
+
+SUBSCRIBED = ("subscribed", "already_subscribed")
+
+
+def form(site: Site, req: WebRequest) -> Response:
+    series = site.series(req.param("slug"))
+    if series is None:
+        return site.problem(req, "unknown_series", 404, again_url="/")
+    return _form_page(site, req, series, {}, {})
+
+
+def submit(site: Site, req: WebRequest) -> Response:
+    series = site.series(req.param("slug"))
+    if series is None:
+        return site.problem(req, "unknown_series", 404, again_url="/")
+    again = f"/s/{series.slug}/subscribe"
+    if not site.csrf_ok(req):
+        return site.problem(req, "csrf", 403, again_url=again, fallback_language=series.language)
+    sent = f"/s/{series.slug}/subscribe/sent"
+    if filled_by_a_bot(req):
+        return RedirectResponse(sent, status_code=303)
+    values = {
+        "email": req.field("email", MAX_EMAIL + 1),
+        "name": req.field("name", MAX_NAME + 1),
+        "language": req.field("language", 8),
+    }
+    errors = {}
+    if problem := email_problem(values["email"]):
+        errors["email"] = problem
+    if len(values["name"]) > MAX_NAME:
+        errors["name"] = "name_too_long"
+    if values["language"] not in LANGUAGES:
+        errors["language"] = "language_missing"
+    if errors:
+        return _form_page(site, req, series, values, errors, status=400)
+    return send_link(
+        site,
+        req,
+        purpose=pending.SUBSCRIBE,
+        email=values["email"],
+        name=values["name"] or None,
+        language=values["language"],
+        series=series,
+        sent_url=sent,
+        again_url=again,
+    )
+
+
+def sent(site: Site, req: WebRequest) -> Response:
+    series = site.series(req.param("slug"))
+    if series is None:
+        return site.problem(req, "unknown_series", 404, again_url="/")
+    data = {"series": series, "purpose": "subscribe"}
+    return site.page(req, "sent", data, fallback_language=series.language)
+
+
+def confirm_page(site: Site, req: WebRequest) -> Response:
+    found = pending_of_link(site, req, pending.SUBSCRIBE, lambda p: _again(site, p))
+    if isinstance(found, Response):
+        return found
+    series = site.series_by_id(found.series_id or 0)
+    if series is None:
+        return site.problem(req, "unknown_series", 404, again_url="/")
+    if found.confirmed or found.email is None:
+        return _result(site, req, series, "already_confirmed")
+    data = {"series": series, "address": masked(found.email), "token": req.param("token")}
+    return site.page(req, "confirm_subscribe", data, fallback_language=found.language)
+
+
+def confirm(site: Site, req: WebRequest) -> Response:
+    found = pending_of_link(site, req, pending.SUBSCRIBE, lambda p: _again(site, p))
+    if isinstance(found, Response):
+        return found
+    series = site.series_by_id(found.series_id or 0)
+    if series is None:
+        return site.problem(req, "unknown_series", 404, again_url="/")
+    if not site.csrf_ok(req):
+        return site.problem(req, "csrf", 403, again_url=req.path, fallback_language=found.language)
+    if found.confirmed or found.email is None:
+        return _result(site, req, series, "already_confirmed")
+    actor = Actor(
+        platform="email",
+        external_id=found.email,
+        email=found.email,
+        name=found.name,
+        language=found.language,
+    )
+    reply = site.execute(actor, Subscribe(series=series.slug))
+    if reply.key not in SUBSCRIBED:
+        return site.problem(req, "unavailable", 503, again_url=req.path)
+    pending.mark_confirmed(site.core, found)
+    return _result(site, req, series, reply.key, language=reply.language)
+
+
+def _result(
+    site: Site, req: WebRequest, series: SeriesView, outcome: str, language: str | None = None
+) -> Response:
+    data = {"series": series, "outcome": outcome}
+    return site.page(req, "subscribed", data, fallback_language=language or series.language)
+
+
+def _form_page(
+    site: Site,
+    req: WebRequest,
+    series: SeriesView,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    language = site.language(req, series.language)
+    values = {"email": "", "name": "", **values}
+    values.setdefault("language", language)
+    if values["language"] not in LANGUAGES:
+        values["language"] = language
+    data = {"series": series, "values": values, "errors": errors}
+    return site.page(req, "subscribe", data, status=status, fallback_language=series.language)
+
+
+def _again(site: Site, found: Pending | None) -> str:
+    series = site.series_by_id(found.series_id) if found and found.series_id else None
+    return f"/s/{series.slug}/subscribe" if series else "/"

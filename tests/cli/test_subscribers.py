@@ -1,0 +1,229 @@
+"""`baerekraft-bot subscribers import|export` through the real command line, on every test backend."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, func, select
+from typer.testing import CliRunner, Result
+
+from bot.commands import Actor
+from bot.entry.cli import app as cli
+from bot.entry.composition import App
+from bot.models import Person, Series, Subscription
+from bot.services import subscriptions
+from bot.services.context import Ctx
+from bot.services.privacy import erase
+from bot.services.series import create_series, resolve_series
+
+# The installed console script, next to the interpreter running the tests (/work/main/.venv/bin).
+BIN = Path(sys.executable).with_name("baerekraft-bot")
+SECRET = "test-secret-key-0123456789"  # the `settings` fixture's key, so hashes match
+
+
+@pytest.fixture
+def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str | None]:
+    """The command's environment: the test database, and no `.env` from the working directory."""
+    monkeypatch.chdir(tmp_path)
+    return {"DATABASE_URL": db_url, "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"}
+
+
+def invoke(env: dict[str, str | None], *args: str) -> Result:
+    return CliRunner().invoke(cli, ["subscribers", *args], env=env)
+
+
+def flat(text: str) -> str:
+    """`text` with its line breaks and runs of spaces made single spaces (Rich wraps stderr)."""
+    return " ".join(text.split())
+
+
+def write(tmp_path: Path, data: str | bytes, name: str = "list.csv") -> str:
+    path = tmp_path / name
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return str(path)
+
+
+def as_console(app: App, email: str, fn: Callable[[Ctx, Series], object]) -> None:
+    """Run `fn(ctx, series)` as `email` in the console, on the default series, committed."""
+    with app.db.transaction() as s:
+        ctx = Ctx(s, Actor("console", email, email=email), app.clock.now(), app.config)
+        fn(ctx, resolve_series(ctx, "baerekraftsfredag"))
+
+
+def active_emails(app: App) -> set[str | None]:
+    with app.db.read() as s:
+        return set(
+            s.scalars(select(Person.email).join(Subscription.person).where(Subscription.active.is_(True)))
+        )
+
+
+# --- import -------------------------------------------------------------------------------------
+
+
+def test_import_reads_excel_csv_and_reports(app: App, env: dict[str, str | None], tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "\ufeffNavn;Name;E-mail;Email;Language\r\nx;Kari Ærlig;;kari@x.no;nb\r\nx;Ola;;ola@x.no;\r\n",
+    )
+    result = invoke(env, "import", path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == (
+        "Imported into baerekraftsfredag: 2 created, 0 unchanged (already subscribed), 0 skipped, 0 rejected."
+    )
+    assert active_emails(app) == {"kari@x.no", "ola@x.no"}
+
+    again = invoke(env, "import", path)
+    assert again.exit_code == 0
+    assert "0 created, 2 unchanged" in again.stdout
+
+
+def test_invalid_rows_are_listed_with_line_numbers_and_nothing_is_imported(
+    app: App, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    path = write(tmp_path, "email,name,language\nok@x.no,Ok,nb\nbroken,B,nb\nok@x.no,Again,en\n")
+    result = invoke(env, "import", path)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "line 3: rejected: invalid e-mail address",
+        "line 4: rejected: duplicate of line 2",
+        "Nothing imported: 2 invalid row(s). Fix them, or use --skip-invalid to import the valid rows.",
+    ]
+    assert active_emails(app) == set()
+
+
+def test_skip_invalid_imports_the_rest_and_lists_rejected_and_skipped_rows(
+    app: App, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    as_console(app, "left@x.no", subscriptions.subscribe)
+    as_console(app, "left@x.no", subscriptions.unsubscribe)
+    path = write(tmp_path, "email,name,language\nleft@x.no,L,nb\nbroken,B,nb\nnew@x.no,N,en\n")
+    result = invoke(env, "import", path, "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "line 2: skipped: unsubscribed on 2026-03-04; must subscribe themselves"
+    assert lines[1] == "line 3: rejected: invalid e-mail address"
+    assert "1 created, 0 unchanged (already subscribed), 1 skipped, 1 rejected" in lines[2]
+    assert active_emails(app) == {"new@x.no"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "Cannot read"),
+        (b"mail,navn\nola@x.no,Ola\n", "must be a header with the columns email, name, language"),
+        ("email,name,language\nola@x.no,Åse,nb\n".encode("cp1252"), "line 2: not UTF-8"),
+        (b"", "empty"),
+    ],
+)
+def test_unusable_files_exit_2_with_a_message_and_no_traceback(
+    app: App, env: dict[str, str | None], tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    path = str(tmp_path / "missing.csv") if content is None else write(tmp_path, content)
+    result = invoke(env, "import", path)
+    assert result.exit_code == 2
+    assert message in flat(result.stderr)
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+    assert active_emails(app) == set()
+
+
+def test_series_is_asked_for_when_there_are_several(
+    app: App, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    with app.db.transaction() as s:
+        ctx = Ctx(s, Actor("cli", "tester", is_operator=True), app.clock.now(), app.config)
+        create_series(ctx, "verdensmaal", "Verdensmål", "nb", "Europe/Oslo")
+    path = write(tmp_path, "email,name,language\nola@x.no,Ola,nb\n")
+    asked = invoke(env, "import", path)
+    assert asked.exit_code == 1
+    assert "baerekraftsfredag" in asked.stderr and "verdensmaal" in asked.stderr
+    assert active_emails(app) == set()
+
+    unknown = invoke(env, "import", path, "--series", "nope")
+    assert unknown.exit_code == 1 and "nope" in unknown.stderr
+
+    done = invoke(env, "import", path, "--series", "verdensmaal")
+    assert done.exit_code == 0 and "Imported into verdensmaal: 1 created" in done.stdout
+
+
+def test_import_refuses_without_secret_key_when_erased_people_exist(
+    app: App, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    as_console(app, "gone@x.no", subscriptions.subscribe)
+    with app.db.transaction() as s:
+        erase(Ctx(s, Actor("console", "gone@x.no", email="gone@x.no"), app.clock.now(), app.config))
+    path = write(tmp_path, "email,name,language\ngone@x.no,Gone,nb\n")
+    refused = invoke({**env, "SECRET_KEY": None}, "import", path)
+    assert refused.exit_code == 2 and "SECRET_KEY is not set" in flat(refused.stderr)
+    skipped = invoke(env, "import", path)
+    assert skipped.exit_code == 0
+    assert "line 2: skipped: unsubscribed on 2026-03-04" in skipped.stdout
+    assert active_emails(app) == set()
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+def test_export_writes_only_csv_to_stdout(app: App, env: dict[str, str | None], tmp_path: Path) -> None:
+    invoke(env, "import", write(tmp_path, "email,name,language\nola@x.no,=1+2,nb\nkari@x.no,Kari,en\n"))
+    as_console(app, "kari@x.no", subscriptions.unsubscribe)
+    result = invoke(env, "export")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout, newline="")))
+    assert rows[0] == ["email", "name", "language", "channels", "subscribed_at", "source_channel", "series"]
+    assert [r[:3] + r[5:] for r in rows[1:]] == [["ola@x.no", "'=1+2", "nb", "import", "baerekraftsfredag"]]
+    assert "1 rows exported" in result.stderr
+
+    full = invoke(env, "export", "--include-unsubscribed", "--series", "baerekraftsfredag")
+    records = list(csv.DictReader(io.StringIO(full.stdout, newline="")))
+    assert [(r["email"], r["unsubscribed_at"] != "") for r in records] == [
+        ("ola@x.no", False),
+        ("kari@x.no", True),
+    ]
+
+
+def test_exported_file_imports_into_an_empty_list(
+    app: App, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    invoke(env, "import", write(tmp_path, "email,name,language\nola@x.no,Ola,nb\nkari@x.no,Kari,en\n"))
+    exported = invoke(env, "export").stdout
+    with app.db.transaction() as s:
+        s.execute(delete(Subscription))
+    result = invoke(env, "import", write(tmp_path, exported, "exported.csv"))
+    assert result.exit_code == 0, result.output
+    assert "Imported into baerekraftsfredag: 2 created, 0 unchanged" in result.stdout
+    assert active_emails(app) == {"ola@x.no", "kari@x.no"}
+
+
+@pytest.mark.slow  # a real process
+def test_export_in_a_real_process_reads_back_as_csv(
+    app: App, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    invoke(
+        env, "import", write(tmp_path, 'email,name,language\nola@x.no,"Nordmann, Ola",nb\nper@x.no,Per,\n')
+    )
+    proc = subprocess.run(
+        [str(BIN), "subscribers", "export"],
+        env={**os.environ, **{k: v for k, v in env.items() if v is not None}},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout, newline="")))
+    assert [(r["email"], r["name"], r["language"], r["channels"], r["series"]) for r in rows] == [
+        ("ola@x.no", "Nordmann, Ola", "nb", "email", "baerekraftsfredag"),
+        ("per@x.no", "Per", "", "email", "baerekraftsfredag"),
+    ]
+    assert all(r["subscribed_at"].endswith("Z") and r["source_channel"] == "import" for r in rows)
+    with app.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Subscription)) == 2

@@ -1,0 +1,73 @@
+"""`run` as a service: the web front in one process, the work in a forked worker process that never
+outlives it; when the worker dies, the front stops too (exit 1) for the service manager to restart."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]
+import pytest
+
+from tests.slack.fakes.slack_bot import KARI, sqlite_only
+from tests.slack.test_process import FORM, Process, bot_process
+
+pytestmark = pytest.mark.slow  # starts real processes
+
+
+def worker_of(running: Process) -> psutil.Process:
+    children = psutil.Process(running.proc.pid).children()
+    assert len(children) == 1, children
+    return children[0]
+
+
+def gone(process: psutil.Process, timeout: float = 15.0) -> bool:
+    try:
+        process.wait(timeout=timeout)
+    except psutil.TimeoutExpired:
+        return False
+    return True
+
+
+def subscribe(running: Process) -> str:
+    body, key = running.slack.command_body("meld på", KARI)
+    assert running.slack.send(body, FORM).status_code == 200
+    return str(running.fake.wait_for(lambda: running.fake.responses(key))[0]["text"])
+
+
+def test_the_work_runs_in_a_worker_process_at_a_lower_priority(sqlite_template: Path, tmp_path: Path) -> None:
+    settings = sqlite_only(sqlite_template, tmp_path)
+    with bot_process(settings.database_url, tmp_path) as running:
+        worker = worker_of(running)
+        assert worker.nice() - psutil.Process(running.proc.pid).nice() == 10
+        assert "påmeldt" in subscribe(running)
+        log = running.stop()
+    assert "worker process" in log and "Traceback" not in log
+    assert gone(worker)
+
+
+def test_the_worker_stops_when_the_front_is_killed(sqlite_template: Path, tmp_path: Path) -> None:
+    settings = sqlite_only(sqlite_template, tmp_path)
+    with bot_process(settings.database_url, tmp_path) as running:
+        worker = worker_of(running)
+        running.proc.send_signal(signal.SIGKILL)
+        running.proc.wait(timeout=10)
+        assert gone(worker), "the worker outlived the front"
+
+
+def test_the_front_stops_with_exit_1_when_the_worker_dies(sqlite_template: Path, tmp_path: Path) -> None:
+    settings = sqlite_only(sqlite_template, tmp_path)
+    with bot_process(settings.database_url, tmp_path) as running:
+        worker_of(running).send_signal(signal.SIGKILL)
+        _, log = running.proc.communicate(timeout=30)
+        assert running.proc.returncode == 1
+        assert "the worker process stopped" in log
+
+
+@pytest.mark.parametrize("value", ["false", "0"])
+def test_one_process_when_asked(sqlite_template: Path, tmp_path: Path, value: str) -> None:
+    settings = sqlite_only(sqlite_template, tmp_path)
+    with bot_process(settings.database_url, tmp_path, WORKER_PROCESS=value) as running:
+        assert psutil.Process(running.proc.pid).children() == []
+        assert "påmeldt" in subscribe(running)
+        assert "worker process" not in running.stop()

@@ -1,0 +1,105 @@
+"""Subscribing and unsubscribing through the whole core path (parse → dispatch → render)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+
+from bot.entry.composition import App
+from bot.models import AuditEvent, Person, Subscription
+from tests.conftest import person
+
+KARI = person("kari@kommune.no", name="Kari")
+
+
+def _subs(app: App) -> list[Subscription]:
+    with app.db.read() as s:
+        return list(s.scalars(select(Subscription)))
+
+
+def test_subscribe_creates_one_active_subscription_with_audit(app: App, say: Callable[..., str]) -> None:
+    reply = say(KARI, "meld på")
+    assert "Du er nå påmeldt Bærekraftsfredag" in reply
+    subs = _subs(app)
+    assert len(subs) == 1 and subs[0].active and subs[0].source_channel == "console"
+    with app.db.read() as s:
+        actions = list(s.scalars(select(AuditEvent.action)))
+    assert actions == ["subscription.created"]
+
+
+def test_subscribing_twice_keeps_one_subscription_and_says_so(app: App, say: Callable[..., str]) -> None:
+    say(KARI, "meld på")
+    reply = say(KARI, "MELD  PA")
+    assert "allerede påmeldt" in reply
+    assert len(_subs(app)) == 1
+    with app.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
+
+
+def test_unsubscribe_keeps_the_record(app: App, say: Callable[..., str], clock) -> None:  # type: ignore[no-untyped-def]
+    say(KARI, "meld på")
+    reply = say(KARI, "meld av")
+    assert "Du er meldt av Bærekraftsfredag" in reply
+    (sub,) = _subs(app)
+    assert not sub.active
+    assert sub.unsubscribed_at == clock.now()
+    assert sub.unsubscribe_channel == "console"
+
+
+def test_unsubscribe_when_not_subscribed_is_kind(app: App, say: Callable[..., str]) -> None:
+    assert "ikke påmeldt" in say(KARI, "meld av")
+    say(KARI, "meld på")
+    say(KARI, "meld av")
+    assert "ikke påmeldt" in say(KARI, "unsubscribe")
+    with app.db.read() as s:
+        # Asking to leave a list one is not on changes nothing and creates nobody.
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 2
+
+
+def test_resubscribe_reactivates_the_same_record(app: App, say: Callable[..., str]) -> None:
+    say(KARI, "meld på")
+    say(KARI, "meld av")
+    assert "Du er nå påmeldt" in say(KARI, "abonner")
+    (sub,) = _subs(app)
+    assert sub.active and sub.unsubscribed_at is None
+
+
+def test_same_email_from_two_channels_is_one_person(app: App, say: Callable[..., str]) -> None:
+    from bot.commands import Actor
+
+    slack_kari = Actor("slack", "U123KARI", email="KARI@kommune.no", name="Kari N.")
+    say(KARI, "meld på")
+    assert "allerede påmeldt" in say(slack_kari, "subscribe")
+    with app.db.read() as s:
+        people = list(s.scalars(select(Person)))
+        assert len(people) == 1
+        assert sorted(i.platform for i in people[0].identities) == ["console", "slack"]
+
+
+def test_language_of_the_person_wins(app: App, say: Callable[..., str]) -> None:
+    english = person("john@example.org", language="en")
+    assert "You are now subscribed to Bærekraftsfredag" in say(english, "meld på")
+    # Later commands from a channel that does not know the language still answer in English.
+    assert "already subscribed" in say(person("john@example.org"), "subscribe")
+
+
+def test_status_reports_subscription_and_role(say: Callable[..., str]) -> None:
+    assert "Du er ikke påmeldt" in say(KARI, "status")
+    say(KARI, "meld på")
+    reply = say(KARI, "status")
+    assert "Du er påmeldt Bærekraftsfredag (siden onsdag 4. mars 2026)" in reply
+    assert "arrangør" not in reply
+
+
+def test_direct_messages_need_a_subscription_and_are_audited(app: App, say: Callable[..., str]) -> None:
+    assert "Du må være påmeldt Bærekraftsfredag" in say(KARI, "dm på")
+    say(KARI, "meld på")
+    assert "Nå får du også påminnelser" in say(KARI, "dm pa")
+    assert "allerede påminnelser" in say(KARI, "dm på")
+    (sub,) = _subs(app)
+    assert sub.direct_messages
+    assert "ikke lenger påminnelser" in say(KARI, "DM AV")
+    with app.db.read() as s:
+        actions = list(s.scalars(select(AuditEvent.action)))
+    assert actions.count("subscription.direct_messages") == 2

@@ -1,0 +1,200 @@
+"""The worker: its claim on a batch renewed once a good part of the lease has passed and never let
+expire; several sends in flight at once, each row still sent once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.clock import ManualClock
+from bot.delivery.channels import OutgoingMessage
+from bot.entry.composition import App
+from bot.models import Delivery
+from tests.conftest import NOW, ORGANISER, person
+from tests.delivery.helpers import delivery_states, simulate
+from tests.fakes.recording_sender import RecordingSender
+
+Say = Callable[..., str]
+
+
+class SharedClock(ManualClock):
+    """A manual clock that several sending threads may read and sleep on at once."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return super().now()
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            super().sleep(seconds)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return SharedClock(NOW)
+
+
+@dataclass
+class Watching(RecordingSender):
+    """Notes the leases of the rows still waiting at every send."""
+
+    app: App | None = None
+    leases: list[tuple[datetime, set[datetime]]] = field(default_factory=list)
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        assert self.app is not None
+        now = self.clock.now()
+        with self.app.db.read() as s:
+            claimed = set(s.scalars(select(Delivery.lease_until).where(Delivery.state == "claimed")))
+        self.leases.append((now, {at for at in claimed if at is not None}))
+        return super().send(message)
+
+
+def _fanout(app: App, say: Say, people: int, interval: timedelta) -> Watching:
+    sender = Watching(clock=app.clock, interval=interval, app=app)  # type: ignore[arg-type]
+    app.delivery.add_sender(sender, batch=people + 1)
+    for i in range(people):
+        say(person(f"p{i}@kommune.no"), "meld på")
+    say(ORGANISER, "ny økt 2026-03-06 09:00 Lang kø")
+    app.delivery.plan()
+    return sender
+
+
+def test_the_claim_is_renewed_after_a_third_of_the_lease_not_at_every_send(
+    app: App, clock: ManualClock, say: Say
+) -> None:
+    lease = app.delivery.outbox.lease
+    assert lease == timedelta(seconds=30)
+    sender = _fanout(app, say, 9, interval=timedelta(seconds=4))  # 10 sends over 36 s
+    app.delivery.workers["fake"].drain()
+    assert len(sender.sent) == 10 and sender.duplicates() == []
+    waiting = [(at, leases) for at, leases in sender.leases if leases]
+    assert len(waiting) == 9  # at the last send nothing is left waiting
+    # Renewed every third of the lease while waiting (at 10, 20 and 30 s): three renewals in 36 s,
+    # where renewing at every send would make nine.
+    assert len({lease_until for _, leases in waiting for lease_until in leases}) == 4
+    assert min(min(leases) - at for at, leases in waiting) >= lease * 2 / 3
+
+
+def test_a_wait_longer_than_the_lease_keeps_the_claim(
+    app: App, clock: ManualClock, say: Say, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = _fanout(app, say, 3, interval=timedelta(seconds=45))  # waits of 45 s, a 30 s lease
+    recovered: list[tuple[int, int]] = []
+    sleep = clock.sleep
+
+    def sleep_while_another_process_looks(seconds: float) -> None:
+        sleep(seconds)
+        recovered.append(app.delivery.outbox.recover(clock.now()))
+
+    monkeypatch.setattr(clock, "sleep", sleep_while_another_process_looks)
+    app.delivery.workers["fake"].drain(limit=20)  # rows taken back would be claimed again and again
+    assert len(recovered) > 3 and set(recovered) == {(0, 0)}  # nothing ever looked abandoned
+    assert len(sender.sent) == 4 and sender.duplicates() == []
+    assert delivery_states(app) == {"sent": 4}
+
+
+@dataclass
+class Meeting(RecordingSender):
+    """The first `parties` sends wait for each other: they meet only if that many are in flight at once."""
+
+    parties: int = 3
+    met: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._barrier = threading.Barrier(self.parties)
+        self._arrived = 0
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        with self._lock:
+            self._arrived += 1
+            waits = self._arrived <= self.parties
+        if waits:
+            self._barrier.wait(timeout=30)  # broken (an error, so a retry) when they never meet
+            self.met = True
+        return super().send(message)
+
+
+def test_several_sends_in_flight_still_send_each_row_once(app: App, clock: ManualClock, say: Say) -> None:
+    sender = Meeting(clock, fault_rate=0.2, seed=5)
+    app.delivery.add_sender(sender, in_flight=3)
+    for i in range(60):
+        say(person(f"p{i}@kommune.no"), "meld på")
+    say(ORGANISER, "ny økt 2026-03-13 09:00 Parallelt")
+    simulate(app, clock, datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
+    assert sender.met
+    assert sender.faults["429"] > 2 and sender.faults["5xx"] > 2 and sender.faults["timeout"] > 2
+    assert sender.duplicates() == []
+    assert len(sender.sent) == 3 * 61  # invitation and two reminders, to the post and 60 people
+    assert delivery_states(app) == {"sent": 3 * 61}
+
+
+def test_a_worker_waiting_for_a_distant_slot_stops_at_once_and_hands_the_row_back(
+    app: App, clock: ManualClock, say: Say
+) -> None:
+    sender = _fanout(app, say, 1, interval=timedelta(minutes=10))  # the second send waits 10 minutes
+    worker = app.delivery.workers["fake"]
+    asleep = threading.Event()
+    sleep = clock.sleep
+
+    def sleep_in_real_time(seconds: float) -> None:  # the wait takes time, as with a real clock
+        asleep.set()
+        worker.stopping.wait(seconds)
+        sleep(seconds)
+
+    clock.sleep = sleep_in_real_time  # type: ignore[method-assign]
+    thread = threading.Thread(target=worker.run_once)
+    thread.start()
+    assert asleep.wait(10), "the worker never waited for its slot"
+    worker.stopping.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive(), "the stop waited for the slot"
+    assert len(sender.sent) == 1
+    assert delivery_states(app) == {"sent": 1, "pending": 2}  # the rest back for the others, unsent
+
+
+@dataclass
+class Overlapping(RecordingSender):
+    """The first send finishes only once a third has started: a row of the next batch."""
+
+    overlapped: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._third_started = threading.Event()
+        self._started = 0
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        with self._lock:
+            self._started += 1
+            number = self._started
+        if number == 3:
+            self._third_started.set()
+        if number == 1:
+            self.overlapped = self._third_started.wait(timeout=10)
+        return super().send(message)
+
+
+def test_the_next_batch_is_claimed_while_the_last_rows_are_still_under_way(
+    app: App, clock: ManualClock, say: Say
+) -> None:
+    sender = Overlapping(clock)
+    app.delivery.add_sender(sender, batch=2, in_flight=2)
+    for i in range(5):
+        say(person(f"p{i}@kommune.no"), "meld på")
+    say(ORGANISER, "ny økt 2026-03-06 09:00 Uten pause")
+    app.delivery.plan()
+    assert app.delivery.workers["fake"].drain() == 6  # the post and five people
+    assert sender.overlapped  # batch two began before batch one had drained
+    assert len(sender.sent) == 6 and sender.duplicates() == []
+    assert delivery_states(app) == {"sent": 6}

@@ -1,0 +1,221 @@
+"""The fake Graph's Exchange side: the organiser's events (Exchange mails attendees as they are
+added, removed, updated or cancelled), sendMail (JSON or MIME), Sent Items, and the directory."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import email
+import email.policy
+import re
+import secrets
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from tests.fakes.https_fake import Response, error
+from tests.microsoft365.fakes.graph_tenant import Event, Mail, Mailed
+
+if TYPE_CHECKING:
+    from tests.microsoft365.fakes.graph_api import FakeGraph, Handled, Route
+
+MAX_ATTENDEES = 500
+ID = r"([^/]+)"
+
+
+def exchange_routes(graph: FakeGraph) -> list[Route]:
+    from tests.microsoft365.fakes.graph_api import Route
+
+    def r(method: str, path: str, handler: Any, app: str | None, user: str | None = None) -> Route:
+        return Route(method, re.compile(path), handler, app, user)
+
+    x = Exchange(graph)
+    events = rf"/users/{ID}/events"
+    return [
+        r("POST", events, x.create_event, "Calendars.ReadWrite"),
+        r("GET", rf"{events}/{ID}", x.get_event, "Calendars.ReadWrite"),
+        r("PATCH", rf"{events}/{ID}", x.patch_event, "Calendars.ReadWrite"),
+        r("POST", rf"{events}/{ID}/cancel", x.cancel_event, "Calendars.ReadWrite"),
+        r("DELETE", rf"{events}/{ID}", x.delete_event, "Calendars.ReadWrite"),
+        r("POST", rf"/users/{ID}/sendMail", x.send_mail, "Mail.Send"),
+        r("GET", rf"/users/{ID}/mailFolders/SentItems/messages", x.sent_items, "Mail.ReadBasic.All"),
+        r("GET", rf"/users/{ID}", x.user, "User.Read.All", "User.Read"),
+        r("GET", "/me", x.me, None, "User.Read"),
+    ]
+
+
+class Exchange:
+    def __init__(self, graph: FakeGraph) -> None:
+        self.graph, self.tenant = graph, graph.tenant
+
+    def _mine(self, call: Handled) -> bool:
+        return call.groups[0].lower() == self.tenant.organiser
+
+    def _event_json(self, event: Event) -> dict[str, Any]:
+        return {
+            "id": event.id,
+            **event.fields,
+            "transactionId": event.transaction_id,
+            "isOnlineMeeting": event.online,
+            "isCancelled": event.cancelled,
+            "onlineMeeting": {"joinUrl": event.join_url} if event.join_url else None,
+            "attendees": [{"emailAddress": {"address": a}, "type": "required"} for a in event.attendees],
+        }
+
+    def create_event(self, call: Handled) -> Response:
+        if not self._mine(call):
+            return error(403, "ErrorAccessDenied", "not the organiser's mailbox")
+        body = call.json()
+        attendees = [a["emailAddress"]["address"].lower() for a in body.pop("attendees", [])]
+        if len(attendees) > MAX_ATTENDEES:
+            return error(400, "ErrorTooManyAttendees", "at most 500 attendees")
+        transaction = body.pop("transactionId", None)
+        with self.tenant.lock:
+            for event in self.tenant.events.values():
+                if transaction and event.transaction_id == transaction:
+                    return Response(201, self._event_json(event))  # a retried create: the same event
+            event_id = f"AAMk{secrets.token_urlsafe(12)}="
+            online = bool(body.pop("isOnlineMeeting", False))
+            join = f"https://teams.microsoft.com/l/meetup-join/{event_id.rstrip('=')}" if online else None
+            event = Event(event_id, transaction, body, attendees, online, join)
+            self.tenant.events[event_id] = event
+            self.tenant.exchange += [Mailed("invitation", event_id, a) for a in attendees]
+        return Response(201, self._event_json(event))
+
+    def _event(self, call: Handled) -> Event | None:
+        event = self.tenant.events.get(call.groups[1])
+        return event if event is not None and not event.deleted and self._mine(call) else None
+
+    def get_event(self, call: Handled) -> Response:
+        event = self._event(call)
+        return Response(200, self._event_json(event)) if event else error(404, "ErrorItemNotFound")
+
+    def patch_event(self, call: Handled) -> Response:
+        body = call.json()
+        with self.tenant.lock:
+            event = self._event(call)
+            if event is None:
+                return error(404, "ErrorItemNotFound")
+            event.patches.append(copy.deepcopy(body))
+            before = list(event.attendees)
+            if "attendees" in body:
+                after = [a["emailAddress"]["address"].lower() for a in body.pop("attendees")]
+                if len(after) > MAX_ATTENDEES:
+                    return error(400, "ErrorTooManyAttendees", "at most 500 attendees")
+                event.attendees = after
+                self.tenant.exchange += [Mailed("invitation", event.id, a) for a in after if a not in before]
+                self.tenant.exchange += [
+                    Mailed("cancellation", event.id, a) for a in before if a not in after
+                ]
+            if {"start", "end", "subject"} & body.keys():
+                self.tenant.exchange += [
+                    Mailed("update", event.id, a) for a in event.attendees if a in before
+                ]
+            event.fields.update(body)
+        return Response(200, self._event_json(event))
+
+    def cancel_event(self, call: Handled) -> Response:
+        with self.tenant.lock:
+            event = self._event(call)
+            if event is None:
+                return error(404, "ErrorItemNotFound")
+            if not event.cancelled:
+                event.cancelled = True
+                self.tenant.exchange += [Mailed("cancellation", event.id, a) for a in event.attendees]
+        return Response(202)
+
+    def delete_event(self, call: Handled) -> Response:
+        with self.tenant.lock:
+            event = self._event(call)
+            if event is None:
+                return error(404, "ErrorItemNotFound")
+            event.deleted = True
+        return Response(204)
+
+    def send_mail(self, call: Handled) -> Response:
+        if not self._mine(call):
+            return error(403, "ErrorAccessDenied", "not the organiser's mailbox")
+        kind = call.request.headers.get("content-type", "")
+        if kind.startswith("text/plain"):
+            mail = _from_mime(base64.b64decode(call.request.body), call.groups[0])
+        else:
+            found = _from_json(call.json(), call.groups[0])
+            if isinstance(found, Response):
+                return found
+            mail = found
+        with self.tenant.lock:
+            self.tenant.mails.append(mail)
+        return Response(202)
+
+    def sent_items(self, call: Handled) -> Response:
+        wanted = re.fullmatch(r"internetMessageId eq '(.*)'", call.request.query.get("$filter", ""))
+        with self.tenant.lock:
+            found = [
+                m for m in self.tenant.mails if wanted and m.message_id == wanted.group(1).replace("''", "'")
+            ]
+        return Response(
+            200,
+            {"value": [{"id": f"sent-{i}", "internetMessageId": m.message_id} for i, m in enumerate(found)]},
+        )
+
+    def user(self, call: Handled) -> Response:
+        user = self.tenant.users.get(call.groups[0])
+        if user is None:
+            return error(404, "Request_ResourceNotFound")
+        return Response(
+            200,
+            {"id": user.id, "displayName": user.name, "mail": user.mail, "preferredLanguage": user.language},
+        )
+
+    def me(self, call: Handled) -> Response:
+        user = self.tenant.users.get(call.token.user_id or "")
+        return Response(200, {"id": user.id, "displayName": user.name}) if user else error(404, "NotFound")
+
+
+def _from_mime(raw: bytes, sender: str) -> Mail:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    text = parsed.get_body(("plain",))
+    html = parsed.get_body(("html",))
+    attachments = [
+        (part.get_filename() or "", part.get_content_type(), _payload(part))
+        for part in parsed.iter_attachments()
+        if isinstance(part, EmailMessage)
+    ]
+    return Mail(
+        sender,
+        [a.strip() for a in str(parsed["To"]).split(",")],
+        str(parsed["Subject"]),
+        {k: str(v) for k, v in parsed.items()},
+        text.get_content() if isinstance(text, EmailMessage) else None,
+        html.get_content() if isinstance(html, EmailMessage) else None,
+        attachments,
+        str(parsed["Message-ID"]),
+        "mime",
+    )
+
+
+def _payload(part: EmailMessage) -> bytes:
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _from_json(body: dict[str, Any], sender: str) -> Mail | Response:
+    message = body.get("message", {})
+    headers = {h["name"]: h["value"] for h in message.get("internetMessageHeaders") or []}
+    if any(not name.lower().startswith("x-") for name in headers):
+        return error(400, "InvalidInternetMessageHeader", "custom headers must start with x-")
+    content = message.get("body", {})
+    return Mail(
+        sender,
+        [r["emailAddress"]["address"] for r in message.get("toRecipients", [])],
+        message.get("subject", ""),
+        headers,
+        content.get("content") if content.get("contentType") == "text" else None,
+        content.get("content") if content.get("contentType") == "html" else None,
+        [
+            (a["name"], a["contentType"], base64.b64decode(a["contentBytes"]))
+            for a in message.get("attachments", [])
+        ],
+        f"<{secrets.token_hex(8)}@fake.exchange>",
+        "json",
+    )

@@ -1,0 +1,139 @@
+"""handlers.microsoft365.auth and login_store: app-only tokens, the device-code login, silent refresh, the
+encrypted token cache in the database, and an expired or revoked login reported once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select
+
+from bot.clock import ManualClock
+from bot.entry.composition import build
+from bot.mail import MailMessage
+from handlers.microsoft365.errors import GraphUnavailable, LoginNeeded
+from handlers.microsoft365.login_store import SecretBox
+from handlers.microsoft365.models import GraphLogin
+from handlers.microsoft365.service import Microsoft365
+from handlers.microsoft365.status import channel_state, status_lines
+from tests.conftest import NOW
+from tests.microsoft365.support import BOT_UPN, Tenant365, tenant365
+
+
+@pytest.fixture
+def ms(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tenant365]:
+    with tenant365(db_url, ManualClock(NOW), monkeypatch) as tenant:
+        yield tenant
+
+
+def test_app_only_token_comes_over_verified_tls_and_is_cached(ms: Tenant365) -> None:
+    first = ms.m365.app_auth.token()
+    assert first == ms.m365.app_auth.token()
+    assert ms.idp.grants["client_credentials"] == 1
+    # The audience is Graph's origin (here the fake's): a token for another API would not do.
+    info = ms.idp.token_info(first)
+    assert info is not None and info.audience == ms.graph.url
+
+
+def test_without_the_test_ca_tls_verification_refuses_the_fake(
+    ms: Tenant365, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert ms.app.settings.microsoft is not None
+    fresh = Microsoft365(ms.app.core, ms.app.settings.microsoft)
+    with pytest.raises(GraphUnavailable, match="identity provider unavailable"):
+        fresh.app_auth.token()
+    fresh.close()
+
+
+def test_device_login_then_silent_refresh_from_the_stored_cache(ms: Tenant365) -> None:
+    ms.idp.token_lifetime = 120  # msal refreshes tokens this close to expiry: every call refreshes
+    assert ms.login() == BOT_UPN
+    assert ms.idp.grants["urn:ietf:params:oauth:grant-type:device_code"] == 1
+    # Another process (a new Microsoft365 on the same database) gets tokens silently.
+    assert ms.app.settings.microsoft is not None
+    other = Microsoft365(ms.app.core, ms.app.settings.microsoft)
+    token = other.user_auth.token()
+    assert ms.idp.token_info(token) is not None
+    assert ms.idp.grants["refresh_token"] == 1
+    assert other.self_id() == "aad-bot"
+    state = ms.m365.store.state()
+    assert state is not None and state.username == BOT_UPN and state.problem is None
+    other.close()
+
+
+def test_the_stored_cache_is_encrypted_with_a_key_from_secret_key(ms: Tenant365) -> None:
+    ms.login()
+    with ms.app.db.read() as s:
+        stored = s.scalar(select(GraphLogin.token_cache))
+    assert stored is not None
+    for secret in ms.idp.secrets_issued():
+        assert secret not in stored
+    assert "refresh_token" not in stored.lower() and "RefreshToken" not in stored
+    assert "RefreshToken" in SecretBox(ms.app.settings.secret_key).open(stored)
+
+
+def test_a_changed_secret_key_is_reported_not_crashed(ms: Tenant365) -> None:
+    ms.login()
+    other_settings = replace(ms.app.settings, secret_key="another-secret-key-0123456789")
+    other_app = build(other_settings, clock=ms.clock, migrate=False)
+    assert other_settings.microsoft is not None
+    other = Microsoft365(other_app.core, other_settings.microsoft)
+    with pytest.raises(LoginNeeded, match="cannot be decrypted"):
+        other.user_auth.token()
+    assert channel_state(other) == "degraded"
+    other.close()
+    other_app.close()
+
+
+def test_revoked_login_is_reported_once_and_app_only_work_goes_on(
+    ms: Tenant365, caplog: pytest.LogCaptureFixture
+) -> None:
+    ms.login()
+    ms.m365.teams.post_to_channel("Før", "<p>før</p>")
+    ms.idp.revoke("aad-bot")
+    caplog.set_level(logging.INFO)
+    for _ in range(3):
+        with pytest.raises(LoginNeeded, match="expired or was revoked"):
+            ms.m365.teams.post_to_channel("Etter", "<p>etter</p>")
+    reported = [r for r in caplog.records if r.levelno >= logging.ERROR and "Teams" in r.getMessage()]
+    assert len(reported) == 1 and "teams login" in reported[0].getMessage()
+    assert ms.idp.refused["refresh_token"] >= 1
+    # Operators see it: the stored state, `teams status`, /healthz.
+    state = ms.m365.store.state()
+    assert state is not None and state.problem and "revoked" in state.problem
+    assert channel_state(ms.m365) == "degraded"
+    assert any("Teams login PROBLEM" in line for line in status_lines(ms.m365, check=False))
+    # App-only work is untouched: a confirmation mail still goes out.
+    ms.m365.mailer().send(MailMessage("kari@kommune.no", "Bekreft", "Klikk her"))
+    assert [m.to for m in ms.graph.tenant.mails] == [["kari@kommune.no"]]
+    # A new login clears the problem.
+    ms.login()
+    assert channel_state(ms.m365) == "on"
+
+
+def test_no_login_at_all_is_a_clear_problem(ms: Tenant365) -> None:
+    with pytest.raises(LoginNeeded, match="teams login"):
+        ms.m365.user_auth.token()
+    assert channel_state(ms.m365) == "degraded"
+    assert any("Teams login: none" in line for line in status_lines(ms.m365, check=False))
+
+
+def test_secrets_never_reach_the_log(ms: Tenant365, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    ms.m365.app_auth.token()
+    ms.login()
+    ms.m365.user_auth.token(refresh=True)
+    ms.m365.teams.post_to_channel("Hei", "<p>hei</p>")
+    ms.idp.revoke("aad-bot")
+    with pytest.raises(LoginNeeded):
+        ms.m365.user_auth.token(refresh=True)
+    text = caplog.text + "\n".join(str(r.args) for r in caplog.records)
+    issued = ms.idp.secrets_issued()
+    assert len(issued) > 3
+    for secret in issued:
+        assert secret not in text
+    assert "rt-" not in text and "at-" not in text.replace("at-0", "")

@@ -1,0 +1,163 @@
+"""The fake Slack workspace's state and its Web API methods (used by `slack_api.FakeSlackAPI`).
+
+Each method takes the request's parameters and returns Slack's JSON answer; they run under the
+fake's lock. Blocks and views are checked against Slack's limits (`slack_blocks`).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.slack.fakes.slack_blocks import block_problems, view_problems
+
+Params = dict[str, Any]
+
+
+@dataclass
+class Workspace:
+    """Everything the fake holds about the workspace, as Slack would."""
+
+    emails_visible: bool = True  # False: as without the users:read.email scope
+    pace_per_second: float | None = None  # chat.postMessage per channel; None: not enforced
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    ephemeral: list[Params] = field(default_factory=list)
+    homes: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    modals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_post: dict[str, float] = field(default_factory=dict)
+    ts: int = 1_767_000_000
+
+    def next_ts(self) -> str:
+        self.ts += 1
+        return f"{self.ts}.000100"
+
+
+def _missing(p: Params, *names: str) -> Params | None:
+    for name in names:
+        if not p.get(name):
+            return {"ok": False, "error": "channel_not_found" if name == "channel" else f"missing_{name}"}
+    return None
+
+
+def _invalid_view(view: Any) -> Params | None:
+    problems = view_problems(view)
+    if problems:
+        return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": problems}}
+    return None
+
+
+def auth_test(w: Workspace, p: Params) -> Params:
+    return {
+        "ok": True,
+        "url": "https://fake.slack.test/",
+        "team": "Fake Workspace",
+        "user": "baerekraft",
+        "team_id": "T0FAKE",
+        "user_id": "U0BOT",
+        "bot_id": "B0BOT",
+    }
+
+
+def post_message(w: Workspace, p: Params) -> Params:
+    if problem := _missing(p, "channel"):
+        return problem
+    if not p.get("text") and not p.get("blocks"):
+        return {"ok": False, "error": "no_text"}
+    if p.get("blocks") and (problems := block_problems(p["blocks"], 50)):
+        return {"ok": False, "error": "invalid_blocks", "errors": problems}
+    channel, now = str(p["channel"]), time.monotonic()
+    if w.pace_per_second and now - w.last_post.get(channel, -1e9) < 1 / w.pace_per_second:
+        return {"ok": False, "error": "ratelimited"}
+    w.last_post[channel] = now
+    message = {"type": "message", "ts": w.next_ts(), "text": p.get("text", ""), "blocks": p.get("blocks", [])}
+    if p.get("metadata"):
+        message["metadata"] = p["metadata"]
+    w.messages[channel].append(message)
+    return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+
+def post_ephemeral(w: Workspace, p: Params) -> Params:
+    if problem := _missing(p, "channel", "user"):
+        return problem
+    w.ephemeral.append(p)
+    return {"ok": True, "message_ts": w.next_ts()}
+
+
+def update(w: Workspace, p: Params) -> Params:
+    for message in w.messages.get(str(p.get("channel")), []):
+        if message["ts"] == p.get("ts"):
+            message.update({k: p[k] for k in ("text", "blocks") if k in p})
+            return {"ok": True, "channel": p["channel"], "ts": message["ts"]}
+    return {"ok": False, "error": "message_not_found"}
+
+
+def history(w: Workspace, p: Params) -> Params:
+    channel = str(p.get("channel"))
+    if channel not in w.messages and not channel.startswith(("U", "D")):  # a DM exists once opened
+        return {"ok": False, "error": "channel_not_found"}
+    limit = int(p.get("limit") or 100)
+    newest_first = list(reversed(w.messages[channel]))
+    return {"ok": True, "messages": newest_first[:limit], "has_more": len(newest_first) > limit}
+
+
+def conversations_open(w: Workspace, p: Params) -> Params:
+    """The DM with a user; the fake files DMs under the user's id."""
+    if not p.get("users"):
+        return {"ok": False, "error": "users_list_not_supplied"}
+    return {"ok": True, "channel": {"id": str(p["users"]).split(",")[0]}}
+
+
+def users_info(w: Workspace, p: Params) -> Params:
+    found = w.users.get(str(p.get("user")))
+    if found is None:
+        return {"ok": False, "error": "user_not_found"}
+    user = copy.deepcopy(found)
+    if not w.emails_visible:
+        user["profile"].pop("email", None)
+    if str(p.get("include_locale")).lower() not in ("true", "1"):
+        user.pop("locale", None)
+    return {"ok": True, "user": user}
+
+
+def views_publish(w: Workspace, p: Params) -> Params:
+    if problem := _missing(p, "user_id", "view") or _invalid_view(p["view"]):
+        return problem
+    w.homes[str(p["user_id"])].append(p["view"])
+    return {"ok": True, "view": {"id": f"VH{p['user_id']}", **p["view"]}}
+
+
+def views_open(w: Workspace, p: Params) -> Params:
+    if problem := _missing(p, "trigger_id", "view") or _invalid_view(p["view"]):
+        return problem
+    view_id = f"VM{len(w.modals) + 1}"
+    w.modals[view_id] = {"id": view_id, "trigger_id": p["trigger_id"], **p["view"]}
+    return {"ok": True, "view": w.modals[view_id]}
+
+
+def views_update(w: Workspace, p: Params) -> Params:
+    view_id = str(p.get("view_id"))
+    if view_id not in w.modals:
+        return {"ok": False, "error": "not_found"}
+    if problem := _invalid_view(p.get("view")):
+        return problem
+    w.modals[view_id] = {"id": view_id, **p["view"]}
+    return {"ok": True, "view": w.modals[view_id]}
+
+
+METHODS: dict[str, Callable[[Workspace, Params], Params]] = {
+    "auth.test": auth_test,
+    "chat.postMessage": post_message,
+    "chat.postEphemeral": post_ephemeral,
+    "chat.update": update,
+    "conversations.history": history,
+    "conversations.open": conversations_open,
+    "users.info": users_info,
+    "views.publish": views_publish,
+    "views.open": views_open,
+    "views.update": views_update,
+}

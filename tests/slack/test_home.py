@@ -1,0 +1,130 @@
+"""App Home and the subscribe buttons, end to end: the reader's next session in their own time zone,
+their subscription with a button that works from App Home and from any message, past sessions with
+slides, a refresh after every click, and a retried event handled once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.commands import AddLink, GrantOrganiser
+from bot.entry.settings import BotSettings
+from handlers.slack import actions as ids
+from tests.conftest import ORGANISER
+from tests.slack.fakes.slack_bot import (
+    JOHN,
+    KARI,
+    SlackBot,
+    buttons,
+    eventually,
+    mrkdwn_texts,
+    plan,
+    slack_bot,
+)
+
+SLUG = "baerekraftsfredag"
+
+
+@pytest.fixture
+def bot(settings: BotSettings, clock: ManualClock) -> Iterator[SlackBot]:
+    with slack_bot(settings, clock) as running:
+        yield running
+
+
+@pytest.fixture
+def sessions(bot: SlackBot, clock: ManualClock) -> dict[str, int]:
+    """A session held this morning (with its slides) and the next one, on Friday at 09:00 in Oslo."""
+    held = plan(bot.app, "Sirkulær økonomi", "2026-03-04 12:00", foredragsholdere="Ola")
+    clock.advance(timedelta(hours=3))  # now 13:00 UTC, 14:00 in Oslo: the morning's session is over
+    bot.app.dispatcher.execute(ORGANISER, AddLink(held, "https://ks.no/lysark.pdf", "Lysark", "Ola"))
+    upcoming = plan(bot.app, "Klimatilpasning", "2026-03-06 09:00", lenke="https://teams.example/m/1")
+    return {"held": held, "next": upcoming}
+
+
+def home_of(bot: SlackBot, user: str, count: int = 1) -> dict[str, Any]:
+    """The `count`-th App Home published for `user` (waits for it)."""
+    return bot.fake.wait_for(lambda: bot.fake.homes(user)[count - 1 :])[0]
+
+
+def test_home_shows_the_next_session_in_the_readers_zone_and_past_slides(
+    bot: SlackBot, sessions: dict[str, int]
+) -> None:
+    assert bot.slack.home_opened(JOHN).status_code == 200
+    home = home_of(bot, JOHN)
+    text = "\n".join(mrkdwn_texts(home))
+    assert "*Klimatilpasning*" in text
+    assert "Friday 6 March 2026 at 03:00–04:00" in text  # 09:00 in Oslo is 03:00 in New York
+    assert "Join: https://teams.example/m/1" in text
+    assert "*Sirkulær økonomi* – Wednesday 4 March 2026" in text
+    assert "• Lysark (Ola): https://ks.no/lysark.pdf" in text
+    assert "America/New_York" in text
+    assert "You are not subscribed to *Bærekraftsfredag*" in text
+    found = {b["action_id"]: b for b in buttons(home)}
+    assert found[ids.SUBSCRIBE]["value"] == SLUG
+    assert found[ids.OPEN_LINK]["url"] == "https://teams.example/m/1"
+    assert ids.PLAN_SESSION not in found and ids.EDIT_SESSION not in found  # not an organiser
+
+
+def test_a_norwegian_reader_sees_oslo_time(bot: SlackBot, sessions: dict[str, int]) -> None:
+    bot.slack.home_opened(KARI)
+    text = "\n".join(mrkdwn_texts(home_of(bot, KARI)))
+    assert "fredag 6. mars 2026 kl. 09:00–10:00" in text
+    assert "Bli med: https://teams.example/m/1" in text
+
+
+def test_the_subscribe_button_in_a_message_answers_and_refreshes_home(bot: SlackBot) -> None:
+    answer, key = bot.slack.click(ids.SUBSCRIBE, SLUG, KARI, where="message")
+    assert (answer.status_code, answer.text) == (200, "")
+    reply = bot.response(key)
+    assert reply["response_type"] == "ephemeral" and reply["replace_original"] is False
+    assert "Du er nå påmeldt Bærekraftsfredag" in reply["text"]
+    assert bot.subscribers() == ["kari@kommune.no"]
+    home = home_of(bot, KARI)
+    assert [b["action_id"] for b in buttons(home)] == [ids.UNSUBSCRIBE]
+    assert "Du er påmeldt *Bærekraftsfredag*" in "\n".join(mrkdwn_texts(home))
+
+
+def test_the_buttons_on_app_home_toggle_and_refresh_it(bot: SlackBot) -> None:
+    bot.slack.click(ids.SUBSCRIBE, SLUG, KARI, where="home")
+    assert ids.UNSUBSCRIBE in [b["action_id"] for b in buttons(home_of(bot, KARI, 1))]
+    assert bot.subscribers() == ["kari@kommune.no"]
+    bot.slack.click(ids.UNSUBSCRIBE, SLUG, KARI, where="home")
+    assert ids.SUBSCRIBE in [b["action_id"] for b in buttons(home_of(bot, KARI, 2))]
+    assert bot.subscribers() == []
+    assert not any(c.method.startswith("response_url") for c in bot.fake.calls())  # home has none
+
+
+def test_organisers_get_buttons_to_plan_edit_and_add_slides(bot: SlackBot, sessions: dict[str, int]) -> None:
+    bot.app.dispatcher.execute(ORGANISER, GrantOrganiser(f"slack:{KARI}"))
+    bot.slack.home_opened(KARI)
+    found = [(b["action_id"], b.get("value")) for b in buttons(home_of(bot, KARI))]
+    assert (ids.PLAN_SESSION, SLUG) in found
+    assert (ids.EDIT_SESSION, str(sessions["next"])) in found
+    assert (ids.ADD_LINK, str(sessions["held"])) in found
+
+
+def test_a_retried_event_is_handled_once(bot: SlackBot, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    assert bot.slack.home_opened(KARI, event_id="Ev0RETRY").status_code == 200
+    home_of(bot, KARI)
+    assert bot.slack.home_opened(KARI, event_id="Ev0RETRY", retry=1).status_code == 200
+    eventually(lambda: "seen before" in caplog.text)
+    assert len(bot.fake.homes(KARI)) == 1
+    bot.slack.home_opened(KARI, event_id="Ev0OTHER")  # a new event is not a retry
+    home_of(bot, KARI, 2)
+
+
+def test_titles_cannot_ping_or_disguise_links_on_app_home(bot: SlackBot) -> None:
+    plan(bot.app, "<!channel> <@U123> <http://x|y> & co", "2026-03-06 09:00", tema="<!here>")
+    bot.slack.home_opened(KARI)
+    texts = mrkdwn_texts(home_of(bot, KARI))
+    joined = "\n".join(texts)
+    assert "*&lt;!channel&gt; &lt;@U123&gt; &lt;http://x|y&gt; &amp; co*" in joined
+    assert "&lt;!here&gt;" in joined
+    for text in texts:
+        assert "<!" not in text and "<@" not in text and "<http" not in text

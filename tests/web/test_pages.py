@@ -1,0 +1,194 @@
+"""The public pages: index, next session and archive, the calendar feed, languages, escaping, headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from icalendar import Calendar
+
+from bot.clock import ManualClock
+from bot.entry.settings import BotSettings
+from bot.services.context import Ctx
+from bot.services.sessions import cancel_session
+from tests.conftest import ORGANISER
+from tests.web.support import SLUG, Web, add_a_session, h1, open_web
+
+PAGE = f"/s/{SLUG}"
+FEED = f"/s/{SLUG}/calendar.ics"
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def site(settings: BotSettings, clock: ManualClock) -> Iterator[Web]:
+    with open_web(settings, clock) as made:
+        yield made
+
+
+@pytest.fixture
+def planned(site: Web) -> dict[str, int]:
+    """A held session with slides, the next one with a join link, and a cancelled one after it."""
+    held = add_a_session(
+        site.app,
+        "Sirkulær økonomi",
+        datetime(2026, 2, 6, 9, 0),
+        speakers="Kari Nordmann, Ola Nordmann",
+        links=(("Lysark om sirkulærøkonomi", "https://ks.no/lysark.pdf", "Kari Nordmann"),),
+    )
+    upcoming = add_a_session(
+        site.app, "Likestilling i kommunen", datetime(2026, 3, 6, 9, 0), join_url="https://teams.example/j/1"
+    )
+    cancelled = add_a_session(site.app, "Naturmangfold", datetime(2026, 4, 3, 9, 0))
+    with site.app.db.transaction() as s:
+        cancel_session(Ctx(s, ORGANISER, site.app.clock.now(), site.app.config), cancelled)
+    return {"held": held, "upcoming": upcoming, "cancelled": cancelled}
+
+
+def test_the_index_lists_every_series(site: Web) -> None:
+    page = site.client.get("/")
+    assert page.status_code == 200
+    assert f'href="/s/{SLUG}"' in page.text
+    assert "Bærekraftsfredag" in page.text
+
+
+def test_the_series_page_shows_the_next_session_in_the_series_zone(
+    site: Web, planned: dict[str, int]
+) -> None:
+    page = site.client.get(PAGE)
+    assert page.status_code == 200
+    assert h1(page.text) == "Bærekraftsfredag"
+    assert "Likestilling i kommunen" in page.text
+    assert "fredag 6. mars 2026 kl. 09:00" in page.text
+    assert "(Europe/Oslo)" in page.text
+    assert 'href="https://teams.example/j/1"' in page.text
+    assert "Naturmangfold" not in page.text, "a cancelled session is not the next one"
+
+
+def test_the_archive_shows_past_sessions_with_speakers_and_slides(site: Web, planned: dict[str, int]) -> None:
+    page = site.client.get(PAGE).text
+    archive = page.split('id="archive-title"')[1]
+    assert "Sirkulær økonomi" in archive
+    assert "fredag 6. februar 2026" in archive
+    assert "Kari Nordmann, Ola Nordmann" in archive
+    assert '<a href="https://ks.no/lysark.pdf">Lysark om sirkulærøkonomi</a>' in archive
+    assert "Likestilling" not in archive
+
+
+def test_without_a_join_link_the_page_offers_to_subscribe(site: Web) -> None:
+    add_a_session(site.app, "Klima", datetime(2026, 3, 6, 9, 0))
+    page = site.client.get(PAGE).text
+    assert f'href="/s/{SLUG}/subscribe">Meld deg på for å få invitasjonen' in page
+
+
+def test_user_text_is_escaped(site: Web) -> None:
+    add_a_session(
+        site.app,
+        SCRIPT,
+        datetime(2026, 2, 6, 9, 0),
+        speakers='"><img src=x onerror=alert(1)>',
+        links=((SCRIPT, "https://ks.no/x.pdf?a=1&b=<2>", None),),
+    )
+    add_a_session(site.app, SCRIPT, datetime(2026, 3, 6, 9, 0))
+    page = site.client.get(PAGE).text
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img" not in page
+    assert "a=1&amp;b=&lt;2&gt;" in page
+
+
+def test_an_unknown_series_gets_a_404_page(site: Web) -> None:
+    for path in ("/s/nope", "/s/nope/calendar.ics", "/s/nope/subscribe/sent"):
+        response = site.client.get(path)
+        assert response.status_code == 404
+        assert "Fant ikke siden" in h1(response.text)
+
+
+def test_the_calendar_feed_has_stable_uids_sequence_and_cancellations(
+    site: Web, planned: dict[str, int]
+) -> None:
+    response = site.client.get(FEED)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert response.content.startswith(b"BEGIN:VCALENDAR\r\n")
+    events = {str(e["UID"]): e for e in Calendar.from_ical(response.content).walk("VEVENT")}
+    upcoming = events[f"session-{planned['upcoming']}@webinar.example.org"]
+    assert upcoming["DTSTART"].dt == datetime(2026, 3, 6, 8, 0, tzinfo=UTC)
+    assert b"DTSTART:20260306T080000Z" in response.content
+    assert str(upcoming["STATUS"]) == "CONFIRMED"
+    assert int(upcoming["SEQUENCE"]) == 0
+    assert str(upcoming["SUMMARY"]) == "Likestilling i kommunen"
+    cancelled = events[f"session-{planned['cancelled']}@webinar.example.org"]
+    assert str(cancelled["STATUS"]) == "CANCELLED"
+    assert int(cancelled["SEQUENCE"]) == 1
+    held = events[f"session-{planned['held']}@webinar.example.org"]
+    assert held["DTSTART"].dt == datetime(2026, 2, 6, 8, 0, tzinfo=UTC)
+    # The same request again gives the same UIDs.
+    again = Calendar.from_ical(site.client.get(FEED).content).walk("VEVENT")
+    assert {str(e["UID"]) for e in again} == set(events)
+
+
+def test_the_feed_leaves_out_sessions_older_than_a_month(site: Web) -> None:
+    add_a_session(site.app, "Gammel økt", datetime(2026, 1, 9, 9, 0))
+    assert b"Gammel" not in site.client.get(FEED).content
+
+
+def test_the_page_links_the_feed_for_webcal(site: Web) -> None:
+    page = site.client.get(PAGE).text
+    assert 'href="webcal://webinar.example.org/s/baerekraftsfredag/calendar.ics"' in page
+    assert 'href="https://webinar.example.org/s/baerekraftsfredag/calendar.ics"' in page
+
+
+def test_without_public_base_url_the_uid_host_is_the_bots_name(
+    settings: BotSettings, clock: ManualClock
+) -> None:
+    with open_web(settings, clock, public_base_url=None) as site:
+        session_id = add_a_session(site.app, "Klima", datetime(2026, 3, 6, 9, 0))
+        body = site.client.get(FEED).content
+    assert f"UID:session-{session_id}@baerekraft-bot".encode() in body
+
+
+def test_english_by_accept_language(site: Web) -> None:
+    page = site.client.get(PAGE, headers={"accept-language": "en-GB,en;q=0.9,nb;q=0.5"})
+    assert '<html lang="en">' in page.text
+    assert "Past sessions" in page.text
+    norwegian = site.client.get(PAGE, headers={"accept-language": "nn-NO,en;q=0.5"})
+    assert '<html lang="nb">' in norwegian.text
+
+
+def test_the_language_switch_is_remembered(site: Web) -> None:
+    page = site.client.get(PAGE)
+    assert f'href="{PAGE}?lang=en"' in page.text
+    switched = site.client.get(f"{PAGE}?lang=en")
+    assert '<html lang="en">' in switched.text
+    assert f'href="{PAGE}?lang=nb"' in switched.text
+    assert '<html lang="en">' in site.client.get("/erase").text, "the choice sticks (cookie)"
+    assert '<html lang="en">' in site.client.get("/", headers={"accept-language": "nb"}).text
+
+
+def test_pages_send_security_headers_and_no_external_resources(site: Web) -> None:
+    page = site.client.get(PAGE)
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert '<link rel="stylesheet" href="/static/web.css">' in page.text
+    assert "<script" not in page.text
+    css = site.client.get("/static/web.css")
+    assert css.status_code == 200
+    assert "text/css" in css.headers["content-type"]
+    assert "@import" not in css.text and "url(" not in css.text
+
+
+def test_the_csrf_cookie_is_http_only_and_same_site(site: Web) -> None:
+    cookie = site.client.get(f"/s/{SLUG}/subscribe").headers["set-cookie"]
+    assert cookie.startswith("csrf=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
+
+
+def test_healthz_reports_the_database_and_the_channels(site: Web) -> None:
+    response = site.client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["channels"] == {"slack": "off", "microsoft365": "off", "web": "on"}
