@@ -308,3 +308,19 @@ class InboundRequest(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(String(300), default=None)
+
+
+# --- Health: what failed unexpectedly, in any process (see bot/error_policy.py) ----------------------
+
+
+class HealthProblem(Base):
+    """A place (a job, a sender, a kind of request) that failed unexpectedly: how often, when last,
+    and the error's type and cleaned message. Every process's error policy writes here and /healthz
+    reads it, so a failure in the worker process shows on the front's report."""
+
+    __tablename__ = "health_problem"
+
+    place: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_at: Mapped[datetime] = mapped_column(index=True)
+    last_error: Mapped[str] = mapped_column(String(400))

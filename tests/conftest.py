@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,9 @@ from bot.clock import ManualClock
 from bot.commands import Actor
 from bot.db import make_engine
 from bot.entry.composition import App, build
+from bot.entry.runtime import work_of
 from bot.entry.settings import BotSettings
+from bot.inbox import InboxWorker
 from bot.migrate import upgrade
 from bot.models import Base
 from bot.parser import parse
@@ -156,3 +159,14 @@ def say(app: App) -> Callable[..., str]:
         return app.renderer.reply(app.dispatcher.execute(actor, parse(line)), fmt=fmt)
 
     return send
+
+
+@contextmanager
+def inbox_worker(app: App) -> Iterator[InboxWorker]:
+    """As the worker process would: carry out, in the background, what the channels recorded."""
+    worker = InboxWorker(app.inbox, work_of(app.channels)).start()
+    app.inbox.on_arrival(worker.wake)
+    try:
+        yield worker
+    finally:
+        worker.stop()

@@ -107,7 +107,7 @@ def build(
     config = CoreConfig(
         timezone=settings.timezone, language=settings.language, secret_key=settings.secret_key
     )
-    health = HealthBoard(clock)
+    health = HealthBoard(clock, db)
     errors = ErrorPolicy(health)
     leadership = Leadership(db.engine)
     lease = timedelta(seconds=settings.limits.delivery_lease_seconds)

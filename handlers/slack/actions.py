@@ -11,6 +11,6 @@ ADD_LINK = "add_link"  # value: the session id; opens the slides modal
 
 SESSION_FORM = "session_form"  # callback id of the session modal
 LINK_FORM = "link_form"  # callback id of the slides modal
-PLAN_SHORTCUT = "plan_session_shortcut"  # callback id of the global shortcut (see slack/manifest.yml)
+PLAN_SHORTCUT = "plan_session_shortcut"  # the global shortcut's callback id (see manifest.yml)
 
 COMMAND = "/baerekraft"

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from slack_bolt import App as BoltApp
 from slack_bolt import BoltResponse
 from starlette.routing import BaseRoute
 
@@ -73,7 +74,7 @@ class SlackChannel(Channel):
             self.socket.stop()
             self.socket = None
 
-    def _bolt(self) -> Any:
+    def _bolt(self) -> BoltApp:
         return build_bolt(self.core, self.settings, self.client, self.conversation, self.listener_failed)
 
     def listener_failed(self, error: Exception, body: dict[str, Any]) -> BoltResponse:

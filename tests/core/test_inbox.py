@@ -17,7 +17,7 @@ from bot.db import Database, make_engine
 from bot.dispatch import Abandon
 from bot.entry.composition import App
 from bot.error_policy import ErrorPolicy, HealthBoard
-from bot.inbox import KEEP, LEASE, MAX_ATTEMPTS, Executed, Inbox, InboxWorker, Item
+from bot.inbox import KEEP, LEASE, MAX_ATTEMPTS, Executed, Inbox, InboxWorker, Item, RequestFailed
 from bot.models import AuditEvent, InboundRequest, Subscription
 from bot.parser import parse
 from tests.conftest import person
@@ -222,3 +222,43 @@ def test_the_user_is_told_when_the_database_cannot_take_a_request(tmp_path: Path
     inbox.submit("test", "x", "k2", {}, on_failure=lambda: told.append("k2"))
     inbox.close()
     assert sorted(told) == ["k1", "k2"]
+
+
+def test_a_request_given_up_is_apologised_for_once_by_its_channel(app: App, clock: ManualClock) -> None:
+    apologies: list[tuple[str, str, dict[str, Any]]] = []
+
+    def failing(payload: dict[str, Any], executed: Executed) -> None:
+        raise RuntimeError("a bug")
+
+    worker = InboxWorker(app.inbox, {"test.fail": failing}, apologise=lambda *told: apologies.append(told))
+    app.inbox.accept("test", "fail", "k1", {"response_url": "https://hooks.example/1"})
+    for _ in range(MAX_ATTEMPTS + 2):
+        worker.run_once()
+        clock.advance(timedelta(seconds=10))
+    assert apologies == [("test", "fail", {"response_url": "https://hooks.example/1"})]
+    assert "inbound test.fail" in app.health.recent()  # the error policy marked it
+
+
+def test_a_request_carried_out_now_goes_through_the_table_once(app: App) -> None:
+    def work(payload: dict[str, Any], executed: Executed) -> str:
+        reply = app.dispatcher.execute(person(payload["email"]), parse("meld på"), within=executed)
+        return reply.key
+
+    assert app.inbox.run_now("web", "command", {"email": "kari@kommune.no"}, work) == "subscribed"
+    with app.db.read() as s:
+        [row] = s.scalars(select(InboundRequest))
+        assert (row.channel, row.kind, row.state, row.attempts) == ("web", "command", "done", 1)
+        assert row.payload is None  # nothing kept of what was asked
+    assert subscriptions(app) == 1
+
+
+def test_a_request_carried_out_now_that_fails_is_reported_and_recorded_failed(app: App) -> None:
+    def broken(payload: dict[str, Any], executed: Executed) -> str:
+        raise KeyError("missing")
+
+    with pytest.raises(RequestFailed):
+        app.inbox.run_now("console", "line", {"line": "hjelp"}, broken)
+    with app.db.read() as s:
+        [row] = s.scalars(select(InboundRequest))
+    assert row.state == "failed" and row.error == "KeyError: 'missing'"
+    assert list(app.health.recent()) == ["inbound console.line"]

@@ -34,6 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session as OrmSession
 
+import handlers.microsoft365.models
+import handlers.web.models
 from bot.db import make_engine
 from bot.migrate import MIGRATIONS, current_revision, downgrade, head_revision, upgrade
 from bot.models import Base, Identity, Organiser, Person, Series, Session, Subscription
@@ -42,6 +44,8 @@ from tests.conftest import BACKENDS, drop_pg_schema, new_pg_schema
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 SEED_SLUG = "baerekraftsfredag"
 SEED_REVISION = "0002"
+# The channels' tables are the schema's too (one migration history).
+CHANNEL_MODELS = (handlers.microsoft365.models, handlers.web.models)
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
 
 
@@ -251,6 +255,24 @@ def test_every_step_goes_down_and_up(empty_url: str) -> None:
         downgrade(empty_url, "-1")
         assert revision(empty_url) == expected
     assert table_names(empty_url) == {"alembic_version"}
+
+
+def test_teams_messages_already_carried_out_move_into_the_inbox_and_back(empty_url: str) -> None:
+    upgrade(empty_url, "0009")
+    processed = table("graph_processed_message", column("key"), column("created_at"))
+    key = "channel:19:network@thread.tacv2:1764990000000"
+    with engine_for(empty_url) as engine, engine.begin() as conn:
+        conn.execute(insert(processed).values(key=key, created_at=NOW))
+    upgrade(empty_url)
+    assert "graph_processed_message" not in table_names(empty_url)
+    requests = table("inbound_request", column("key"), column("channel"), column("kind"), column("state"))
+    with engine_for(empty_url) as engine, engine.connect() as conn:
+        rows = conn.execute(select(requests.c.key, requests.c.channel, requests.c.kind, requests.c.state))
+        assert list(rows) == [(f"teams:{key}", "microsoft365", "teams_message", "done")]
+    downgrade(empty_url, "0009")
+    with engine_for(empty_url) as engine, engine.connect() as conn:
+        assert list(conn.scalars(select(processed.c.key))) == [key]
+        assert list(conn.scalars(select(requests.c.key))) == []
 
 
 # --- models and migrations agree --------------------------------------------------------------------

@@ -234,17 +234,6 @@ def tenant365(
             app.close()
 
 
-@contextmanager
-def inbox_worker(app: App) -> Iterator[InboxWorker]:
-    """As the worker process would: carry out the commands recorded from Teams, in the background."""
-    worker = InboxWorker(app.inbox, work_of(app.channels)).start()
-    app.inbox.on_arrival(worker.wake)
-    try:
-        yield worker
-    finally:
-        worker.stop()
-
-
 def soon(clock: ManualClock, **delta: float) -> datetime:
     return clock.now() + timedelta(**delta)
 

@@ -16,13 +16,12 @@ from sqlalchemy import func, select
 from bot.clock import ManualClock
 from bot.models import AuditEvent
 from handlers.microsoft365.models import GraphSubscription
-from tests.conftest import NOW
+from tests.conftest import NOW, inbox_worker
 from tests.microsoft365.support import (
     BOT_ID,
     KARI,
     Tenant365,
     free_port,
-    inbox_worker,
     serving,
     tenant365,
     wait_for,

@@ -12,6 +12,8 @@ from bot.clock import ManualClock
 from bot.entry.settings import BotSettings
 from bot.models import Identity, Person
 from bot.parser import parse
+from handlers.slack import intake
+from handlers.slack.channel import SlackChannel
 from tests.conftest import person
 from tests.slack.fakes.slack_bot import JOHN, KARI, SlackBot, slack_bot
 
@@ -91,3 +93,15 @@ def test_without_the_email_scope_the_slack_id_is_enough(bot: SlackBot) -> None:
     _, key = bot.slack.command("meld på", KARI)
     assert "påmeldt" in bot.response(key)["text"]
     assert bot.subscribers() == [KARI]
+
+
+def test_a_command_that_fails_for_good_is_answered_with_the_generic_error(
+    bot: SlackBot, clock: ManualClock
+) -> None:
+    channel = bot.app.channel(SlackChannel)
+    assert channel is not None
+    key = "apology"
+    channel.apologise(intake.COMMAND, {"response_url": bot.fake.response_url(key), "user_id": KARI})
+    reply = bot.response(key)
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"].startswith("Beklager, noe gikk galt hos meg.")

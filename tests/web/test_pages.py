@@ -192,3 +192,20 @@ def test_healthz_reports_the_database_and_the_channels(site: Web) -> None:
     body = response.json()
     assert body["database"] == "ok"
     assert body["channels"] == {"slack": "off", "microsoft365": "off", "web": "on"}
+    assert (body["status"], "problems" in body) == ("ok", False)
+
+
+def test_healthz_names_what_failed_lately_without_asking_for_a_restart(site: Web) -> None:
+    try:
+        raise ConnectionResetError("peer reset while mailing kari@kommune.no")
+    except ConnectionResetError as exc:
+        site.app.errors.unexpected("sender email", exc, delivery=3)
+    response = site.client.get("/healthz")
+    assert response.status_code == 200  # the bot still works: nothing for a service manager to restart
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["problems"]["sender email"]["failures"] == 1
+    assert (
+        body["problems"]["sender email"]["error"]
+        == "ConnectionResetError: peer reset while mailing <address>"
+    )

@@ -17,15 +17,13 @@ from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.entry.composition import App, build
-from bot.entry.runtime import work_of
 from bot.entry.server import create_web_app
 from bot.entry.settings import BotSettings
-from bot.inbox import InboxWorker
 from bot.models import Series, Subscription
 from bot.parser import parse
 from handlers.slack.channel import SlackChannel
 from handlers.slack.settings import SlackSettings
-from tests.conftest import ORGANISER
+from tests.conftest import ORGANISER, inbox_worker
 from tests.slack.fakes.slack_api import FakeSlackAPI, running_fake
 from tests.slack.fakes.slack_platform import SIGNING_SECRET, SlackPlatform
 
@@ -165,14 +163,3 @@ def running_slack_bot(settings: BotSettings, clock: ManualClock, fake: FakeSlack
                 platform.close()
     finally:
         app.close()
-
-
-@contextmanager
-def inbox_worker(app: App) -> Iterator[InboxWorker]:
-    """As the worker process would: carry out what the Slack listeners acked and recorded."""
-    worker = InboxWorker(app.inbox, work_of(app.channels)).start()
-    app.inbox.on_arrival(worker.wake)
-    try:
-        yield worker
-    finally:
-        worker.stop()
