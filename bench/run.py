@@ -47,6 +47,7 @@ from bench.fanout import MAIL_DOMAIN, SLACK_PREFIX, Limits, run_fanout, run_naiv
 from bench.latency import Level, Users, events_url, run_levels
 from bench.listscale import ListScale, run_list_scale
 from bench.month import run_month
+from bench.parsing import run_parsing
 from bench.population import add_subscribers, plan_sessions
 from bench.punctuality import run_punctuality
 from tests.slack.fakes.slack_platform import SIGNING_SECRET
@@ -58,8 +59,10 @@ GROUPS = {
     "schedule": "3 Scheduler",
     "footprint": "4 Footprint",
     "list": "5 List scale",
+    "parser": "6 Hostile input",
 }
-PHASES = ("latency", "fanout", "naive", "punctuality", "month", "list")
+PHASES = ("latency", "fanout", "naive", "punctuality", "month", "list", "parser")
+PARSE_TARGET_MS = 50.0
 ACK_TARGET_RATIO = 1.2
 SLACK_ACK_LIMIT_MS = 3000.0
 
@@ -506,6 +509,28 @@ def startup_figure(ctx: Context) -> None:
     )
 
 
+# --- 6. hostile input ------------------------------------------------------------------------------
+
+
+def phase_parser(ctx: Context) -> None:
+    parsing = run_parsing()
+    ctx.raw["parser"] = vars(parsing)
+    ctx.figures.append(
+        Figure(
+            "parser",
+            f"Slowest parse of {parsing.lines} hostile lines (up to {parsing.longest_line:,} characters)",
+            round(parsing.worst_ms, 2),
+            "ms",
+            baseline=round(parsing.ordinary_ms, 3),
+            baseline_name="an ordinary `ny økt` command",
+            ratio=parsing.worst_ms / parsing.ordinary_ms if parsing.ordinary_ms else None,
+            target=f"< {PARSE_TARGET_MS:.0f} ms",
+            met=parsing.worst_ms < PARSE_TARGET_MS,
+            note=f"worst: {parsing.worst_line}; median {parsing.median_ms:.2f} ms; least of 20 runs each",
+        )
+    )
+
+
 RUNNERS: dict[str, Callable[[Context], None]] = {
     "latency": phase_latency,
     "fanout": phase_fanout,
@@ -513,6 +538,7 @@ RUNNERS: dict[str, Callable[[Context], None]] = {
     "punctuality": phase_punctuality,
     "month": phase_month,
     "list": phase_list,
+    "parser": phase_parser,
 }
 WHAT = {
     "latency": ("ack", "Slash-command ack latency"),
@@ -521,6 +547,7 @@ WHAT = {
     "punctuality": ("schedule", "Scheduler punctuality"),
     "month": ("schedule", "Simulated month"),
     "list": ("list", "List scale"),
+    "parser": ("parser", "Hostile input"),
 }
 
 
