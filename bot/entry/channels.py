@@ -1,31 +1,49 @@
 """Every channel the bot has, listed once, and built in one place from the core and the settings.
 
-The order matters where one channel uses what another offers: the web pages send their confirmation
-mails through the first channel that carries mail (Microsoft 365's Exchange, or the console).
+A channel's package is listed here; its channel (and the platform libraries it brings, such as Bolt
+or msal) is imported only when it is configured, so a CLI command that needs no Slack does not load
+it. The order matters where one channel uses what another offers: the web pages send their
+confirmation mails through the first channel that carries mail (the console in a console session,
+else Microsoft 365's Exchange).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TextIO
 
+import handlers.console
+import handlers.microsoft365
+import handlers.slack
+import handlers.web
 from bot.channel import Channel, checked
 from bot.core import Core
 from bot.entry.settings import BotSettings
 from bot.mail import Mailer
-from handlers.console.channel import ConsoleChannel
-from handlers.console.mailer import ConsoleMailer
-from handlers.microsoft365.channel import Microsoft365Channel
-from handlers.slack.channel import SlackChannel
-from handlers.web.channel import WebChannel
 
-CHANNEL_TYPES: tuple[type[Channel], ...] = (ConsoleChannel, SlackChannel, Microsoft365Channel, WebChannel)
+CHANNEL_PACKAGES: tuple[ModuleType, ...] = (
+    handlers.console,
+    handlers.slack,
+    handlers.microsoft365,
+    handlers.web,
+)
 
 
 def channel_templates() -> dict[str, Path]:
     """Each channel's own template folder, by channel name (for the renderer)."""
-    return {kind.name: kind.templates for kind in CHANNEL_TYPES if kind.templates is not None}
+    return {package.NAME: package.TEMPLATES for package in CHANNEL_PACKAGES if package.TEMPLATES is not None}
+
+
+def channel_types() -> tuple[type[Channel], ...]:
+    """Every channel's class, in the registry's order (imports them all: for checks and tests)."""
+    from handlers.console.channel import ConsoleChannel
+    from handlers.microsoft365.channel import Microsoft365Channel
+    from handlers.slack.channel import SlackChannel
+    from handlers.web.channel import WebChannel
+
+    return ConsoleChannel, SlackChannel, Microsoft365Channel, WebChannel
 
 
 def build_channels(
@@ -40,11 +58,20 @@ def build_channels(
     `mailer`: a transport to use instead of the channels' own."""
     channels: list[Channel] = []
     if console is not None:
+        from handlers.console.channel import ConsoleChannel
+
         channels.append(ConsoleChannel(core, console))
     if settings.slack is not None:
+        from handlers.slack.channel import SlackChannel
+
         channels.append(SlackChannel(core, settings.slack))
     if settings.microsoft is not None:
+        from handlers.microsoft365.channel import Microsoft365Channel
+
         channels.append(Microsoft365Channel(core, settings.microsoft))
+    from handlers.console.mailer import ConsoleMailer
+    from handlers.web.channel import WebChannel
+
     transport = mailer or _first_transport(channels) or ConsoleMailer()
     channels.append(WebChannel(core, settings.web, transport))
     return checked(channels), transport

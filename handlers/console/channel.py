@@ -18,6 +18,7 @@ from bot.dispatch import Reply
 from bot.inbox import Executed, RequestFailed, Work
 from bot.mail import Mailer
 from bot.parser import parse
+from handlers.console import NAME
 from handlers.console.handler import ConsoleHandler
 from handlers.console.mailer import ConsoleMailer
 from handlers.console.sender import ConsoleSender
@@ -26,7 +27,7 @@ LINE = "line"
 
 
 class ConsoleChannel(Channel):
-    name = "console"
+    name = NAME
 
     def __init__(self, core: Core, out: TextIO | None = None, lock: threading.Lock | None = None) -> None:
         self.core = core

@@ -4,3 +4,9 @@ notifications, commands read from Teams, its settings, templates and the Teams a
 
 `channel.py` is the channel as the core sees it; `service.py` builds its parts.
 """
+
+from pathlib import Path
+
+# What the registry (bot/entry/channels.py) knows without importing the channel and its libraries.
+NAME = "microsoft365"
+TEMPLATES: Path | None = Path(__file__).resolve().parent / "templates"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -16,7 +15,8 @@ from bot.core import Core
 from bot.delivery.channels import Sender
 from bot.inbox import Work
 from bot.mail import Mailer
-from handlers.microsoft365.inbound import CHANNEL, KIND
+from handlers.microsoft365 import NAME, TEMPLATES
+from handlers.microsoft365.inbound import KIND
 from handlers.microsoft365.runtime import GraphRuntime
 from handlers.microsoft365.service import Microsoft365
 from handlers.microsoft365.settings import MicrosoftSettings
@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class Microsoft365Channel(Channel):
-    name = CHANNEL
-    templates = Path(__file__).resolve().parent / "templates"
+    name = NAME
+    templates = TEMPLATES
 
     def __init__(self, core: Core, settings: MicrosoftSettings) -> None:
         self.graph = Microsoft365(core, settings)

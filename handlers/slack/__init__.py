@@ -5,3 +5,9 @@ its settings (`settings.py`), templates (`templates/`) and app manifest (`manife
 `channel.py` is the channel as the core sees it; everything here only translates between Slack and
 the core (`bot.dispatch`), which alone changes state.
 """
+
+from pathlib import Path
+
+# What the registry (bot/entry/channels.py) knows without importing the channel and its libraries.
+NAME = "slack"
+TEMPLATES: Path | None = Path(__file__).resolve().parent / "templates"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from slack_bolt import App as BoltApp
@@ -18,7 +17,7 @@ from bot.core import Core
 from bot.delivery.channels import Sender
 from bot.dispatch import Reply
 from bot.inbox import Work
-from handlers.slack import intake
+from handlers.slack import NAME, TEMPLATES
 from handlers.slack.bolt_app import SocketModeConnection, build_bolt, check_token_in_background, events_route
 from handlers.slack.client import make_web_client, sending_client
 from handlers.slack.conversation import SlackConversation
@@ -30,8 +29,8 @@ log = logging.getLogger(__name__)
 
 
 class SlackChannel(Channel):
-    name = intake.CHANNEL
-    templates = Path(__file__).resolve().parent / "templates"
+    name = NAME
+    templates = TEMPLATES
 
     def __init__(self, core: Core, settings: SlackSettings) -> None:
         self.core, self.settings = core, settings

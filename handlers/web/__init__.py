@@ -5,3 +5,9 @@ erase, archive, calendar feed), their templates, static files and tables.
 translate: forms become the neutral commands of `bot.commands`, carried out through the inbox like
 any chat command.
 """
+
+from pathlib import Path
+
+# What the registry (bot/entry/channels.py) knows without importing the channel and its libraries.
+NAME = "web"
+TEMPLATES: Path | None = Path(__file__).resolve().parent / "templates"

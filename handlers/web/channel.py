@@ -4,7 +4,6 @@ they carry out, and the hourly purge of expired confirmation requests."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from starlette.routing import BaseRoute
 
@@ -12,15 +11,16 @@ from bot.channel import Channel, ChannelJob
 from bot.core import Core
 from bot.inbox import Work
 from bot.mail import Mailer
+from handlers.web import NAME, TEMPLATES
 from handlers.web.jobs import purge_expired_confirmations
 from handlers.web.routes import routes
 from handlers.web.settings import WebSettings
-from handlers.web.site import COMMAND, WEB, Site
+from handlers.web.site import COMMAND, Site
 
 
 class WebChannel(Channel):
-    name = WEB
-    templates = Path(__file__).resolve().parent / "templates"
+    name = NAME
+    templates = TEMPLATES
 
     def __init__(self, core: Core, settings: WebSettings, mailer: Mailer) -> None:
         self.core = core

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 import handlers
 from bot.channel import Channel, checked
-from bot.entry.channels import CHANNEL_TYPES
+from bot.entry.channels import CHANNEL_PACKAGES, channel_types
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM_LIBRARIES = ("slack_sdk", "slack_bolt", "msal")
@@ -95,15 +97,29 @@ def channel_packages() -> list[str]:
 
 
 def test_every_channel_package_has_one_declared_channel_in_the_registry() -> None:
-    declared = {kind.__module__.split(".")[1]: kind for kind in CHANNEL_TYPES}
+    kinds = channel_types()
+    declared = {kind.__module__.split(".")[1]: kind for kind in kinds}
     assert sorted(declared) == channel_packages()
-    for package, kind in declared.items():
+    assert [package.__name__ for package in CHANNEL_PACKAGES] == [f"handlers.{p}" for p in declared]
+    for package, kind in zip(CHANNEL_PACKAGES, kinds, strict=True):
         assert issubclass(kind, Channel) and not inspect.isabstract(kind)
-        assert kind.__module__ == f"handlers.{package}.channel"
+        assert kind.__module__ == f"{package.__name__}.channel"
+        # What the registry knows without importing the channel is what the channel says.
+        assert (kind.name, kind.templates) == (package.NAME, package.TEMPLATES)
         if kind.templates is not None:
-            assert kind.templates == ROOT / "handlers" / package / "templates"
+            assert kind.templates == ROOT / "handlers" / package.NAME / "templates"
             assert kind.templates.is_dir()
-    assert len({kind.name for kind in CHANNEL_TYPES}) == len(CHANNEL_TYPES)
+    assert len({kind.name for kind in kinds}) == len(kinds)
+
+
+def test_a_command_without_chat_channels_loads_no_platform_library() -> None:
+    """`subscribers export` and the like start without Bolt or msal (they cost a third of a second)."""
+    code = (
+        "import sys, bot.entry.cli, bot.entry.composition; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('slack_bolt', 'slack_sdk', 'msal')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_start_up_check_refuses_what_is_not_a_channel() -> None:

@@ -1,20 +1,26 @@
-"""`baerekraft-bot teams`: the service account's login (device code) and the state of Microsoft 365."""
+"""`baerekraft-bot teams`: the service account's login (device code) and the state of Microsoft 365.
+
+The channel (and msal) is imported by each command, not by the CLI: other commands start without it.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.entry.cli.common import fail, open_app
 from bot.entry.composition import App
-from handlers.microsoft365.channel import Microsoft365Channel
-from handlers.microsoft365.errors import GraphError
-from handlers.microsoft365.service import Microsoft365
-from handlers.microsoft365.status import channel_state, status_lines
+
+if TYPE_CHECKING:
+    from handlers.microsoft365.service import Microsoft365
 
 app = typer.Typer(help="Microsoft Teams and Exchange: the Teams login and what works.", no_args_is_help=True)
 
 
 def _graph(bot: App) -> Microsoft365:
+    from handlers.microsoft365.channel import Microsoft365Channel
+
     channel = bot.channel(Microsoft365Channel)
     if channel is None:
         fail(
@@ -30,6 +36,8 @@ def login() -> None:
     Sign in as the account the bot posts as in Teams (a member of the network's team). The login is
     kept in the database, encrypted with SECRET_KEY.
     """
+    from handlers.microsoft365.errors import GraphError
+
     with open_app() as bot:
         if bot.settings.secret_key_is_temporary:
             fail("SECRET_KEY is not set: the login is encrypted with it and would be lost on restart")
@@ -55,6 +63,8 @@ def status(
 
     Exits with 1 when something needs an operator (the same as "degraded" on /healthz).
     """
+    from handlers.microsoft365.status import channel_state, status_lines
+
     with open_app() as bot:
         graph = _graph(bot)
         try:
