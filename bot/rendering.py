@@ -107,6 +107,7 @@ class Renderer:
     ) -> None:
         self.loader = TemplateLoader(templates_dir, channel_templates or {})
         self._envs = {fmt: self._environment(fmt) for fmt in FORMATS}
+        self._exists: dict[str, bool] = {}
 
     def _environment(self, fmt: str) -> Environment:
         env = Environment(
@@ -139,14 +140,20 @@ class Renderer:
         return template.render(context).strip()
 
     def has(self, name: str, *, language: str) -> bool:
-        """Whether `templates/<language>/<name>` exists (unknown languages: Norwegian's)."""
+        """Whether `templates/<language>/<name>` exists (unknown languages: Norwegian's); asked for
+        every mail sent, so each answer is kept (templates come and go only with a new release)."""
         if language not in LANGUAGES:
             language = LANGUAGES[0]
-        try:
-            self.loader.get_source(self._envs["text"], f"{language}/{name}")
-        except TemplateNotFound:
-            return False
-        return True
+        full = f"{language}/{name}"
+        known = self._exists.get(full)
+        if known is None:
+            try:
+                self.loader.get_source(self._envs["text"], full)
+                known = True
+            except TemplateNotFound:
+                known = False
+            self._exists[full] = known
+        return known
 
     def reply(self, reply: Reply, fmt: str = "text") -> str:
         return self.render(
