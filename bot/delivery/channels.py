@@ -47,6 +47,9 @@ class OutgoingMessage:
     recipient: Recipient | None
     payload: dict[str, Any]
     in_doubt: bool = False
+    # For a message about a session to a target shared by everyone (an announcement channel): the
+    # platform's reference of the invitation that went there, so the channel can keep one post alive.
+    first_ref: str | None = None
 
 
 class RetryLater(Exception):

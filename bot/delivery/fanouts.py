@@ -92,8 +92,9 @@ def record_fanout(
     return fanout
 
 
-def delivery_key(fanout: Fanout, channel: str, target: Target) -> str:
-    return f"{fanout.key}|{channel}|{target.target}"
+def delivery_key(fanout_key: str, channel: str, target: str) -> str:
+    """The outbox row's key: one message of one fan-out to one target through one channel."""
+    return f"{fanout_key}|{channel}|{target}"
 
 
 def delivery_row(
@@ -106,7 +107,7 @@ def delivery_row(
     note: str | None = None,
 ) -> dict[str, Any]:
     return {
-        "key": delivery_key(fanout, channel, target),
+        "key": delivery_key(fanout.key, channel, target.target),
         "fanout_id": fanout.id,
         "channel": channel,
         "target": target.target,

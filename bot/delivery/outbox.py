@@ -24,6 +24,8 @@ from bot.commands import Actor
 from bot.db import Database
 from bot.delivery import kinds
 from bot.delivery.channels import OutgoingMessage, Recipient
+from bot.delivery.fanouts import delivery_key
+from bot.delivery.schedule import invitation_key
 from bot.leases import LeasedTable, rowcount
 from bot.models import (
     Delivery,
@@ -342,6 +344,9 @@ _IDENTITIES = (
     .where(IDENTITY.c.person_id == bindparam("person"))
     .order_by(IDENTITY.c.id)
 )
+_FIRST_REF = select(D.c.external_ref).where(
+    D.c.key == bindparam("key"), D.c.state == DeliveryState.SENT.value
+)
 _ENDED = (D.c.fanout_id, D.c.target, D.c.attempts)  # what the audit row of a last state change needs
 _SENT = (
     update(D)
@@ -408,6 +413,10 @@ def _message(s: Session, row: AnyRow, fanout: FanoutPart) -> OutgoingMessage:
             email=row.person_email,
             identities={platform: external for platform, external in identities},
         )
+    first_ref = None
+    if row.session_id is not None and row.person_id is None and fanout.kind != kinds.INVITATION:
+        key = delivery_key(invitation_key(row.session_id), row.channel, row.target)
+        first_ref = s.execute(_FIRST_REF, {"key": key}).scalar_one_or_none()
     return OutgoingMessage(
         delivery_id=row.id,
         key=row.key,
@@ -420,4 +429,5 @@ def _message(s: Session, row: AnyRow, fanout: FanoutPart) -> OutgoingMessage:
         recipient=recipient,
         payload=dict(fanout.payload),
         in_doubt=bool(row.in_doubt),
+        first_ref=first_ref,
     )

@@ -284,7 +284,7 @@ class Planner:
             delivery_row(fanout, channel, t, now, now)
             for channel, targets in expansion.targets.items()
             for t in targets
-            if delivery_key(fanout, channel, t) not in known
+            if delivery_key(fanout.key, channel, t.target) not in known
         ]
         insert_ignoring_duplicates(s, rows)
         p.checked[fanout.id] = basis

@@ -48,13 +48,17 @@ def planned_for(
             {"start": start_iso},
         )
     ]
-    for offset in parse_offsets(series.reminder_offsets):
+    offsets = parse_offsets(series.reminder_offsets)  # largest first: the last one is the last reminder
+    for offset in offsets:
+        payload: dict[str, object] = {"start": start_iso, "offset": str(offset)}
+        if offset == offsets[-1]:
+            payload["last"] = True
         plans.append(
             Planned(
                 f"s{session.id}:reminder:{offset}:{start_iso}",
                 kinds.REMINDER,
                 offset.before(start, tz),
-                {"start": start_iso, "offset": str(offset)},
+                payload,
                 offset,
             )
         )

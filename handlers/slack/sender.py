@@ -1,9 +1,15 @@
 """Slack's outgoing side for the delivery engine: posts to the announcement channel and direct messages.
 
 The engine owns timing, pacing and once-only delivery; this module only maps one message to one
-chat.postMessage and Slack's answers to the engine's outcomes. Each post carries the delivery key as
-message metadata, so a post in doubt after a crash is looked up in the channel's history before it
-is sent again.
+Web API call and Slack's answers to the engine's outcomes. Each post carries the delivery key as
+message metadata, so a post in doubt after a crash is looked up (in the channel's history, or in the
+thread it went to) before it is sent again.
+
+The announcement channel's post about a session is one living message: a change or a cancellation
+edits the invitation post (chat.update; editing again is harmless, so it needs no look-up), reminders
+and the follow-up are replies in its thread, and the last reminder is broadcast to the channel too.
+Without that post (never made, or deleted) they are posts of their own. Direct messages are always
+posts of their own.
 """
 
 from __future__ import annotations
@@ -56,6 +62,11 @@ PERMANENT = frozenset(
     }
 )
 HISTORY_PAGE = 200
+# Kinds that edit the announcement channel's invitation post; kinds that reply in its thread.
+EDITS = frozenset({kinds.CHANGE, kinds.CANCELLATION})
+REPLIES = frozenset({kinds.REMINDER, kinds.FOLLOWUP})
+# The living post is gone (deleted in Slack): the message becomes a post of its own.
+POST_GONE = frozenset({"message_not_found", "thread_not_found", "cant_update_message"})
 WORKSPACE_PACE = "slack:workspace"
 # Slack allows short bursts: across the workspace a send may run two intervals ahead of the steady
 # pace, so one that was late (a slow answer, a busy machine) is caught up instead of lost.
@@ -95,37 +106,95 @@ class SlackSender:
     def send(self, message: OutgoingMessage) -> str | None:
         kwargs = self._post(message)
         try:
-            answer = self.client.post_message(
-                message.target,
-                metadata={"event_type": METADATA_TYPE, "event_payload": {"key": message.key}},
-                **kwargs,
-            )
+            living = _living_post(message)
+            if living is not None and message.kind in EDITS:
+                return self._edit(living, message, kwargs)
+            if living is not None and message.kind in REPLIES:
+                return self._reply(living, message, kwargs)
+            return self._send_post(message.target, message, kwargs)
         except SlackCallFailed as exc:
             raise _outcome(exc) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # no connection: nothing was sent
             raise TransientError(f"Slack unreachable: {type(exc).__name__}") from exc
         except (httpx.RequestError, OSError) as exc:
             raise TransientError(f"Slack unreachable: {type(exc).__name__}", in_doubt=True) from exc
+
+    def _send_post(self, channel: str, message: OutgoingMessage, kwargs: dict[str, Any]) -> str:
+        answer = self.client.post_message(
+            channel,
+            metadata={"event_type": METADATA_TYPE, "event_payload": {"key": message.key}},
+            **kwargs,
+        )
         return f"{answer.get('channel')}:{answer.get('ts')}"
 
-    def find_sent(self, message: OutgoingMessage) -> str | None:
-        """The post with this delivery's key in the target's recent history, if it went out."""
+    def _edit(self, living: tuple[str, str], message: OutgoingMessage, kwargs: dict[str, Any]) -> str:
+        """The invitation post, rewritten as this change or cancellation; its reference stays."""
+        channel, ts = living
+        fields = {k: v for k, v in kwargs.items() if k in ("text", "blocks")}
         try:
-            channel = message.target
-            if not channel.startswith(("C", "G")):  # a user id: its DM conversation
-                channel = self.client.open_conversation(channel)["channel"]["id"]
-            history = self.client.history(channel, limit=HISTORY_PAGE, include_all_metadata=True)
+            self.client.update_message(channel, ts, **fields)
+        except SlackCallFailed as exc:
+            if exc.error not in POST_GONE:
+                raise
+            log.info(
+                "delivery %s: the channel post %s is gone (%s): posted anew",
+                message.delivery_id,
+                ts,
+                exc.error,
+            )
+            return self._send_post(message.target, message, kwargs)
+        return f"{channel}:{ts}"
+
+    def _reply(self, living: tuple[str, str], message: OutgoingMessage, kwargs: dict[str, Any]) -> str:
+        """A reply in the invitation post's thread; the last reminder shows in the channel as well."""
+        channel, ts = living
+        broadcast = message.kind == kinds.REMINDER and bool(message.payload.get("last"))
+        try:
+            return self._send_post(
+                channel, message, {**kwargs, "thread_ts": ts, "reply_broadcast": broadcast}
+            )
+        except SlackCallFailed as exc:
+            if exc.error not in POST_GONE:
+                raise
+            log.info(
+                "delivery %s: the channel post %s is gone (%s): posted anew",
+                message.delivery_id,
+                ts,
+                exc.error,
+            )
+            return self._send_post(message.target, message, kwargs)
+
+    def find_sent(self, message: OutgoingMessage) -> str | None:
+        """The post with this delivery's key, if it went out: in the living post's thread for a reply,
+        in the target's recent history otherwise. An edit is never looked up: making it again is harmless."""
+        living = _living_post(message)
+        if living is not None and message.kind in EDITS:
+            return None
+        try:
+            if living is not None and message.kind in REPLIES:
+                channel, ts = living
+                found = self._in_thread(channel, ts, message.key)
+                if found is not None:
+                    return found
+            return self._in_history(message.target, message.key)
         except (SlackCallFailed, httpx.RequestError, OSError) as exc:
             raise TransientError(f"Slack history unavailable: {type(exc).__name__}") from exc
-        posts: list[dict[str, Any]] = history.get("messages", [])
-        for post in posts:
-            metadata = post.get("metadata") or {}
-            if (
-                metadata.get("event_type") == METADATA_TYPE
-                and metadata.get("event_payload", {}).get("key") == message.key
-            ):
-                return f"{channel}:{post.get('ts')}"
-        return None
+
+    def _in_thread(self, channel: str, ts: str, key: str) -> str | None:
+        try:
+            thread = self.client.replies(channel, ts, limit=HISTORY_PAGE, include_all_metadata=True)
+        except SlackCallFailed as exc:
+            if exc.error in POST_GONE:  # no thread: the reply went out as a post of its own, if at all
+                return None
+            raise
+        return _with_key(channel, thread.get("messages", []), key)
+
+    def _in_history(self, target: str, key: str) -> str | None:
+        channel = target
+        if not channel.startswith(("C", "G")):  # a user id: its DM conversation
+            channel = self.client.open_conversation(channel)["channel"]["id"]
+        history = self.client.history(channel, limit=HISTORY_PAGE, include_all_metadata=True)
+        return _with_key(channel, history.get("messages", []), key)
 
     def _post(self, message: OutgoingMessage) -> dict[str, Any]:
         body = render(self.renderer, message, fmt="mrkdwn")
@@ -142,6 +211,25 @@ class SlackSender:
             )
             return post.as_kwargs()
         return {"text": f"*{escape_mrkdwn(body.subject)}*\n{body.body}", "unfurl_links": False}
+
+
+def _living_post(message: OutgoingMessage) -> tuple[str, str] | None:
+    """(channel, ts) of the invitation post this message belongs to, if it is in a channel."""
+    if message.recipient is not None or not message.first_ref or ":" not in message.first_ref:
+        return None
+    channel, _, ts = message.first_ref.partition(":")
+    return (channel, ts) if channel == message.target and ts else None
+
+
+def _with_key(channel: str, posts: list[dict[str, Any]], key: str) -> str | None:
+    for post in posts:
+        metadata = post.get("metadata") or {}
+        if (
+            metadata.get("event_type") == METADATA_TYPE
+            and metadata.get("event_payload", {}).get("key") == key
+        ):
+            return f"{channel}:{post.get('ts')}"
+    return None
 
 
 def _outcome(exc: SlackCallFailed) -> Exception:

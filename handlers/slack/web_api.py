@@ -3,9 +3,10 @@
 slack_sdk's WebClient (urllib) opens a new connection for every call: against slack.com a TCP and TLS
 handshake per message, so one sender cannot even reach Slack's pace. This caller keeps its
 connections (one `httpx.Client`, safe to share between threads) and speaks WebClient's wire format:
-a POST to `<SLACK_API_URL><method>` with the bot token as a Bearer header, chat.postMessage as a JSON
-body, other methods as a form with booleans as 1/0. It never retries: the engine decides what a
-failure means (a 429 holds back every process; a lost answer is checked before posting again).
+a POST to `<SLACK_API_URL><method>` with the bot token as a Bearer header, chat.postMessage and
+chat.update as a JSON body, other methods as a form with booleans as 1/0. It never retries: the engine
+decides what a failure means (a 429 holds back every process; a lost answer is checked before posting
+again).
 TLS is verified by httpx, trusting `SSL_CERT_FILE` or `SSL_CERT_DIR` when set, as handlers/microsoft365 does.
 """
 
@@ -20,7 +21,7 @@ from urllib.parse import urlencode, urljoin
 import httpx
 from slack_sdk.web.internal_utils import get_user_agent
 
-JSON_METHODS = frozenset({"chat.postMessage"})
+JSON_METHODS = frozenset({"chat.postMessage", "chat.update"})
 # httpx writes a request's headers and body separately; without Nagle's delay the body follows at once
 # (urllib sent both in one write, urllib3 sets the same option).
 NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -76,6 +77,9 @@ class SlackWebAPI:
     def post_message(self, channel: str, **fields: Any) -> dict[str, Any]:
         return self.call("chat.postMessage", {"channel": channel, **fields})
 
+    def update_message(self, channel: str, ts: str, **fields: Any) -> dict[str, Any]:
+        return self.call("chat.update", {"channel": channel, "ts": ts, **fields})
+
     def open_conversation(self, users: str) -> dict[str, Any]:
         return self.call("conversations.open", {"users": users})
 
@@ -83,6 +87,14 @@ class SlackWebAPI:
         return self.call(
             "conversations.history",
             {"channel": channel, "include_all_metadata": include_all_metadata, "limit": limit},
+        )
+
+    def replies(
+        self, channel: str, ts: str, *, limit: int, include_all_metadata: bool = False
+    ) -> dict[str, Any]:
+        return self.call(
+            "conversations.replies",
+            {"channel": channel, "ts": ts, "include_all_metadata": include_all_metadata, "limit": limit},
         )
 
 

@@ -147,7 +147,10 @@ def test_reminders_go_by_dm_to_those_who_chose_it(
     simulate(app, clock, datetime(2026, 3, 9, 8, 0, tzinfo=UTC))
     assert len(fake.messages("U0WANTS")) == 3  # invitation and both reminders, by DM
     assert "U0PLAIN" not in fake.workspace.messages
-    assert len(_posted(fake)) == 3  # invitation and two reminders in the channel
+    # In the channel: the invitation, with both reminders in its thread (the last one shown in the
+    # channel as well).
+    [invitation, last] = _posted(fake)
+    assert len(fake.thread(CHANNEL, str(invitation["ts"]))) == 2 and last["subtype"] == "thread_broadcast"
 
 
 def test_a_fifth_of_calls_failing_still_delivers_every_dm_once(
@@ -168,10 +171,12 @@ def test_a_fifth_of_calls_failing_still_delivers_every_dm_once(
     simulate(app, clock, datetime(2026, 3, 12, 8, 0, tzinfo=UTC))
     failed_calls = [c for c in fake.calls("chat.postMessage") if c.status != 200]
     assert len(failed_calls) > 20
+    threads = [((channel, messages)) for (channel, _), messages in fake.workspace.replies.items()]
     per_dm = Counter(
-        (channel, str(m["metadata"]["event_payload"]["key"]))  # type: ignore[index]
-        for channel, messages in fake.workspace.messages.items()
+        (channel, str(m["metadata"]["event_payload"]["key"]))
+        for channel, messages in [*fake.workspace.messages.items(), *threads]
         for m in messages
+        if m.get("subtype") != "thread_broadcast"  # a reply shown in the channel as well
     )
     assert max(per_dm.values()) == 1
     assert len(per_dm) == 3 * 61  # invitation and two reminders, to 60 DMs and the channel

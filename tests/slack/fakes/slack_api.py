@@ -165,6 +165,11 @@ class FakeSlackAPI:
         with self._changed:
             return list(self.workspace.messages.get(channel, []))
 
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """The replies in the thread of the post `ts` (not the post itself)."""
+        with self._changed:
+            return list(self.workspace.replies.get((channel, ts), []))
+
     def homes(self, user_id: str) -> list[dict[str, Any]]:
         with self._changed:
             return list(self.workspace.homes.get(user_id, []))

@@ -26,6 +26,8 @@ class Workspace:
     pace_per_second: float | None = None  # chat.postMessage per channel; None: not enforced
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    # Thread replies per (channel, parent ts): not in the channel's history unless broadcast.
+    replies: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     ephemeral: list[Params] = field(default_factory=list)
     homes: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     modals: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -71,14 +73,34 @@ def post_message(w: Workspace, p: Params) -> Params:
     if p.get("blocks") and (problems := block_problems(p["blocks"], 50)):
         return {"ok": False, "error": "invalid_blocks", "errors": problems}
     channel, now = str(p["channel"]), time.monotonic()
+    thread_ts = str(p["thread_ts"]) if p.get("thread_ts") else None
+    parent = _find(w.messages.get(channel, []), thread_ts) if thread_ts else None
+    if thread_ts and parent is None:
+        return {"ok": False, "error": "thread_not_found"}
     if w.pace_per_second and now - w.last_post.get(channel, -1e9) < 1 / w.pace_per_second:
         return {"ok": False, "error": "ratelimited"}
     w.last_post[channel] = now
     message = {"type": "message", "ts": w.next_ts(), "text": p.get("text", ""), "blocks": p.get("blocks", [])}
     if p.get("metadata"):
         message["metadata"] = p["metadata"]
-    w.messages[channel].append(message)
+    if parent is None:
+        w.messages[channel].append(message)
+    else:
+        message["thread_ts"] = parent["ts"]
+        w.replies[(channel, parent["ts"])].append(message)
+        parent["reply_count"] = parent.get("reply_count", 0) + 1
+        parent["thread_ts"], parent["latest_reply"] = parent["ts"], message["ts"]
+        if _true(p.get("reply_broadcast")):
+            w.messages[channel].append({**message, "subtype": "thread_broadcast"})
     return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+
+def _find(messages: list[dict[str, Any]], ts: str | None) -> dict[str, Any] | None:
+    return next((m for m in messages if m["ts"] == ts and m.get("subtype") != "thread_broadcast"), None)
+
+
+def _true(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
 
 
 def post_ephemeral(w: Workspace, p: Params) -> Params:
@@ -89,11 +111,21 @@ def post_ephemeral(w: Workspace, p: Params) -> Params:
 
 
 def update(w: Workspace, p: Params) -> Params:
-    for message in w.messages.get(str(p.get("channel")), []):
-        if message["ts"] == p.get("ts"):
-            message.update({k: p[k] for k in ("text", "blocks") if k in p})
-            return {"ok": True, "channel": p["channel"], "ts": message["ts"]}
-    return {"ok": False, "error": "message_not_found"}
+    """chat.update: replaces text and blocks (and metadata when given) of a message the bot posted;
+    the thread and its replies stay."""
+    if problem := _missing(p, "channel", "ts"):
+        return problem
+    if not p.get("text") and not p.get("blocks"):
+        return {"ok": False, "error": "no_text"}
+    if p.get("blocks") and (problems := block_problems(p["blocks"], 50)):
+        return {"ok": False, "error": "invalid_blocks", "errors": problems}
+    channel = str(p["channel"])
+    message = _find(w.messages.get(channel, []), str(p["ts"]))
+    if message is None:
+        return {"ok": False, "error": "message_not_found"}
+    message.update({k: p[k] for k in ("text", "blocks", "metadata") if k in p})
+    message["edited"] = {"user": "U0BOT", "ts": w.next_ts()}
+    return {"ok": True, "channel": channel, "ts": message["ts"], "text": message["text"]}
 
 
 def history(w: Workspace, p: Params) -> Params:
@@ -103,6 +135,19 @@ def history(w: Workspace, p: Params) -> Params:
     limit = int(p.get("limit") or 100)
     newest_first = list(reversed(w.messages[channel]))
     return {"ok": True, "messages": newest_first[:limit], "has_more": len(newest_first) > limit}
+
+
+def replies(w: Workspace, p: Params) -> Params:
+    """conversations.replies: the parent first, then its replies, oldest first."""
+    if problem := _missing(p, "channel", "ts"):
+        return problem
+    channel = str(p["channel"])
+    parent = _find(w.messages.get(channel, []), str(p["ts"]))
+    if parent is None:
+        return {"ok": False, "error": "thread_not_found"}
+    limit = int(p.get("limit") or 1000)
+    thread = [parent, *w.replies.get((channel, parent["ts"]), [])]
+    return {"ok": True, "messages": thread[:limit], "has_more": len(thread) > limit}
 
 
 def conversations_open(w: Workspace, p: Params) -> Params:
@@ -155,6 +200,7 @@ METHODS: dict[str, Callable[[Workspace, Params], Params]] = {
     "chat.postEphemeral": post_ephemeral,
     "chat.update": update,
     "conversations.history": history,
+    "conversations.replies": replies,
     "conversations.open": conversations_open,
     "users.info": users_info,
     "views.publish": views_publish,
