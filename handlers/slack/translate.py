@@ -1,12 +1,16 @@
 """Slack payloads to neutral commands: the slash command's text, and the bot's buttons.
 
-`/baerekraft <text>` speaks the core's command language (empty text is the help). Two Slack-only
+`/baerekraft <text>` speaks the core's command language (empty text is the help), once Slack's own
+escaping is undone (`plain_text`): the manifest asks Slack to send people, channels and links picked
+from autocomplete as tokens (`should_escape: true`), so `gi arrangør @Kari` arrives as
+`<@U123|kari>` and names Kari by her Slack id. Two Slack-only
 words open a modal instead: `planlegg`/`plan` (a new session, or `planlegg 12` to edit session 12)
 and `lysark 12`/`slides 12` (add slides to session 12).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +19,10 @@ from bot.parser import parse
 from bot.text import normalise
 from handlers.slack import actions as ids
 
+# Slack's tokens in a user's text: <@U123|name>, <#C123|name>, <!here>, <!subteam^S1|@team>, <url|label>.
+_TOKEN = re.compile(r"<([^<>\s][^<>]*)>")
+# Commands whose argument is a person: a mention there means the Slack account.
+_NAMES_A_PERSON = (c.GrantOrganiser, c.RevokeOrganiser)
 PLAN_WORDS = frozenset({"planlegg", "plan", "planlaeg"})
 SLIDES_WORDS = frozenset({"lysark", "slides"})
 
@@ -43,9 +51,36 @@ def modal_request(text: str) -> ModalRequest | None:
     return None
 
 
+def plain_text(text: str, *, mentions_as_ids: bool = True) -> str:
+    """What the user typed, from what Slack sent: a person as `slack:U123` (or as `@name` where a
+    name reads better, `mentions_as_ids=False`), a channel as `#name`, `@here` and user groups as
+    written, a link as its address, and `&amp;`, `&lt;`, `&gt;` as the characters."""
+
+    def token(found: re.Match[str]) -> str:
+        target, _, label = found.group(1).partition("|")
+        if target.startswith("@"):
+            return f"@{label}" if label and not mentions_as_ids else f"slack:{target[1:]}"
+        if target.startswith("#"):
+            return f"#{label}" if label else target
+        if target.startswith("!"):
+            return label if label.startswith("@") else f"@{label or target[1:]}"
+        if target.startswith("mailto:"):
+            return target.removeprefix("mailto:")
+        return target
+
+    replaced = _TOKEN.sub(token, text)
+    return replaced.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def command_of(text: str) -> c.Command:
-    """The slash command's text as a command; nothing at all asks for the help."""
-    return parse(text) if text.strip() else c.Help()
+    """The slash command's text as a command; nothing at all asks for the help. A mention names a
+    Slack account where the command is about a person, and reads as `@name` anywhere else."""
+    if not text.strip():
+        return c.Help()
+    command = parse(plain_text(text))
+    if "<@" in text and not isinstance(command, _NAMES_A_PERSON):
+        command = parse(plain_text(text, mentions_as_ids=False))
+    return command
 
 
 def button_command(action: dict[str, Any]) -> c.Command | None:

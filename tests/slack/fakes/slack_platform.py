@@ -19,9 +19,11 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from tests.slack.fakes.slack_api import FakeSlackAPI
+from tests.slack.fakes.slack_text import as_sent, should_escape
 
 SIGNING_SECRET = "fake-signing-secret-0123456789abcdef"
 _numbers = itertools.count(1)
+ESCAPE = should_escape()  # as the manifest sets up the slash command
 
 
 def signed_headers(secret: str, body: bytes, timestamp: int, content_type: str) -> dict[str, str]:
@@ -99,7 +101,8 @@ class SlackPlatform:
         number = next(_numbers)
         key = f"cmd-{number}"
         trigger = trigger_id or f"{number}.1000.trigger{number}"
-        return slash_command_form(text, user, self.fake.response_url(key), trigger), key
+        sent = as_sent(text, self.fake.workspace.users, ESCAPE)
+        return slash_command_form(sent, user, self.fake.response_url(key), trigger), key
 
     def command(self, text: str, user: str, **kwargs: Any) -> tuple[httpx.Response, str]:
         """`/baerekraft <text>` typed by `user`; returns the HTTP answer and the response_url key."""
