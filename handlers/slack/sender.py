@@ -107,10 +107,8 @@ class SlackSender:
         kwargs = self._post(message)
         try:
             living = _living_post(message)
-            if living is not None and message.kind in EDITS:
-                return self._edit(living, message, kwargs)
-            if living is not None and message.kind in REPLIES:
-                return self._reply(living, message, kwargs)
+            if living is not None and message.kind in EDITS | REPLIES:
+                return self._on_living_post(living, message, kwargs)
             return self._send_post(message.target, message, kwargs)
         except SlackCallFailed as exc:
             raise _outcome(exc) from exc
@@ -127,29 +125,17 @@ class SlackSender:
         )
         return f"{answer.get('channel')}:{answer.get('ts')}"
 
-    def _edit(self, living: tuple[str, str], message: OutgoingMessage, kwargs: dict[str, Any]) -> str:
-        """The invitation post, rewritten as this change or cancellation; its reference stays."""
+    def _on_living_post(
+        self, living: tuple[str, str], message: OutgoingMessage, kwargs: dict[str, Any]
+    ) -> str:
+        """An edit of the invitation post (change, cancellation: its reference stays) or a reply in its
+        thread (the last reminder shows in the channel as well); a post of its own when it is gone."""
         channel, ts = living
-        fields = {k: v for k, v in kwargs.items() if k in ("text", "blocks")}
         try:
-            self.client.update_message(channel, ts, **fields)
-        except SlackCallFailed as exc:
-            if exc.error not in POST_GONE:
-                raise
-            log.info(
-                "delivery %s: the channel post %s is gone (%s): posted anew",
-                message.delivery_id,
-                ts,
-                exc.error,
-            )
-            return self._send_post(message.target, message, kwargs)
-        return f"{channel}:{ts}"
-
-    def _reply(self, living: tuple[str, str], message: OutgoingMessage, kwargs: dict[str, Any]) -> str:
-        """A reply in the invitation post's thread; the last reminder shows in the channel as well."""
-        channel, ts = living
-        broadcast = message.kind == kinds.REMINDER and bool(message.payload.get("last"))
-        try:
+            if message.kind in EDITS:
+                self.client.update_message(channel, ts, text=kwargs["text"], blocks=kwargs.get("blocks"))
+                return f"{channel}:{ts}"
+            broadcast = message.kind == kinds.REMINDER and bool(message.payload.get("last"))
             return self._send_post(
                 channel, message, {**kwargs, "thread_ts": ts, "reply_broadcast": broadcast}
             )
