@@ -257,40 +257,56 @@ class Inbox:
 
     def retry(self, item: Item, error: str) -> str:
         """A failure a later attempt may not have (the database hiccuped): again in a few seconds,
-        failed after MAX_ATTEMPTS. Returns the new state."""
-        if item.attempts >= MAX_ATTEMPTS:
-            self.failed(item, f"gave up after {item.attempts} attempts: {error}")
-            return FAILED
+        failed after MAX_ATTEMPTS. A request whose command committed before the failure (its answer
+        could not be made or sent) is never carried out again: it ends `failed` at once, with
+        EXECUTED returned so no apology claims that nothing changed. Returns the new state."""
         now = self.clock.now()
         with self.db.transaction() as s:
+            state = s.scalar(
+                select(InboundRequest.state).where(
+                    InboundRequest.id == item.id, InboundRequest.claimed_by == item.claim
+                )
+            )
+            if state == EXECUTED:
+                self._finish_in(s, item, FAILED, f"carried out; its answer failed: {error}", now)
+                return EXECUTED
+            if item.attempts >= MAX_ATTEMPTS:
+                self._finish_in(s, item, FAILED, f"gave up after {item.attempts} attempts: {error}", now)
+                return FAILED
             s.execute(
                 update(InboundRequest)
-                .where(InboundRequest.id == item.id, InboundRequest.claimed_by == item.claim)
+                .where(
+                    InboundRequest.id == item.id,
+                    InboundRequest.state == WORKING,
+                    InboundRequest.claimed_by == item.claim,
+                )
                 .values(state=NEW, claimed_by=None, lease_until=now + RETRY_AFTER, error=error[:300])
                 .execution_options(synchronize_session=False)
             )
         return NEW
 
     def _finish(self, item: Item, state: str, error: str | None) -> None:
-        now = self.clock.now()
         with self.db.transaction() as s:
-            s.execute(
-                update(InboundRequest)
-                .where(
-                    InboundRequest.id == item.id,
-                    InboundRequest.state.in_((WORKING, EXECUTED)),
-                    InboundRequest.claimed_by == item.claim,
-                )
-                .values(
-                    state=state,
-                    payload=None,
-                    claimed_by=None,
-                    lease_until=None,
-                    finished_at=now,
-                    error=None if error is None else error[:300],
-                )
-                .execution_options(synchronize_session=False)
+            self._finish_in(s, item, state, error, self.clock.now())
+
+    def _finish_in(self, s: Session, item: Item, state: str, error: str | None, now: datetime) -> None:
+        s.execute(
+            update(InboundRequest)
+            .where(
+                InboundRequest.id == item.id,
+                InboundRequest.state.in_((WORKING, EXECUTED)),
+                InboundRequest.claimed_by == item.claim,
             )
+            .values(
+                state=state,
+                payload=None,
+                claimed_by=None,
+                lease_until=None,
+                finished_at=now,
+                error=None if error is None else error[:300],
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     def recover(self) -> tuple[int, int]:
         """Requests whose worker died: `working` ones are carried out again (their command did not

@@ -147,6 +147,33 @@ def test_work_that_fails_is_retried_then_given_up(
     assert "failed" in caplog.text
 
 
+def test_work_that_fails_after_its_command_committed_is_never_carried_out_again(
+    app: App, clock: ManualClock
+) -> None:
+    """The command committed (executed mark and change in one transaction), then its answer could not
+    be made: a retry would carry the command out again, so the request is finished, not retried."""
+    calls: list[str] = []
+    subscribe = subscribe_work(app, calls)["test.subscribe"]
+
+    def answer_fails(payload: dict[str, Any], executed: Executed) -> None:
+        subscribe(payload, executed)
+        raise OverflowError("the reply could not be rendered")
+
+    apologies: list[object] = []
+    worker = InboxWorker(
+        app.inbox, {"test.subscribe": answer_fails}, apologise=lambda *t: apologies.append(t)
+    )
+    app.inbox.accept("test", "subscribe", "k1", {"email": "kari@kommune.no"})
+    for _ in range(MAX_ATTEMPTS + 1):
+        worker.run_once()
+        clock.advance(timedelta(seconds=10))
+    assert calls == ["kari@kommune.no"]  # carried out once, never again
+    row = state_of(app, "k1")
+    assert row.state == "failed" and row.attempts == 1
+    assert row.error is not None and "carried out" in row.error
+    assert apologies == []  # «something went wrong, nothing changed» would be untrue
+
+
 def test_a_request_without_work_fails_with_a_reason(app: App) -> None:
     app.inbox.accept("test", "unknown", "k1", {"x": 1})
     InboxWorker(app.inbox, {}).run_once()
