@@ -113,3 +113,30 @@ def test_cli_send_dry_run_and_series_set(db_url: str, monkeypatch: pytest.Monkey
     assert "would be sent. Nothing was sent." in dry.output
     listed = runner.invoke(cli, ["deliveries", "list", "--json"])
     assert listed.output.strip() == "[]"
+
+
+def test_cli_send_returns_when_a_channel_cannot_deliver_and_says_what_is_left(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manual send gives up waiting once nothing has moved for --wait seconds: the rows stay in the
+    outbox for the running bot, and the command says how many and why."""
+    from tests.slack.fakes.slack_api import BOT_TOKEN, Fault, running_fake
+
+    with running_fake() as slack:
+        slack.fail("chat.postMessage", Fault(status=503), times=1000)
+        for name, value in {
+            "DATABASE_URL": db_url,
+            "SECRET_KEY": "cli-test-secret-key-123",
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": "signing-secret",
+            "SLACK_CHANNEL_ID": "C0ANNOUNCE",
+            "SLACK_API_URL": slack.url,
+        }.items():
+            monkeypatch.setenv(name, value)
+        runner = CliRunner()
+        added = runner.invoke(cli, ["sessions", "add", "--title", "Nede", "--start", "2030-01-04 09:00"])
+        assert added.exit_code == 0, added.output
+        sent = runner.invoke(cli, ["send", added.output.strip(), "invitation", "--wait", "1"])
+    assert sent.exit_code == 1, sent.output
+    assert "1 still pending" in sent.output and "Slack HTTP 503" in sent.output
+    assert slack.calls("chat.postMessage")  # it was tried

@@ -92,6 +92,12 @@ def send(
     session_id: int = typer.Argument(..., help="The session."),
     kind: str = typer.Argument(..., help="invitation, reminder or followup."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show who would get what, through which channel."),
+    wait: float = typer.Option(
+        60.0,
+        "--wait",
+        min=0.0,
+        help="Stop waiting once nothing has gone out for this many seconds (the bot sends the rest).",
+    ),
 ) -> None:
     """Send a session's invitation, reminder or follow-up now, to everyone concerned."""
     with open_app() as bot:
@@ -105,22 +111,41 @@ def send(
             out.print(f"{len(rows)} messages would be sent. Nothing was sent.")
             return
         ids = operate(bot, lambda ctx: send_now(ctx, bot.delivery.planner, session_id, kind))
-        _drain_with_progress(bot, ids)
+        left = _drain_with_progress(bot, ids, wait)
+        if left:
+            raise typer.Exit(1)
 
 
-def _drain_with_progress(bot: App, ids: list[int]) -> None:
+def _drain_with_progress(bot: App, ids: list[int], patience: float) -> int:
+    """Send in this process until every row has ended, or nothing has ended for `patience` seconds
+    (a channel that cannot deliver now: its rows stay in the outbox for the running bot). Prints
+    the outcome, and why rows are still waiting; returns how many are."""
     done_states = {DeliveryState.SENT.value, DeliveryState.FAILED.value, DeliveryState.SKIPPED.value}
+    finished, last_progress = 0, bot.clock.now()
     with Progress(console=Console(stderr=True)) as progress:
         task = progress.add_task("Sending", total=len(ids))
         while True:
             for worker in bot.delivery.workers.values():
                 worker.run_once()
             with bot.db.read() as s:
-                states = list(s.scalars(select(Delivery.state).where(Delivery.id.in_(ids))))
-            finished = sum(1 for st in states if st in done_states)
+                rows = list(
+                    s.execute(select(Delivery.state, Delivery.last_error).where(Delivery.id.in_(ids)))
+                )
+            now_finished = sum(1 for state, _ in rows if state in done_states)
+            if now_finished > finished:
+                finished, last_progress = now_finished, bot.clock.now()
             progress.update(task, completed=finished)
-            if finished == len(ids):
+            if finished == len(ids) or (bot.clock.now() - last_progress).total_seconds() >= patience:
                 break
             bot.clock.sleep(0.5)
+    states = [state for state, _ in rows]
     summary = {st: states.count(st) for st in sorted(set(states))}
     out.print(f"Done: {summary}")
+    waiting = [error for state, error in rows if state not in done_states]
+    if waiting:
+        reasons = ", ".join(sorted({error or "not yet due" for error in waiting}))
+        out.print(
+            f"{len(waiting)} still pending ({reasons}): the running bot sends them when the channel "
+            "answers again; see `deliveries list --state pending`."
+        )
+    return len(waiting)
