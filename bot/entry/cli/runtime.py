@@ -16,9 +16,11 @@ from sqlalchemy.orm import configure_mappers
 
 from bot.commands import Actor
 from bot.entry.cli.common import fail, open_app, read_settings
+from bot.entry.cli.secret_key import for_console
 from bot.entry.composition import App, log_channel_state
 from bot.entry.runtime import Role, Runtime
 from bot.entry.server import WebServerError
+from bot.entry.settings import BotSettings
 from bot.entry.worker_process import STOP_TIMEOUT, WorkerProcess, listen, lower_priority
 from bot.services.people import is_email, normalise_email
 from handlers.console.channel import ConsoleChannel
@@ -113,6 +115,13 @@ def _service(app: App) -> int:
     return _until_signalled(Runtime(app))
 
 
+def _console_settings(settings: BotSettings) -> BotSettings:
+    try:
+        return for_console(settings)
+    except (OSError, ValueError) as exc:
+        fail(f"SECRET_KEY is not set and the kept key cannot be used: {exc}", code=2)
+
+
 def shell(
     as_: str = typer.Option(..., "--as", help="Your e-mail address: who you are in this shell."),
     name: str | None = typer.Option(None, "--name", help="Your name."),
@@ -126,7 +135,7 @@ def shell(
         fail(f"--as: {as_!r} is not an e-mail address")
     email = normalise_email(as_)
     actor = Actor("console", email, email=email, name=name, language=language, is_operator=organiser)
-    with open_app(console=sys.stdout) as app:
+    with open_app(console=sys.stdout, settings=_console_settings(read_settings())) as app:
         _console(app, actor, Runtime(app, serve_web=False))
 
 
@@ -144,6 +153,15 @@ def run(
     """
     settings = read_settings()
     as_console = console if console is not None else not settings.chat_configured
+    if as_console:
+        settings = _console_settings(settings)
+    elif settings.secret_key_is_temporary:
+        fail(
+            "SECRET_KEY is not set: a service needs a fixed key, or the links in its mails stop "
+            "working at the next restart. Make one with: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))' and set SECRET_KEY in .env.",
+            code=2,
+        )
     with open_app(settings=settings, console=sys.stdout if as_console else None) as app:
         log_channel_state(app.settings)
         if as_console:
