@@ -15,6 +15,7 @@ from rich.console import Console
 from bot.commands import Actor
 from bot.entry.composition import App, build
 from bot.entry.settings import BotSettings, load_settings
+from bot.log_privacy import FORMAT, PrivateFormatter
 from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.settings import SettingsError
@@ -38,9 +39,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    """Lines to stderr at `level`, with personal data and credentials masked (bot/log_privacy.py)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrivateFormatter(FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
     if level != "DEBUG":
         # Their routine INFO lines (each migration step, each job run) drown the bot's own.
         for noisy in ("alembic", "apscheduler", "httpx"):
