@@ -8,7 +8,7 @@ error is logged and answered with a polite apology, never a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,8 +65,16 @@ def handles(kind: type) -> Callable[[Handler], Handler]:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, clock: Clock, config: CoreConfig, errors: ErrorPolicy) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        config: CoreConfig,
+        errors: ErrorPolicy,
+        erasers: Sequence[privacy.Eraser] = (),
+    ) -> None:
         self.db, self.clock, self.config, self.errors = db, clock, config, errors
+        self.erasers = tuple(erasers)
 
     def execute(
         self, actor: c.Actor, command: c.Command, *, within: Callable[[Session], None] | None = None
@@ -90,7 +98,7 @@ class Dispatcher:
     def _run(self, actor: c.Actor, command: c.Command, within: Callable[[Session], None] | None) -> Reply:
         handler = HANDLERS[type(command)]
         with self.db.transaction() as s:
-            result = handler(Ctx(s, actor, self.clock.now(), self.config), command)
+            result = handler(Ctx(s, actor, self.clock.now(), self.config, self.erasers), command)
             reply = self._reply(actor, result, s)
             if within is not None:
                 try:

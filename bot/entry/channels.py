@@ -22,6 +22,7 @@ from bot.channel import Channel, checked
 from bot.core import Core
 from bot.entry.settings import BotSettings
 from bot.mail import Mailer
+from bot.services.privacy import Eraser
 
 CHANNEL_PACKAGES: tuple[ModuleType, ...] = (
     handlers.console,
@@ -34,6 +35,11 @@ CHANNEL_PACKAGES: tuple[ModuleType, ...] = (
 def channel_templates() -> dict[str, Path]:
     """Each channel's own template folder, by channel name (for the renderer)."""
     return {package.NAME: package.TEMPLATES for package in CHANNEL_PACKAGES if package.TEMPLATES is not None}
+
+
+def channel_erasers() -> tuple[Eraser, ...]:
+    """Each channel's part of an erasure (its own tables), for the dispatcher."""
+    return tuple(package.ERASE for package in CHANNEL_PACKAGES if package.ERASE is not None)
 
 
 def channel_types() -> tuple[type[Channel], ...]:

@@ -19,7 +19,7 @@ from bot.db import Database, make_engine
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.leader import Leadership
 from bot.dispatch import Dispatcher
-from bot.entry.channels import build_channels, channel_templates
+from bot.entry.channels import build_channels, channel_erasers, channel_templates
 from bot.entry.settings import BotSettings
 from bot.error_policy import ErrorPolicy, HealthBoard
 from bot.inbox import Inbox
@@ -116,7 +116,7 @@ def build(
         settings=settings,
         db=db,
         clock=clock,
-        dispatcher=Dispatcher(db, clock, config, errors),
+        dispatcher=Dispatcher(db, clock, config, errors, channel_erasers()),
         renderer=make_renderer(),
         inbox=Inbox(db, clock, errors),
         leadership=leadership,

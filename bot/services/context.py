@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +27,8 @@ class Ctx:
     actor: Actor
     now: datetime
     config: CoreConfig
+    # The channels' parts of an erasure (bot.services.privacy.Eraser), from the composition root.
+    erasers: Sequence[Callable[[Session, Any], None]] = ()
 
     @property
     def channel(self) -> str:

@@ -7,3 +7,4 @@ from pathlib import Path
 # What the registry (bot/entry/channels.py) knows without importing the channel and its libraries.
 NAME = "console"
 TEMPLATES: Path | None = None
+ERASE = None  # its part of an erasure: nothing of its own: it stores no table

@@ -11,3 +11,4 @@ from pathlib import Path
 # What the registry (bot/entry/channels.py) knows without importing the channel and its libraries.
 NAME = "slack"
 TEMPLATES: Path | None = Path(__file__).resolve().parent / "templates"
+ERASE = None  # its part of an erasure: its people and messages are in the core's tables
