@@ -106,6 +106,8 @@ def test_every_channel_package_has_one_declared_channel_in_the_registry() -> Non
         assert kind.__module__ == f"{package.__name__}.channel"
         # What the registry knows without importing the channel is what the channel says.
         assert (kind.name, kind.templates) == (package.NAME, package.TEMPLATES)
+        # Each says what it keeps of a person beyond the core's tables (None: nothing).
+        assert package.ERASE is None or callable(package.ERASE)
         if kind.templates is not None:
             assert kind.templates == ROOT / "handlers" / package.NAME / "templates"
             assert kind.templates.is_dir()
