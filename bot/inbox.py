@@ -36,6 +36,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.dispatch import Abandon
 from bot.error_policy import ErrorPolicy, describe
+from bot.inbox_spool import Spool
 from bot.inbox_writer import Arrival, InboxWriter
 from bot.leases import ClaimTokens, LeasedTable, rowcount
 from bot.models import InboundRequest
@@ -96,12 +97,19 @@ def fresh_key(channel: str) -> str:
 class Inbox:
     """The table of inbound requests, and who to nudge when one arrives."""
 
-    def __init__(self, db: Database, clock: Clock, errors: ErrorPolicy, lease: timedelta = LEASE) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        errors: ErrorPolicy,
+        lease: timedelta = LEASE,
+        spool: Spool | None = None,
+    ) -> None:
         self.db, self.clock, self.errors, self.lease = db, clock, errors, lease
         self._nudges: list[Callable[[], None]] = []
         self._tokens = ClaimTokens("inbox-now")
         self._claims = itertools.count(1)
-        self.writer = InboxWriter(db, clock, self.nudge, errors)
+        self.writer = InboxWriter(db, clock, self.nudge, errors, spool)
 
     # --- the receiving side -------------------------------------------------------------------------
 
@@ -441,6 +449,7 @@ class InboxWorker:
         try:
             if force or self._upkept_at is None or now - self._upkept_at >= UPKEEP_EVERY:
                 self._upkept_at = now
+                self.inbox.writer.write_kept()  # acked while the database was away (any process)
                 self.inbox.recover()
             if force or self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                 self._pruned_at = now

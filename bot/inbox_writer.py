@@ -1,9 +1,11 @@
 """Records acked requests in the inbox in groups: one transaction (one disk flush) for all that
 arrived meanwhile, written by one thread, so a burst of requests never holds up the threads that ack.
 
-A listener hands its request over and returns at once (`submit`). If the database cannot take the
-group after a few tries, each request's `on_failure` is called (the channel tells its user), and
-nothing is left half-written: a group is one transaction.
+A listener hands its request over and returns at once (`submit`). The request was acked already,
+so if the database cannot take the group after a few tries it is kept on local disk (`Spool`,
+bot/inbox_spool.py) and written once the database answers again; only if that fails too is each
+request's `on_failure` called (the channel tells its user). Nothing is left half-written: a group
+is one transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from bot.clock import Clock
 from bot.db import Database
 from bot.error_policy import ErrorPolicy
+from bot.inbox_spool import Kept, Spool
 from bot.models import InboundRequest
 
 log = logging.getLogger(__name__)
@@ -44,9 +47,16 @@ class Arrival:
 
 class InboxWriter:
     def __init__(
-        self, db: Database, clock: Clock, on_recorded: Callable[[], None], errors: ErrorPolicy
+        self,
+        db: Database,
+        clock: Clock,
+        on_recorded: Callable[[], None],
+        errors: ErrorPolicy,
+        spool: Spool | None = None,
     ) -> None:
         self.db, self.clock, self.on_recorded, self.errors = db, clock, on_recorded, errors
+        self.spool = spool
+        self._kept = False  # this process kept requests in the spool: write them when the database is back
         self._queue: queue.Queue[Arrival | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -95,8 +105,7 @@ class InboxWriter:
                 break
             except OperationalError:
                 if attempt == TRIES:
-                    log.error("database unavailable: %d request(s) not recorded", len(group))
-                    self._tell(group)
+                    self._keep(group)
                     return
                 time.sleep(PAUSE_SECONDS * attempt)
             except Exception as exc:  # never lose the thread, whatever the group held
@@ -108,6 +117,49 @@ class InboxWriter:
                 log.info("%s request %s seen before: ignored", arrival.channel, arrival.key.split(":", 1)[0])
         if recorded:
             self.on_recorded()
+        if self._kept:
+            self._kept = self.write_kept() is None
+
+    def write_kept(self) -> int | None:
+        """Write the spool's requests (this process's and a stopped one's); how many, or None when
+        the database still cannot take them."""
+        if self.spool is None:
+            return 0
+        try:
+            written = self.spool.drain(self._insert_kept)
+        except OperationalError:
+            return None
+        if written:
+            log.warning("inbox: %d request(s) kept while the database was unavailable are recorded", written)
+            self.on_recorded()
+        return written
+
+    def _insert_kept(self, requests: list[Kept]) -> None:
+        arrivals = [Arrival(r["channel"], r["kind"], r["key"], r.get("payload") or {}) for r in requests]
+        for start in range(0, len(arrivals), MAX_GROUP):
+            self._insert(arrivals[start : start + MAX_GROUP])
+
+    def _keep(self, group: list[Arrival]) -> None:
+        """The database cannot take the group: on local disk until it can, or (no spool, or the disk
+        failed too) each request's channel tells its user."""
+        if self.spool is not None:
+            kept = [{"channel": a.channel, "kind": a.kind, "key": a.key, "payload": a.payload} for a in group]
+            try:
+                self.spool.keep(kept)
+            except OSError as exc:
+                log.error(
+                    "inbox spool %s unusable: %s", self.spool.folder, exc.strerror or type(exc).__name__
+                )
+            else:
+                self._kept = True
+                log.warning(
+                    "database unavailable: %d request(s) kept in %s, carried out once it answers",
+                    len(group),
+                    self.spool.folder,
+                )
+                return
+        log.error("database unavailable: %d request(s) not recorded", len(group))
+        self._tell(group)
 
     def _tell(self, group: list[Arrival]) -> None:
         """Each request's channel tells its user the request was not recorded."""

@@ -60,6 +60,8 @@ class Settings:
     worker_process: bool = True
     worker_nice: int = 10
     limits: DeliveryLimits = field(default_factory=DeliveryLimits)
+    # Where acked requests wait on local disk while the database cannot take them (bot/inbox_spool.py).
+    inbox_spool_dir: str = "./spool"
 
     @property
     def database_url_safe(self) -> str:
@@ -218,6 +220,7 @@ def core_settings(r: Reader) -> Settings:
         log_level=log_level,
         worker_process=r.parsed("WORKER_PROCESS", True, boolean, "true or false"),
         worker_nice=r.parsed("WORKER_NICE", 10, nice, "a whole number from 0 to 19"),
+        inbox_spool_dir=r.text("INBOX_SPOOL_DIR", "./spool") or "./spool",
         limits=DeliveryLimits(
             mail_rate_per_minute=r.parsed(
                 "MAIL_RATE_PER_MINUTE", 30, positive_int, "a positive whole number"

@@ -10,6 +10,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TextIO, TypeVar
 
 from bot.channel import Channel
@@ -23,6 +24,7 @@ from bot.entry.channels import build_channels, channel_erasers, channel_template
 from bot.entry.settings import BotSettings
 from bot.error_policy import ErrorPolicy, HealthBoard
 from bot.inbox import Inbox
+from bot.inbox_spool import Spool
 from bot.mail import Mailer
 from bot.migrate import upgrade
 from bot.rendering import Renderer
@@ -118,7 +120,7 @@ def build(
         clock=clock,
         dispatcher=Dispatcher(db, clock, config, errors, channel_erasers()),
         renderer=make_renderer(),
-        inbox=Inbox(db, clock, errors),
+        inbox=Inbox(db, clock, errors, spool=Spool(Path(settings.inbox_spool_dir))),
         leadership=leadership,
         errors=errors,
     )

@@ -18,6 +18,8 @@ from bot.dispatch import Abandon
 from bot.entry.composition import App
 from bot.error_policy import ErrorPolicy, HealthBoard
 from bot.inbox import KEEP, LEASE, MAX_ATTEMPTS, Executed, Inbox, InboxWorker, Item, RequestFailed
+from bot.inbox_spool import Spool
+from bot.migrate import upgrade
 from bot.models import AuditEvent, InboundRequest, Subscription
 from bot.parser import parse
 from tests.conftest import person
@@ -249,6 +251,55 @@ def test_the_user_is_told_when_the_database_cannot_take_a_request(tmp_path: Path
     inbox.submit("test", "x", "k2", {}, on_failure=lambda: told.append("k2"))
     inbox.close()
     assert sorted(told) == ["k1", "k2"]
+
+
+def test_an_acked_request_waits_on_disk_while_the_database_is_away_then_is_carried_out_once(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    folder = tmp_path / "db"  # missing: the database cannot be reached
+    url = f"sqlite:///{folder / 'bot.db'}"
+    spool = Spool(tmp_path / "spool")
+    inbox = Inbox(Database(make_engine(url)), clock, ErrorPolicy(HealthBoard(clock)), spool=spool)
+    told: list[str] = []
+    for key in ("k1", "k2"):
+        inbox.submit("test", "x", key, {"n": key}, on_failure=lambda key=key: told.append(key))
+    inbox.close()
+    assert told == []  # acked, and not dropped: kept
+    [kept] = spool.waiting()
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
+
+    folder.mkdir()  # the database is back
+    upgrade(url)
+    carried_out: list[str] = []
+    worker = InboxWorker(inbox, {"test.x": lambda payload, executed: carried_out.append(payload["n"])})
+    worker.run_once()
+    worker.run_once()
+    assert sorted(carried_out) == ["k1", "k2"] and spool.waiting() == []
+
+
+def test_requests_kept_by_a_process_that_died_after_writing_them_are_not_repeated(
+    app: App, tmp_path: Path
+) -> None:
+    """Killed between writing its kept requests and removing the file: the next drain finds their
+    keys already recorded and adds nothing."""
+    spool = Spool(tmp_path / "spool")
+    spool.keep([{"channel": "test", "kind": "x", "key": "k1", "payload": {}}])
+    app.inbox.accept("test", "x", "k1", {})  # written before the crash
+    assert app.inbox.writer.spool is not None
+    app.inbox.writer.spool = spool
+    assert app.inbox.writer.write_kept() == 1 and spool.waiting() == []
+    with app.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(InboundRequest)) == 1
+
+
+def test_without_a_usable_spool_the_user_is_told(tmp_path: Path, clock: ManualClock) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'missing' / 'bot.db'}")
+    (tmp_path / "spool").write_text("a file where the folder should be")
+    inbox = Inbox(Database(engine), clock, ErrorPolicy(HealthBoard(clock)), spool=Spool(tmp_path / "spool"))
+    told: list[str] = []
+    inbox.submit("test", "x", "k1", {}, on_failure=lambda: told.append("k1"))
+    inbox.close()
+    assert told == ["k1"]
 
 
 def test_a_request_given_up_is_apologised_for_once_by_its_channel(app: App, clock: ManualClock) -> None:
