@@ -4,13 +4,16 @@ The bot's own lines never carry an address or a secret, but libraries' lines may
 whole `users.info` answers (e-mail addresses) and `response_url`s at DEBUG, a database driver quotes
 a failed statement's parameters. Every line goes through `PrivateFormatter`, which masks e-mail
 addresses, Slack's response and webhook URLs (each one a capability to post as the bot), Slack
-tokens and Authorization headers, in the message and in any traceback.
+tokens and Authorization headers, in the message and in any traceback. `JsonFormatter` writes the
+same, masked, as one JSON object per line (LOG_FORMAT=json) for a log shipper.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 from bot.error_policy import EMAIL_RE
 
@@ -34,3 +37,24 @@ class PrivateFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return masked(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, and the traceback
+    when there is one; every text masked as PrivateFormatter masks it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": masked(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["exception"] = masked(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def formatter(kind: str) -> logging.Formatter:
+    """The formatter for LOG_FORMAT: "text" (the default) or "json"."""
+    return JsonFormatter() if kind == "json" else PrivateFormatter(FORMAT)

@@ -55,6 +55,7 @@ class Settings:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     secret_key_is_temporary: bool = True
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object per line
     # `run` as a service: the web server and the channels in one process, the work (commands after
     # their ack, sending) in a forked worker process at a lower CPU priority (`nice`).
     worker_process: bool = True
@@ -206,6 +207,9 @@ def core_settings(r: Reader) -> Settings:
     log_level = (r.text("LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         r.problems.append(f"LOG_LEVEL: {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    log_format = (r.text("LOG_FORMAT", "text") or "text").lower()
+    if log_format not in ("text", "json"):
+        r.problems.append(f"LOG_FORMAT: {log_format!r} is not text or json")
     return Settings(
         database_url=r.parsed(
             "DATABASE_URL", "sqlite:///./baerekraft.db", database_url, "a sqlite:// or postgresql:// URL"
@@ -218,6 +222,7 @@ def core_settings(r: Reader) -> Settings:
         secret_key=secret or secrets.token_urlsafe(32),
         secret_key_is_temporary=secret is None,
         log_level=log_level,
+        log_format=log_format,
         worker_process=r.parsed("WORKER_PROCESS", True, boolean, "true or false"),
         worker_nice=r.parsed("WORKER_NICE", 10, nice, "a whole number from 0 to 19"),
         inbox_spool_dir=r.text("INBOX_SPOOL_DIR", "./spool") or "./spool",

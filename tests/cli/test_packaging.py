@@ -45,15 +45,30 @@ def files_beside_the_code() -> set[str]:
     return found
 
 
+def dockerfile_sources() -> list[str]:
+    """What the Dockerfile's build stage copies into the image to build the wheel from."""
+    build_stage = (ROOT / "Dockerfile").read_text(encoding="utf-8").split("\nFROM ")[1]
+    copied: list[str] = []
+    for line in build_stage.splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            copied += line.split()[1:-1]
+    return copied
+
+
+def test_the_image_is_built_from_the_files_the_wheel_needs() -> None:
+    assert sorted(dockerfile_sources()) == sorted(("pyproject.toml", "README.md", *SHIPPED))
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built from a copy of the sources: setuptools leaves build/ beside them, and an old build/
-    would slip stale modules into the wheel."""
+    """Built as the Dockerfile builds it, from a copy of exactly the files it copies: setuptools
+    leaves build/ beside the sources, and an old build/ would slip stale modules into the wheel."""
     source = tmp_path_factory.mktemp("source")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    for top in SHIPPED:
-        shutil.copytree(ROOT / top, source / top, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in dockerfile_sources():
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("dist")
     pip_wheel = ("-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q")
     run(sys.executable, *pip_wheel, "-w", out, source, cwd=source)

@@ -15,7 +15,7 @@ from rich.console import Console
 from bot.commands import Actor
 from bot.entry.composition import App, build
 from bot.entry.settings import BotSettings, load_settings
-from bot.log_privacy import FORMAT, PrivateFormatter
+from bot.log_privacy import formatter
 from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.settings import SettingsError
@@ -38,10 +38,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def setup_logging(level: str) -> None:
-    """Lines to stderr at `level`, with personal data and credentials masked (bot/log_privacy.py)."""
+def setup_logging(level: str, kind: str = "text") -> None:
+    """Lines to stderr at `level`, as text or JSON (`kind`), with personal data and credentials
+    masked (bot/log_privacy.py)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(PrivateFormatter(FORMAT))
+    handler.setFormatter(formatter(kind))
     logging.basicConfig(level=level, handlers=[handler])
     if level != "DEBUG":
         # Their routine INFO lines (each migration step, each job run) drown the bot's own.
@@ -55,7 +56,7 @@ def read_settings() -> BotSettings:
         settings = load_settings()
     except SettingsError as exc:
         fail(str(exc), code=2)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     return settings
 
 
