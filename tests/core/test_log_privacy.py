@@ -6,6 +6,8 @@ import logging
 import subprocess
 import sys
 
+import pytest
+
 from bot.log_privacy import FORMAT, PrivateFormatter
 
 SLACK_ANSWER = (
@@ -47,3 +49,28 @@ def test_the_cli_logs_through_the_masking_formatter() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "parameters: ('<address>',)" in done.stderr and "kari@" not in done.stderr
+
+
+def test_json_lines_carry_the_same_masked_text_and_the_traceback() -> None:
+    import json
+
+    from bot.log_privacy import JsonFormatter
+
+    record = logging.LogRecord("slack_sdk.web", logging.ERROR, __file__, 1, "to %s", (RESPONSE_URL,), None)
+    try:
+        raise RuntimeError("refused for kari@kommune.no")
+    except RuntimeError as exc:
+        record.exc_info = (type(exc), exc, exc.__traceback__)
+    entry = json.loads(JsonFormatter().format(record))
+    assert (entry["level"], entry["logger"], entry["message"]) == ("ERROR", "slack_sdk.web", "to <slack-url>")
+    assert "RuntimeError: refused for <address>" in entry["exception"]
+    assert entry["time"].endswith("+00:00")
+
+
+def test_log_format_is_read_from_the_environment_and_checked() -> None:
+    from bot.entry.settings import load_settings
+    from bot.settings import SettingsError
+
+    assert load_settings({"LOG_FORMAT": "JSON"}, dotenv_path=None).log_format == "json"
+    with pytest.raises(SettingsError, match="LOG_FORMAT"):
+        load_settings({"LOG_FORMAT": "xml"}, dotenv_path=None)
