@@ -56,6 +56,8 @@ class Settings:
     secret_key_is_temporary: bool = True
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one JSON object per line
+    # Who may read /metrics: a bearer of this token; unset, only a client on this machine.
+    metrics_token: str | None = field(default=None, repr=False)
     # `run` as a service: the web server and the channels in one process, the work (commands after
     # their ack, sending) in a forked worker process at a lower CPU priority (`nice`).
     worker_process: bool = True
@@ -223,6 +225,7 @@ def core_settings(r: Reader) -> Settings:
         secret_key_is_temporary=secret is None,
         log_level=log_level,
         log_format=log_format,
+        metrics_token=r.text("METRICS_TOKEN") or None,
         worker_process=r.parsed("WORKER_PROCESS", True, boolean, "true or false"),
         worker_nice=r.parsed("WORKER_NICE", 10, nice, "a whole number from 0 to 19"),
         inbox_spool_dir=r.text("INBOX_SPOOL_DIR", "./spool") or "./spool",

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.entry.composition import App
+from bot.entry.metrics import metrics_route
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,8 @@ def health_route(app: App) -> Route:
 
 
 def create_web_app(app: App, routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """`/healthz` and the channels' routes."""
-    return Starlette(routes=[health_route(app), *routes])
+    """`/healthz`, `/metrics` and the channels' routes."""
+    return Starlette(routes=[health_route(app), metrics_route(app), *routes])
 
 
 class WebServer:
