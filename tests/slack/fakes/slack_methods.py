@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.slack.fakes.slack_blocks import block_problems, view_problems
+from tests.slack.fakes.slack_blocks import message_problems, view_problems
 
 Params = dict[str, Any]
+TEXT_KEPT = 40_000  # Slack truncates a message's `text` beyond this (changelog 2018-04)
 
 
 @dataclass
@@ -70,8 +71,8 @@ def post_message(w: Workspace, p: Params) -> Params:
         return problem
     if not p.get("text") and not p.get("blocks"):
         return {"ok": False, "error": "no_text"}
-    if p.get("blocks") and (problems := block_problems(p["blocks"], 50)):
-        return {"ok": False, "error": "invalid_blocks", "errors": problems}
+    if p.get("blocks") and (refused := message_problems(p["blocks"])):
+        return {"ok": False, "error": refused[0], "errors": refused[1]}
     channel, now = str(p["channel"]), time.monotonic()
     thread_ts = str(p["thread_ts"]) if p.get("thread_ts") else None
     parent = _find(w.messages.get(channel, []), thread_ts) if thread_ts else None
@@ -80,7 +81,8 @@ def post_message(w: Workspace, p: Params) -> Params:
     if w.pace_per_second and now - w.last_post.get(channel, -1e9) < 1 / w.pace_per_second:
         return {"ok": False, "error": "ratelimited"}
     w.last_post[channel] = now
-    message = {"type": "message", "ts": w.next_ts(), "text": p.get("text", ""), "blocks": p.get("blocks", [])}
+    text = str(p.get("text", ""))[:TEXT_KEPT]
+    message = {"type": "message", "ts": w.next_ts(), "text": text, "blocks": p.get("blocks", [])}
     if p.get("metadata"):
         message["metadata"] = p["metadata"]
     if parent is None:
@@ -117,8 +119,8 @@ def update(w: Workspace, p: Params) -> Params:
         return problem
     if not p.get("text") and not p.get("blocks"):
         return {"ok": False, "error": "no_text"}
-    if p.get("blocks") and (problems := block_problems(p["blocks"], 50)):
-        return {"ok": False, "error": "invalid_blocks", "errors": problems}
+    if p.get("blocks") and (refused := message_problems(p["blocks"])):
+        return {"ok": False, "error": refused[0], "errors": refused[1]}
     channel = str(p["channel"])
     message = _find(w.messages.get(channel, []), str(p["ts"]))
     if message is None:
@@ -133,7 +135,7 @@ def history(w: Workspace, p: Params) -> Params:
     if channel not in w.messages and not channel.startswith(("U", "D")):  # a DM exists once opened
         return {"ok": False, "error": "channel_not_found"}
     limit = int(p.get("limit") or 100)
-    newest_first = list(reversed(w.messages[channel]))
+    newest_first = list(reversed(w.messages[channel]))  # replies are kept apart, broadcasts are here
     return {"ok": True, "messages": newest_first[:limit], "has_more": len(newest_first) > limit}
 
 

@@ -155,9 +155,14 @@ class SlackPlatform:
         return self.send(body, "application/x-www-form-urlencoded"), key
 
     def submit(self, view: dict[str, Any], values: dict[str, dict[str, Any]], user: str) -> httpx.Response:
-        """Submit an opened modal (`view` as the fake recorded it) with `values` per block id."""
+        """Submit an opened modal (`view` as the fake recorded it) with `values` per block id. As in
+        Slack, the state holds only the view's inputs, and no text longer than its input takes."""
         number = next(_numbers)
-        state = {block: {"value": value} for block, value in values.items()}
+        inputs = {b["block_id"]: b["element"] for b in view.get("blocks", []) if b.get("type") == "input"}
+        for block, value in values.items():
+            typed, most = value.get("value"), inputs.get(block, {}).get("max_length", 3000)
+            assert not isinstance(typed, str) or len(typed) <= most, f"{block}: Slack takes {most} at most"
+        state = {block: {"value": value} for block, value in values.items() if block in inputs}
         payload = {
             "type": "view_submission",
             "team": {"id": "T0FAKE", "domain": "fake"},
