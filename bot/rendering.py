@@ -37,6 +37,20 @@ def escape_mrkdwn(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+@pass_context
+def _link(ctx: Context, url: str, label: str | None = None) -> str:
+    """A URL the reader can follow. In mrkdwn an explicit link, `<url|label>` (or `<url>`), both
+    escaped, so it stays a link where Slack turns no bare URL into one (`verbatim` text); in the other
+    formats, and for anything but an http(s) address, the URL itself (the template writes the label
+    there as it likes)."""
+    if ctx["_format"] != "mrkdwn" or not url.lower().startswith(("https://", "http://")):
+        return url  # escaped as any value; only a web address becomes a link
+    target = escape_mrkdwn(url).replace("|", "%7C")
+    if not label:
+        return Markup(f"<{target}>")  # noqa: S704 - escaped above
+    return Markup(f"<{target}|{escape_mrkdwn(' '.join(label.split()))}>")  # noqa: S704 - escaped above
+
+
 def _finalize_mrkdwn(value: Any) -> Any:
     if isinstance(value, Markup):
         return str(value)
@@ -120,7 +134,7 @@ class Renderer:
             finalize=_finalize_mrkdwn if fmt == "mrkdwn" else None,
         )
         env.filters.update(when=_format, weekday=_weekday, month=_month)
-        env.globals.update(safe=_safe)
+        env.globals.update(safe=_safe, link=_link)
         return env
 
     def render(

@@ -58,7 +58,8 @@ class SlackChannel(Channel):
 
     def senders(self) -> Sequence[Sender]:
         """Posts to SLACK_CHANNEL_ID and direct messages, driven by the delivery engine."""
-        return [SlackSender(sending_client(self.settings), self.settings, self.core.renderer)]
+        client = sending_client(self.settings)
+        return [SlackSender(client, self.settings, self.core.renderer, sleep=self.core.clock.sleep)]
 
     def start(self) -> None:
         """A check of the bot token (one log line if refused), and Socket Mode when an app token is set."""

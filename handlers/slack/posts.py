@@ -4,7 +4,9 @@ plain-text fallback for notifications and old clients.
 The delivery engine's Slack sender calls `session_post` and hands the result to chat.postMessage:
 
     post = session_post(renderer, labels, "invitation", series, session, language="nb")
-    client.chat_postMessage(channel=channel_id, **post.as_kwargs())
+    first = client.chat_postMessage(channel=channel_id, **post.as_kwargs())
+    for more in post.thread:  # the rest of a body too long for one message, in the first one's thread
+        client.chat_postMessage(channel=first["channel"], thread_ts=first["ts"], **more.as_kwargs())
 
 `body` may carry the engine's own rendered mrkdwn (templates/<language>/messages/<kind>.txt with
 fmt="mrkdwn"); without it `templates/<language>/slack/posts/<kind>.txt` is used. Every user value is
@@ -19,7 +21,7 @@ from typing import Any
 from bot.rendering import Renderer, escape_mrkdwn
 from bot.views import SeriesView, SessionView
 from handlers.slack import actions as ids
-from handlers.slack.blocks import MESSAGE_BLOCKS, Block, actions, button, context, header, sections
+from handlers.slack.blocks import Block, actions, button, context, header, message_parts, sections
 from handlers.slack.labels import Labels
 
 KINDS = ("invitation", "reminder", "change", "cancellation", "followup")
@@ -31,10 +33,12 @@ RECRUITING = frozenset({"invitation", "reminder", "change", "followup"})
 
 @dataclass(frozen=True)
 class SlackMessage:
-    """What chat.postMessage needs: `text` (escaped mrkdwn, the notification) and the blocks."""
+    """What chat.postMessage needs: `text` (escaped mrkdwn, the notification) and the blocks; `thread`:
+    the messages that carry the rest of a body too long for one, to be posted in this one's thread."""
 
     text: str
     blocks: list[Block] = field(default_factory=list)
+    thread: tuple[SlackMessage, ...] = ()
 
     def as_kwargs(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks, "unfurl_links": False, "unfurl_media": False}
@@ -63,14 +67,19 @@ def session_post(
     summary = render("summary", "text")
     if body is None:
         body = render(kind if kind in KINDS else "invitation", "mrkdwn")
-    blocks = [header(summary), *sections(body)]
-    buttons = _buttons(labels.of(language), kind, series, session, direct)
+    label = labels.of(language)
+    tail: list[Block] = []
+    buttons = _buttons(label, kind, series, session, direct)
     if buttons:
-        blocks.append(actions(*buttons, block_id=f"post_{kind}"))
-    blocks.append(context(render("footer", "mrkdwn")))
-    if len(blocks) > MESSAGE_BLOCKS:
-        blocks = [*blocks[: MESSAGE_BLOCKS - 1], blocks[-1]]
-    return SlackMessage(text=escape_mrkdwn(summary), blocks=blocks)
+        tail.append(actions(*buttons, block_id=f"post_{kind}"))
+    tail.append(context(render("footer", "mrkdwn")))
+    body_blocks = sections(body)
+    parts = message_parts([header(summary)], body_blocks, tail)
+    if len(parts) > 1:  # say where the rest is
+        parts = message_parts([header(summary)], body_blocks, [context(label["continued"]), *tail])
+    text = escape_mrkdwn(summary)
+    more = tuple(SlackMessage(text=text, blocks=blocks) for blocks in parts[1:])
+    return SlackMessage(text=text, blocks=parts[0], thread=more)
 
 
 def _buttons(

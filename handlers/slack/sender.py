@@ -10,12 +10,17 @@ edits the invitation post (chat.update; editing again is harmless, so it needs n
 and the follow-up are replies in its thread, and the last reminder is broadcast to the channel too.
 Without that post (never made, or deleted) they are posts of their own. Direct messages are always
 posts of their own.
+
+A message too long for one post (a follow-up with many slides) is one delivery of several posts: the
+first, whose `channel:ts` is the delivery's reference, and the rest in its thread, each waited for
+through Slack's rate limits (the delivery is done once its first post is out).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -36,7 +41,7 @@ from bot.rendering import Renderer, escape_mrkdwn
 from bot.views import SeriesView
 from handlers.slack.labels import Labels
 from handlers.slack.posts import KINDS as POST_KINDS
-from handlers.slack.posts import session_post
+from handlers.slack.posts import SlackMessage, session_post
 from handlers.slack.settings import SlackSettings
 from handlers.slack.web_api import SlackCallFailed, SlackWebAPI
 
@@ -71,13 +76,23 @@ WORKSPACE_PACE = "slack:workspace"
 # Slack allows short bursts: across the workspace a send may run two intervals ahead of the steady
 # pace, so one that was late (a slow answer, a busy machine) is caught up instead of lost.
 WORKSPACE_BURST = 3
+# Tries of each further post of a long message (its first is out: the engine will not send it again).
+THREAD_ATTEMPTS = 6
+THREAD_WAIT_MOST = 60.0
 
 
 class SlackSender:
     channel = "slack"
 
-    def __init__(self, client: SlackWebAPI, settings: SlackSettings, renderer: Renderer) -> None:
+    def __init__(
+        self,
+        client: SlackWebAPI,
+        settings: SlackSettings,
+        renderer: Renderer,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.client, self.settings, self.renderer = client, settings, renderer
+        self.sleep = sleep  # the clock's: waits out a 429 between the posts of one long message
         self.labels = Labels(renderer)
         self.interval = timedelta(seconds=1 / settings.rate_per_second)
         self.workspace_interval = timedelta(seconds=60 / settings.workspace_rate_per_minute)
@@ -104,18 +119,28 @@ class SlackSender:
         ]
 
     def send(self, message: OutgoingMessage) -> str | None:
-        kwargs = self._post(message)
+        kwargs, thread = self._post(message)
         try:
-            living = _living_post(message)
-            if living is not None and message.kind in EDITS | REPLIES:
-                return self._on_living_post(living, message, kwargs)
-            return self._send_post(message.target, message, kwargs)
+            ref, parent = self._first_post(message, kwargs)
         except SlackCallFailed as exc:
             raise _outcome(exc) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # no connection: nothing was sent
             raise TransientError(f"Slack unreachable: {type(exc).__name__}") from exc
         except (httpx.RequestError, OSError) as exc:
             raise TransientError(f"Slack unreachable: {type(exc).__name__}", in_doubt=True) from exc
+        channel = ref.partition(":")[0]
+        for number, more in enumerate(thread, start=2):
+            self._post_in_thread(message, channel, parent, number, more)
+        return ref
+
+    def _first_post(self, message: OutgoingMessage, kwargs: dict[str, Any]) -> tuple[str, str]:
+        """The message's (first) post, an edit of or a reply to the living post where there is one:
+        its reference, and the ts of the thread the rest of a long message goes to."""
+        living = _living_post(message)
+        if living is not None and message.kind in EDITS | REPLIES:
+            return self._on_living_post(living, message, kwargs)
+        ref = self._send_post(message.target, message, kwargs)
+        return ref, ref.partition(":")[2]
 
     def _send_post(self, channel: str, message: OutgoingMessage, kwargs: dict[str, Any]) -> str:
         answer = self.client.post_message(
@@ -125,20 +150,41 @@ class SlackSender:
         )
         return f"{answer.get('channel')}:{answer.get('ts')}"
 
+    def _post_in_thread(
+        self, message: OutgoingMessage, channel: str, parent: str, number: int, more: SlackMessage
+    ) -> None:
+        """One further post of a long message, in the first one's thread, tried until Slack takes it
+        (a 429 waited out, a failure tried again) or THREAD_ATTEMPTS are used up (then logged)."""
+        metadata = {"event_type": METADATA_TYPE, "event_payload": {"key": message.key, "part": number}}
+        error = ""
+        for _ in range(THREAD_ATTEMPTS):
+            try:
+                self.client.post_message(channel, thread_ts=parent, metadata=metadata, **more.as_kwargs())
+                return
+            except SlackCallFailed as exc:
+                error = exc.error
+                if exc.error in PERMANENT:
+                    break
+                wait = exc.retry_after if exc.status == 429 or exc.error == "ratelimited" else 1.0
+            except (httpx.RequestError, OSError) as exc:
+                error, wait = type(exc).__name__, 1.0
+            self.sleep(min(wait, THREAD_WAIT_MOST))
+        log.error("delivery %s: post %s of its message not sent (%s)", message.delivery_id, number, error)
+
     def _on_living_post(
         self, living: tuple[str, str], message: OutgoingMessage, kwargs: dict[str, Any]
-    ) -> str:
+    ) -> tuple[str, str]:
         """An edit of the invitation post (change, cancellation: its reference stays) or a reply in its
-        thread (the last reminder shows in the channel as well); a post of its own when it is gone."""
+        thread (the last reminder shows in the channel as well); a post of its own when it is gone.
+        Returns the reference and the thread for the rest of a long message."""
         channel, ts = living
         try:
             if message.kind in EDITS:
                 self.client.update_message(channel, ts, text=kwargs["text"], blocks=kwargs.get("blocks"))
-                return f"{channel}:{ts}"
+                return f"{channel}:{ts}", ts
             broadcast = message.kind == kinds.REMINDER and bool(message.payload.get("last"))
-            return self._send_post(
-                channel, message, {**kwargs, "thread_ts": ts, "reply_broadcast": broadcast}
-            )
+            reply = {**kwargs, "thread_ts": ts, "reply_broadcast": broadcast}
+            return self._send_post(channel, message, reply), ts
         except SlackCallFailed as exc:
             if exc.error not in POST_GONE:
                 raise
@@ -148,7 +194,8 @@ class SlackSender:
                 ts,
                 exc.error,
             )
-            return self._send_post(message.target, message, kwargs)
+            ref = self._send_post(message.target, message, kwargs)
+            return ref, ref.partition(":")[2]
 
     def find_sent(self, message: OutgoingMessage) -> str | None:
         """The post with this delivery's key, if it went out: in the living post's thread for a reply,
@@ -182,7 +229,8 @@ class SlackSender:
         history = self.client.history(channel, limit=HISTORY_PAGE, include_all_metadata=True)
         return _with_key(channel, history.get("messages", []), key)
 
-    def _post(self, message: OutgoingMessage) -> dict[str, Any]:
+    def _post(self, message: OutgoingMessage) -> tuple[dict[str, Any], tuple[SlackMessage, ...]]:
+        """chat.postMessage's arguments for the message, and the further posts for its thread."""
         body = render(self.renderer, message, fmt="mrkdwn")
         if message.session is not None and message.kind in POST_KINDS:
             post = session_post(
@@ -195,8 +243,8 @@ class SlackSender:
                 direct=message.recipient is not None,
                 body=body.body,
             )
-            return post.as_kwargs()
-        return {"text": f"*{escape_mrkdwn(body.subject)}*\n{body.body}", "unfurl_links": False}
+            return post.as_kwargs(), post.thread
+        return {"text": f"*{escape_mrkdwn(body.subject)}*\n{body.body}", "unfurl_links": False}, ()
 
 
 def _living_post(message: OutgoingMessage) -> tuple[str, str] | None:

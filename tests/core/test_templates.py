@@ -441,6 +441,7 @@ def test_recurrence_names_weekday_ordinal_and_skipped_months(renderer: Renderer)
 # --- escaping ----------------------------------------------------------------------------------------
 
 EVIL_TITLE = "<!channel> <@U123> <http://evil|click>"
+BOTS_OWN_LINK = re.compile(r"<https?://[^<>|\s]+(\|[^<>]*)?>")
 
 
 def evil_session() -> SessionView:
@@ -464,7 +465,9 @@ def test_mrkdwn_escapes_mentions_and_links(
     assert "&lt;!channel&gt; &lt;@U123&gt; &lt;http://evil|click&gt;" in out
     assert "<!channel>" not in out
     assert "<@U123>" not in out
-    assert "<http" not in out
+    assert "<http://evil" not in out
+    # The only `<…>` left are the bot's own links to the session's web addresses (its join link).
+    assert "<" not in BOTS_OWN_LINK.sub("", out) and ">" not in BOTS_OWN_LINK.sub("", out)
     assert "&amp;lt;" not in out  # escaped once, not twice
 
 

@@ -59,9 +59,9 @@ def test_home_shows_the_next_session_in_the_readers_zone_and_past_slides(
     text = "\n".join(mrkdwn_texts(home))
     assert "*Klimatilpasning*" in text
     assert "Friday 6 March 2026 at 03:00–04:00" in text  # 09:00 in Oslo is 03:00 in New York
-    assert "Join: https://teams.example/m/1" in text
+    assert "Join: <https://teams.example/m/1>" in text
     assert "*Sirkulær økonomi* – Wednesday 4 March 2026" in text
-    assert "• Lysark (Ola): https://ks.no/lysark.pdf" in text
+    assert "• <https://ks.no/lysark.pdf|Lysark> (Ola)" in text
     assert "America/New_York" in text
     assert "You are not subscribed to *Bærekraftsfredag*" in text
     found = {b["action_id"]: b for b in buttons(home)}
@@ -74,7 +74,7 @@ def test_a_norwegian_reader_sees_oslo_time(bot: SlackBot, sessions: dict[str, in
     bot.slack.home_opened(KARI)
     text = "\n".join(mrkdwn_texts(home_of(bot, KARI)))
     assert "fredag 6. mars 2026 kl. 09:00–10:00" in text
-    assert "Bli med: https://teams.example/m/1" in text
+    assert "Bli med: <https://teams.example/m/1>" in text
 
 
 def test_the_subscribe_button_in_a_message_answers_and_refreshes_home(bot: SlackBot) -> None:

@@ -4,6 +4,7 @@ kind, escaped user text, Slack's limits kept, a plain fallback; and accepted by 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -71,7 +72,7 @@ def test_the_invitation_carries_the_subscribe_and_join_buttons(renderer: Rendere
     text = "\n".join(mrkdwn_texts(message.blocks))
     assert "Velkommen til en ny økt i Bærekraftsfredag" in text
     assert "fredag 6. mars 2026 kl. 09:00–10:00" in text
-    assert "Bli med: https://teams.example/m/7?a=1&amp;b=2" in text  # & escaped, as mrkdwn wants
+    assert "Bli med: <https://teams.example/m/7?a=1&amp;b=2>" in text  # a link, & escaped as mrkdwn wants
     assert message.text == "Invitasjon: Sirkulær økonomi (6.3.2026 09:00)"
 
 
@@ -91,7 +92,7 @@ def test_a_cancellation_has_no_join_or_subscribe_button(renderer: Renderer) -> N
 def test_the_follow_up_lists_the_slides(renderer: Renderer) -> None:
     message = post(renderer, "followup")
     text = "\n".join(mrkdwn_texts(message.blocks))
-    assert "• Lysark (Kari): https://ks.no/lysark.pdf" in text
+    assert "• <https://ks.no/lysark.pdf|Lysark> (Kari)" in text
     assert actions_of(message) == [(ids.SUBSCRIBE, "baerekraftsfredag")]  # the meeting is over: no join
 
 
@@ -106,7 +107,9 @@ def test_user_text_cannot_ping_or_disguise_links(renderer: Renderer) -> None:
     for kind in ("invitation", "followup"):
         message = post(renderer, kind, evil)
         for text in [*mrkdwn_texts(message.blocks), message.text]:
-            assert "<!" not in text and "<@" not in text and "<http" not in text, text
+            assert "<!" not in text and "<@" not in text and "<http://evil" not in text, text
+            own = re.sub(r"<https://(ks\.no/x|teams\.example/m/7\?a=1&amp;b=2)(\|[^<>]*)?>", "", text)
+            assert "<" not in own and ">" not in own, text  # the only links: the stored addresses
         assert "&lt;!channel&gt; &lt;@U123&gt; &lt;http://x|y&gt; &amp; co" in json.dumps(message.blocks)
 
 

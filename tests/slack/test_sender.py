@@ -267,3 +267,26 @@ def test_direct_messages_keep_the_workspace_wide_pace(
     burst = WORKSPACE_BURST - 1
     assert [b - a for a, b in pairwise(sender.at)] == [timedelta(0)] * burst + [gap] * (5 - burst)
     assert len(fake.calls("chat.postMessage")) == 6
+
+
+def test_organiser_text_is_sent_verbatim_so_slack_makes_no_links_of_it(
+    app: App, fake: FakeSlackAPI, say: Say
+) -> None:
+    _sender(app, fake)
+    say(ORGANISER, "ny økt 2026-03-09 09:00 *Gratis* _pizza_ #general https://evil.example & <!here>")
+    app.delivery.run_until_idle()
+    [post] = _posted(fake)
+    texts = [t for t in _text_objects(post["blocks"]) if t["type"] == "mrkdwn"]  # type: ignore[arg-type]
+    assert texts and all(t.get("verbatim") is True for t in texts)
+    body = "\n".join(t["text"] for t in texts)
+    assert "*Gratis* _pizza_ #general https://evil.example &amp; &lt;!here&gt;" in body
+    assert "<https://evil.example" not in body  # a bare address in a title stays text
+
+
+def _text_objects(node: object) -> list[dict[str, object]]:
+    if isinstance(node, dict):
+        own = [node] if node.get("type") in ("mrkdwn", "plain_text") else []
+        return own + [t for value in node.values() for t in _text_objects(value)]
+    if isinstance(node, list):
+        return [t for value in node for t in _text_objects(value)]
+    return []
