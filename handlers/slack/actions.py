@@ -4,6 +4,8 @@ from __future__ import annotations
 
 SUBSCRIBE = "subscribe"  # value: the series' slug; works from any message or view
 UNSUBSCRIBE = "unsubscribe"  # value: the series' slug
+DIRECT_ON = "direct_on"  # value: the series' slug; the subscription's reminders as direct messages
+DIRECT_OFF = "direct_off"  # value: the series' slug
 OPEN_LINK = "open_link"  # a button with a URL; Slack still reports the click, which is only acked
 PLAN_SESSION = "plan_session"  # value: the series' slug; opens the session modal
 EDIT_SESSION = "edit_session"  # value: the session id; opens the session modal filled in

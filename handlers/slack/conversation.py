@@ -39,7 +39,7 @@ class SlackConversation:
         self.backoff_seconds = backoff_seconds
         self.directory = SlackDirectory(client, core.clock)
         self.labels = Labels(core.renderer)
-        self.home = HomeView(core.renderer, self.labels)
+        self.home = HomeView(core.renderer, self.labels, core.settings.public_base_url)
 
     # --- commands and answers ---------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""What the App Home shows a reader, read in one go: per series, their subscription and role, the
-sessions ahead and the past ones with their slides. Read-only: nothing here changes state."""
+"""What the App Home shows a reader, read in one go: per series, their subscription (and whether
+reminders come as direct messages) and role, the sessions ahead and the past ones with their slides.
+Read-only: nothing here changes state."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.services.series import all_series
 from bot.views import SeriesView, SessionView
 
 PAST_SHOWN = 5
+UPCOMING = 3
 UPCOMING_FOR_ORGANISERS = 5
 
 
@@ -24,8 +26,10 @@ class SeriesHome:
     series: SeriesView
     subscribed: bool
     organiser: bool
-    upcoming: tuple[SessionView, ...]  # the next one; organisers see a few more, to edit them
-    past: tuple[SessionView, ...]
+    upcoming: tuple[SessionView, ...]  # the next few; organisers see a few more, to edit them
+    past: tuple[SessionView, ...]  # newest first
+    direct: bool = False  # reminders as direct messages (of an active subscription)
+    more_past: bool = False  # there are older past sessions than `past`
 
 
 @dataclass(frozen=True)
@@ -43,19 +47,20 @@ def load_home(db: Database, clock: Clock, config: CoreConfig, actor: Actor) -> H
         for series in every:
             sub = subscriptions.subscription_of(ctx, person, series) if person else None
             organiser = organisers.is_organiser(ctx, series)
-            if organiser:
-                ahead = sessions.upcoming_sessions(ctx, series, limit=UPCOMING_FOR_ORGANISERS)
-                ahead = [x for x in ahead if x.status != SessionStatus.CANCELLED.value]
-            else:
-                upcoming = sessions.next_session(ctx, series)
-                ahead = [upcoming] if upcoming else []
+            limit = UPCOMING_FOR_ORGANISERS if organiser else UPCOMING
+            ahead = sessions.upcoming_sessions(ctx, series, limit=limit + UPCOMING_FOR_ORGANISERS)
+            ahead = [x for x in ahead if x.status != SessionStatus.CANCELLED.value][:limit]
+            past = sessions.past_sessions(ctx, series, PAST_SHOWN + 1)
+            active = bool(sub and sub.active)
             found.append(
                 SeriesHome(
                     series=SeriesView.of(series),
-                    subscribed=bool(sub and sub.active),
+                    subscribed=active,
                     organiser=organiser,
                     upcoming=tuple(SessionView.of(x) for x in ahead),
-                    past=tuple(SessionView.of(x) for x in sessions.past_sessions(ctx, series, PAST_SHOWN)),
+                    past=tuple(SessionView.of(x) for x in past[:PAST_SHOWN]),
+                    direct=bool(active and sub and sub.direct_messages),
+                    more_past=len(past) > PAST_SHOWN,
                 )
             )
         language = (

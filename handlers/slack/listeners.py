@@ -51,7 +51,8 @@ def register(bolt: BoltApp, channel: SlackConversation, requests: Intake) -> Non
         ack()  # a URL button: the browser opens the link; Slack only wants to hear it was received
 
     bolt.command(ids.COMMAND)(recorded(intake.COMMAND))
-    bolt.action(re.compile(f"^({ids.SUBSCRIBE}|{ids.UNSUBSCRIBE})$"))(recorded(intake.SUBSCRIPTION_BUTTON))
+    subscription = "|".join((ids.SUBSCRIBE, ids.UNSUBSCRIBE, ids.DIRECT_ON, ids.DIRECT_OFF))
+    bolt.action(re.compile(f"^({subscription})$"))(recorded(intake.SUBSCRIPTION_BUTTON))
     bolt.action(re.compile(f"^({ids.PLAN_SESSION}|{ids.EDIT_SESSION}|{ids.ADD_LINK})$"))(
         recorded(intake.MODAL_BUTTON)
     )

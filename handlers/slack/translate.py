@@ -84,14 +84,18 @@ def command_of(text: str) -> c.Command:
 
 
 def button_command(action: dict[str, Any]) -> c.Command | None:
-    """A subscribe/unsubscribe button (from App Home or any message) as a command."""
+    """A subscribe/unsubscribe or direct-messages button (from App Home or any message) as a command."""
     slug = action.get("value") or None
-    if action.get("action_id") == ids.SUBSCRIBE:
-        return c.Subscribe(series=slug)
-    if action.get("action_id") == ids.UNSUBSCRIBE:
-        return c.Unsubscribe(series=slug)
+    match action.get("action_id"):
+        case ids.SUBSCRIBE:
+            return c.Subscribe(series=slug)
+        case ids.UNSUBSCRIBE:
+            return c.Unsubscribe(series=slug)
+        case ids.DIRECT_ON | ids.DIRECT_OFF as action_id:
+            return c.SetDirectMessages(action_id == ids.DIRECT_ON, series=slug)
     return None
 
 
 def changes_subscription(command: c.Command) -> bool:
-    return isinstance(command, c.Subscribe | c.Unsubscribe)
+    """Whether App Home shows the outcome (and is published again)."""
+    return isinstance(command, c.Subscribe | c.Unsubscribe | c.SetDirectMessages)

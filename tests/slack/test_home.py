@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.commands import AddLink, GrantOrganiser
 from bot.entry.settings import BotSettings
+from bot.models import Subscription
 from handlers.slack import actions as ids
 from tests.conftest import ORGANISER
 from tests.slack.fakes.slack_bot import (
@@ -85,7 +88,7 @@ def test_the_subscribe_button_in_a_message_answers_and_refreshes_home(bot: Slack
     assert "Du er nå påmeldt Bærekraftsfredag" in reply["text"]
     assert bot.subscribers() == ["kari@kommune.no"]
     home = home_of(bot, KARI)
-    assert [b["action_id"] for b in buttons(home)] == [ids.UNSUBSCRIBE]
+    assert [b["action_id"] for b in buttons(home)] == [ids.UNSUBSCRIBE, ids.DIRECT_ON]
     assert "Du er påmeldt *Bærekraftsfredag*" in "\n".join(mrkdwn_texts(home))
 
 
@@ -128,3 +131,48 @@ def test_titles_cannot_ping_or_disguise_links_on_app_home(bot: SlackBot) -> None
     assert "&lt;!here&gt;" in joined
     for text in texts:
         assert "<!" not in text and "<@" not in text and "<http" not in text
+
+
+def test_a_subscriber_turns_direct_messages_on_and_off_from_app_home(bot: SlackBot) -> None:
+    bot.slack.click(ids.SUBSCRIBE, SLUG, KARI, where="home")
+    assert [b["action_id"] for b in buttons(home_of(bot, KARI, 1))] == [ids.UNSUBSCRIBE, ids.DIRECT_ON]
+    bot.slack.click(ids.DIRECT_ON, SLUG, KARI, where="home")
+    home = home_of(bot, KARI, 2)
+    assert [b["action_id"] for b in buttons(home)] == [ids.UNSUBSCRIBE, ids.DIRECT_OFF]
+    assert "Du får dem også som direktemelding fra meg." in "\n".join(mrkdwn_texts(home))
+    assert direct_messages(bot) == [True]
+    bot.slack.click(ids.DIRECT_OFF, SLUG, KARI, where="home")
+    assert [b["action_id"] for b in buttons(home_of(bot, KARI, 3))] == [ids.UNSUBSCRIBE, ids.DIRECT_ON]
+    assert direct_messages(bot) == [False]
+
+
+def test_dm_typed_as_a_command_refreshes_app_home(bot: SlackBot) -> None:
+    bot.slack.command("meld på", KARI)
+    home_of(bot, KARI, 1)
+    bot.slack.command("dm på", KARI)
+    assert ids.DIRECT_OFF in [b["action_id"] for b in buttons(home_of(bot, KARI, 2))]
+
+
+def test_the_next_three_sessions_are_shown(bot: SlackBot) -> None:
+    for day in (6, 13, 20, 27):
+        plan(bot.app, f"Økt {day}. mars", f"2026-03-{day} 09:00")
+    bot.slack.home_opened(KARI)
+    text = "\n".join(mrkdwn_texts(home_of(bot, KARI)))
+    assert "*Kommende økter*" in text
+    assert all(f"*Økt {day}. mars*" in text for day in (6, 13, 20))
+    assert "Økt 27. mars" not in text
+    assert "nettsiden" not in text.lower() and "calendar.ics" not in text  # no PUBLIC_BASE_URL: no links
+
+
+def test_app_home_links_to_the_web_page_and_calendar_feed(settings: BotSettings, clock: ManualClock) -> None:
+    public = replace(settings, public_base_url="https://baerekraft.ks.no")
+    with slack_bot(public, clock) as bot:
+        bot.slack.home_opened(JOHN)
+        text = "\n".join(mrkdwn_texts(home_of(bot, JOHN)))
+    assert "<https://baerekraft.ks.no/s/baerekraftsfredag|The series' web page>" in text
+    assert "<https://baerekraft.ks.no/s/baerekraftsfredag/calendar.ics|The calendar (.ics)" in text
+
+
+def direct_messages(bot: SlackBot) -> list[bool]:
+    with bot.app.db.read() as s:
+        return [sub.direct_messages for sub in s.scalars(select(Subscription))]

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from bot.clock import ManualClock
-from bot.commands import Actor
+from bot.commands import Actor, AddLink
 from bot.entry.composition import App
+from bot.entry.settings import BotSettings
 from handlers.slack.client import sending_client
 from handlers.slack.sender import SlackSender
 from handlers.slack.settings import SlackSettings
@@ -21,7 +22,7 @@ from tests.conftest import ORGANISER
 from tests.delivery.helpers import delivery_states, simulate
 from tests.slack.fakes.slack_api import BOT_TOKEN, FakeSlackAPI, running_fake
 from tests.slack.fakes.slack_blocks import MESSAGE_TEXT, message_text_length
-from tests.slack.fakes.slack_bot import mrkdwn_texts
+from tests.slack.fakes.slack_bot import KARI, SlackBot, mrkdwn_texts, plan, slack_bot
 
 CHANNEL, READER = "C0ANNOUNCE", "U0READER"
 Say = Callable[..., str]
@@ -147,3 +148,43 @@ def test_a_message_is_never_longer_than_slack_takes(fake: FakeSlackAPI) -> None:
     assert len(parts) > 1
     for blocks in parts:
         assert len(blocks) <= 50 and message_text_length(blocks) <= MESSAGE_TEXT
+
+
+@pytest.fixture
+def bot(settings: BotSettings, clock: ManualClock) -> Iterator[SlackBot]:
+    with slack_bot(settings, clock) as running:
+        yield running
+
+
+def test_app_home_shows_all_40_links_of_a_past_session(bot: SlackBot, clock: ManualClock) -> None:
+    held = plan(bot.app, "Klimatilpasning", "2026-03-04 12:00")
+    clock.advance(timedelta(hours=3))
+    for url, title, speaker in slides():
+        bot.app.dispatcher.execute(ORGANISER, AddLink(held, url, title, speaker))
+    bot.slack.home_opened(KARI)
+    home = bot.fake.wait_for(lambda: bot.fake.homes(KARI))[0]
+    assert links_in(home) == [(url, title) for url, title, _ in slides()]
+
+
+def test_app_home_shows_fewer_past_sessions_rather_than_fewer_links(
+    bot: SlackBot, clock: ManualClock
+) -> None:
+    held = []
+    for day in range(5):
+        held.append(plan(bot.app, f"Økt {day}", f"2026-03-0{4 + day} 12:00"))
+    clock.set(datetime(2026, 3, 9, 18, 0, tzinfo=UTC))
+    deep = FOLDER + "/arkiv" * 80  # 600 characters more: fewer links fill a view
+    for session in held:
+        for url, title, speaker in slides(60, deep):
+            bot.app.dispatcher.execute(ORGANISER, AddLink(session, f"{url}#{session}", title, speaker))
+    bot.slack.home_opened(KARI)
+    home = bot.fake.wait_for(lambda: bot.fake.homes(KARI))[0]
+    assert len(home["blocks"]) <= 100
+    shown = links_in(home)
+    per_session = {session: [u for u, _ in shown if u.endswith(f"#{session}")] for session in held}
+    whole = [s for s, urls in per_session.items() if urls]
+    assert 0 < len(whole) < 5  # the newest sessions, each with all its links
+    for session in whole:
+        assert len(per_session[session]) == 60
+    assert whole == sorted(held)[-len(whole) :]  # the newest
+    assert "Eldre økter og alle presentasjonene får du med `/baerekraft arkiv`." in mrkdwn_texts(home)
