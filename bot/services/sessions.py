@@ -16,7 +16,9 @@ from bot.services.errors import UserError
 from bot.services.organisers import require_organiser
 from bot.services.timezones import local_to_utc
 
-LIMITS = {"title": 300, "topic": 200, "speakers": 500, "description": 5000, "join_url": 2000}
+# The description's limit is the most any form can hold (Slack's text input: 3000), so whatever was
+# entered can be shown and sent again where it is edited.
+LIMITS = {"title": 300, "topic": 200, "speakers": 500, "description": 3000, "join_url": 2000}
 # A change to one of these is a change to the calendar entry (raises SEQUENCE).
 CALENDAR_CHANGES = ("title", "start", "duration_minutes", "description", "join_url")
 

@@ -16,12 +16,13 @@ from bot.dispatch import Reply
 from bot.inbox import Executed
 from handlers.slack import actions as ids
 from handlers.slack.access import organiser_access
+from handlers.slack.blocks import INPUT_MAX
 from handlers.slack.client import post_to_response_url
 from handlers.slack.home import HomeView
 from handlers.slack.home_data import load_home
 from handlers.slack.identity import SlackDirectory, SlackUser
 from handlers.slack.labels import Labels
-from handlers.slack.modals import link_modal, notice_modal, session_modal
+from handlers.slack.modals import editable_description, link_modal, notice_modal, session_modal
 from handlers.slack.submissions import (
     LINK_DONE,
     SESSION_DONE,
@@ -110,8 +111,22 @@ class SlackConversation:
                 language=access.language,
                 timezone="UTC",
             )
+            kept = ""
+            if not editable_description(access.session):
+                kept = self.core.renderer.render(
+                    "slack/description_kept.txt",
+                    {"s": access.session, "limit": INPUT_MAX},
+                    language=access.language,
+                    timezone=access.series.timezone,
+                    fmt="mrkdwn",
+                )
             view = session_modal(
-                label, hint, series=access.series, session=access.session, series_choice=access.choices
+                label,
+                hint,
+                series=access.series,
+                session=access.session,
+                series_choice=access.choices,
+                description_kept=kept,
             )
         self._call("views.open", trigger_id=trigger_id, view=view)
         return None

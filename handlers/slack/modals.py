@@ -2,6 +2,8 @@
 
 Block ids name the fields, so a refusal maps onto the field it concerns (see `submissions.py`).
 Date and time are asked in the series' time zone; `private_metadata` carries the series and session.
+A description longer than a text input holds (written before the core's limit was Slack's) is not
+offered for editing: the modal says it is kept, and a submission without the field leaves it be.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.views import SeriesView, SessionView
 from handlers.slack import actions as ids
-from handlers.slack.blocks import INPUT_LABEL, MODAL_TITLE, Block, mrkdwn, plain, section
+from handlers.slack.blocks import INPUT_LABEL, INPUT_MAX, MODAL_TITLE, Block, context, mrkdwn, plain, section
 
 VALUE = "value"  # the action id of every input element
 OPTIONAL = ("topic", "speakers", "description", "join_url")
@@ -66,6 +68,11 @@ def _modal(
     }
 
 
+def editable_description(session: SessionView | None) -> bool:
+    """Whether the session's description fits the modal's text input (a new session's always does)."""
+    return session is None or len(session.description or "") <= INPUT_MAX
+
+
 def session_modal(
     label: dict[str, str],
     time_hint: str,
@@ -73,8 +80,10 @@ def session_modal(
     series: SeriesView,
     session: SessionView | None = None,
     series_choice: list[SeriesView] | None = None,
+    description_kept: str = "",
 ) -> dict[str, Any]:
-    """A new session for `series` (or for one of `series_choice`), or `session` to edit or cancel."""
+    """A new session for `series` (or for one of `series_choice`), or `session` to edit or cancel.
+    `description_kept` (mrkdwn) stands in for a description too long to edit here."""
     local = session.start.astimezone(ZoneInfo(series.timezone)) if session else None
     date: dict[str, Any] = {"type": "datepicker"}
     time: dict[str, Any] = {"type": "timepicker", "timezone": series.timezone}
@@ -103,11 +112,15 @@ def session_modal(
             _text(session.speakers if session else None, max_length=500),
             optional=True,
         ),
-        _input(
-            "description",
-            label["description"],
-            _text(session.description if session else None, multiline=True, max_length=3000),
-            optional=True,
+        (
+            _input(
+                "description",
+                label["description"],
+                _text(session.description if session else None, multiline=True, max_length=INPUT_MAX),
+                optional=True,
+            )
+            if editable_description(session)
+            else context(description_kept)
         ),
         _input("join_url", label["join_url"], _url(session.join_url if session else None), optional=True),
     ]
@@ -119,7 +132,8 @@ def session_modal(
     title = label["session_edit_title"] if session else label["session_new_title"]
     meta: dict[str, Any] = {"series": series.slug, "session": session.id if session else None}
     if session is not None:  # the optional fields that had a value: emptying one clears it
-        meta["filled"] = [name for name in OPTIONAL if getattr(session, name)]
+        shown = [name for name in OPTIONAL if name != "description" or editable_description(session)]
+        meta["filled"] = [name for name in shown if getattr(session, name)]
     return _modal(title, blocks, label, ids.SESSION_FORM, meta)
 
 

@@ -14,6 +14,7 @@ from bot.clock import ManualClock
 from bot.commands import GrantOrganiser
 from bot.entry.settings import BotSettings
 from bot.models import PresentationLink, Session, SessionStatus
+from bot.parser import parse
 from handlers.slack import actions as ids
 from tests.conftest import ORGANISER
 from tests.slack.fakes.slack_bot import KARI, OLGA, SlackBot, mrkdwn_texts, plan, slack_bot
@@ -179,3 +180,34 @@ def test_the_slides_command_and_the_shortcut_open_their_modals(bot: SlackBot) ->
 def test_an_unknown_session_is_a_clear_answer(bot: SlackBot) -> None:
     _, key = bot.slack.command("planlegg 42", OLGA)
     assert "Jeg finner ingen økt med nummer 42" in bot.response(key)["text"]
+
+
+def test_a_description_longer_than_the_field_is_kept_when_the_session_is_edited(bot: SlackBot) -> None:
+    session_id = plan(bot.app, "Klima", "2026-03-06 09:00")
+    with bot.app.db.transaction() as s:  # written before the core's limit became Slack's 3000
+        s.get_one(Session, session_id).description = "Lang tekst. " * 400
+    bot.slack.command(f"planlegg {session_id}", OLGA)
+    modal = opened_modal(bot)  # the fake refuses an initial_value over max_length (at most 3000)
+    assert "description" not in [b.get("block_id") for b in modal["blocks"]]
+    note = "\n".join(mrkdwn_texts(modal))
+    assert "lengre enn 3000 tegn" in note and f"`/baerekraft endre økt {session_id} beskrivelse=…`" in note
+    edited = form_values(title="Klimatilpasning", date="2026-03-06", time_of_day="09:00", description="Kort")
+    result = bot.slack.submit(modal, edited, OLGA).json()
+    assert "Økt 1 er endret (tittel):" in mrkdwn_texts(result["view"])[0]
+    [session] = sessions(bot)
+    assert (session.title, session.description) == ("Klimatilpasning", "Lang tekst. " * 400)
+
+
+def test_a_description_fits_the_modal_or_is_refused_in_the_users_language(bot: SlackBot) -> None:
+    bot.slack.command("planlegg", OLGA)
+    modal = opened_modal(bot)
+    [field] = [b["element"] for b in modal["blocks"] if b.get("block_id") == "description"]
+    assert field["max_length"] == 3000
+    answer = bot.slack.submit(modal, form_values(**GOOD, description="x" * 3000), OLGA).json()
+    assert answer["response_action"] == "update"
+    [session] = sessions(bot)
+    reply = bot.app.dispatcher.execute(ORGANISER, parse(f"endre økt {session.id} beskrivelse={'y' * 3001}"))
+    assert (
+        bot.app.renderer.reply(reply)
+        == "Beskrivelsen er for lang: høyst 3000 tegn. Kort den ned og prøv igjen."
+    )
