@@ -116,6 +116,13 @@ class Outbox:
         with self.db.transaction() as s:
             DELIVERIES.renew(s, delivery_ids, C, worker, now + self.lease)
 
+    def renew_sending(self, delivery_ids: list[int], worker: str, now: datetime) -> None:
+        """Keep this worker's lease on rows it is sending right now (a slow platform's answer)."""
+        if not delivery_ids:
+            return
+        with self.db.transaction() as s:
+            DELIVERIES.renew(s, delivery_ids, S, worker, now + self.lease)
+
     def begin(self, delivery_id: int, worker: str, now: datetime) -> OutgoingMessage | None:
         """Mark one claimed row as in flight and read what to send; None if it must not be sent."""
         with self.db.transaction() as s:

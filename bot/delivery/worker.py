@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from bot.clock import Clock
 from bot.db import Database
 from bot.delivery import pacing
-from bot.delivery.channels import OutgoingMessage, PermanentError, RetryLater, Sender, TransientError
+from bot.delivery.channels import OutgoingMessage, Pace, PermanentError, RetryLater, Sender, TransientError
 from bot.delivery.outbox import Claimed, Outbox
 from bot.error_policy import ErrorPolicy, describe
 
@@ -49,6 +49,7 @@ class Worker:
         self._pool = ThreadPoolExecutor(in_flight, f"send-{self.name}") if in_flight > 1 else None
         self._lock = threading.Lock()  # guards the two below; one renewal at a time
         self._held: list[int] = []  # claimed by this worker, not yet begun
+        self._sending: set[int] = set()  # being sent by this worker right now
         self._renewed_at: datetime | None = None
         self._recovered_at: datetime | None = None
 
@@ -101,7 +102,10 @@ class Worker:
         return total
 
     def run(self) -> None:
-        """The thread's loop: work while there is work, otherwise wait to be woken or poll."""
+        """The thread's loop: work while there is work, otherwise wait to be woken or poll. Beside it
+        a thread keeps the leases of the rows in hand, as a send may take longer than a lease."""
+        keeper = threading.Thread(target=self._keep_leases, name=f"lease-{self.name}", daemon=True)
+        keeper.start()
         while not self.stopping.is_set():
             with self.errors.guard(f"delivery worker {self.sender.channel}"):
                 if self.run_once():
@@ -154,8 +158,18 @@ class Worker:
             message = self.outbox.begin(item.id, self.name, self.clock.now())
         with self._lock:
             self._held.remove(item.id)
+            if message is not None:
+                self._sending.add(item.id)
         if message is None:
             return
+        try:
+            self._outcome(message, paces)
+        finally:
+            with self._lock:
+                self._sending.discard(item.id)
+
+    def _outcome(self, message: OutgoingMessage, paces: list[Pace]) -> None:
+        """Send one message in flight and record what came of it."""
         delivery_id = message.delivery_id
         try:
             ref = self._send(message)
@@ -194,6 +208,19 @@ class Worker:
         with self._lock:
             due = (self._renewed_at or self.clock.now()) + every
         return max((due - self.clock.now()).total_seconds(), 0.001)
+
+    def _keep_leases(self) -> None:
+        """Every third of a lease (in real time): renew the rows being sent and those claimed, so a
+        platform that answers slowly never lets another worker take a row back and send it again."""
+        every = self.outbox.lease.total_seconds() * RENEW_AFTER
+        while not self.stopping.wait(every):
+            with self.errors.guard(f"delivery leases {self.sender.channel}"):
+                with self._lock:
+                    sending, held = list(self._sending), list(self._held)
+                    now = self.clock.now()
+                    self._renewed_at = now
+                self.outbox.renew(held, self.name, now)
+                self.outbox.renew_sending(sending, self.name, now)
 
     def _keep_claim(self) -> None:
         with self._lock:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.clock import ManualClock
+from bot.clock import ManualClock, SystemClock
 from bot.delivery.channels import OutgoingMessage
-from bot.entry.composition import App
+from bot.entry.composition import App, build
+from bot.entry.settings import BotSettings
 from bot.models import Delivery
+from bot.parser import parse
 from tests.conftest import NOW, ORGANISER, person
 from tests.delivery.helpers import delivery_states, simulate
 from tests.fakes.recording_sender import RecordingSender
@@ -198,3 +200,49 @@ def test_the_next_batch_is_claimed_while_the_last_rows_are_still_under_way(
     assert sender.overlapped  # batch two began before batch one had drained
     assert len(sender.sent) == 6 and sender.duplicates() == []
     assert delivery_states(app) == {"sent": 6}
+
+
+@dataclass
+class Slow(RecordingSender):
+    """Sends only once `go` is set, as a platform that answers after a long while."""
+
+    go: threading.Event = field(default_factory=threading.Event)
+    begun: threading.Event = field(default_factory=threading.Event)
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        self.begun.set()
+        assert self.go.wait(30)
+        return super().send(message)
+
+
+def test_a_send_slower_than_the_lease_keeps_its_row_from_being_taken_back(settings: BotSettings) -> None:
+    """With a lease shorter than the platform's answer, another worker's recovery would take the row
+    back while it is being sent and send it again: the worker renews the lease of what it has in
+    flight, so the row stays with it and goes out once."""
+    real = SystemClock()
+    fast = replace(settings, limits=replace(settings.limits, delivery_lease_seconds=1))
+    bot = build(fast, clock=real, migrate=False)
+    try:
+        sender = Slow(real)
+        bot.delivery.add_sender(sender)
+        soon = (real.now() + timedelta(days=2)).strftime("%Y-%m-%d")  # its invitation is due at once
+        bot.dispatcher.execute(ORGANISER, parse(f"ny økt {soon} 09:00 Treg plattform"))
+        bot.delivery.plan()
+        worker = bot.delivery.workers["fake"]
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        assert sender.begun.wait(10)
+        with bot.db.read() as s:
+            first_lease = s.scalar(select(Delivery.lease_until).where(Delivery.state == "sending"))
+        assert first_lease is not None
+        past = threading.Event()
+        while real.now() < first_lease.replace(tzinfo=UTC) + timedelta(seconds=0.5):
+            past.wait(0.05)  # until the first lease has run out
+        assert bot.delivery.outbox.recover(real.now()) == (0, 0)  # nothing to take back: renewed
+        sender.go.set()
+        worker.stopping.set()
+        worker.wake.set()
+        thread.join(10)
+        assert len(sender.sent) == 1 and delivery_states(bot) == {"sent": 1}
+    finally:
+        bot.close()
