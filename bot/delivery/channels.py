@@ -50,6 +50,12 @@ class OutgoingMessage:
     # For a message about a session to a target shared by everyone (an announcement channel): the
     # platform's reference of the invitation that went there, so the channel can keep one post alive.
     first_ref: str | None = None
+    # In doubt, and no longer to be sent (why): only look whether it went out before the crash.
+    skip_unless_sent: str | None = None
+
+
+class NotSent(Exception):
+    """A message in doubt that did not go out and must not any more (`OutgoingMessage.skip_unless_sent`)."""
 
 
 class RetryLater(Exception):

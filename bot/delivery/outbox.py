@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -135,7 +135,7 @@ class Outbox:
             return None
         fanout = self._fanout(s, row.fanout_id)
         reason = skip_reason(fanout, row, now)
-        if reason is not None:
+        if reason is not None and not row.in_doubt:  # in doubt: first ask whether it went out
             mine = (D.c.state == C, D.c.claimed_by == worker)
             self._finish(s, delivery_id, now, DeliveryState.SKIPPED, mine, error=reason, attempted=False)
             return None
@@ -144,7 +144,15 @@ class Outbox:
         )
         if rowcount(marked) != 1:
             return None
-        return _message(s, row, fanout)
+        message = _message(s, row, fanout)
+        return replace(message, skip_unless_sent=reason) if reason is not None else message
+
+    def skipped(self, delivery_id: int, now: datetime, reason: str) -> None:
+        """A message in doubt that did not go out, and must not any more."""
+        with self.db.transaction() as s:
+            self._finish(
+                s, delivery_id, now, DeliveryState.SKIPPED, (D.c.state == S,), error=reason, attempted=False
+            )
 
     def sent(self, delivery_id: int, now: datetime, ref: str | None) -> None:
         with self.db.transaction() as s:

@@ -11,7 +11,15 @@ from datetime import datetime, timedelta
 from bot.clock import Clock
 from bot.db import Database
 from bot.delivery import pacing
-from bot.delivery.channels import OutgoingMessage, Pace, PermanentError, RetryLater, Sender, TransientError
+from bot.delivery.channels import (
+    NotSent,
+    OutgoingMessage,
+    Pace,
+    PermanentError,
+    RetryLater,
+    Sender,
+    TransientError,
+)
 from bot.delivery.outbox import Claimed, Outbox
 from bot.error_policy import ErrorPolicy, describe
 
@@ -173,6 +181,9 @@ class Worker:
         delivery_id = message.delivery_id
         try:
             ref = self._send(message)
+        except NotSent as exc:
+            self.outbox.skipped(delivery_id, self.clock.now(), str(exc))
+            log.info("delivery %s in doubt had not gone out: skipped (%s)", delivery_id, exc)
         except RetryLater as exc:
             until = self.clock.now() + timedelta(seconds=max(exc.seconds, 0.0))
             with self.db.transaction() as s:
@@ -236,4 +247,6 @@ class Worker:
             if found is not None:
                 log.info("delivery %s went out before a crash (%s): not resent", message.delivery_id, found)
                 return found
+            if message.skip_unless_sent is not None:
+                raise NotSent(message.skip_unless_sent)
         return self.sender.send(message)

@@ -81,6 +81,32 @@ def test_an_in_doubt_message_that_never_left_is_sent_once(app: App, clock: Manua
     assert sorted(x.target for x in sender.sent) == ["person:1", "post"]
 
 
+@pytest.mark.parametrize("went_out", [True, False], ids=["went-out", "never-left"])
+def test_a_message_in_doubt_is_checked_with_the_platform_before_any_reason_to_skip_it(
+    app: App, clock: ManualClock, say: Say, went_out: bool
+) -> None:
+    """Sent, then the process died; meanwhile its reader unsubscribed. It did go out: recorded as
+    sent, not skipped. Had it not left, it is skipped now (no longer subscribed), not sent."""
+    sender = RecordingSender(clock, posts=False)
+    app.delivery.add_sender(sender)
+    reader = person("leser@kommune.no")
+    say(reader, "meld på")
+    say(ORGANISER, "ny økt 2026-03-06 09:00 Tvil")
+    app.delivery.plan()
+    [claimed] = app.delivery.outbox.claim("fake", "dead-worker", clock.now(), 10)
+    in_flight = app.delivery.outbox.begin(claimed.id, "dead-worker", clock.now())
+    assert in_flight is not None
+    if went_out:
+        sender.send(in_flight)  # then the crash, before it was recorded
+    say(reader, "meld av")
+    clock.advance(timedelta(minutes=3))
+    app.delivery.workers["fake"].drain()
+    with app.db.read() as s:
+        row = s.get(Delivery, claimed.id)
+    assert row is not None
+    assert (row.state, len(sender.sent)) == (("sent", 1) if went_out else ("skipped", 0))
+
+
 def test_a_rate_limited_fanout_starts_early_enough_to_finish_on_time(
     app: App, clock: ManualClock, say: Say
 ) -> None:
