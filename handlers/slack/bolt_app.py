@@ -12,10 +12,12 @@ ack: up to 10 ms added to every answer, and two threads held per request.)
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App as BoltApp
 from slack_bolt import BoltRequest, BoltResponse
@@ -26,6 +28,7 @@ from slack_bolt.authorization.authorize import Authorize
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -95,16 +98,24 @@ class BotToken(Authorize):
         )
 
 
-def events_route(bolt: BoltApp) -> Route:
-    """`POST /slack/events`: events, slash commands and interactivity, all through one URL."""
+def events_route(bolt: BoltApp, verifier: SignatureVerifier) -> Route:
+    """`POST /slack/events`: events, slash commands and interactivity, all through one URL. The
+    signature is checked on the raw body before anything reads it (401), and a signed body that is no
+    Slack request (not a form, a payload that is not a JSON object, nesting past the parser) is 400."""
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_BODY:
             return Response("request too large", status_code=413)
+        if not signed_by_slack(verifier, body, request.headers):
+            log.warning("Slack request refused: bad or stale signature")
+            return Response("invalid request", status_code=401)
+        if not a_slack_body(body, request.headers.get("content-type", "")):
+            return Response("invalid request", status_code=400)
         try:
             bolt_request = to_bolt_request(request, body)
-        except UnicodeDecodeError:
+        except Exception as exc:  # signed, yet odd in a way Bolt's reading trips over
+            log.warning("Slack request refused: Bolt could not read it (%s)", type(exc).__name__)
             return Response("invalid request", status_code=400)
         if carried_out_on_the_spot(bolt_request):
             bolt_response = await run_in_threadpool(bolt.dispatch, bolt_request)
@@ -115,10 +126,42 @@ def events_route(bolt: BoltApp) -> Route:
     return Route(EVENTS_PATH, slack_events, methods=["POST"])
 
 
+def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> bool:
+    """Slack's signature over the raw body, with a timestamp that is a whole number of seconds."""
+    stamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    if not stamp.isdigit() or len(stamp) > 12 or not signature:
+        return False
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return verifier.is_valid(text, stamp, signature)
+
+
+def a_slack_body(body: bytes, content_type: str) -> bool:
+    """What Slack sends: a form (a slash command, or interactivity's `payload`: one JSON object), or
+    a JSON object (the Events API)."""
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/json"):
+            return isinstance(json.loads(text), dict)
+        form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    payload = form.get("payload")
+    if payload is None:
+        return "command" in form or "ssl_check" in form
+    try:
+        return len(payload) == 1 and isinstance(json.loads(payload[0]), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
 def carried_out_on_the_spot(request: BoltRequest) -> bool:
     """Whether the request's listener does its work before the answer (`CARRIED_OUT_ON_THE_SPOT`)."""
-    body = request.body
-    return isinstance(body, dict) and body.get("type") in CARRIED_OUT_ON_THE_SPOT
+    kind = request.body.get("type") if isinstance(request.body, dict) else None
+    return isinstance(kind, str) and kind in CARRIED_OUT_ON_THE_SPOT
 
 
 class SocketModeConnection:

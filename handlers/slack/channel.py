@@ -23,6 +23,7 @@ from handlers.slack.client import make_web_client, sending_client
 from handlers.slack.conversation import SlackConversation
 from handlers.slack.sender import SlackSender
 from handlers.slack.settings import SlackSettings
+from handlers.slack.verification import clocked_verifier
 from handlers.slack.work import SlackWork
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class SlackChannel(Channel):
         """HTTP mode: the one Request URL for events, slash commands and interactivity."""
         if self.settings.socket_mode:
             return []
-        return [events_route(self._bolt())]
+        return [events_route(self._bolt(), clocked_verifier(self.settings.signing_secret, self.core.clock))]
 
     def work(self) -> Mapping[str, Work]:
         return SlackWork(self.conversation).table()

@@ -29,12 +29,17 @@ class _BotClock(SignatureClock):
         return self.clock.now().timestamp()
 
 
+def clocked_verifier(signing_secret: str, clock: Clock) -> SignatureVerifier:
+    """slack_sdk's verifier, measuring the five-minute window on the bot's clock."""
+    return SignatureVerifier(signing_secret, clock=_BotClock(clock))
+
+
 class SignedRequestsOnly(RequestVerification):
     """Bolt's `RequestVerification`, with the window measured on the bot's clock."""
 
     def __init__(self, signing_secret: str, clock: Clock) -> None:
         super().__init__(signing_secret, base_logger=log)
-        self._clocked = SignatureVerifier(signing_secret, clock=_BotClock(clock))
+        self._clocked = clocked_verifier(signing_secret, clock)
 
     @property
     def verifier(self) -> SignatureVerifier:
