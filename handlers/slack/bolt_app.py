@@ -5,7 +5,8 @@ Listeners run in the request's own thread and the HTTP answer goes back when the
 (`process_before_response=True`): they only ack and hand the request over for recording
 (`handlers/slack/intake.py`), and the inbox worker does the rest, so Slack hears from us within its 3 s
 whatever the load. As nothing on that path waits, it runs on the web server's event loop; only a
-modal submission, answered with its outcome, goes to the thread pool. (With
+request that opens a modal (views.open, before its trigger id expires) or a modal submission (recorded
+at once) goes to the thread pool (`listeners.waits_before_answering`). (With
 `process_before_response=False`, Bolt runs a listener in another pool and polls every 10 ms for its
 ack: up to 10 ms added to every answer, and two threads held per request.)
 """
@@ -36,10 +37,11 @@ from starlette.routing import Route
 
 from bot.core import Core
 from bot.error_policy import ErrorPolicy
-from handlers.slack.client import check_token, without_token
+from handlers.slack.client import check_token, modal_client, without_token
 from handlers.slack.conversation import SlackConversation
 from handlers.slack.intake import Intake
-from handlers.slack.listeners import CARRIED_OUT_ON_THE_SPOT, register
+from handlers.slack.listeners import register, waits_before_answering
+from handlers.slack.opening import ModalOpener
 from handlers.slack.settings import SlackSettings
 from handlers.slack.verification import SignedRequestsOnly
 
@@ -71,7 +73,8 @@ def build_bolt(
         logger=logging.getLogger("handlers.slack.bolt"),
     )
     bolt.error(lambda error, body: on_error(error, body))
-    register(bolt, conversation, Intake(core.inbox))
+    opener = ModalOpener(modal_client(settings), conversation.labels, core.config.language)
+    register(bolt, conversation, Intake(core.inbox), opener)
     return bolt
 
 
@@ -159,9 +162,9 @@ def a_slack_body(body: bytes, content_type: str) -> bool:
 
 
 def carried_out_on_the_spot(request: BoltRequest) -> bool:
-    """Whether the request's listener does its work before the answer (`CARRIED_OUT_ON_THE_SPOT`)."""
-    kind = request.body.get("type") if isinstance(request.body, dict) else None
-    return isinstance(kind, str) and kind in CARRIED_OUT_ON_THE_SPOT
+    """Whether the request's listener waits on something before the answer (a modal to open, a
+    submission to record)."""
+    return waits_before_answering(request.body)
 
 
 class SocketModeConnection:

@@ -52,10 +52,9 @@ class SlackChannel(Channel):
         return SlackWork(self.conversation).table()
 
     def apologise(self, kind: str, payload: Mapping[str, Any]) -> None:
-        """The generic error, ephemerally, where the user acted (when Slack gave a response_url)."""
-        url = payload.get("response_url")
-        if isinstance(url, str) and url:
-            self.conversation.respond(url, self._generic_error())
+        """The generic error where the user acted: in the modal opened or submitted, else ephemerally
+        through the response_url (when Slack gave one)."""
+        self.conversation.unavailable(dict(payload), self._generic_error())
 
     def senders(self) -> Sequence[Sender]:
         """Posts to SLACK_CHANNEL_ID and direct messages, driven by the delivery engine."""

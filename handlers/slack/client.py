@@ -35,6 +35,7 @@ from handlers.slack.web_api import SlackWebAPI
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
+MODAL_TIMEOUT_SECONDS = 2  # views.open on the ack path: the trigger id lives 3 s, the ack is due in 3 s
 RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 3
 CONNECTION_RETRIES = 3
@@ -118,6 +119,18 @@ def make_web_client(
         base_url=settings.api_url,
         timeout=timeout,
         retry_handlers=retry_handlers(backoff_seconds),
+        logger=WEB_LOG,
+    )
+
+
+def modal_client(settings: SlackSettings, *, timeout: int = MODAL_TIMEOUT_SECONDS) -> WebClient:
+    """For views.open on the ack path: one try with a short timeout (a retry would come after the
+    trigger id expired, and would hold the ack)."""
+    return WebClient(
+        token=settings.bot_token,
+        base_url=settings.api_url,
+        timeout=timeout,
+        retry_handlers=[],
         logger=WEB_LOG,
     )
 

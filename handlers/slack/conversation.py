@@ -1,10 +1,12 @@
 """The Slack conversation once a request was acked (see `handlers/slack/work.py`): who the user is,
 carrying out their command through the dispatcher, answering (ephemeral via response_url), App Home,
-and the organiser modals."""
+and the organiser modals (opened on the ack path, filled in here; submissions checked on the ack path,
+carried out here)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from slack_sdk import WebClient
@@ -21,15 +23,14 @@ from handlers.slack.client import post_to_response_url
 from handlers.slack.home import HomeView
 from handlers.slack.home_data import load_home
 from handlers.slack.identity import SlackDirectory, SlackUser
+from handlers.slack.intake import outcome_view_id
 from handlers.slack.labels import Labels
 from handlers.slack.modals import editable_description, link_modal, notice_modal, session_modal
-from handlers.slack.submissions import (
-    LINK_DONE,
-    SESSION_DONE,
-    link_submission,
-    refusal_block,
-    session_submission,
-)
+from handlers.slack.opening import OPEN_FAILED, OPENED
+from handlers.slack.submissions import LINK_DONE, SESSION_DONE, metadata, read_submission
+
+# Pauses before each views.update of a notice pushed by a submission's answer (until Slack has it).
+PUSHED_VIEW_WAITS = (0.0, 0.1, 0.3, 0.6, 1.0, 2.0)
 
 log = logging.getLogger(__name__)
 
@@ -77,22 +78,37 @@ class SlackConversation:
 
     # --- organiser modals -------------------------------------------------------------------------
 
-    def open_modal(
+    def show_modal(
         self,
-        trigger_id: str,
+        body: dict[str, Any],
         user: SlackUser,
         form: str,
         *,
         series: str | None = None,
         session_id: int | None = None,
-    ) -> str | None:
-        """Open the session or slides modal; returns the refusal (mrkdwn) instead when not allowed."""
+    ) -> None:
+        """Fill in the modal opened on the ack path (`handlers/slack/opening.py`): the form, or the
+        refusal when `user` may not organise it. When it could not be opened, say so where the user
+        will see it (the refusal, or that the form did not open in time)."""
+        view, refusal, language = self._organiser_form(user, form, series=series, session_id=session_id)
+        opened = body.get(OPENED)
+        if isinstance(opened, dict):
+            shown = view if view is not None else notice_modal(self.labels.of(language), refusal or "")
+            self._call("views.update", view_id=opened["id"], hash=opened.get("hash"), view=shown)
+            return
+        log.warning("Slack modal not opened (%s): the user is told", body.get(OPEN_FAILED))
+        self.tell(body, user, refusal or self.labels.of(language)["modal_failed"])
+
+    def _organiser_form(
+        self, user: SlackUser, form: str, *, series: str | None, session_id: int | None
+    ) -> tuple[dict[str, Any] | None, str | None, str]:
+        """The session or slides form for `user`, or the refusal (mrkdwn); and the reader's language."""
         core = self.core
         access = organiser_access(
             core.db, core.clock, core.config, user.actor(), series_slug=series, session_id=session_id
         )
         if access.refusal is not None:
-            return self.render(access.refusal)
+            return None, self.render(access.refusal), access.language
         assert access.series is not None
         label = self.labels.of(access.language)
         if form == ids.LINK_FORM and access.session is not None:
@@ -103,57 +119,111 @@ class SlackConversation:
                 timezone=access.series.timezone,
                 fmt="mrkdwn",
             )
-            view = link_modal(label, access.session, intro)
-        else:
-            hint = self.core.renderer.render(
-                "slack/time_hint.txt",
-                {"timezone": access.series.timezone},
+            return link_modal(label, access.session, intro, access.language), None, access.language
+        hint = self.core.renderer.render(
+            "slack/time_hint.txt",
+            {"timezone": access.series.timezone},
+            language=access.language,
+            timezone="UTC",
+        )
+        kept = ""
+        if not editable_description(access.session):
+            kept = self.core.renderer.render(
+                "slack/description_kept.txt",
+                {"s": access.session, "limit": INPUT_MAX},
                 language=access.language,
-                timezone="UTC",
+                timezone=access.series.timezone,
+                fmt="mrkdwn",
             )
-            kept = ""
-            if not editable_description(access.session):
-                kept = self.core.renderer.render(
-                    "slack/description_kept.txt",
-                    {"s": access.session, "limit": INPUT_MAX},
-                    language=access.language,
-                    timezone=access.series.timezone,
-                    fmt="mrkdwn",
-                )
-            view = session_modal(
-                label,
-                hint,
-                series=access.series,
-                session=access.session,
-                series_choice=access.choices,
-                description_kept=kept,
-            )
-        self._call("views.open", trigger_id=trigger_id, view=view)
-        return None
+        view = session_modal(
+            label,
+            hint,
+            series=access.series,
+            session=access.session,
+            series_choice=access.choices,
+            language=access.language,
+            description_kept=kept,
+        )
+        return view, None, access.language
 
-    def open_notice(self, trigger_id: str, user: SlackUser, text: str) -> None:
-        language = user.language or self.core.config.language
-        self._call("views.open", trigger_id=trigger_id, view=notice_modal(self.labels.of(language), text))
+    def tell(self, body: dict[str, Any], user: SlackUser, text: str) -> None:
+        """Where the user acted (the response_url of a command or message button), else a direct
+        message (a global shortcut and App Home have no response_url)."""
+        url = body.get("response_url")
+        if isinstance(url, str) and url:
+            self.respond(url, text)
+        else:
+            self._call("chat.postMessage", channel=user.user_id, text=text)
 
-    def submit(self, callback_id: str, view: dict[str, Any], user: SlackUser) -> dict[str, Any]:
-        """A modal submission carried out; the `ack` arguments: field errors, or a confirmation view."""
-        is_link = callback_id == ids.LINK_FORM
-        submission = link_submission(view) if is_link else session_submission(view)
-        language = user.language or self.core.config.language
-        label = self.labels.of(language)
-        if submission.command is None:
-            errors = {p.block_id: label[p.label] for p in submission.problems}
-            return {"response_action": "errors", "errors": errors}
-        reply = self.core.dispatcher.execute(user.actor(), submission.command)
-        done = LINK_DONE if is_link else SESSION_DONE
-        if reply.key not in done:
-            text = self.core.renderer.reply(reply, fmt="text")
-            return {
-                "response_action": "errors",
-                "errors": {refusal_block(callback_id, reply.key, reply.data): text},
-            }
+    def unavailable(self, body: dict[str, Any], text: str) -> None:
+        """A request failed before its work was done (not recorded, or failed for good): `text` in
+        the modal it opened, or in the notice its submission pushed, else through its response_url."""
+        label = self.labels.of(self.core.config.language)
+        opened = body.get(OPENED)
+        if isinstance(opened, dict):
+            self._call("views.update", view_id=opened["id"], view=notice_modal(label, text))
+        elif body.get("type") == "view_submission":
+            self._replace_pushed(outcome_view_id(body), notice_modal(label, text, close="back"))
+        elif body.get("response_url"):
+            self.respond(body.get("response_url"), text)
+
+    def form_problems(self, view: dict[str, Any]) -> dict[str, Any] | None:
+        """The submission's answer when the form itself cannot be used (no date, a duration that is
+        no number), from the payload alone: no database, no Slack call. None when it can be used."""
+        submission = read_submission(view)
+        if submission.command is not None:
+            return None
+        label = self.labels.of(self.form_language(view))
+        return {
+            "response_action": "errors",
+            "errors": {p.block_id: label[p.label] for p in submission.problems},
+        }
+
+    def form_notice(self, view: dict[str, Any], key: str, external_id: str | None = None) -> dict[str, Any]:
+        """The submission's answer while the inbox worker carries it out: a notice pushed onto the form
+        (`saving`, with `external_id` for the worker to replace it; or `already_submitted`)."""
+        label = self.labels.of(self.form_language(view))
+        return {"response_action": "push", "view": notice_modal(label, label[key], external_id=external_id)}
+
+    def form_language(self, view: dict[str, Any]) -> str:
+        language = metadata(view).get("language")
+        return language if isinstance(language, str) else self.core.config.language
+
+    def apply_submission(
+        self, view: dict[str, Any], user: SlackUser, external_id: str, *, within: Executed
+    ) -> None:
+        """A modal submission carried out (once: `within` marks its inbox request in the command's
+        transaction); the notice pushed onto the form (`external_id`) then shows the outcome, or the
+        refusal, whose close button goes back to the form."""
+        callback_id = str(view.get("callback_id"))
+        submission = read_submission(view)
+        if submission.command is None:  # answered on the ack path already
+            return
+        reply = self.core.dispatcher.execute(user.actor(), submission.command, within=within)
         label = self.labels.of(reply.language)
-        return {"response_action": "update", "view": notice_modal(label, self.render(reply))}
+        if reply.key in (LINK_DONE if callback_id == ids.LINK_FORM else SESSION_DONE):
+            outcome = notice_modal(label, self.render(reply), clear_on_close=True)
+        else:
+            outcome = notice_modal(label, self.render(reply), close="back")
+        self._replace_pushed(external_id, outcome)
+
+    def _replace_pushed(self, external_id: str, view: dict[str, Any]) -> None:
+        """views.update of the notice the submission's answer pushed. Slack applies that answer when
+        it arrives; until then the view is `not_found`, so wait for it a little."""
+        for pause in PUSHED_VIEW_WAITS:
+            time.sleep(pause)
+            try:
+                self.client.api_call("views.update", json={"external_id": external_id, "view": view})
+                return
+            except SlackApiError as exc:
+                error = exc.response.get("error") if exc.response is not None else None
+                if error != "not_found":
+                    log.warning("Slack views.update failed: %s", error)
+                    return
+            except OSError as exc:
+                log.warning("Slack views.update unreachable: %s", type(exc).__name__)
+                return
+        log.warning("Slack views.update failed: not_found (the modal was closed)")
 
     # --- Web API ----------------------------------------------------------------------------------
 

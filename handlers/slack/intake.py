@@ -3,12 +3,15 @@ and carried out by the inbox worker (`handlers/slack/work.py`), here or in the w
 
 The Events API retries a delivery (same `event_id`, header `X-Slack-Retry-Num`) when our answer was
 late or lost, and a captured request can be replayed within the signature's five minutes. The
-request's id (event id, or the trigger id of a command, click or submission) is the inbox key, unique:
-a second arrival is recognised and ignored.
+request's id (event id, or the trigger id of a command or click; for a modal submission the view and
+the values submitted, `submission_key`) is the inbox key, unique: a second arrival is recognised and
+ignored.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -23,15 +26,15 @@ log = logging.getLogger(__name__)
 CHANNEL = "slack"
 MAX_KEY = 200
 # The kinds of request the inbox worker carries out (see handlers/slack/work.py).
-COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED, HOME_REFRESH = (
+COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED, SUBMISSION = (
     "command",
     "subscription_button",
     "modal_button",
     "shortcut",
     "home_opened",
-    "home_refresh",
+    "view_submission",
 )
-KINDS = (COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED, HOME_REFRESH)
+KINDS = (COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED, SUBMISSION)
 
 
 def request_key(body: dict[str, Any]) -> str | None:
@@ -45,6 +48,21 @@ def request_key(body: dict[str, Any]) -> str | None:
     actions = body.get("actions") or []
     action = actions[0].get("action_id", "") if actions else ""
     return f"{kind}:{trigger}:{action}"[:MAX_KEY]
+
+
+def submission_key(body: dict[str, Any]) -> str:
+    """A modal submission's id: the view, its version (hash) and the values submitted. Submitted
+    again unchanged (the answer was late, or Slack sent it twice) it is the same submission; after
+    the form was shown again with a refusal (a new hash), or with other values, it is a new one."""
+    view = body.get("view") or {}
+    values = json.dumps(view.get("state", {}).get("values", {}), sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(values.encode()).hexdigest()[:32]
+    return f"view_submission:{view.get('id')}:{view.get('hash')}:{digest}"[:MAX_KEY]
+
+
+def outcome_view_id(body: dict[str, Any]) -> str:
+    """The `external_id` of the notice a submission's answer pushes, where its outcome will show."""
+    return "submission-" + hashlib.sha256(submission_key(body).encode()).hexdigest()[:40]
 
 
 def _inbox_key(body: dict[str, Any]) -> str:
@@ -61,20 +79,11 @@ class Intake:
         `on_failure` when the database cannot take it."""
         self.inbox.submit(CHANNEL, kind, _inbox_key(body), body, on_failure)
 
-    def refresh_home(self, body: dict[str, Any]) -> None:
-        """After a request carried out on the spot (a modal submission): the user's App Home is
-        published again by the inbox worker, once, after the answer went back."""
-        self.inbox.submit(CHANNEL, HOME_REFRESH, f"home:{_inbox_key(body)}", {"user": body["user"]})
-
-    def first_time(self, kind: str, body: dict[str, Any]) -> bool:
-        """For a request carried out on the spot: True the first time its id is seen (or when the
-        database cannot tell: better an answer than silence; the command will say the database is
-        unavailable)."""
-        key = request_key(body)
-        if key is None:
-            return True
+    def submission(self, body: dict[str, Any]) -> bool | None:
+        """Record a modal submission now (its answer depends on it): True the first time, False when
+        the same submission came before, None when the database cannot take it."""
         try:
-            return self.inbox.record(CHANNEL, kind, key)
+            return self.inbox.accept(CHANNEL, SUBMISSION, submission_key(body), body)
         except OperationalError:
-            log.warning("database unavailable: Slack %s not checked for replays", kind)
-            return True
+            log.warning("database unavailable: Slack modal submission not recorded")
+            return None

@@ -1,9 +1,12 @@
 """Bolt listeners: each acks, hands the request to the inbox and returns (the inbox worker carries it
 out: `handlers/slack/work.py`); the HTTP answer goes back when the listener returns, so a listener never
-waits on Slack or on other work.
-A modal submission is the exception: its answer is the ack (field errors or the next view), so it is
-carried out here; the App Home refresh after it is left to the inbox worker. All registration is in
-this one place."""
+waits on other work. Two wait on one thing before their answer:
+- a request that opens an organiser modal opens it first (views.open, one short try), as its trigger
+  id lives 3 s (`handlers/slack/opening.py`); the inbox worker fills it in;
+- a modal submission is checked from its payload alone (field errors are the answer) and recorded at
+  once, so a second identical submission is recognised; its answer pushes a notice onto the form,
+  which the inbox worker replaces with the outcome.
+All registration is in this one place."""
 
 from __future__ import annotations
 
@@ -18,30 +21,70 @@ from handlers.slack import actions as ids
 from handlers.slack import intake
 from handlers.slack.conversation import SlackConversation
 from handlers.slack.intake import Intake
+from handlers.slack.opening import ModalOpener
+from handlers.slack.submissions import refusal_block
+from handlers.slack.translate import modal_request
 
 Body = dict[str, Any]
-# The payload types whose listener is carried out before its answer (the answer is the outcome), so
-# it reads and writes the database and may ask Slack who the user is; every other listener only
-# acks and queues. `handlers/slack/bolt_app.py` dispatches these in the thread pool, the rest on the loop.
-CARRIED_OUT_ON_THE_SPOT = frozenset({"view_submission"})
+MODAL_ACTIONS = frozenset({ids.PLAN_SESSION, ids.EDIT_SESSION, ids.ADD_LINK})
 
 
-def register(bolt: BoltApp, channel: SlackConversation, requests: Intake) -> None:
+def waits_before_answering(body: object) -> bool:
+    """Whether the request's listener calls Slack or the database before its answer (a modal to
+    open, a submission to record): `handlers/slack/bolt_app.py` runs these in the thread pool, the
+    rest on the event loop."""
+    if not isinstance(body, dict):
+        return False
+    kind = body.get("type")
+    if not isinstance(kind, str):
+        return False
+    if kind in ("view_submission", "shortcut"):
+        return True
+    if kind == "block_actions":
+        return any(a.get("action_id") in MODAL_ACTIONS for a in body.get("actions") or [])
+    return bool(body.get("command")) and modal_request(str(body.get("text") or "")) is not None
+
+
+def register(bolt: BoltApp, channel: SlackConversation, requests: Intake, opener: ModalOpener) -> None:
+    def record(kind: str, body: Body) -> None:
+        requests.submit(kind, body, on_failure=lambda: _unavailable(channel, body))
+
     def recorded(kind: str) -> Any:
         def listener(ack: Ack, body: Body) -> None:
             ack()
-            requests.submit(kind, body, on_failure=lambda: _unavailable(channel, body))
+            record(kind, body)
 
         return listener
 
-    def form_submitted(ack: Ack, body: Body) -> None:
-        if not requests.first_time("view_submission", body):
+    def modal_opened(kind: str) -> Any:
+        def listener(ack: Ack, body: Body) -> None:
             ack()
-            return
-        user = channel.directory.user(body["user"]["id"], body["user"].get("name"), allow_stale=True)
+            record(kind, opener.open(body))
+
+        return listener
+
+    def command(ack: Ack, body: Body) -> None:
+        ack()
+        opens = modal_request(str(body.get("text") or "")) is not None
+        record(intake.COMMAND, opener.open(body) if opens else body)
+
+    def form_submitted(ack: Ack, body: Body) -> None:
         view = body["view"]
-        ack(**channel.submit(view["callback_id"], view, user))
-        requests.refresh_home(body)
+        problems = channel.form_problems(view)
+        if problems is not None:
+            ack(**problems)
+            return
+        first = requests.submission(body)
+        if first is None:
+            text = _unavailable_text(channel)
+            ack(
+                response_action="errors", errors={refusal_block(view["callback_id"], "unavailable", {}): text}
+            )
+            return
+        if first:
+            ack(**channel.form_notice(view, "saving", intake.outcome_view_id(body)))
+        else:
+            ack(**channel.form_notice(view, "already_submitted"))
 
     def home_opened(body: Body, event: Body) -> None:  # Bolt acks events itself
         if event.get("tab") == "home":
@@ -50,20 +93,23 @@ def register(bolt: BoltApp, channel: SlackConversation, requests: Intake) -> Non
     def link_clicked(ack: Ack) -> None:
         ack()  # a URL button: the browser opens the link; Slack only wants to hear it was received
 
-    bolt.command(ids.COMMAND)(recorded(intake.COMMAND))
+    bolt.command(ids.COMMAND)(command)
     subscription = "|".join((ids.SUBSCRIBE, ids.UNSUBSCRIBE, ids.DIRECT_ON, ids.DIRECT_OFF))
     bolt.action(re.compile(f"^({subscription})$"))(recorded(intake.SUBSCRIPTION_BUTTON))
     bolt.action(re.compile(f"^({ids.PLAN_SESSION}|{ids.EDIT_SESSION}|{ids.ADD_LINK})$"))(
-        recorded(intake.MODAL_BUTTON)
+        modal_opened(intake.MODAL_BUTTON)
     )
     bolt.action(ids.OPEN_LINK)(link_clicked)
-    bolt.shortcut(ids.PLAN_SHORTCUT)(recorded(intake.SHORTCUT))
+    bolt.shortcut(ids.PLAN_SHORTCUT)(modal_opened(intake.SHORTCUT))
     bolt.view(re.compile(f"^({ids.SESSION_FORM}|{ids.LINK_FORM})$"))(form_submitted)
     bolt.event("app_home_opened")(home_opened)
 
 
+def _unavailable_text(channel: SlackConversation) -> str:
+    config = channel.core.config
+    return channel.render(Reply("unavailable", {}, config.language, config.timezone))
+
+
 def _unavailable(channel: SlackConversation, body: Body) -> None:
     """The request could not be recorded: say so where the user will see it."""
-    config = channel.core.config
-    text = channel.render(Reply("unavailable", {}, config.language, config.timezone))
-    channel.respond(body.get("response_url"), text)
+    channel.unavailable(body, _unavailable_text(channel))

@@ -1,9 +1,15 @@
 """Organiser modals: plan or edit a session (with a cancel option), and add slides to a session.
 
 Block ids name the fields, so a refusal maps onto the field it concerns (see `submissions.py`).
-Date and time are asked in the series' time zone; `private_metadata` carries the series and session.
+Date and time are asked in the series' time zone; `private_metadata` carries the series and session,
+and the reader's language (a submission is answered before anyone asks Slack who the user is).
 A description longer than a text input holds (written before the core's limit was Slack's) is not
 offered for editing: the modal says it is kept, and a submission without the field leaves it be.
+
+A modal opens as a short notice on the ack path (the trigger id lives 3 s) and the inbox worker
+replaces it with the form. A submission is answered by pushing a notice onto the form (with an
+`external_id`), which the inbox worker replaces with the outcome: closing it ends the modal, or, after
+a refusal, goes back to the form as it was filled in.
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ def session_modal(
     series: SeriesView,
     session: SessionView | None = None,
     series_choice: list[SeriesView] | None = None,
+    language: str | None = None,
     description_kept: str = "",
 ) -> dict[str, Any]:
     """A new session for `series` (or for one of `series_choice`), or `session` to edit or cancel.
@@ -131,13 +138,17 @@ def session_modal(
         )
     title = label["session_edit_title"] if session else label["session_new_title"]
     meta: dict[str, Any] = {"series": series.slug, "session": session.id if session else None}
+    if language is not None:
+        meta["language"] = language
     if session is not None:  # the optional fields that had a value: emptying one clears it
         shown = [name for name in OPTIONAL if name != "description" or editable_description(session)]
         meta["filled"] = [name for name in shown if getattr(session, name)]
     return _modal(title, blocks, label, ids.SESSION_FORM, meta)
 
 
-def link_modal(label: dict[str, str], session: SessionView, intro: str) -> dict[str, Any]:
+def link_modal(
+    label: dict[str, str], session: SessionView, intro: str, language: str | None = None
+) -> dict[str, Any]:
     """Slides (title, speaker, URL) for `session`; `intro` is escaped mrkdwn naming the session."""
     blocks: list[Block] = [
         section(intro),
@@ -145,15 +156,31 @@ def link_modal(label: dict[str, str], session: SessionView, intro: str) -> dict[
         _input("link_speaker", label["link_speaker"], _text(max_length=200), optional=True),
         _input("link_url", label["link_url"], _url()),
     ]
-    meta = {"series": session.series.slug, "session": session.id}
+    meta: dict[str, Any] = {"series": session.series.slug, "session": session.id}
+    if language is not None:
+        meta["language"] = language
     return _modal(label["link_title"], blocks, label, ids.LINK_FORM, meta)
 
 
-def notice_modal(label: dict[str, str], text: str) -> dict[str, Any]:
-    """A modal that only says something (a refusal, or what a submission did); `text` is mrkdwn."""
-    return {
+def notice_modal(
+    label: dict[str, str],
+    text: str,
+    *,
+    close: str = "close",
+    clear_on_close: bool = False,
+    external_id: str | None = None,
+) -> dict[str, Any]:
+    """A modal that only says something (a refusal, or what a submission did); `text` is mrkdwn.
+    `close` names the label of its close button; `clear_on_close` closes the whole modal with it
+    (not only this view, when it was pushed onto a form)."""
+    view: dict[str, Any] = {
         "type": "modal",
         "title": plain(label["notice_title"], MODAL_TITLE),
-        "close": plain(label["close"], MODAL_TITLE),
+        "close": plain(label[close], MODAL_TITLE),
         "blocks": [{"type": "section", "text": mrkdwn(text)}],
     }
+    if clear_on_close:
+        view["clear_on_close"] = True
+    if external_id is not None:
+        view["external_id"] = external_id
+    return view

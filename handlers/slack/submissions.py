@@ -122,6 +122,11 @@ def link_submission(view: dict[str, Any]) -> Submission:
     )
 
 
+def read_submission(view: dict[str, Any]) -> Submission:
+    """The session or slides modal's values → a command (or the problems the form itself has)."""
+    return link_submission(view) if view.get("callback_id") == ids.LINK_FORM else session_submission(view)
+
+
 def refusal_block(callback_id: str, key: str, data: dict[str, Any]) -> str:
     """The block a refusal belongs under; anything not about one field goes under the first."""
     if callback_id == ids.LINK_FORM:

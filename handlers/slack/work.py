@@ -27,7 +27,7 @@ class SlackWork:
             intake.MODAL_BUTTON: self.modal_button,
             intake.SHORTCUT: self.plan_shortcut,
             intake.HOME_OPENED: self.home_opened,
-            intake.HOME_REFRESH: self.home_refresh,
+            intake.SUBMISSION: self.submission,
         }
 
     def slash_command(self, body: Body, executed: Executed) -> None:
@@ -36,11 +36,7 @@ class SlackWork:
         text = str(body.get("text") or "")
         modal = modal_request(text)
         if modal is not None:
-            refusal = channel.open_modal(
-                body["trigger_id"], user, modal.form, series=modal.series, session_id=modal.session_id
-            )
-            if refusal is not None:
-                channel.respond(body.get("response_url"), refusal)
+            channel.show_modal(body, user, modal.form, series=modal.series, session_id=modal.session_id)
             return
         command = command_of(text)
         channel.respond(body.get("response_url"), channel.execute(user, command, within=executed))
@@ -64,25 +60,25 @@ class SlackWork:
         action = body["actions"][0]
         value = str(action.get("value") or "")
         if action["action_id"] == ids.PLAN_SESSION:
-            refusal = channel.open_modal(body["trigger_id"], user, ids.SESSION_FORM, series=value or None)
+            channel.show_modal(body, user, ids.SESSION_FORM, series=value or None)
         else:
             form = ids.SESSION_FORM if action["action_id"] == ids.EDIT_SESSION else ids.LINK_FORM
             session_id = int(value) if value.isdigit() else -1
-            refusal = channel.open_modal(body["trigger_id"], user, form, session_id=session_id)
-        if refusal is not None:
-            channel.open_notice(body["trigger_id"], user, refusal)
+            channel.show_modal(body, user, form, session_id=session_id)
 
     def plan_shortcut(self, body: Body, _executed: Executed) -> None:
         channel = self.channel
         user = channel.directory.user(body["user"]["id"], body["user"].get("username"))
-        refusal = channel.open_modal(body["trigger_id"], user, ids.SESSION_FORM)
-        if refusal is not None:
-            channel.open_notice(body["trigger_id"], user, refusal)
+        channel.show_modal(body, user, ids.SESSION_FORM)
+
+    def submission(self, body: Body, executed: Executed) -> None:
+        """A modal submission, checked and answered on the ack path: carried out, the modal updated
+        with the outcome, and the user's App Home published again."""
+        channel = self.channel
+        user = channel.directory.user(body["user"]["id"], body["user"].get("name"))
+        channel.apply_submission(body["view"], user, intake.outcome_view_id(body), within=executed)
+        channel.publish_home(user)
 
     def home_opened(self, body: Body, _executed: Executed) -> None:
         event = body.get("event") or {}
         self.channel.publish_home(self.channel.directory.user(event["user"]))
-
-    def home_refresh(self, body: Body, _executed: Executed) -> None:
-        user = body["user"]
-        self.channel.publish_home(self.channel.directory.user(user["id"], user.get("name")))

@@ -133,10 +133,10 @@ def test_the_fake_keeps_ephemeral_messages_and_updates_modals(fake: FakeSlackAPI
     assert client.chat_postEphemeral(channel="C1", user="U1", text="bare til deg")["ok"]
     assert fake.workspace.ephemeral[0]["text"] == "bare til deg"
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "Ny økt"}, "blocks": []}
-    opened = client.views_open(trigger_id="1.2.3", view=modal)["view"]
+    opened = client.views_open(trigger_id=fake.issue_trigger("1.2.3"), view=modal)["view"]
     changed = {**modal, "title": {"type": "plain_text", "text": "Lagret"}}
     assert client.views_update(view_id=opened["id"], view=changed)["ok"]
     assert [m["title"]["text"] for m in fake.modals()] == ["Lagret"]
     too_long = {**modal, "title": {"type": "plain_text", "text": "En altfor lang tittel på et skjema"}}
     with pytest.raises(SlackApiError, match="invalid_arguments"):
-        client.views_open(trigger_id="1.2.4", view=too_long)
+        client.views_open(trigger_id=fake.issue_trigger("1.2.4"), view=too_long)

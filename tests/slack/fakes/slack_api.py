@@ -5,6 +5,8 @@ strings), checks the Bearer token (`invalid_auth` otherwise), records every call
 messages per channel, published App Home views, opened modals and what arrives at `response_url`s,
 and validates blocks against Slack's limits. Faults on demand: 429 with Retry-After, 5xx, a slow or
 held answer, an `ok: false` error; optional per-channel pacing of chat.postMessage (429 when exceeded).
+Slack's deadlines: a trigger id opens one view within 3 s of the user's action (`issue_trigger`); a
+response_url takes 5 answers within 30 minutes, then answers 404 `used_url` / `expired_url`.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from tests.slack.fakes.slack_methods import METHODS, Workspace
+from tests.slack.fakes.slack_methods import METHODS, Workspace, view_answered
 
 T = TypeVar("T")
 BOT_TOKEN = "xoxb-fake-bot-token"
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 HOLD_LIMIT = 30.0
+RESPONSE_URL_USES = 5
+RESPONSE_URL_SECONDS = 30 * 60
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Answer:
     status: int
     body: dict[str, Any]
     retry_after: int | None = None
+    text: str | None = None  # a plain-text body instead of JSON (a response_url's 404)
 
 
 @dataclass
@@ -73,6 +78,7 @@ class FakeSlackAPI:
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._flaky: dict[str, tuple[float, random.Random, tuple[Fault, ...]]] = {}
         self._responses: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._response_urls: dict[str, tuple[float, int]] = {}  # key → (issued at, uses)
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -104,7 +110,27 @@ class FakeSlackAPI:
         return f"{self.base}/api/"
 
     def response_url(self, key: str) -> str:
+        """The response_url Slack gives with an interaction, issued now (its 30 minutes start)."""
+        with self._changed:
+            self._response_urls.setdefault(key, (self.workspace.now(), 0))
         return f"{self.base}/response/{key}"
+
+    def issue_trigger(self, trigger_id: str) -> str:
+        """A trigger id given to the bot with a user's action, now (its 3 seconds start)."""
+        with self._changed:
+            self.workspace.triggers[trigger_id] = self.workspace.now()
+        return trigger_id
+
+    def advance(self, seconds: float) -> None:
+        """Time passes at Slack: trigger ids and response_urls age by `seconds`."""
+        with self._changed:
+            self.workspace.skew += seconds
+
+    def view_answered(self, view_id: str, answer: dict[str, Any]) -> None:
+        """Apply a view_submission's answer to the open view, as Slack does (see slack_platform)."""
+        with self._changed:
+            view_answered(self.workspace, view_id, answer)
+            self._changed.notify_all()
 
     # --- set-up -----------------------------------------------------------------------------------
 
@@ -223,9 +249,7 @@ class FakeSlackAPI:
 
     def _normal(self, method: str, params: dict[str, Any], token: str | None) -> Answer:
         if method.startswith("response_url:"):
-            with self._changed:
-                self._responses[method.split(":", 1)[1]].append(params)
-            return Answer(200, {"ok": True})
+            return self._respond(method.split(":", 1)[1], params)
         if method == "apps.connections.open":
             if token and token.startswith("xapp-") and self.socket_url:
                 return Answer(200, {"ok": True, "url": self.socket_url})
@@ -242,6 +266,22 @@ class FakeSlackAPI:
         if body.get("error") == "ratelimited":  # pacing exceeded
             return Answer(429, body, 1)
         return Answer(200, body)
+
+    def _respond(self, key: str, params: dict[str, Any]) -> Answer:
+        """A response_url: 5 answers within 30 minutes of the interaction, then 404 with Slack's
+        plain-text error; an unknown one is 404 too."""
+        with self._changed:
+            issued = self._response_urls.get(key)
+            if issued is None:
+                return Answer(404, {"ok": False, "error": "invalid_url"}, text="invalid_url")
+            issued_at, uses = issued
+            if self.workspace.now() - issued_at > RESPONSE_URL_SECONDS:
+                return Answer(404, {"ok": False, "error": "expired_url"}, text="expired_url")
+            if uses >= RESPONSE_URL_USES:
+                return Answer(404, {"ok": False, "error": "used_url"}, text="used_url")
+            self._response_urls[key] = (issued_at, uses + 1)
+            self._responses[key].append(params)
+        return Answer(200, {"ok": True}, text="ok")
 
     def _record(self, method: str, params: dict[str, Any], answer: Answer) -> Answer:
         with self._changed:
@@ -302,14 +342,16 @@ def _handler_for(fake: FakeSlackAPI) -> type[BaseHTTPRequestHandler]:
             auth = self.headers.get("Authorization", "")
             token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else form_token
             answer = fake.answer(method, params, token)
-            self._send(answer.status, answer.body, answer.retry_after if answer.status == 429 else None)
+            retry_after = answer.retry_after if answer.status == 429 else None
+            self._send(answer.status, answer.body, retry_after, answer.text)
 
-        def _send(self, status: int, body: dict[str, Any], retry_after: int | None) -> None:
-            data = json.dumps(body).encode() if status < 500 else b"upstream error"
+        def _send(
+            self, status: int, body: dict[str, Any], retry_after: int | None, text: str | None = None
+        ) -> None:
+            plain = text is not None or status >= 500
+            data = (text or "upstream error").encode() if plain else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header(
-                "Content-Type", "application/json; charset=utf-8" if status < 500 else "text/plain"
-            )
+            self.send_header("Content-Type", "text/plain" if plain else "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             if retry_after is not None:
                 self.send_header("Retry-After", str(retry_after))

@@ -17,6 +17,7 @@ from tests.slack.fakes.slack_blocks import message_problems, view_problems
 
 Params = dict[str, Any]
 TEXT_KEPT = 40_000  # Slack truncates a message's `text` beyond this (changelog 2018-04)
+TRIGGER_SECONDS = 3.0  # a trigger_id can open a modal within 3 s of the user's action, once
 
 
 @dataclass
@@ -33,11 +34,23 @@ class Workspace:
     homes: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     modals: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_post: dict[str, float] = field(default_factory=dict)
+    triggers: dict[str, float] = field(default_factory=dict)  # trigger id → when the user acted
+    exchanged: set[str] = field(default_factory=set)  # trigger ids already used to open a view
+    external: dict[str, str] = field(default_factory=dict)  # a view's external_id → its id
+    skew: float = 0.0  # seconds Slack's clock is ahead of time.monotonic() (`FakeSlackAPI.advance`)
     ts: int = 1_767_000_000
+    hashes: int = 0
+
+    def now(self) -> float:
+        return time.monotonic() + self.skew
 
     def next_ts(self) -> str:
         self.ts += 1
         return f"{self.ts}.000100"
+
+    def next_hash(self) -> str:
+        self.hashes += 1
+        return f"{self.hashes}.hash"
 
 
 def _missing(p: Params, *names: str) -> Params | None:
@@ -178,22 +191,64 @@ def views_publish(w: Workspace, p: Params) -> Params:
     return {"ok": True, "view": {"id": f"VH{p['user_id']}", **p["view"]}}
 
 
+def _trigger_problem(w: Workspace, trigger_id: str) -> Params | None:
+    """Slack's rules for a trigger id: issued by a user's action, used once, within 3 s."""
+    acted_at = w.triggers.get(trigger_id)
+    if acted_at is None:
+        return {"ok": False, "error": "invalid_trigger_id"}
+    if trigger_id in w.exchanged:
+        return {"ok": False, "error": "exchanged_trigger_id"}
+    if w.now() - acted_at > TRIGGER_SECONDS:
+        return {"ok": False, "error": "expired_trigger_id"}
+    return None
+
+
 def views_open(w: Workspace, p: Params) -> Params:
     if problem := _missing(p, "trigger_id", "view") or _invalid_view(p["view"]):
         return problem
+    if problem := _trigger_problem(w, str(p["trigger_id"])):
+        return problem
+    w.exchanged.add(str(p["trigger_id"]))
     view_id = f"VM{len(w.modals) + 1}"
-    w.modals[view_id] = {"id": view_id, "trigger_id": p["trigger_id"], **p["view"]}
+    w.modals[view_id] = {"id": view_id, "trigger_id": p["trigger_id"], **p["view"], "hash": w.next_hash()}
     return {"ok": True, "view": w.modals[view_id]}
 
 
 def views_update(w: Workspace, p: Params) -> Params:
-    view_id = str(p.get("view_id"))
+    """By `view_id` or `external_id`; with `hash`, only if the view was not changed since (else
+    `hash_conflict`)."""
+    view_id = w.external.get(str(p["external_id"]), "") if p.get("external_id") else str(p.get("view_id"))
     if view_id not in w.modals:
         return {"ok": False, "error": "not_found"}
     if problem := _invalid_view(p.get("view")):
         return problem
-    w.modals[view_id] = {"id": view_id, **p["view"]}
+    if p.get("hash") and p["hash"] != w.modals[view_id].get("hash"):
+        return {"ok": False, "error": "hash_conflict"}
+    external_id = w.modals[view_id].get("external_id")
+    w.modals[view_id] = {"id": view_id, "external_id": external_id, **p["view"], "hash": w.next_hash()}
     return {"ok": True, "view": w.modals[view_id]}
+
+
+def view_answered(w: Workspace, view_id: str, answer: Params) -> None:
+    """A view_submission's answer, as Slack applies it when it arrives: `update` replaces the view in
+    place (same id, a new hash), `push` adds a view on top (its `external_id` must be unused in the
+    workspace, else Slack refuses the answer); errors leave it as it is."""
+    action = answer.get("response_action")
+    if action == "update" and view_id in w.modals:
+        w.modals[view_id] = {"id": view_id, **answer["view"], "hash": w.next_hash()}
+    elif action == "push":
+        external_id = answer["view"].get("external_id")
+        if external_id in w.external:
+            return
+        pushed = f"VM{len(w.modals) + 1}"
+        w.modals[pushed] = {
+            "id": pushed,
+            "previous_view_id": view_id,
+            **answer["view"],
+            "hash": w.next_hash(),
+        }
+        if external_id:
+            w.external[external_id] = pushed
 
 
 METHODS: dict[str, Callable[[Workspace, Params], Params]] = {

@@ -3,7 +3,9 @@ events, sent over real HTTP to the bot's `POST /slack/events`, as Slack sends th
 
 Signatures are made with slack_sdk's `SignatureVerifier.generate_signature` (what Slack computes);
 `now` is the clock the signature's timestamp comes from, so tests can sign for a controlled time.
-Every request gets a fresh trigger id and a `response_url` on the fake Web API.
+Every request gets a fresh trigger id, issued at the fake Web API the moment the user acts (it opens
+one view within 3 s), and a `response_url` on the fake Web API. A modal submission's answer is applied
+to the open view as Slack does (`response_action: update` replaces it).
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class SlackPlatform:
         """A slash command's fields (the payload of a Socket Mode envelope) and the response_url key."""
         number = next(_numbers)
         key = f"cmd-{number}"
-        trigger = trigger_id or f"{number}.1000.trigger{number}"
+        trigger = self.fake.issue_trigger(trigger_id or f"{number}.1000.trigger{number}")
         sent = as_sent(text, self.fake.workspace.users, ESCAPE)
         return slash_command_form(sent, user, self.fake.response_url(key), trigger), key
 
@@ -126,7 +128,7 @@ class SlackPlatform:
             "team": {"id": "T0FAKE", "domain": "fake"},
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0FAKE"},
             "api_app_id": "A0BOT",
-            "trigger_id": f"{number}.2000.trigger{number}",
+            "trigger_id": self.fake.issue_trigger(f"{number}.2000.trigger{number}"),
             "actions": [
                 {
                     "type": "button",
@@ -155,8 +157,9 @@ class SlackPlatform:
         return self.send(body, "application/x-www-form-urlencoded"), key
 
     def submit(self, view: dict[str, Any], values: dict[str, dict[str, Any]], user: str) -> httpx.Response:
-        """Submit an opened modal (`view` as the fake recorded it) with `values` per block id. As in
-        Slack, the state holds only the view's inputs, and no text longer than its input takes."""
+        """Submit an opened modal (`view` as the fake recorded it, with its id and hash) with `values`
+        per block id; the answer is applied to the view as Slack would. As in Slack, the state holds
+        only the view's inputs, and no text longer than its input takes."""
         number = next(_numbers)
         inputs = {b["block_id"]: b["element"] for b in view.get("blocks", []) if b.get("type") == "input"}
         for block, value in values.items():
@@ -168,8 +171,24 @@ class SlackPlatform:
             "team": {"id": "T0FAKE", "domain": "fake"},
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0FAKE"},
             "api_app_id": "A0BOT",
-            "trigger_id": f"{number}.3000.trigger{number}",
-            "view": {**view, "state": {"values": state}, "hash": f"hash{number}"},
+            "trigger_id": self.fake.issue_trigger(f"{number}.3000.trigger{number}"),
+            "view": {**view, "state": {"values": state}},
+        }
+        answer = self.interact(payload)
+        if answer.status_code == 200 and answer.content and "id" in view:
+            self.fake.view_answered(view["id"], answer.json())
+        return answer
+
+    def shortcut(self, callback_id: str, user: str) -> httpx.Response:
+        """A global shortcut (from the composer or the search bar): no channel, no response_url."""
+        number = next(_numbers)
+        payload = {
+            "type": "shortcut",
+            "callback_id": callback_id,
+            "trigger_id": self.fake.issue_trigger(f"{number}.4000.trigger{number}"),
+            "user": {"id": user, "username": user.lower(), "team_id": "T0FAKE"},
+            "team": {"id": "T0FAKE", "domain": "fake"},
+            "action_ts": f"{int(self.now())}.000400",
         }
         return self.interact(payload)
 
