@@ -4,6 +4,11 @@ slack_sdk retries only connection errors by default. Here a 429 waits its `Retry
 timeout is retried with exponential backoff, and every call has a timeout, so a slow Slack never
 holds a worker for long. The inbound listeners use these; the delivery engine's sender has its own
 caller on kept-alive connections (`sending_client`, handlers/slack/web_api.py).
+
+Two callers retry less. A modal is opened with one short try (`modal_client`): its trigger id lives
+3 s. A response_url answer that may have arrived (a 5xx, a timeout while reading) is not sent again:
+Slack would show it twice, and each try spends one of the URL's 5 uses; only a request that never got
+out (connection refused) or a 429 is sent again.
 """
 
 from __future__ import annotations
@@ -110,6 +115,31 @@ def retry_handlers(backoff_seconds: float = 0.5) -> list[RetryHandler]:
     ]
 
 
+class NothingSentRetryHandler(RetryHandler):
+    """Retries only a request that cannot have reached the server: the connection was refused."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        reason = error.reason if isinstance(error, URLError) else error
+        return isinstance(reason, ConnectionRefusedError)
+
+
+def at_most_once_retry_handlers(backoff_seconds: float = 0.5) -> list[RetryHandler]:
+    """For a request that must not arrive twice: 429 → wait Retry-After; a refused connection →
+    backoff; nothing else (a 5xx or a timeout may come after the request was carried out)."""
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=backoff_seconds, jitter=ProportionalJitter())
+    return [
+        RateLimitRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        NothingSentRetryHandler(max_retry_count=CONNECTION_RETRIES, interval_calculator=backoff),
+    ]
+
+
 def make_web_client(
     settings: SlackSettings, *, timeout: int = TIMEOUT_SECONDS, backoff_seconds: float = 0.5
 ) -> WebClient:
@@ -152,17 +182,19 @@ def without_token(client: WebClient) -> WebClient:
 def post_to_response_url(
     url: str, body: dict[str, Any], *, timeout: int = TIMEOUT_SECONDS, backoff_seconds: float = 0.5
 ) -> bool:
-    """Answer an interaction through its `response_url` (with the same retries); False on failure."""
+    """Answer an interaction through its `response_url`, at most once (see the module's docstring);
+    False on failure, logged once."""
     client = WebhookClient(
-        url, timeout=timeout, retry_handlers=retry_handlers(backoff_seconds), logger=WEB_LOG
+        url, timeout=timeout, retry_handlers=at_most_once_retry_handlers(backoff_seconds), logger=WEB_LOG
     )
     try:
         response = client.send_dict(body)
     except (URLError, OSError) as exc:
-        log.warning("Slack response_url unreachable: %s", type(exc).__name__)
+        log.warning("Slack response_url unreachable or no answer (%s): not sent again", type(exc).__name__)
         return False
     if response.status_code != 200:
-        log.warning("Slack response_url answered %s", response.status_code)
+        error = (response.body or "")[:40] if isinstance(response.body, str) else ""
+        log.warning("Slack response_url answered %s %s: not sent again", response.status_code, error)
         return False
     return True
 

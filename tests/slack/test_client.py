@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.slack.client import SERVER_ERROR_RETRIES, check_token, make_web_client, post_to_response_url
 from handlers.slack.settings import SlackSettings
-from tests.slack.fakes.slack_api import FakeSlackAPI, running_fake
+from tests.slack.fakes.slack_api import FakeSlackAPI, Fault, running_fake
 
 
 @pytest.fixture
@@ -83,9 +83,50 @@ def test_an_unreachable_api_is_one_clear_log_line(caplog: pytest.LogCaptureFixtu
     assert "SLACK_API_URL" in line.getMessage()
 
 
+def test_a_response_url_answer_that_may_have_arrived_is_not_sent_again(
+    fake: FakeSlackAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = fake.response_url("r1")
+    fake.fail("response_url:r1", Fault(status=500, applied=True))  # shown, but the answer was lost
+    assert not post_to_response_url(url, {"text": "Hei"}, backoff_seconds=0.01)
+    assert fake.responses("r1") == [{"text": "Hei"}]  # once, not once per retry
+    assert [c.status for c in fake.calls("response_url:r1")] == [500]
+    fake.slow("response_url:r1", 1.5)  # no answer in time: it may have arrived too
+    assert not post_to_response_url(url, {"text": "Igjen"}, timeout=1, backoff_seconds=0.01)
+    assert len(fake.wait_for(lambda: fake.calls("response_url:r1")[1:])) == 1
+    assert fake.responses("r1") == [{"text": "Hei"}, {"text": "Igjen"}]
+    lines = [r for r in caplog.records if r.name == "handlers.slack.client"]
+    assert len(lines) == 2 and all("not sent again" in r.getMessage() for r in lines)
+
+
+def test_a_response_url_takes_five_answers_within_30_minutes(fake: FakeSlackAPI) -> None:
+    url = fake.response_url("r1")
+    assert all(post_to_response_url(url, {"text": str(n)}) for n in range(5))
+    assert not post_to_response_url(url, {"text": "sixth"})
+    assert (fake.calls("response_url:r1")[-1].status, fake.calls("response_url:r1")[-1].error) == (
+        404,
+        "used_url",
+    )
+    late = fake.response_url("r2")
+    fake.advance(30 * 60 + 1)
+    assert not post_to_response_url(late, {"text": "late"})
+    assert fake.calls("response_url:r2")[-1].error == "expired_url"
+    assert len(fake.responses("r1")) == 5 and fake.responses("r2") == []
+
+
+def test_an_unreachable_response_url_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as sock:  # a port nobody listens on (tried again: nothing was sent)
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/response/r1"
+    assert not post_to_response_url(url, {"text": "Hei"}, backoff_seconds=0.001)
+    [line] = [r for r in caplog.records if r.name == "handlers.slack.client"]
+    assert "unreachable" in line.getMessage()
+
+
 def test_response_url_answers_survive_a_rate_limit(fake: FakeSlackAPI) -> None:
+    url = fake.response_url("r1")
     fake.rate_limit("response_url:r1", times=1, retry_after=1)
-    assert post_to_response_url(fake.response_url("r1"), {"text": "Hei"}, backoff_seconds=0.01)
+    assert post_to_response_url(url, {"text": "Hei"}, backoff_seconds=0.01)
     assert fake.responses("r1") == [{"text": "Hei"}]
 
 
