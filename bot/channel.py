@@ -39,7 +39,8 @@ class Channel(ABC):
 
     @abstractmethod
     def health(self) -> str:
-        """ "on", or "degraded: <why>" when it cannot do its work (shown on /healthz)."""
+        """ "on", or what stops it from doing its work ("degraded", "reconnecting (<why>)"): any
+        state but "on" (and "off", not configured) makes /healthz degraded."""
 
     def routes(self) -> Sequence[BaseRoute]:
         """HTTP routes on the bot's web server (the front process only)."""

@@ -42,8 +42,9 @@ def health_route(app: App) -> Route:
             if trouble.last_at is not None
         }
         healthy = database == "ok"
+        # "on" works, "off" is not configured; anything else ("degraded", "reconnecting (...)") does not.
         degraded = (
-            not healthy or bool(problems) or any(state.startswith("degraded") for state in channels.values())
+            not healthy or bool(problems) or any(state not in ("on", "off") for state in channels.values())
         )
         body: dict[str, object] = {
             "status": "degraded" if degraded else "ok",

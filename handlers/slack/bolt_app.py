@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -37,7 +38,7 @@ from starlette.routing import Route
 
 from bot.core import Core
 from bot.error_policy import ErrorPolicy
-from handlers.slack.client import check_token, modal_client, without_token
+from handlers.slack.client import check_token, connection_client, modal_client, without_token
 from handlers.slack.conversation import SlackConversation
 from handlers.slack.intake import Intake
 from handlers.slack.listeners import register, waits_before_answering
@@ -48,6 +49,10 @@ from handlers.slack.verification import SignedRequestsOnly
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# apps.connections.open's answers that mean the app token itself is refused: no use trying soon.
+TOKEN_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "account_inactive", "not_allowed_token_type"}
+)
 MAX_BODY = 1_000_000
 
 
@@ -167,27 +172,106 @@ def carried_out_on_the_spot(request: BoltRequest) -> bool:
     return waits_before_answering(request.body)
 
 
-class SocketModeConnection:
-    """Socket Mode in the background; `stop()` closes the connection."""
+class _OwnLineForConnectFailures(logging.Filter):
+    """slack_sdk logs an error for every failed apps.connections.open; the connection logs its own."""
 
-    def __init__(self, bolt: BoltApp, app_token: str, client: WebClient, errors: ErrorPolicy) -> None:
-        self.handler = SocketModeHandler(bolt, app_token, web_client=client)
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to retrieve WSS URL")
+
+
+SOCKET_LOG = logging.getLogger("handlers.slack.socket")
+SOCKET_LOG.addFilter(_OwnLineForConnectFailures())
+
+
+class SocketModeConnection:
+    """Socket Mode in the background, kept connected; `stop()` closes the connection.
+
+    slack_sdk connects once (a failed first connection is never tried again) and reconnects a dropped
+    one every ping interval without backoff. Here one thread connects, and after a failure or a drop
+    connects again with exponential backoff and jitter (`backoff_seconds` doubling up to
+    `max_backoff_seconds`); a refused app token is logged once and tried again at the slowest pace.
+    `state()` is what `/healthz` shows: "on", "connecting", or "reconnecting (<why>)".
+    """
+
+    def __init__(
+        self,
+        bolt: BoltApp,
+        app_token: str,
+        client: WebClient,
+        errors: ErrorPolicy,
+        *,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 60.0,
+        check_seconds: float = 1.0,
+    ) -> None:
+        self.handler = SocketModeHandler(
+            bolt,
+            app_token,
+            logger=SOCKET_LOG,
+            web_client=connection_client(client),
+            auto_reconnect_enabled=False,
+        )
         self.errors = errors
-        self.thread = threading.Thread(target=self._connect, name="slack-socket-mode", daemon=True)
+        self.backoff_seconds, self.max_backoff_seconds = backoff_seconds, max_backoff_seconds
+        self.check_seconds = check_seconds
+        self._state = "connecting"
+        self._stopping = threading.Event()
+        self._dropped = threading.Event()  # a hint from the SDK; `is_connected()` decides
+        self.handler.client.on_close_listeners.append(lambda _code, _reason: self._dropped.set())
+        self.handler.client.on_error_listeners.append(lambda _error: self._dropped.set())
+        self.thread = threading.Thread(target=self._keep_connected, name="slack-socket-mode", daemon=True)
 
     def start(self) -> SocketModeConnection:
         self.thread.start()
         return self
 
-    def _connect(self) -> None:
-        with self.errors.guard("slack socket mode"):
-            try:
-                self.handler.connect()  # type: ignore[no-untyped-call]
+    def state(self) -> str:
+        return self._state
+
+    def _keep_connected(self) -> None:
+        failures = 0
+        token_refused = False
+        while not self._stopping.is_set():
+            with self.errors.guard("slack socket mode"):
+                try:
+                    self._dropped.clear()
+                    self.handler.client.connect_to_new_endpoint(force=True)
+                except (SlackApiError, SlackClientError, OSError) as exc:
+                    reason = _reason(exc)
+                    failures += 1
+                    self._state = f"reconnecting ({reason})"
+                    if reason in TOKEN_REFUSED:
+                        if not token_refused:
+                            log.error(
+                                "Slack: Socket Mode refused the app token (%s); check SLACK_APP_TOKEN", reason
+                            )
+                        token_refused = True
+                        delay = self.max_backoff_seconds
+                    else:
+                        delay = self._backoff(failures)
+                        if failures == 1:
+                            log.warning("Slack: Socket Mode could not connect (%s); trying again", reason)
+                    self._stopping.wait(delay)
+                    continue
                 log.info("Slack: Socket Mode connected")
-            except (SlackApiError, SlackClientError, OSError) as exc:  # unreachable, or a refused app token
-                log.error("Slack: Socket Mode could not connect (%s); check SLACK_APP_TOKEN", _reason(exc))
+                failures, token_refused = 0, False
+                self._state = "on"
+                while not self._stopping.is_set() and self.handler.client.is_connected():
+                    self._dropped.wait(self.check_seconds)
+                    self._dropped.clear()
+                if not self._stopping.is_set():
+                    self._state = "reconnecting (connection lost)"
+                    log.warning("Slack: Socket Mode connection lost; connecting again")
+                continue
+            self._stopping.wait(self.max_backoff_seconds)  # unexpected: reported by the error policy
+
+    def _backoff(self, failures: int) -> float:
+        """Exponential, capped, with jitter: between half and all of base × 2^(failures-1)."""
+        ceiling = min(self.max_backoff_seconds, self.backoff_seconds * 2.0 ** min(failures - 1, 30))
+        return ceiling * (0.5 + random.random() / 2)
 
     def stop(self) -> None:
+        self._stopping.set()
         self.handler.close()  # type: ignore[no-untyped-call]
         self.thread.join(timeout=5)
 
@@ -197,6 +281,11 @@ def check_token_in_background(client: WebClient) -> None:
 
 
 def _reason(exc: Exception) -> str:
+    """An HTTP status other than 200, else Slack's error code, else the exception's type (never a
+    secret)."""
     response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int) and status != 200:
+        return f"HTTP {status}"
     error = response.get("error") if response is not None and hasattr(response, "get") else None
     return str(error or type(exc).__name__)

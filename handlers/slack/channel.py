@@ -33,14 +33,16 @@ class SlackChannel(Channel):
     name = NAME
     templates = TEMPLATES
 
-    def __init__(self, core: Core, settings: SlackSettings) -> None:
+    def __init__(self, core: Core, settings: SlackSettings, *, socket_backoff_seconds: float = 1.0) -> None:
         self.core, self.settings = core, settings
+        self.socket_backoff_seconds = socket_backoff_seconds  # Socket Mode's first pause after a failure
         self.client = make_web_client(settings)
         self.conversation = SlackConversation(core, self.client)
         self.socket: SocketModeConnection | None = None
 
     def health(self) -> str:
-        return "on"
+        """ "on"; in Socket Mode "connecting" or "reconnecting (<why>)" until connected."""
+        return self.socket.state() if self.socket is not None else "on"
 
     def routes(self) -> Sequence[BaseRoute]:
         """HTTP mode: the one Request URL for events, slash commands and interactivity."""
@@ -66,7 +68,11 @@ class SlackChannel(Channel):
         check_token_in_background(self.client)
         if self.settings.app_token is not None:
             self.socket = SocketModeConnection(
-                self._bolt(), self.settings.app_token, self.client, self.core.errors
+                self._bolt(),
+                self.settings.app_token,
+                self.client,
+                self.core.errors,
+                backoff_seconds=self.socket_backoff_seconds,
             ).start()
 
     def stop(self) -> None:

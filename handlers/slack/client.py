@@ -165,6 +165,11 @@ def modal_client(settings: SlackSettings, *, timeout: int = MODAL_TIMEOUT_SECOND
     )
 
 
+def connection_client(client: WebClient) -> WebClient:
+    """For apps.connections.open (Socket Mode): no retries of its own, the caller backs off."""
+    return WebClient(base_url=client.base_url, timeout=client.timeout, retry_handlers=[], logger=WEB_LOG)
+
+
 def sending_client(settings: SlackSettings, *, timeout: float = TIMEOUT_SECONDS) -> SlackWebAPI:
     """The delivery engine's caller: kept-alive connections, no retries of its own. The engine waits
     out a 429 for every process at once, and retries a post whose answer was lost only after checking

@@ -65,6 +65,7 @@ class FakeSocketMode:
         self._ids = itertools.count(1)
         self.connections = 0
         self.closed_by_client = False
+        self._dropped: set[socket.socket] = set()
         self._thread = threading.Thread(target=self._serve, name="fake-socket-mode", daemon=True)
 
     @property
@@ -103,14 +104,35 @@ class FakeSocketMode:
                 raise AssertionError(f"no ack for {envelope_id}")
             return self._acks[envelope_id]
 
+    def wait_connections(self, count: int, timeout: float = 10.0) -> None:
+        """Until the client has connected `count` times in all (and is connected now)."""
+        with self._changed:
+            if not self._changed.wait_for(
+                lambda: self.connections >= count and self._conn is not None, timeout
+            ):
+                raise AssertionError(f"Socket Mode client connected {self.connections} times, not {count}")
+
+    def drop(self) -> None:
+        """Slack ends the connection (a deploy, a network fault): a close frame, then the socket."""
+        with self._changed:
+            conn, self._conn = self._conn, None
+            assert conn is not None, "no Socket Mode connection"
+            self._dropped.add(conn)
+        try:
+            with self._send_lock:
+                conn.sendall(_frame(CLOSE, b"\x03\xe9going away"))  # 1001
+        finally:
+            conn.shutdown(socket.SHUT_RDWR)
+
     def wait_closed(self, timeout: float = 10.0) -> bool:
         with self._changed:
             return self._changed.wait_for(lambda: self.closed_by_client, timeout)
 
-    def _send(self, opcode: int, payload: bytes) -> None:
-        assert self._conn is not None, "no Socket Mode connection"
+    def _send(self, opcode: int, payload: bytes, conn: socket.socket | None = None) -> None:
+        target = conn or self._conn
+        assert target is not None, "no Socket Mode connection"
         with self._send_lock:
-            self._conn.sendall(_frame(opcode, payload))
+            target.sendall(_frame(opcode, payload))
 
     def _serve(self) -> None:
         while True:
@@ -127,11 +149,11 @@ class FakeSocketMode:
                 self._conn, self.connections = conn, self.connections + 1
                 self._changed.notify_all()
             hello = {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0BOT"}}
-            self._send(TEXT, json.dumps(hello).encode())
+            self._send(TEXT, json.dumps(hello).encode(), conn)
             while True:
                 opcode, payload = _read_frame(conn)
                 if opcode == PING:
-                    self._send(PONG, payload)
+                    self._send(PONG, payload, conn)
                 elif opcode == CLOSE:
                     break
                 elif opcode == TEXT:
@@ -143,7 +165,7 @@ class FakeSocketMode:
             pass
         finally:
             with self._changed:
-                self.closed_by_client = True
+                self.closed_by_client = self.closed_by_client or conn not in self._dropped
                 self._changed.notify_all()
             conn.close()
 
