@@ -80,8 +80,10 @@ class PacedSlack(FakeSlackAPI):
         workspace_rate: float,
         channel_burst: float = 1.0,
         workspace_burst: float = 10.0,
+        announcements: str = "C0ANNOUNCE",
     ) -> None:
         super().__init__()
+        self.add_channel(announcements, "baerekraft")  # public; the bot joins it when it starts
         self.channel_rate, self.channel_burst = channel_rate, channel_burst
         self.ws_bucket = Bucket(workspace_rate, workspace_burst)
         self.channel_buckets: dict[str, Bucket] = {}

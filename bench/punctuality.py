@@ -43,7 +43,13 @@ def run_punctuality(
     week = parse_offset("7d")  # the default invitation offset: local calendar days
     starts = [week.after(due, "Europe/Oslo") for due in dues]
     ids = plan_sessions(db_url, starts)
-    fake = PacedSlack(channel_rate=1.0, workspace_rate=10.0, channel_burst=3.0, workspace_burst=10.0).start()
+    fake = PacedSlack(
+        channel_rate=1.0,
+        workspace_rate=10.0,
+        channel_burst=3.0,
+        workspace_burst=10.0,
+        announcements=ANNOUNCEMENTS,
+    ).start()
     port = free_port()
     env = bot_environment(
         db_url,

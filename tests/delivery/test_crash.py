@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def fake() -> Iterator[FakeSlackAPI]:
     with running_fake() as running:
+        running.add_channel(CHANNEL, "baerekraft")  # public; the bot joins it when it starts
         yield running
 
 
@@ -107,7 +108,7 @@ def _bot(db_url: str, fake: FakeSlackAPI, tmp_path: Path, *args: str) -> subproc
 
 def _keys(fake: FakeSlackAPI) -> Counter[str]:
     keys: Counter[str] = Counter()
-    for channel, messages in list(fake.workspace.messages.items()):
+    for channel, messages in fake.posted().items():
         for message in list(messages):
             metadata = message.get("metadata") or {}
             keys[metadata.get("event_payload", {}).get("key", f"?{channel}")] += 1

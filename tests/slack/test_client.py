@@ -19,6 +19,8 @@ from tests.slack.fakes.slack_api import FakeSlackAPI, Fault, running_fake
 @pytest.fixture
 def fake() -> Iterator[FakeSlackAPI]:
     with running_fake() as running:
+        running.add_channel("C1", "general", member=True)
+        running.add_channel("C2", "random", member=True)
         yield running
 
 

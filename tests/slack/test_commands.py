@@ -89,7 +89,7 @@ def test_a_slack_account_and_the_console_with_the_same_email_are_one_person(bot:
 
 
 def test_without_the_email_scope_the_slack_id_is_enough(bot: SlackBot) -> None:
-    bot.fake.workspace.emails_visible = False
+    bot.fake.revoke("users:read.email")
     _, key = bot.slack.command("meld på", KARI)
     assert "påmeldt" in bot.response(key)["text"]
     assert bot.subscribers() == [KARI]

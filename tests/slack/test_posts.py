@@ -128,6 +128,7 @@ def test_english_posts(renderer: Renderer) -> None:
 @pytest.fixture
 def fake() -> Iterator[FakeSlackAPI]:
     with running_fake() as running:
+        running.add_channel("C0ANNOUNCE", "baerekraft", member=True)
         yield running
 
 

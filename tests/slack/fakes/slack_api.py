@@ -1,29 +1,40 @@
 """A fake Slack Web API: a real HTTP server on 127.0.0.1 (port 0) that speaks Slack's wire format.
 
 Point the bot at it with `SLACK_API_URL=fake.url`. It takes form or JSON bodies (and GET query
-strings), checks the Bearer token (`invalid_auth` otherwise), records every call, keeps posted
-messages per channel, published App Home views, opened modals and what arrives at `response_url`s,
-and validates blocks against Slack's limits. Faults on demand: 429 with Retry-After, 5xx, a slow or
-held answer, an `ok: false` error; optional per-channel pacing of chat.postMessage (429 when exceeded).
+strings), checks the Bearer token (`invalid_auth` otherwise) and the scopes it was granted
+(`missing_scope`; by default the manifest's bot scopes), records every call, keeps the workspace's
+conversations with the bot's membership and the messages posted in each (thread replies apart),
+published App Home views, opened modals and what arrives at `response_url`s, and validates blocks
+against Slack's limits. Faults on demand: 429 with Retry-After, 5xx, a slow or held answer, an
+`ok: false` error; optional per-channel pacing of chat.postMessage (429 when exceeded).
 Slack's deadlines: a trigger id opens one view within 3 s of the user's action (`issue_trigger`); a
 response_url takes 5 answers within 30 minutes, then answers 404 `used_url` / `expired_url`.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from tests.slack.fakes.slack_methods import METHODS, Workspace, view_answered
+from tests.slack.fakes.slack_methods import (
+    METHODS,
+    Conversation,
+    Workspace,
+    missing_scope,
+    needed_scope,
+    view_answered,
+)
+from tests.slack.fakes.slack_scopes import PRIVATE, PUBLIC, manifest_bot_scopes
 
 T = TypeVar("T")
 BOT_TOKEN = "xoxb-fake-bot-token"
@@ -69,10 +80,11 @@ FLAKY = (Fault(status=429, retry_after=2), Fault(status=500), Fault(status=500, 
 
 
 class FakeSlackAPI:
-    def __init__(self, token: str = BOT_TOKEN) -> None:
+    def __init__(self, token: str = BOT_TOKEN, scopes: Iterable[str] | None = None) -> None:
         self.token: str | None = token  # the bot token it accepts; anything else is invalid_auth
         self.socket_url: str | None = None  # answer of apps.connections.open (see slack_socket.py)
-        self.workspace = Workspace()
+        # The bot token's scopes: by default what handlers/slack/manifest.yml asks for.
+        self.workspace = Workspace(frozenset(scopes) if scopes is not None else manifest_bot_scopes())
         self._calls: list[Call] = []
         self.connections = 0  # TCP connections accepted (a kept-alive client opens one)
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -156,6 +168,43 @@ class FakeSlackAPI:
             "profile": profile,
         }
 
+    def deactivate(self, user_id: str, deleted: bool = True) -> dict[str, Any]:
+        """An admin deactivates (or, with `deleted=False`, reactivates) a user; their user object,
+        as the `user_change` event carries it."""
+        with self._changed:
+            user = self.workspace.users[user_id]
+            user["deleted"] = deleted
+            return copy.deepcopy(user)
+
+    def add_channel(
+        self, channel_id: str, name: str | None = None, *, private: bool = False, member: bool = False
+    ) -> None:
+        """A public (or private) channel; `member`: the bot is in it (for a private one: invited)."""
+        kind = PRIVATE if private else PUBLIC
+        with self._changed:
+            self.workspace.conversations[channel_id] = Conversation(
+                channel_id, kind, name or channel_id.lower(), bot_member=member
+            )
+
+    def invite_bot(self, channel_id: str) -> None:
+        """Someone adds the bot to the channel (`/invite @baerekraft`)."""
+        with self._changed:
+            self.workspace.conversations[channel_id].bot_member = True
+
+    def is_member(self, channel_id: str) -> bool:
+        with self._changed:
+            return self.workspace.conversations[channel_id].bot_member
+
+    def grant(self, *scopes: str) -> None:
+        """The app is reinstalled with these scopes as well."""
+        with self._changed:
+            self.workspace.scopes = self.workspace.scopes | set(scopes)
+
+    def revoke(self, *scopes: str) -> None:
+        """The app is reinstalled without these scopes."""
+        with self._changed:
+            self.workspace.scopes = self.workspace.scopes - set(scopes)
+
     def fail(self, method: str, fault: Fault, times: int = 1) -> None:
         """The next `times` calls of `method` (or `response_url`) meet `fault`."""
         with self._changed:
@@ -188,13 +237,36 @@ class FakeSlackAPI:
             return [c for c in self._calls if method is None or c.method == method]
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
+        """The messages in a conversation, by its id or, for the bot's DM with a user, the user's id."""
         with self._changed:
-            return list(self.workspace.messages.get(channel, []))
+            conversation = self.workspace.dms.get(channel, channel)
+            return list(self.workspace.messages.get(conversation, []))
+
+    def dm(self, user_id: str) -> str | None:
+        """The id of the bot's DM with `user_id`, if it was opened."""
+        with self._changed:
+            return self.workspace.dms.get(user_id)
+
+    def posted(self) -> dict[str, list[dict[str, Any]]]:
+        """Every conversation with messages: channels by their id, DMs by the user's id."""
+        with self._changed:
+            users = {dm: user for user, dm in self.workspace.dms.items()}
+            return {users.get(c, c): list(m) for c, m in self.workspace.messages.items() if m}
 
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
-        """The replies in the thread of the post `ts` (not the post itself)."""
+        """The replies in the thread of the post `ts` (not the post itself); a DM by the user's id."""
         with self._changed:
-            return list(self.workspace.replies.get((channel, ts), []))
+            conversation = self.workspace.dms.get(channel, channel)
+            return list(self.workspace.replies.get((conversation, ts), []))
+
+    def replies_posted(self) -> dict[str, list[dict[str, Any]]]:
+        """Every thread reply, by conversation as `posted` names it."""
+        with self._changed:
+            users = {dm: user for user, dm in self.workspace.dms.items()}
+            found: dict[str, list[dict[str, Any]]] = {}
+            for (conversation, _), replies in self.workspace.replies.items():
+                found.setdefault(users.get(conversation, conversation), []).extend(replies)
+            return found
 
     def homes(self, user_id: str) -> list[dict[str, Any]]:
         with self._changed:
@@ -262,7 +334,8 @@ class FakeSlackAPI:
         if handler is None:
             return Answer(200, {"ok": False, "error": "unknown_method"})
         with self._changed:
-            body = handler(self.workspace, params)
+            needed = needed_scope(self.workspace, method, params)
+            body = missing_scope(self.workspace, needed) if needed else handler(self.workspace, params)
         if body.get("error") == "ratelimited":  # pacing exceeded
             return Answer(429, body, 1)
         return Answer(200, body)
