@@ -78,6 +78,12 @@ class PermanentError(Exception):
     """A failure retrying cannot fix (bad token, unknown user, rejected content)."""
 
 
+class Unverifiable(Exception):
+    """`find_sent` cannot tell whether a message in doubt went out, and asking again will not tell
+    either (the platform will not show it: a permission or a membership is missing). The engine then
+    sends it again, and records and logs that it did."""
+
+
 @dataclass(frozen=True)
 class Pace:
     """One send per `interval` on `key` in the long run; all processes share the key. `burst` > 1 lets
@@ -110,5 +116,7 @@ class Sender(Protocol):
         ...
 
     def find_sent(self, message: OutgoingMessage) -> str | None:
-        """For a message in doubt: its reference if it did go out, None if not (or if unknowable)."""
+        """For a message in doubt: its reference if it did go out, None if not. Raises Unverifiable
+        when the platform cannot answer and never will, TransientError (or RetryLater) when it may
+        answer later."""
         ...

@@ -154,10 +154,13 @@ class Outbox:
                 s, delivery_id, now, DeliveryState.SKIPPED, (D.c.state == S,), error=reason, attempted=False
             )
 
-    def sent(self, delivery_id: int, now: datetime, ref: str | None) -> None:
+    def sent(self, delivery_id: int, now: datetime, ref: str | None, *, note: str | None = None) -> None:
+        """Sent; `note` (how it was sent, e.g. again without a check) is kept as the row's last
+        word and in its audit row."""
         with self.db.transaction() as s:
-            done = s.execute(_SENT, {"delivery": delivery_id, "ref": ref, "now": now}).first()
-            self._audit(s, now, DeliveryState.SENT, delivery_id, done)
+            statement = _SENT if note is None else _SENT.values(last_error=note[:500])
+            done = s.execute(statement, {"delivery": delivery_id, "ref": ref, "now": now}).first()
+            self._audit(s, now, DeliveryState.SENT, delivery_id, done, note)
 
     def throttled(self, delivery_id: int, now: datetime, until: datetime, error: str) -> None:
         """Throttled (429): back to pending until `until`; not an attempt, nothing went out."""

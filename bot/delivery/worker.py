@@ -19,6 +19,7 @@ from bot.delivery.channels import (
     RetryLater,
     Sender,
     TransientError,
+    Unverifiable,
 )
 from bot.delivery.outbox import Claimed, Outbox
 from bot.error_policy import ErrorPolicy, describe
@@ -180,7 +181,7 @@ class Worker:
         """Send one message in flight and record what came of it."""
         delivery_id = message.delivery_id
         try:
-            ref = self._send(message)
+            ref, note = self._send(message)
         except NotSent as exc:
             self.outbox.skipped(delivery_id, self.clock.now(), str(exc))
             log.info("delivery %s in doubt had not gone out: skipped (%s)", delivery_id, exc)
@@ -199,7 +200,7 @@ class Worker:
             self.errors.unexpected(f"sender {self.sender.channel}", exc, delivery=delivery_id)
             self.outbox.transient(delivery_id, self.clock.now(), describe(exc), in_doubt=True)
         else:
-            self.outbox.sent(delivery_id, self.clock.now(), ref)
+            self.outbox.sent(delivery_id, self.clock.now(), ref, note=note)
 
     def _wait_until(self, slot: datetime) -> bool:
         """Sleep until `slot`, renewing the claim on the rest of the batch as the lease runs down;
@@ -241,12 +242,24 @@ class Worker:
             self.outbox.renew(list(self._held), self.name, now)
             self._renewed_at = now
 
-    def _send(self, message: OutgoingMessage) -> str | None:
+    def _send(self, message: OutgoingMessage) -> tuple[str | None, str | None]:
+        """Send, a message in doubt only when the platform says it did not go out (and it is still to
+        be sent); the reference, and a note when it was sent again because the platform could not
+        say (never silently: a second copy may reach the recipient)."""
         if message.in_doubt:
-            found = self.sender.find_sent(message)
+            try:
+                found = self.sender.find_sent(message)
+            except Unverifiable as exc:
+                if message.skip_unless_sent is not None:
+                    raise NotSent(
+                        f"{message.skip_unless_sent} (whether it went out: unknown, {exc})"
+                    ) from exc
+                note = f"sent again: whether the first attempt went out could not be checked ({exc})"
+                log.warning("delivery %s: %s", message.delivery_id, note)
+                return self.sender.send(message), note
             if found is not None:
                 log.info("delivery %s went out before a crash (%s): not resent", message.delivery_id, found)
-                return found
+                return found, None
             if message.skip_unless_sent is not None:
                 raise NotSent(message.skip_unless_sent)
-        return self.sender.send(message)
+        return self.sender.send(message), None

@@ -18,6 +18,7 @@ from bot.delivery.channels import Sender
 from bot.dispatch import Reply
 from bot.inbox import Work
 from handlers.slack import NAME, TEMPLATES
+from handlers.slack.announcement import join_in_background
 from handlers.slack.bolt_app import SocketModeConnection, build_bolt, check_token_in_background, events_route
 from handlers.slack.client import make_web_client, sending_client
 from handlers.slack.conversation import SlackConversation
@@ -64,8 +65,11 @@ class SlackChannel(Channel):
         return [SlackSender(client, self.settings, self.core.renderer, sleep=self.core.clock.sleep)]
 
     def start(self) -> None:
-        """A check of the bot token (one log line if refused), and Socket Mode when an app token is set."""
+        """A check of the bot token (one log line if refused), the bot into the announcement channel
+        (to read its posts back), and Socket Mode when an app token is set."""
         check_token_in_background(self.client)
+        if self.settings.channel_id:
+            join_in_background(self.client, self.settings.channel_id)
         if self.settings.app_token is not None:
             self.socket = SocketModeConnection(
                 self._bolt(),

@@ -35,6 +35,7 @@ from bot.delivery.channels import (
     RetryLater,
     Target,
     TransientError,
+    Unverifiable,
 )
 from bot.delivery.messages import render
 from bot.rendering import Renderer, escape_mrkdwn
@@ -66,6 +67,8 @@ PERMANENT = frozenset(
         "no_text",
     }
 )
+# Answers to the history check that mean Slack will not show the history, now or on a retry.
+HISTORY_HIDDEN = frozenset({"missing_scope", "not_in_channel", "channel_not_found"})
 HISTORY_PAGE = 200
 # Kinds that edit the announcement channel's invitation post; kinds that reply in its thread.
 EDITS = frozenset({kinds.CHANGE, kinds.CANCELLATION})
@@ -199,7 +202,9 @@ class SlackSender:
 
     def find_sent(self, message: OutgoingMessage) -> str | None:
         """The post with this delivery's key, if it went out: in the living post's thread for a reply,
-        in the target's recent history otherwise. An edit is never looked up: making it again is harmless."""
+        in the target's recent history otherwise. An edit is never looked up: making it again is
+        harmless. Unverifiable when Slack will not show the history (a scope or the bot's membership
+        is missing: no retry changes that); a passing failure is retried."""
         living = _living_post(message)
         if living is not None and message.kind in EDITS:
             return None
@@ -210,7 +215,14 @@ class SlackSender:
                 if found is not None:
                     return found
             return self._in_history(message.target, message.key)
-        except (SlackCallFailed, httpx.RequestError, OSError) as exc:
+        except SlackCallFailed as exc:
+            if exc.error in HISTORY_HIDDEN:
+                raise Unverifiable(exc.error) from exc
+            if exc.status == 429 or exc.error == "ratelimited":
+                raise RetryLater(exc.retry_after, f"Slack rate limit on {exc.method}") from exc
+            problem = f"HTTP {exc.status}" if exc.status >= 500 else exc.error
+            raise TransientError(f"Slack history unavailable: {problem}") from exc
+        except (httpx.RequestError, OSError) as exc:
             raise TransientError(f"Slack history unavailable: {type(exc).__name__}") from exc
 
     def _in_thread(self, channel: str, ts: str, key: str) -> str | None:

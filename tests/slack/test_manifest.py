@@ -73,9 +73,9 @@ def test_the_manifest_grants_the_scopes_of_every_method_the_bot_calls() -> None:
 
 def test_the_bot_reads_back_its_posts_in_channels_and_direct_messages() -> None:
     """A post in doubt is looked up in the history of the announcement channel (public or private)
-    or of the DM."""
-    assert {"conversations.history", "conversations.open"} <= web_api_methods(SLACK)
-    assert {"channels:history", "groups:history", "im:history"} <= manifest_bot_scopes()
+    or of the DM; the bot joins a public announcement channel, as history is shown only to members."""
+    assert {"conversations.history", "conversations.open", "conversations.join"} <= web_api_methods(SLACK)
+    assert {"channels:history", "groups:history", "im:history", "channels:join"} <= manifest_bot_scopes()
 
 
 def test_http_mode_urls_all_point_at_the_one_request_url() -> None:
