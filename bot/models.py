@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db import UTCDateTime
@@ -137,6 +138,8 @@ class Identity(Base):
     platform: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime]
+    # False while the platform says the account is deactivated: nothing is sent to it.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
 
     person: Mapped[Person] = relationship(back_populates="identities")
 

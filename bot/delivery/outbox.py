@@ -359,7 +359,7 @@ _LINKS = (
 )
 _IDENTITIES = (
     select(IDENTITY.c.platform, IDENTITY.c.external_id)
-    .where(IDENTITY.c.person_id == bindparam("person"))
+    .where(IDENTITY.c.person_id == bindparam("person"), IDENTITY.c.active.is_(True))
     .order_by(IDENTITY.c.id)
 )
 _FIRST_REF = select(D.c.external_ref).where(

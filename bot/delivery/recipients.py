@@ -23,7 +23,7 @@ def as_recipient(
         language=person.language or series.language,
         name=person.name,
         email=person.email,
-        identities={i.platform: i.external_id for i in person.identities},
+        identities={i.platform: i.external_id for i in person.identities if i.active},
         subscribed_at=subscribed_at,
         direct=direct,
     )
@@ -39,7 +39,7 @@ def subscribers(s: Session, series: Series) -> list[Recipient]:
     for person_id, platform, external_id in conn.execute(
         select(Identity.person_id, Identity.platform, Identity.external_id)
         .join(Subscription, Subscription.person_id == Identity.person_id)
-        .where(*active)
+        .where(*active, Identity.active.is_(True))  # a deactivated account is reached no more
         .order_by(Identity.id)  # as `Person.identities`: the latest of a platform wins
     ):
         identities.setdefault(person_id, {})[platform] = external_id
@@ -73,9 +73,9 @@ def subscribers(s: Session, series: Series) -> list[Recipient]:
 @dataclass(frozen=True)
 class AudienceStamp:
     """A summary of what decides whom a series' messages reach: who subscribes (since when, by DM or
-    not), who has an address, which identities exist. Equal stamps, the same targets from
-    `subscribers` (names and languages aside), short of changes that cancel out in its sums at once.
-    One query of aggregates, far cheaper than the list itself."""
+    not), who has an address, which identities exist and which are inactive. Equal stamps, the same
+    targets from `subscribers` (names and languages aside), short of changes that cancel out in its
+    sums at once. One query of aggregates, far cheaper than the list itself."""
 
     subscriptions: tuple[Any, ...]
     emails: tuple[Any, ...]
@@ -105,7 +105,10 @@ def audience_stamp(s: Session, series: Series) -> AudienceStamp:
         func.count(Person.email), func.sum(case((Person.email.is_not(None), Person.id), else_=0))
     ).subquery()
     identities = select(
-        func.count(Identity.id), func.max(Identity.id), func.sum(Identity.person_id)
+        func.count(Identity.id),
+        func.max(Identity.id),
+        func.sum(Identity.person_id),
+        func.sum(case((Identity.active.is_(False), Identity.id), else_=0)),
     ).subquery()
     everything = subscriptions.join(emails, true()).join(identities, true())  # one row each
     row = s.execute(select(*subscriptions.c, *emails.c, *identities.c).select_from(everything)).one()

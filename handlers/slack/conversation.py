@@ -11,11 +11,13 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import OperationalError
 
-from bot.commands import Command
+from bot.commands import Actor, Command
 from bot.core import Core
 from bot.dispatch import Reply
 from bot.inbox import Executed
+from bot.services.accounts import set_identity_active
 from handlers.slack import actions as ids
 from handlers.slack.access import organiser_access
 from handlers.slack.blocks import INPUT_MAX
@@ -34,12 +36,15 @@ PUSHED_VIEW_WAITS = (0.0, 0.1, 0.3, 0.6, 1.0, 2.0)
 
 log = logging.getLogger(__name__)
 
+# Who changes an account's state when Slack says it was deactivated or reactivated (the audit's actor).
+SLACK_WORKSPACE = Actor("slack", "workspace")
+
 
 class SlackConversation:
     def __init__(self, core: Core, client: WebClient, *, backoff_seconds: float = 0.5) -> None:
         self.core, self.client = core, client
         self.backoff_seconds = backoff_seconds
-        self.directory = SlackDirectory(client, core.clock)
+        self.directory = SlackDirectory(client, core.clock, on_deactivated=self._found_deactivated)
         self.labels = Labels(core.renderer)
         self.home = HomeView(core.renderer, self.labels, core.settings.public_base_url)
 
@@ -67,6 +72,28 @@ class SlackConversation:
             return
         body = {"response_type": "ephemeral", "replace_original": False, "text": text}
         post_to_response_url(response_url, body, backoff_seconds=self.backoff_seconds)
+
+    # --- accounts ---------------------------------------------------------------------------------
+
+    def account_changed(self, user_id: str, *, active: bool, within: Executed | None = None) -> None:
+        """Slack says the user was deactivated (or is active again): their Slack identity follows,
+        in one transaction with its audit row (and `within`, see `Dispatcher.execute`)."""
+        core = self.core
+        with core.db.transaction() as s:
+            changed = set_identity_active(
+                s, SLACK_WORKSPACE, core.clock.now(), "slack", user_id, active=active
+            )
+            if within is not None:
+                within(s)
+        if changed:
+            log.info("Slack: an account was %s in the workspace", "reactivated" if active else "deactivated")
+
+    def _found_deactivated(self, user_id: str) -> None:
+        """users.info showed a deactivated user: no more DMs to them (a failure only postpones that)."""
+        try:
+            self.account_changed(user_id, active=False)
+        except OperationalError:
+            log.warning("database unavailable: a deactivated Slack account is not marked yet")
 
     # --- App Home ---------------------------------------------------------------------------------
 

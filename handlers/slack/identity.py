@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,10 +66,14 @@ def user_from_info(user: dict[str, object], user_id: str) -> SlackUser:
 
 
 class SlackDirectory:
-    """users.info with a short cache; a failed lookup gives a user known only by id."""
+    """users.info with a short cache; a failed lookup gives a user known only by id. A user Slack
+    shows as deactivated is told to `on_deactivated`."""
 
-    def __init__(self, client: WebClient, clock: Clock) -> None:
+    def __init__(
+        self, client: WebClient, clock: Clock, *, on_deactivated: Callable[[str], None] | None = None
+    ) -> None:
         self.client, self.clock = client, clock
+        self.on_deactivated = on_deactivated
         self._cache: dict[str, tuple[datetime, SlackUser]] = {}
         self._lock = threading.Lock()
 
@@ -104,6 +109,8 @@ class SlackDirectory:
             log.warning("Slack users.info unreachable (%s): acting on the user id alone", type(exc).__name__)
             return None
         user = response.get("user")
+        if isinstance(user, dict) and user.get("deleted") and self.on_deactivated is not None:
+            self.on_deactivated(user_id)
         if not isinstance(user, dict) or user.get("is_bot") or user.get("deleted"):
             return None
         return user_from_info(user, user_id)

@@ -26,15 +26,16 @@ log = logging.getLogger(__name__)
 CHANNEL = "slack"
 MAX_KEY = 200
 # The kinds of request the inbox worker carries out (see handlers/slack/work.py).
-COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED, SUBMISSION = (
+COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED, SUBMISSION, USER_CHANGED = (
     "command",
     "subscription_button",
     "modal_button",
     "shortcut",
     "home_opened",
     "view_submission",
+    "user_changed",
 )
-KINDS = (COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED, SUBMISSION)
+KINDS = (COMMAND, SUBSCRIPTION_BUTTON, MODAL_BUTTON, SHORTCUT, HOME_OPENED, SUBMISSION, USER_CHANGED)
 
 
 def request_key(body: dict[str, Any]) -> str | None:

@@ -90,6 +90,9 @@ def register(bolt: BoltApp, channel: SlackConversation, requests: Intake, opener
         if event.get("tab") == "home":
             requests.submit(intake.HOME_OPENED, body)
 
+    def user_changed(body: Body) -> None:  # any change of a profile; deactivation is one
+        requests.submit(intake.USER_CHANGED, body)
+
     def link_clicked(ack: Ack) -> None:
         ack()  # a URL button: the browser opens the link; Slack only wants to hear it was received
 
@@ -103,6 +106,7 @@ def register(bolt: BoltApp, channel: SlackConversation, requests: Intake, opener
     bolt.shortcut(ids.PLAN_SHORTCUT)(modal_opened(intake.SHORTCUT))
     bolt.view(re.compile(f"^({ids.SESSION_FORM}|{ids.LINK_FORM})$"))(form_submitted)
     bolt.event("app_home_opened")(home_opened)
+    bolt.event("user_change")(user_changed)
 
 
 def _unavailable_text(channel: SlackConversation) -> str:

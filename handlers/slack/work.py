@@ -28,6 +28,7 @@ class SlackWork:
             intake.SHORTCUT: self.plan_shortcut,
             intake.HOME_OPENED: self.home_opened,
             intake.SUBMISSION: self.submission,
+            intake.USER_CHANGED: self.user_changed,
         }
 
     def slash_command(self, body: Body, executed: Executed) -> None:
@@ -82,3 +83,11 @@ class SlackWork:
     def home_opened(self, body: Body, _executed: Executed) -> None:
         event = body.get("event") or {}
         self.channel.publish_home(self.channel.directory.user(event["user"]))
+
+    def user_changed(self, body: Body, executed: Executed) -> None:
+        """`user_change`: a user deactivated in the workspace (`deleted`) gets no more DMs; one
+        reactivated gets them again. Other changes of a profile change nothing here."""
+        user = (body.get("event") or {}).get("user") or {}
+        deleted = user.get("deleted")
+        if isinstance(user.get("id"), str) and isinstance(deleted, bool):
+            self.channel.account_changed(user["id"], active=not deleted, within=executed)

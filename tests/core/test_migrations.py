@@ -38,7 +38,7 @@ import handlers.microsoft365.models
 import handlers.web.models
 from bot.db import make_engine
 from bot.migrate import MIGRATIONS, current_revision, downgrade, head_revision, upgrade
-from bot.models import Base, Identity, Organiser, Person, Series, Session, Subscription
+from bot.models import Base, Organiser, Person, Series, Session, Subscription
 from tests.conftest import BACKENDS, drop_pg_schema, new_pg_schema
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
@@ -119,9 +119,11 @@ def use_seed(url: str, how: str) -> None:
     series_id = seed_id(url)
     with engine_for(url) as engine, OrmSession(engine) as s, s.begin():
         person = Person(name="Kari", email="kari@kommune.no", created_at=NOW)
-        person.identities.append(Identity(platform="slack", external_id="U123", created_at=NOW))
         s.add(person)
         s.flush()
+        # Core, naming the columns revision 0002 has (the model has grown since).
+        identity = {"person_id": person.id, "platform": "slack", "external_id": "U123", "created_at": NOW}
+        s.execute(insert(table("identity", *(column(c) for c in identity))).values(identity))
         if how == "subscriber":
             # Core, naming the columns revision 0002 has (the model has grown since).
             columns = ("person_id", "series_id", "active", "source_channel", "consented_at")

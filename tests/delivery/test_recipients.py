@@ -57,6 +57,8 @@ def test_subscribers_read_as_rows_are_what_the_orm_objects_say(
         a.identities.append(Identity(platform="slack", external_id="U0A", created_at=now))
         a.identities.append(Identity(platform="slack", external_id="U0B", created_at=now))
         b.identities.append(Identity(platform="teams", external_id="T-b", created_at=now))
+        # Deactivated on its platform: it reaches no one.
+        d.identities.append(Identity(platform="slack", external_id="U0D", created_at=now, active=False))
         sub = s.scalars(select(Subscription).where(Subscription.person_id == d.id)).one()
         sub.direct_messages = True
     with app.db.read() as s:
@@ -66,6 +68,7 @@ def test_subscribers_read_as_rows_are_what_the_orm_objects_say(
     assert [r.email for r in read] == ["a@x.no", "b@x.no", "d@x.no"]  # c left
     assert read[0].identities["slack"] == "U0B" and read[0].language == series.language
     assert read[2].direct and not read[0].direct
+    assert "slack" not in read[2].identities
 
 
 def test_the_stamp_changes_with_whatever_decides_who_is_reached(
@@ -98,11 +101,15 @@ def test_the_stamp_changes_with_whatever_decides_who_is_reached(
         b = _person(s, "b@x.no")
         b.identities.append(Identity(platform="slack", external_id="U0B", created_at=clock.now()))
 
+    def deactivate_slack(s: Session) -> None:
+        _person(s, "b@x.no").identities[-1].active = False
+
     def drop_address(s: Session) -> None:
         _person(s, "b@x.no").email = None
 
     changed(toggle_dm)
     changed(link_slack)
+    changed(deactivate_slack)
     changed(drop_address)
     clock.advance(timedelta(minutes=1))
     _join(say, "c@x.no")

@@ -78,6 +78,10 @@ def test_the_bot_reads_back_its_posts_in_channels_and_direct_messages() -> None:
     assert {"channels:history", "groups:history", "im:history", "channels:join"} <= manifest_bot_scopes()
 
 
+def test_the_bot_hears_of_deactivated_users() -> None:
+    assert manifest_bot_events() == ["app_home_opened", "user_change"]
+
+
 def test_http_mode_urls_all_point_at_the_one_request_url() -> None:
     urls = set(re.findall(r"(?:url|request_url): (\S+)", MANIFEST))
     assert urls == {"https://bot.example.org/slack/events"}

@@ -212,6 +212,13 @@ class SlackPlatform:
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
         return self.send(self.event_body(event, event_id), "application/json", headers=headers)
 
+    def user_change(self, user: dict[str, Any], *, event_id: str | None = None) -> httpx.Response:
+        """`user_change`: a user's profile changed (deactivated: `user.deleted` is true), with the
+        whole user object as users.info gives it (`FakeSlackAPI.deactivate` returns one)."""
+        now = int(self.now())
+        event = {"type": "user_change", "user": user, "cache_ts": now, "event_ts": f"{now}.000300"}
+        return self.send(self.event_body(event, event_id), "application/json")
+
 
 def text_input(value: str | None) -> dict[str, Any]:
     return {"type": "plain_text_input", "value": value}
