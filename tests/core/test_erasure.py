@@ -40,6 +40,7 @@ def test_erasing_a_person_leaves_no_identifier_of_theirs_anywhere(
     on_slack = Actor("slack", SLACK_ID, email=ADDRESS, name=NAME)
     on_teams = Actor("teams", TEAMS_ID, email=ADDRESS, name=NAME)
     with running_fake() as fake:
+        fake.add_channel("C0ANNOUNCE", "baerekraft", member=True)
         settings = SlackSettings(BOT_TOKEN, "signing-secret", None, "C0ANNOUNCE", fake.url)
         app.delivery.add_sender(SlackSender(sending_client(settings), settings, app.renderer))
         say(on_slack, "meld på")

@@ -54,6 +54,7 @@ def links_in(blocks_or_view: list[dict[str, Any]] | dict[str, Any]) -> list[tupl
 @pytest.fixture
 def fake() -> Iterator[FakeSlackAPI]:
     with running_fake() as running:
+        running.add_channel(CHANNEL, "baerekraft", member=True)
         yield running
 
 

@@ -31,6 +31,7 @@ START = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)  # 09:00 in Oslo
 @pytest.fixture
 def fake() -> Iterator[FakeSlackAPI]:
     with running_fake() as running:
+        running.add_channel(CHANNEL, "baerekraft", member=True)
         yield running
 
 
