@@ -1,5 +1,14 @@
 """The fake Graph's Exchange side: the organiser's events (Exchange mails attendees as they are
-added, removed, updated or cancelled), sendMail (JSON or MIME), Sent Items, and the directory."""
+added, removed, updated or cancelled), sendMail (JSON or MIME), Sent Items, and the directory.
+
+Events behave as Graph's event-update page says: an online meeting's body carries the join section
+(the "meeting blob") Exchange appended when it was made; a PATCH replaces `body` exactly as sent, and a
+body sent without that section disables the online meeting (`onlineMeeting` null, the join URL gone).
+Each event has an `@odata.etag` that changes with every change (ours or the organiser's in Outlook);
+a PATCH whose `If-Match` is not the current one gets 412 ErrorIrresolvableConflict. A mailbox without
+Teams (`tenant.teams_meetings = False`) allows no online meeting provider, and an event asked to be a
+Teams meeting comes back without one.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ import base64
 import copy
 import email
 import email.policy
+import html
 import re
 import secrets
 from email.message import EmailMessage
@@ -32,6 +42,7 @@ def exchange_routes(graph: FakeGraph) -> list[Route]:
     events = rf"/users/{ID}/events"
     return [
         r("POST", events, x.create_event, "Calendars.ReadWrite"),
+        r("GET", rf"/users/{ID}/calendar", x.calendar, "Calendars.ReadWrite"),
         r("GET", rf"{events}/{ID}", x.get_event, "Calendars.ReadWrite"),
         r("PATCH", rf"{events}/{ID}", x.patch_event, "Calendars.ReadWrite"),
         r("POST", rf"{events}/{ID}/cancel", x.cancel_event, "Calendars.ReadWrite"),
@@ -52,14 +63,31 @@ class Exchange:
 
     def _event_json(self, event: Event) -> dict[str, Any]:
         return {
+            "@odata.etag": event.etag,
             "id": event.id,
             **event.fields,
+            "body": {"contentType": "html", "content": _document(event.body)},
             "transactionId": event.transaction_id,
             "isOnlineMeeting": event.online,
+            "onlineMeetingProvider": "teamsForBusiness" if event.online else "unknown",
             "isCancelled": event.cancelled,
             "onlineMeeting": {"joinUrl": event.join_url} if event.join_url else None,
             "attendees": [{"emailAddress": {"address": a}, "type": "required"} for a in event.attendees],
         }
+
+    def calendar(self, call: Handled) -> Response:
+        if not self._mine(call):
+            return error(404, "ErrorItemNotFound")
+        teams = self.tenant.teams_meetings
+        return Response(
+            200,
+            {
+                "id": "AAMkCalendar=",
+                "name": "Calendar",
+                "allowedOnlineMeetingProviders": ["teamsForBusiness"] if teams else [],
+                "defaultOnlineMeetingProvider": "teamsForBusiness" if teams else "unknown",
+            },
+        )
 
     def create_event(self, call: Handled) -> Response:
         if not self._mine(call):
@@ -74,9 +102,13 @@ class Exchange:
                 if transaction and event.transaction_id == transaction:
                     return Response(201, self._event_json(event))  # a retried create: the same event
             event_id = f"AAMk{secrets.token_urlsafe(12)}="
-            online = bool(body.pop("isOnlineMeeting", False))
+            online = bool(body.pop("isOnlineMeeting", False)) and self.tenant.teams_meetings
+            body.pop("onlineMeetingProvider", None)
             join = f"https://teams.microsoft.com/l/meetup-join/{event_id.rstrip('=')}" if online else None
             event = Event(event_id, transaction, body, attendees, online, join)
+            if join:
+                event.blob = meeting_blob(join)
+                body["body"] = {"contentType": "html", "content": event.body + event.blob}
             self.tenant.events[event_id] = event
             self.tenant.exchange += [Mailed("invitation", event_id, a) for a in attendees]
         return Response(201, self._event_json(event))
@@ -95,6 +127,11 @@ class Exchange:
             event = self._event(call)
             if event is None:
                 return error(404, "ErrorItemNotFound")
+            while self.tenant.before_next_patch:
+                self.tenant.before_next_patch.pop(0)(event)
+            wanted = call.request.headers.get("if-match")
+            if wanted is not None and wanted not in ("*", event.etag):
+                return error(412, "ErrorIrresolvableConflict", CONFLICT)
             event.patches.append(copy.deepcopy(body))
             before = list(event.attendees)
             if "attendees" in body:
@@ -106,11 +143,14 @@ class Exchange:
                 self.tenant.exchange += [
                     Mailed("cancellation", event.id, a) for a in before if a not in after
                 ]
-            if {"start", "end", "subject"} & body.keys():
+            if {"start", "end", "subject", "body", "location"} & body.keys():
                 self.tenant.exchange += [
                     Mailed("update", event.id, a) for a in event.attendees if a in before
                 ]
+            if "body" in body and event.blob and event.blob not in str(body["body"].get("content")):
+                event.online, event.join_url, event.blob = False, None, None  # the meeting is disabled
             event.fields.update(body)
+            event.changed()
         return Response(200, self._event_json(event))
 
     def cancel_event(self, call: Handled) -> Response:
@@ -120,6 +160,7 @@ class Exchange:
                 return error(404, "ErrorItemNotFound")
             if not event.cancelled:
                 event.cancelled = True
+                event.changed()
                 self.tenant.exchange += [Mailed("cancellation", event.id, a) for a in event.attendees]
         return Response(202)
 
@@ -169,6 +210,45 @@ class Exchange:
     def me(self, call: Handled) -> Response:
         user = self.tenant.users.get(call.token.user_id or "")
         return Response(200, {"id": user.id, "displayName": user.name}) if user else error(404, "NotFound")
+
+
+CONFLICT = (
+    "The send or update operation could not be performed because the change key passed in the request "
+    "does not match the current change key for the item."
+)
+RULE = (
+    '<div style="width:100%"><span style="white-space:nowrap;color:#5F5F5F;opacity:.36">'
+    + "_" * 80
+    + "</span></div>"
+)
+
+
+def meeting_blob(join_url: str) -> str:
+    """The join section Exchange appends to an online meeting's body (shaped like Teams' own)."""
+    return (
+        f"{RULE}\r\n"
+        '<div class="me-email-text" lang="nb-NO" style="color:#252424">\r\n'
+        '<div style="margin-top:24px;margin-bottom:20px">'
+        '<span style="font-size:24px">Microsoft Teams-møte</span></div>\r\n'
+        '<div style="margin-bottom:20px"><div style="font-weight:bold"><span>Bli med på datamaskinen, '
+        "mobilappen eller romenheten</span></div>\r\n"
+        f'<a class="me-email-headline" href="{html.escape(join_url)}" target="_blank" '
+        'rel="noreferrer noopener">Klikk her for å bli med i møtet</a></div>\r\n'
+        '<div style="margin-bottom:4px"><span class="me-email-text-secondary">Møte-ID: </span>'
+        '<span class="me-email-text">123 456 789 012</span></div>\r\n'
+        "</div>\r\n"
+        f"{RULE}"
+    )
+
+
+def _document(content: str) -> str:
+    """An HTML body as Graph returns it: a whole document around what was sent."""
+    if content.lstrip().lower().startswith("<html"):
+        return content
+    return (
+        '<html>\r\n<head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\r\n'
+        f"</head>\r\n<body>\r\n{content}\r\n</body>\r\n</html>\r\n"
+    )
 
 
 def _from_mime(raw: bytes, sender: str) -> Mail:

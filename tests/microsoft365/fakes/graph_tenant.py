@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +35,20 @@ class Event:
     cancelled: bool = False
     deleted: bool = False
     patches: list[dict[str, Any]] = field(default_factory=list)
+    # The online meeting's join section ("meeting blob") Exchange appended to the body when it was made.
+    blob: str | None = None
+    version: int = 1  # raised on every change: the ETag
+
+    @property
+    def etag(self) -> str:
+        return f'W/"DwAAABYAAAC{self.version:08d}"'
+
+    @property
+    def body(self) -> str:
+        return str((self.fields.get("body") or {}).get("content") or "")
+
+    def changed(self) -> None:
+        self.version += 1
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,10 @@ class Tenant:
         self.messages: list[Message] = []
         self.chats: dict[str, Chat] = {}
         self.activities: list[tuple[str, dict[str, Any]]] = []
+        # The organiser mailbox has a Teams licence: its calendar allows Teams meetings.
+        self.teams_meetings = True
+        # Edits the organiser saves in Outlook just before the next PATCH reaches Exchange (a race).
+        self.before_next_patch: list[Callable[[Event], None]] = []
         self.lock = threading.RLock()
         # The tenant's time (tests set their clock here, so Graph and the bot agree on "now").
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -149,6 +167,29 @@ class Tenant:
             chat = Chat(f"19:{user_id}_{other}@unq.gbl.spaces", "oneOnOne", [user_id, other])
             self.chats[chat.id] = chat
             return chat
+
+    # --- what the organiser does in Outlook -----------------------------------------------------
+
+    def edit_in_outlook(
+        self, event: Event, *, add: Sequence[str] = (), remove: Sequence[str] = (), text: str | None = None
+    ) -> None:
+        """The organiser edits the meeting in Outlook and sends the update: attendees added are invited,
+        those removed get a cancellation; `text` replaces the body above the join section, which
+        Outlook keeps."""
+        with self.lock:
+            event.attendees += [a.lower() for a in add if a.lower() not in event.attendees]
+            event.attendees = [a for a in event.attendees if a not in {r.lower() for r in remove}]
+            self.exchange += [Mailed("invitation", event.id, a.lower()) for a in add]
+            self.exchange += [Mailed("cancellation", event.id, a.lower()) for a in remove]
+            if text is not None:
+                event.fields["body"] = {"contentType": "html", "content": text + (event.blob or "")}
+            event.changed()
+
+    def delete_in_outlook(self, event: Event) -> None:
+        """The organiser deletes the meeting in Outlook: its attendees get a cancellation."""
+        with self.lock:
+            event.deleted = True
+            self.exchange += [Mailed("cancellation", event.id, a) for a in event.attendees]
 
     # --- what tests look at ---------------------------------------------------------------------
 
