@@ -151,6 +151,7 @@ class SessionFacts:
     invitation: Invitation | None  # None until an invitation went out
     invited_start: str | None  # the start the invitation (or the latest change) announced
     last_link_at: datetime | None  # when the latest slide link was added
+    invited_join_url: str | None = None  # the join link the invitation (or a later change) announced
 
 
 class _FanoutRow(NamedTuple):
@@ -171,7 +172,13 @@ class Snapshot:
 
     def plans(self) -> list[Planned]:
         facts = self.facts
-        return planned_for(self.session, self.session.series, facts.invited_start, facts.last_link_at)
+        return planned_for(
+            self.session,
+            self.session.series,
+            facts.invited_start,
+            facts.last_link_at,
+            facts.invited_join_url,
+        )
 
 
 def snapshots(s: Session, *where: ColumnElement[bool]) -> list[Snapshot]:
@@ -228,9 +235,12 @@ def _facts(session_id: int, rows: list[_FanoutRow], last_link_at: datetime | Non
         return SessionFacts(frozenset(r.key for r in rows), None, None, last_link_at)
     changes = [r for r in rows if r.kind == kinds.CHANGE and r.state == expanded]  # by id
     value = (changes[-1] if changes else invited).payload.get("start")
+    links = [r.payload.get("join_url") for r in [invited, *changes]]
+    join_url = next((link for link in reversed(links) if isinstance(link, str)), None)
     return SessionFacts(
         frozenset(r.key for r in rows),
         Invitation(invited.id, invited.created_at),
         value if isinstance(value, str) else None,
         last_link_at,
+        join_url,
     )

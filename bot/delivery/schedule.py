@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,10 +31,15 @@ def invitation_key(session_id: int) -> str:
 
 
 def planned_for(
-    session: Session, series: Series, invited_start: str | None, last_link_at: datetime | None
+    session: Session,
+    series: Series,
+    invited_start: str | None,
+    last_link_at: datetime | None,
+    invited_join_url: str | None = None,
 ) -> list[Planned]:
     """Every message this session calls for now. `invited_start` is the start the invitation
-    announced (None if no invitation went out); `last_link_at` when the latest slide link was added."""
+    announced (None if no invitation went out), `invited_join_url` the join link it (or the latest
+    change) announced, if any; `last_link_at` when the latest slide link was added."""
     if session.status == SessionStatus.CANCELLED.value:
         if invited_start is None:
             return []
@@ -45,7 +51,7 @@ def planned_for(
             invitation_key(session.id),
             kinds.INVITATION,
             parse_offset(series.invitation_offset).before(start, tz),
-            {"start": start_iso},
+            _announced(start_iso, session.join_url),
         )
     ]
     offsets = parse_offsets(series.reminder_offsets)  # largest first: the last one is the last reminder
@@ -62,21 +68,26 @@ def planned_for(
                 offset,
             )
         )
-    if invited_start is not None and invited_start != start_iso:
-        plans.append(
-            Planned(
-                f"s{session.id}:change:{start_iso}",
-                kinds.CHANGE,
-                session.updated_at,
-                {"start": start_iso, "previous_start": invited_start},
-            )
-        )
+    # A join link that replaced the one announced (a new meeting) is a change, as a new start is.
+    relinked = None not in (invited_join_url, session.join_url) and invited_join_url != session.join_url
+    if invited_start is not None and (invited_start != start_iso or relinked):
+        key = f"s{session.id}:change:{start_iso}"
+        payload = {**_announced(start_iso, session.join_url), "previous_start": invited_start}
+        if relinked and session.join_url:
+            key += f":link:{hashlib.sha256(session.join_url.encode()).hexdigest()[:12]}"
+            payload["previous_join_url"] = invited_join_url
+        plans.append(Planned(key, kinds.CHANGE, session.updated_at, payload))
     if last_link_at is not None:
         due = max(
             parse_offset(series.followup_delay).after(session.end_at, tz), last_link_at + FOLLOWUP_GRACE
         )
         plans.append(Planned(f"s{session.id}:followup", kinds.FOLLOWUP, due))
     return plans
+
+
+def _announced(start_iso: str, join_url: str | None) -> dict[str, Any]:
+    """What a message about the session's time and place tells: later ones compare with it."""
+    return {"start": start_iso, "join_url": join_url} if join_url else {"start": start_iso}
 
 
 def miss_reason(plan: Planned, session: Session, plans: list[Planned], now: datetime) -> str | None:

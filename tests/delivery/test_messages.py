@@ -81,6 +81,17 @@ def test_change_names_the_old_and_new_time() -> None:
     assert "from Friday 27 February 2026 at 09:00 to Friday 6 March 2026 at 09:00" in body
 
 
+def test_a_change_of_link_alone_says_so_and_not_that_it_moved() -> None:
+    start = "2026-03-06T08:00:00+00:00"
+    payload = {"start": start, "previous_start": start, "previous_join_url": "https://teams.example/m/0"}
+    message = OutgoingMessage(1, "k", kinds.CHANGE, "fake", "post", "nb", SERIES, SESSION, None, payload)
+    rendered = render(Renderer(), message)
+    assert rendered.subject.startswith("Ny møtelenke: ")
+    assert "flyttet" not in rendered.body and "Møtet har fått ny lenke" in rendered.body
+    assert "https://teams.example/m/1" in rendered.body
+    assert "ny lenke" in render(Renderer(), message, fmt="html").body
+
+
 @pytest.mark.parametrize("kind", sorted(kinds.PUBLIC))
 def test_mrkdwn_and_html_escape_user_text(kind: str) -> None:
     mrkdwn = render(Renderer(), _message(kind, "nb"), fmt="mrkdwn").body

@@ -178,6 +178,25 @@ def test_a_moved_session_announces_the_change_and_reschedules_reminders(
     ]
 
 
+def test_a_new_join_link_is_announced_once_as_a_change(app: App, clock: ManualClock, say: Say) -> None:
+    """A link set after the invitation went out is no change (it had none); one replaced is, once
+    for each new link, and the reminders carry the new one."""
+    sender = _sender(app, clock)
+    say(person("a@x.no"), "meld på")
+    _plan_session(say, "2026-03-07 09:00")
+    say(ORGANISER, "endre økt 1 lenke=https://teams.example/m/1")
+    app.delivery.run_until_idle()
+    clock.advance(timedelta(hours=1))
+    say(ORGANISER, "endre økt 1 lenke=https://teams.example/m/2")
+    app.delivery.run_until_idle()
+    app.delivery.run_until_idle()
+    assert [x.kind for x in sender.to("post")] == ["invitation", "change"]
+    clock.advance(timedelta(hours=1))
+    say(ORGANISER, "endre økt 1 start=2026-03-07 10:00")
+    simulate(app, clock, datetime(2026, 3, 7, 9, 0, tzinfo=UTC))
+    assert [x.kind for x in sender.to("post")] == ["invitation", "change", "change", "reminder", "reminder"]
+
+
 def test_a_cancelled_session_is_announced_and_not_reminded(app: App, clock: ManualClock, say: Say) -> None:
     sender = _sender(app, clock)
     say(person("a@x.no"), "meld på")
