@@ -16,8 +16,10 @@ from typing import Any
 
 from handlers.microsoft365.client import Auth, GraphClient, segment
 from handlers.microsoft365.errors import GraphNotFound
+from handlers.microsoft365.event_merge import address
 
 PERMISSION = "Calendars.ReadWrite"
+TEAMS = "teamsForBusiness"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,16 @@ class CreatedEvent:
     attendees: frozenset[str] | None = None
 
 
+@dataclass(frozen=True)
+class CurrentEvent:
+    """An event as it is in the organiser's calendar now (it may have been edited in Outlook)."""
+
+    etag: str | None
+    body: str
+    join_url: str | None
+    attendees: list[dict[str, Any]]
+
+
 def _moment(when: datetime) -> dict[str, str]:
     return {"dateTime": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
 
@@ -62,18 +74,20 @@ def content_fields(content: EventContent) -> dict[str, Any]:
     return fields
 
 
+def attendee_entries(attendees: Sequence[Attendee]) -> list[dict[str, Any]]:
+    return [
+        {"emailAddress": {"address": a.email, "name": a.name or a.email}, "type": "required"}
+        for a in attendees
+    ]
+
+
 def attendee_fields(attendees: Sequence[Attendee]) -> dict[str, Any]:
-    return {
-        "attendees": [
-            {"emailAddress": {"address": a.email, "name": a.name or a.email}, "type": "required"}
-            for a in attendees
-        ]
-    }
+    return {"attendees": attendee_entries(attendees)}
 
 
 class CalendarApi:
     def __init__(self, client: GraphClient, organiser: str) -> None:
-        self.client = client
+        self.client, self.organiser = client, organiser
         self.events_path = f"/users/{segment(organiser)}/events"
 
     def create(
@@ -90,7 +104,7 @@ class CalendarApi:
             "transactionId": transaction_id,
         }
         if online:
-            body["onlineMeetingProvider"] = "teamsForBusiness"
+            body["onlineMeetingProvider"] = TEAMS
         event = self.client.call(
             "POST", self.events_path, auth=Auth.APP, permission=PERMISSION, json=body, idempotent=True
         ).object()
@@ -101,14 +115,45 @@ class CalendarApi:
             _addresses(event.get("attendees")),
         )
 
-    def update(self, event_id: str, fields: dict[str, Any]) -> None:
+    def read(self, event_id: str) -> CurrentEvent:
+        event = self.client.call(
+            "GET",
+            f"{self.events_path}/{segment(event_id)}",
+            auth=Auth.APP,
+            permission=PERMISSION,
+            params={"$select": "body,attendees,onlineMeeting"},
+        ).object()
+        meeting = event.get("onlineMeeting")
+        join_url = meeting.get("joinUrl") if isinstance(meeting, dict) else None
+        attendees = event.get("attendees")
+        return CurrentEvent(
+            event.get("@odata.etag") if isinstance(event.get("@odata.etag"), str) else None,
+            str((event.get("body") or {}).get("content") or ""),
+            join_url if isinstance(join_url, str) and join_url else None,
+            [a for a in attendees if address(a)] if isinstance(attendees, list) else [],
+        )
+
+    def update(self, event_id: str, fields: dict[str, Any], *, etag: str | None = None) -> None:
+        """PATCH the event; with `etag`, only if nobody changed it since (else GraphConflict)."""
         self.client.call(
             "PATCH",
             f"{self.events_path}/{segment(event_id)}",
             auth=Auth.APP,
             permission=PERMISSION,
             json=fields,
+            headers={"If-Match": etag} if etag else None,
         )
+
+    def teams_meetings(self) -> bool:
+        """Whether the organiser's calendar can hold Teams meetings (the mailbox has a Teams licence)."""
+        calendar = self.client.call(
+            "GET",
+            f"/users/{segment(self.organiser)}/calendar",
+            auth=Auth.APP,
+            permission=PERMISSION,
+            params={"$select": "allowedOnlineMeetingProviders"},
+        ).object()
+        return TEAMS in (calendar.get("allowedOnlineMeetingProviders") or [])
 
     def cancel(self, event_id: str, comment: str) -> None:
         """Cancel an event that has attendees (they get the cancellation); gone already is fine."""
@@ -134,9 +179,4 @@ def _addresses(attendees: object) -> frozenset[str] | None:
     """The e-mail addresses in an event's `attendees`, lower case (malformed entries left out)."""
     if not isinstance(attendees, list):
         return None
-    found = set()
-    for attendee in attendees:
-        address = (attendee.get("emailAddress") or {}).get("address") if isinstance(attendee, dict) else None
-        if isinstance(address, str) and address:
-            found.add(address.lower())
-    return frozenset(found)
+    return frozenset(a for a in map(address, attendees) if a)

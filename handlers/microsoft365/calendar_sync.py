@@ -11,6 +11,11 @@ makes the difference, so a crash or an outage loses nothing: the next pass finis
 - A change of time or title (the session's SEQUENCE rose) updates every part; a cancelled session
   cancels its events. Each call that makes Exchange send mail keeps the mailbox's shared pace and
   counts its recipients against the daily limit.
+- The organiser may edit the meeting in Outlook: an update reads the event first and changes only what
+  is ours (the body text, without losing the join section; the attendees we added), sent with
+  `If-Match` and read again when Exchange answers that it changed meanwhile (412). A meeting deleted in
+  Outlook is made again; its new join link replaces the old one on the session (SEQUENCE rises, so the
+  planner announces the change).
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -33,9 +37,10 @@ from bot.rendering import Renderer
 from bot.services import audit
 from bot.services.context import CoreConfig, Ctx
 from bot.views import SessionView
-from handlers.microsoft365.calendar import CalendarApi, EventContent, attendee_fields, content_fields
+from handlers.microsoft365.calendar import Attendee, CalendarApi, EventContent
 from handlers.microsoft365.errors import (
     GraphAuthError,
+    GraphConflict,
     GraphError,
     GraphNotFound,
     GraphThrottled,
@@ -43,6 +48,7 @@ from handlers.microsoft365.errors import (
     Health,
     LoginNeeded,
 )
+from handlers.microsoft365.event_update import digest, update_of
 from handlers.microsoft365.mailbox import DailyLimitReached, Mailbox
 from handlers.microsoft365.meeting_parts import Part, Snapshot, assign, candidates, snapshot
 from handlers.microsoft365.models import GraphEvent
@@ -50,6 +56,15 @@ from handlers.microsoft365.models import GraphEvent
 log = logging.getLogger(__name__)
 
 ACTOR = Actor(platform="graph", external_id="calendar", is_operator=True)
+MEETINGS = "Teams meetings"  # the health area of the organiser mailbox's Teams meetings
+CONFLICT_TRIES = 3  # reads and PATCHes of one event in a pass while the organiser keeps editing it
+
+
+def no_teams(organiser: str) -> str:
+    return (
+        f"the organiser mailbox {organiser} cannot hold Teams meetings (its calendar does not allow "
+        "teamsForBusiness): it needs a Teams licence; until then sessions get no join link"
+    )
 
 
 class CalendarSync:
@@ -68,9 +83,27 @@ class CalendarSync:
         self.mailbox, self.config, self.health = mailbox, config, health
         self.max_attendees = max_attendees
         self._lock = threading.Lock()
+        self._mailbox_checked = False
+
+    def check_mailbox(self) -> bool | None:
+        """Whether the organiser mailbox can hold Teams meetings (None: Graph could not say); a mailbox
+        that cannot is a problem on the health board until it can."""
+        try:
+            ready = self.api.teams_meetings()
+        except (GraphError, LoginNeeded) as exc:
+            log.warning("calendar: cannot read the organiser mailbox's calendar: %s", exc)
+            return None
+        if ready:
+            log.info("Microsoft 365: the organiser mailbox %s can hold Teams meetings", self.api.organiser)
+            self.health.clear(MEETINGS)
+        else:
+            self.health.report(MEETINGS, no_teams(self.api.organiser))
+        return ready
 
     def run_once(self) -> int:
         """One pass over every session that may need work; returns how many calls changed something."""
+        if not self._mailbox_checked:  # the first pass, at start-up
+            self._mailbox_checked = self.check_mailbox() is not None
         with self.db.read() as s:
             session_ids = candidates(s, self.clock.now())
         done = 0
@@ -154,10 +187,23 @@ class CalendarSync:
         with self._counted(len(people)):
             created = self.api.create(content, people, online=row.online, transaction_id=row.transaction_id)
         meeting_url = created.join_url if row.online else None
+        if row.online and not meeting_url:
+            self.health.report(MEETINGS, no_teams(self.api.organiser))
+        elif row.online:
+            self.health.clear(MEETINGS)
         present = attendee_ids
         if created.attendees is not None:
             present = [p for p, person in snap.people.items() if person.email.lower() in created.attendees]
-        self._record(row.id, snap, present, event_id=created.id, join_url=meeting_url)
+        addresses = frozenset(snap.people[p].email.lower() for p in present)
+        self._record(
+            row.id,
+            snap,
+            present,
+            addresses,
+            digest(content.body_html),
+            event_id=created.id,
+            join_url=meeting_url,
+        )
         log.info(
             "calendar: session %s part %s created with %s attendees", snap.session.id, number, len(present)
         )
@@ -168,25 +214,31 @@ class CalendarSync:
             attendee_ids=tuple(present),
             invited=row.invited or snap.inviting,
             synced_sequence=snap.session.sequence,
+            addresses=addresses,
+            body_digest=digest(content.body_html),
         )
         return meeting_url or join_url, made
 
     def _update(self, snap: Snapshot, part: Part, attendee_ids: list[int], join_url: str | None) -> int:
         assert part.event_id is not None
-        fields: dict[str, Any] = {}
-        before, after = set(part.attendee_ids), set(attendee_ids)
-        recipients = 0
+        content = None
         if part.synced_sequence != snap.session.sequence:
-            fields.update(content_fields(self._content(snap.session, None if part.online else join_url)))
-            recipients = len(before | after) if part.invited else 0
-        if snap.inviting and (before != after or not part.invited):
-            fields.update(attendee_fields([snap.people[p] for p in attendee_ids]))
-            recipients = recipients or len(before ^ after)
-        if not fields:
+            content = self._content(snap.session, None if part.online else join_url)
+        inviting = snap.inviting and (set(part.attendee_ids) != set(attendee_ids) or not part.invited)
+        if content is None and not inviting:
             return 0
+        wanted = [snap.people[p] for p in attendee_ids] if inviting else None
         try:
-            with self._counted(recipients):
-                self.api.update(part.event_id, fields)
+            for attempt in range(1, CONFLICT_TRIES + 1):
+                try:
+                    body_digest = self._patch(part, part.event_id, content, wanted)
+                    break
+                except GraphConflict:
+                    if attempt == CONFLICT_TRIES:
+                        raise
+                    log.info(
+                        "calendar: session %s's event changed meanwhile: reading it again", snap.session.id
+                    )
         except GraphNotFound:
             log.warning(
                 "calendar: the event of session %s part %s is gone: making it again",
@@ -195,8 +247,26 @@ class CalendarSync:
             )
             self._forget(part.id)
             return 0
-        self._record(part.id, snap, attendee_ids if snap.inviting else list(part.attendee_ids))
+        addresses = part.addresses if wanted is None else frozenset(a.email.lower() for a in wanted)
+        self._record(
+            part.id,
+            snap,
+            attendee_ids if snap.inviting else list(part.attendee_ids),
+            addresses,
+            body_digest,
+        )
         return 1
+
+    def _patch(
+        self, part: Part, event_id: str, content: EventContent | None, wanted: Sequence[Attendee] | None
+    ) -> str | None:
+        """Read the event and PATCH what differs from ours, if it did not change meanwhile (else
+        GraphConflict); returns the digest of the body text it now has from us."""
+        update = update_of(part, self.api.read(event_id), content, wanted)
+        if update.fields:
+            with self._counted(update.recipients):
+                self.api.update(event_id, update.fields, etag=update.etag)
+        return update.body_digest
 
     def _cancel(self, snap: Snapshot) -> int:
         comment = self.renderer.render(
@@ -260,6 +330,8 @@ class CalendarSync:
         row_id: int,
         snap: Snapshot,
         attendee_ids: Sequence[int],
+        addresses: frozenset[str] | None,
+        body_digest: str | None,
         *,
         event_id: str | None = None,
         join_url: str | None = None,
@@ -269,27 +341,38 @@ class CalendarSync:
             row = s.get(GraphEvent, row_id)
             if row is None:
                 return
+            previous_url = row.join_url
             row.event_id = event_id or row.event_id
             row.join_url = join_url or row.join_url
             row.attendee_ids = list(attendee_ids)
+            row.attendee_addresses = None if addresses is None else sorted(addresses)
+            row.body_digest = body_digest
             row.invited = row.invited or snap.inviting
             row.synced_sequence, row.updated_at = snap.session.sequence, now
             session = s.get(SessionRow, snap.session.id)
-            if join_url and session is not None and session.join_url is None:
-                session.join_url = join_url
-                ctx = Ctx(s, ACTOR, now, self.config)
-                audit.record(
-                    ctx,
-                    "session.meeting_created",
-                    series_id=session.series_id,
-                    subject=("session", session.id),
-                )
+            if join_url and session is not None and session.join_url in (None, previous_url):
+                self._adopt(Ctx(s, ACTOR, now, self.config), session, row, join_url)
+
+    def _adopt(self, ctx: Ctx, session: SessionRow, row: GraphEvent, join_url: str) -> None:
+        """The session takes its meeting's join link. A new meeting made for one deleted in Outlook
+        replaces the old link: SEQUENCE rises (the calendar entry changed, the other parts follow, the
+        planner announces it), this event already made with the session as it is."""
+        action = "session.meeting_created"
+        if session.join_url is not None and session.join_url != join_url:
+            action = "session.meeting_replaced"
+            if row.synced_sequence == session.sequence:
+                row.synced_sequence += 1
+            session.sequence += 1
+            session.updated_at = ctx.now
+        session.join_url = join_url
+        audit.record(ctx, action, series_id=session.series_id, subject=("session", session.id))
 
     def _forget(self, row_id: int) -> None:
         with self.db.transaction() as s:
             row = s.get(GraphEvent, row_id)
             if row is not None:
                 row.event_id, row.invited, row.attendee_ids = None, False, []
+                row.attendee_addresses, row.body_digest = [], None
                 row.transaction_id = uuid.uuid4().hex
 
 

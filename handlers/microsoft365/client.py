@@ -22,6 +22,7 @@ import httpx
 from bot.clock import Clock
 from handlers.microsoft365.errors import (
     GraphAuthError,
+    GraphConflict,
     GraphError,
     GraphNotFound,
     GraphThrottled,
@@ -210,4 +211,6 @@ def _failure(
         return GraphAuthError(text, status=status, code=code)
     if status == 404:
         return GraphNotFound(f"{label}: 404 {code or ''}: {message}", status=status, code=code)
+    if status == 412:
+        return GraphConflict(f"{label}: 412 {code or ''}: changed meanwhile", status=status, code=code)
     return GraphError(f"{label}: {status} {code or ''}: {message}", status=status, code=code)

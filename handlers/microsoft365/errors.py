@@ -28,6 +28,10 @@ class GraphNotFound(GraphError):
     """404: the user, event, chat or message does not exist (or the app is not installed for it)."""
 
 
+class GraphConflict(GraphError):
+    """412: the item changed since it was read (its ETag no longer matches `If-Match`): read it again."""
+
+
 class GraphThrottled(GraphError):
     """429 or 503 with nothing done: try again after `retry_after` seconds."""
 

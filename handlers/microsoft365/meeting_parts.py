@@ -45,6 +45,8 @@ class Part:
     invited: bool
     synced_sequence: int
     cancelled: bool
+    addresses: frozenset[str] | None = None  # those we put on the event (None: not recorded)
+    body_digest: str | None = None
 
     @classmethod
     def of(cls, row: GraphEvent) -> Part:
@@ -59,6 +61,8 @@ class Part:
             row.invited,
             row.synced_sequence,
             row.cancelled,
+            None if row.attendee_addresses is None else frozenset(row.attendee_addresses),
+            row.body_digest,
         )
 
 

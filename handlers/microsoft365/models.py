@@ -48,6 +48,11 @@ class GraphEvent(Base):
     join_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     # Person ids currently on the event as attendees (addresses are read fresh when syncing).
     attendee_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # The addresses we put on the event (lower case): only these are ever taken off it, so attendees
+    # the organiser added in Outlook stay. None: recorded before this was kept.
+    attendee_addresses: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    # sha256 of the body text we last sent: a change that leaves it alone sends no body.
+    body_digest: Mapped[str | None] = mapped_column(String(64), default=None)
     invited: Mapped[bool] = mapped_column(Boolean, default=False)
     synced_sequence: Mapped[int] = mapped_column(Integer, default=0)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
+from handlers.microsoft365.calendar_sync import no_teams
 from handlers.microsoft365.client import Auth
 from handlers.microsoft365.errors import GraphError, LoginNeeded
 from handlers.microsoft365.models import GraphEvent, GraphSubscription
@@ -31,6 +32,7 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
     ]
     if check:
         lines.append(f"app-only token: {_check(lambda: graph.app_auth.token())}")
+        lines.append(f"Teams meetings: {_teams_meetings(graph)}")
     login = graph.store.state()
     if login is None:
         lines.append("Teams login: none; run `baerekraft-bot teams login`")
@@ -62,6 +64,15 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
         )
         lines.append(f"notifications: {note}")
     return lines
+
+
+def _teams_meetings(graph: Microsoft365) -> str:
+    """Whether the organiser mailbox can hold Teams meetings (its calendar allows teamsForBusiness)."""
+    try:
+        ready = graph.calendar.api.teams_meetings()
+    except (LoginNeeded, GraphError) as exc:
+        return f"FAILED: {exc}"
+    return "ok" if ready else f"PROBLEM: {no_teams(graph.settings.organiser)}"
 
 
 def _signed_in(graph: Microsoft365) -> None:
