@@ -24,3 +24,13 @@ def normalise(text: str) -> str:
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     folded = _strip_marks(folded).translate(_FOLDS)
     return " ".join(folded.split())
+
+
+def visible(text: str) -> str:
+    """`text` with every control or invisible format character shown as U+FFFD: safe to echo back."""
+    return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in text)
+
+
+def is_plain_text(text: str) -> bool:
+    """Whether `text` (a name, a title) has no control characters: no NUL, no line break, no escape."""
+    return not any(unicodedata.category(ch) == "Cc" for ch in text)

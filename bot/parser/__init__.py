@@ -18,6 +18,7 @@ from bot.parser.aliases import ALIASES, LINK_KEYS, SESSION_KEYS, USAGES, match_a
 from bot.parser.handlers import HANDLERS
 from bot.parser.problems import PROBLEMS, Problem
 from bot.parser.tokens import tokenise
+from bot.text import visible
 
 __all__ = ["ALIASES", "LINK_KEYS", "MAX_LENGTH", "PROBLEMS", "SESSION_KEYS", "USAGES", "parse"]
 
@@ -40,5 +41,5 @@ def parse(text: str) -> Command:
         result = HANDLERS[command](tokens[length:])
     except Problem as problem:
         usage = command if command in USAGES else "help"
-        return Invalid(usage=usage, problem=problem.problem, detail=problem.detail)
+        return Invalid(usage=usage, problem=problem.problem, detail=visible(problem.detail))
     return Unknown(text=text) if result is None else result

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from urllib.parse import urlsplit
 
+from bot.bounds import day_in_range
 from bot.commands import SessionFields
 from bot.parser.problems import Problem
 from bot.parser.tokens import Token, key_form, starts_with_digit, tokenise
@@ -36,9 +37,12 @@ def _parse_date(token: Token) -> date:
     else:
         raise Problem("bad_date", token.raw)
     try:
-        return date(year, month, day)
+        parsed = date(year, month, day)
     except ValueError:
         raise Problem("bad_date", token.raw) from None
+    if not day_in_range(parsed):
+        raise Problem("date_out_of_range", token.raw)
+    return parsed
 
 
 def _parse_clock(token: Token) -> time:

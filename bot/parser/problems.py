@@ -8,6 +8,7 @@ PROBLEMS: frozenset[str] = frozenset(
         "unexpected_text",
         "missing_start",
         "bad_date",
+        "date_out_of_range",
         "bad_time",
         "missing_title",
         "unknown_field",
@@ -21,6 +22,7 @@ PROBLEMS: frozenset[str] = frozenset(
         "bad_rule",
         "missing_identity",
         "bad_identity",
+        "bad_address",
     }
 )
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.addresses import BadAddress, mailbox
+from bot.bounds import is_platform_id, parse_id
 from bot.parser.problems import Problem
 from bot.text import normalise
 
 TRAILING = "?!.,;:"
 _PLATFORMS = frozenset({"slack", "teams", "console", "email", "web"})
-_MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,10 @@ def is_slug_like(token: Token) -> bool:
 
 def _parse_id(token: Token) -> int:
     """A positive database id, written `12` or `#12`."""
-    digits = token.word.removeprefix("#")
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19 or not 0 < int(digits) <= _MAX_ID:
+    found = parse_id(token.word.removeprefix("#"))
+    if found is None:
         raise Problem("bad_id", token.raw)
-    return int(digits)
+    return found
 
 
 def take_id(tokens: Sequence[Token]) -> int:
@@ -84,27 +85,18 @@ def no_more(tokens: Sequence[Token]) -> None:
         raise Problem("unexpected_text", join(tokens))
 
 
-def _is_email(text: str) -> bool:
-    local, at, domain = text.partition("@")
-    labels = domain.split(".")
-    return (
-        bool(at and local)
-        and "@" not in domain
-        and len(labels) >= 2
-        and all(labels)
-        and len(text) <= 320
-        and not any(ch.isspace() or ch in '<>()[],;:"' for ch in text)
-    )
-
-
 def parse_identity(token: Token) -> str:
-    """An e-mail address (lowercased) or `platform:user-id` (platform lowercased)."""
+    """An e-mail address (in its one kept form, see bot.addresses) or `platform:user-id` (platform
+    lowercased). A word with an `@` that is not one mailbox is `bad_address`."""
     text = token.raw.rstrip(TRAILING)
     platform, colon, user_id = text.partition(":")
-    if colon and platform.lower() in _PLATFORMS and user_id:
-        return f"{platform.lower()}:{user_id}"
-    if colon and platform.lower() == "mailto":
+    if colon and platform.lower() in _PLATFORMS and platform.lower() != "email":
+        if is_platform_id(user_id):
+            return f"{platform.lower()}:{user_id}"
+        raise Problem("bad_identity", token.raw)
+    if colon and platform.lower() in ("mailto", "email"):
         text = user_id
-    if _is_email(text):
-        return text.lower()
-    raise Problem("bad_identity", token.raw)
+    try:
+        return mailbox(text)
+    except BadAddress:
+        raise Problem("bad_address" if "@" in text else "bad_identity", token.raw) from None

@@ -8,26 +8,32 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.addresses import BadAddress, is_mailbox, mailbox
+from bot.bounds import is_platform_id
 from bot.commands import Actor
 from bot.models import Identity, Person
 from bot.services.errors import UserError
+from bot.text import visible
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PLATFORMS = ("console", "slack", "teams", "email", "web")
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """The one form an address is kept and matched in (see bot.addresses); other text lowercased."""
+    try:
+        return mailbox(email)
+    except BadAddress:
+        return email.strip().lower()
 
 
 def is_email(text: str) -> bool:
-    return bool(EMAIL_RE.match(text)) and len(text) <= 320
+    """Whether `text` is exactly one mailbox (bot.addresses)."""
+    return is_mailbox(text)
 
 
 def email_hash(secret_key: str, email: str) -> str:
@@ -122,8 +128,10 @@ def resolve_identity(s: Session, identity: str, now: datetime, *, create: bool) 
         return person
     platform, sep, external_id = text.partition(":")
     platform = platform.lower()
-    if not sep or platform not in PLATFORMS or not external_id:
-        raise UserError("bad_identity", identity=identity)
+    if (not sep or platform not in PLATFORMS) and "@" in text:
+        raise UserError("bad_address", address=visible(text))
+    if not sep or platform not in PLATFORMS or not is_platform_id(external_id):
+        raise UserError("bad_identity", identity=visible(identity))
     if platform == "email":
         return resolve_identity(s, external_id, now, create=create)
     found = s.scalar(

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from bot.services.people import is_email, normalise_email
+from bot.addresses import BadAddress, mailbox
 from bot.settings import LANGUAGES
+from bot.text import is_plain_text
 
 REQUIRED_COLUMNS = ("email", "name", "language")
 # Written by `--include-unsubscribed`; on import, a row with a value here is never subscribed.
@@ -165,20 +166,26 @@ def validate(
 
 def _check(row: CsvRow, first_line: dict[str, int]) -> Candidate | list[str]:
     """The row as a candidate, or its problems. Records the row's address in `first_line`."""
-    email = normalise_email(unescape(row.cells.get("email", "")))
+    written = unescape(row.cells.get("email", ""))
     name = unescape(row.cells.get("name", "")).strip()
     language = row.cells.get("language", "").strip().lower()
     problems: list[str] = []
-    if not email:
+    email = ""
+    if not written.strip():
         problems.append("missing e-mail address")
-    elif not is_email(email):
-        problems.append("invalid e-mail address")
-    elif email in first_line:
-        problems.append(f"duplicate of line {first_line[email]}")
     else:
+        try:
+            email = mailbox(written)
+        except BadAddress:
+            problems.append("invalid e-mail address")
+    if email and email in first_line:
+        problems.append(f"duplicate of line {first_line[email]}")
+    elif email:
         first_line[email] = row.line
     if len(name) > MAX_NAME:
         problems.append(f"name longer than {MAX_NAME} characters")
+    elif not is_plain_text(name):
+        problems.append("name contains control characters")
     if language and language not in LANGUAGES:
         problems.append(f"unknown language {language[:20]!r} (use {' or '.join(LANGUAGES)}, or leave empty)")
     if problems:

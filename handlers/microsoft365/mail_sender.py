@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from bot.addresses import is_mailbox
 from bot.clock import Clock
 from bot.delivery import kinds
 from bot.delivery.channels import (
@@ -71,6 +72,8 @@ class MailSender:
         recipient = message.recipient
         if recipient is None or not recipient.email:
             raise PermanentError("no e-mail address for this person any more")
+        if not is_mailbox(recipient.email):  # kept from before addresses were checked as they came in
+            raise PermanentError("the stored address is not one e-mail address")
         message_id = delivery_message_id(message.key, self.host)
         message = with_join_link(message, self.ensure_meeting)
         now = self.clock.now()

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from starlette.responses import RedirectResponse, Response
 
+from bot.addresses import is_mailbox, mailbox
 from bot.error_policy import describe
 from bot.mail import MailFailed
-from bot.services.people import is_email
 from bot.tokens import CONFIRM_VALID_FOR, ExpiredToken, InvalidToken, read_confirm_token
 from bot.views import SeriesView
 from handlers.web import pending, ratelimit
@@ -29,10 +29,10 @@ MAX_NAME = 200
 
 
 def email_problem(email: str) -> str | None:
-    """None for a usable address, else the message key for the form."""
+    """None for one usable mailbox (bot.addresses), else the message key for the form."""
     if not email:
         return "email_missing"
-    if len(email) > MAX_EMAIL or not is_email(email):
+    if len(email) > MAX_EMAIL or not is_mailbox(email):
         return "email_invalid"
     return None
 
@@ -55,6 +55,7 @@ def send_link(
 ) -> Response:
     """Rate-limit, store the request, mail its link, and send the browser on to `sent_url`."""
     core = site.core
+    email = mailbox(email)  # the one form: "Kari@X.no" and "kari@x.no" share their limit and request
     if not ratelimit.allow_mail(core, site.limits, email, req.client):
         return site.problem(req, "too_many", 429, again_url=again_url)
     token = pending.create(

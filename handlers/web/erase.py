@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.responses import RedirectResponse, Response
 
 from bot.commands import Actor, ForgetMe
+from bot.text import visible
 from handlers.web import pending
 from handlers.web.confirmations import MAX_EMAIL, email_problem, filled_by_a_bot, pending_of_link, send_link
 from handlers.web.request import WebRequest
@@ -29,7 +30,7 @@ def submit(site: Site, req: WebRequest) -> Response:
         return RedirectResponse(SENT, status_code=303)
     email = req.field("email", MAX_EMAIL + 1)
     if problem := email_problem(email):
-        data = {"values": {"email": email}, "errors": {"email": problem}}
+        data = {"values": {"email": visible(email)}, "errors": {"email": problem}}
         return site.page(req, "erase", data, status=400)
     return send_link(
         site,

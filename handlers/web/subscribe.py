@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.commands import Actor, Subscribe
 from bot.settings import LANGUAGES
+from bot.text import is_plain_text, visible
 from bot.views import SeriesView
 from handlers.web import pending
 from handlers.web.confirmations import (
@@ -54,10 +55,13 @@ def submit(site: Site, req: WebRequest) -> Response:
         errors["email"] = problem
     if len(values["name"]) > MAX_NAME:
         errors["name"] = "name_too_long"
+    elif not is_plain_text(values["name"]):
+        errors["name"] = "name_invalid"
     if values["language"] not in LANGUAGES:
         errors["language"] = "language_missing"
-    if errors:
-        return _form_page(site, req, series, values, errors, status=400)
+    if errors:  # shown again as typed, control characters made visible
+        shown = {name: visible(value) for name, value in values.items()}
+        return _form_page(site, req, series, shown, errors, status=400)
     return send_link(
         site,
         req,

@@ -277,6 +277,7 @@ class Builder:
             "bad_timezone": [Case({"timezone": u("Europe/Osloo")}, ("Europe/Osloo",))],
             "series_exists": [Case({"slug": "klimatorsdag"}, ("klimatorsdag",))],
             "bad_identity": [Case({"identity": u("kari at kommune")}, ("kari at kommune",))],
+            "bad_address": [Case({"address": u("x0,victim@x.no")}, ("x0,victim@x.no",))],
             "not_organiser": [Case({"series": u("Bærekraftsfredag")}, ("Bærekraftsfredag",))],
             "direct_messages": [
                 Case({"series": series, "enabled": True, "changed": True}, ("Bærekraftsfredag",)),

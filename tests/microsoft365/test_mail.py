@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.mail import MailMessage
-from bot.models import Delivery
+from bot.models import Delivery, Person
 from bot.settings import DeliveryLimits
 from tests.conftest import NOW, ORGANISER, person
 from tests.delivery.helpers import delivery_states, simulate
@@ -74,6 +74,20 @@ def test_reminder_mails_in_each_language_with_unsubscribe_headers_and_ics(ms: Te
     # The meeting was made just in time for the first message, so its join link is in the mail.
     join_url = ms.session(session_id).join_url
     assert join_url and join_url in kari.text and "LOCATION:" in calendar
+
+
+def test_an_address_stored_before_it_was_validated_is_never_mailed(ms: Tenant365) -> None:
+    """Two recipients in one address (kept from before addresses were checked) reach nobody."""
+    ms.say(KARI, "meld på")
+    with ms.app.db.transaction() as s:
+        kari = s.scalars(select(Person).where(Person.email == "kari@kommune.no")).one()
+        kari.email = "x0,victim@x.no"
+    ms.add_session(NOW + timedelta(days=2), "Klima")
+    simulate(ms.app, ms.clock, NOW + timedelta(days=1, minutes=1))
+    assert reminders(ms) == []
+    with ms.app.db.read() as s:
+        [error] = s.scalars(select(Delivery.last_error).where(Delivery.channel == "email"))
+    assert error is not None and "not one e-mail address" in error
 
 
 def test_a_moved_session_raises_the_sequence_in_the_next_reminder(ms: Tenant365) -> None:

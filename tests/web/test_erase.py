@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.entry.settings import BotSettings
 from bot.models import Person
 from handlers.web.models import PendingConfirmation
+from tests.hostile import HOSTILE
 from tests.web.support import SLUG, Web, add_person, h1, is_active, open_web, person_by_email
 
 EMAIL = "kari@kommune.no"
@@ -123,3 +124,13 @@ def test_the_request_form_checks_the_address_and_csrf(site: Web) -> None:
     assert site.client.post("/erase", data={"email": EMAIL}).status_code == 403
     assert site.mailbox.sent == []
     assert site.client.get(f"/s/{SLUG}").status_code == 200
+
+
+@pytest.mark.parametrize("email", HOSTILE)
+def test_a_hostile_address_gets_400_and_no_mail(site: Web, email: str) -> None:
+    bad = site.post_form("/erase", {"email": email})
+    assert bad.status_code == 400
+    assert "Skriv inn én gyldig e-postadresse" in bad.text
+    assert site.mailbox.sent == []
+    with site.app.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(PendingConfirmation)) == 0

@@ -15,6 +15,7 @@ from bot.mail import MailFailed
 from bot.models import AuditEvent, Subscription
 from handlers.web import pending
 from handlers.web.models import PendingConfirmation
+from tests.hostile import HOSTILE
 from tests.web.support import SLUG, Web, add_person, h1, is_active, open_web, person_by_email
 
 FORM = f"/s/{SLUG}/subscribe"
@@ -244,7 +245,7 @@ def test_the_limit_holds_across_processes(settings: BotSettings, clock: ManualCl
 
 @pytest.mark.parametrize(
     ("email", "message"),
-    [("", "Skriv inn e-postadressen din."), ("not-an-address", "Skriv inn en gyldig e-postadresse")],
+    [("", "Skriv inn e-postadressen din."), ("not-an-address", "Skriv inn én gyldig e-postadresse")],
 )
 def test_a_bad_address_gets_400_with_the_form_and_a_clear_message(
     site: Web, email: str, message: str
@@ -255,6 +256,35 @@ def test_a_bad_address_gets_400_with_the_form_and_a_clear_message(
     assert 'aria-invalid="true"' in response.text
     assert 'value="&lt;b&gt;Kari&lt;/b&gt;"' in response.text, "the form keeps what was typed, escaped"
     assert site.mailbox.sent == []
+
+
+@pytest.mark.parametrize("email", HOSTILE)
+def test_a_hostile_address_gets_400_and_nothing_is_stored_or_sent(site: Web, email: str) -> None:
+    response = site.subscribe(email)
+    assert response.status_code == 400
+    assert "Skriv inn én gyldig e-postadresse" in response.text
+    assert "\x00" not in response.text
+    assert site.mailbox.sent == []
+    with site.app.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(PendingConfirmation)) == 0
+
+
+def test_the_address_is_refused_in_english_too(site: Web) -> None:
+    response = site.post_form(f"{FORM}?lang=en", {"email": "x0,victim@x.no", "language": "en"})
+    assert response.status_code == 400
+    assert "Enter one valid e-mail address" in response.text
+
+
+def test_a_name_with_control_characters_gets_400(site: Web) -> None:
+    response = site.subscribe("kari@kommune.no", name="Ka\x00ri")
+    assert response.status_code == 400
+    assert "Navnet kan ikke ha linjeskift eller kontrolltegn" in response.text
+    assert site.mailbox.sent == []
+
+
+def test_one_address_written_two_ways_is_one_request_in_its_one_form(site: Web) -> None:
+    assert site.subscribe(" Kari@Kommune.NO ").status_code == 303
+    assert [mail.to for mail in site.mailbox.sent] == ["kari@kommune.no"]
 
 
 def test_a_bad_language_gets_400(site: Web) -> None:
