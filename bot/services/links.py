@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from bot.bounds import id_in_range
 from bot.models import PresentationLink, SessionStatus
 from bot.services import audit
 from bot.services.context import Ctx
@@ -41,7 +42,7 @@ def add_link(ctx: Ctx, session_id: int, url: str, title: str, speaker: str | Non
 
 
 def remove_link(ctx: Ctx, link_id: int) -> PresentationLink:
-    link = ctx.s.get(PresentationLink, link_id)
+    link = ctx.s.get(PresentationLink, link_id) if id_in_range(link_id) else None
     if link is None:
         raise UserError("unknown_link", link_id=link_id)
     require_organiser(ctx, link.session.series)

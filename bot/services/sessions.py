@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from bot.bounds import day_in_range, id_in_range
 from bot.commands import SessionFields
 from bot.models import Series, Session, SessionStatus
 from bot.services import audit
@@ -24,6 +25,8 @@ CALENDAR_CHANGES = ("title", "start", "duration_minutes", "description", "join_u
 
 
 def _check(fields: SessionFields) -> None:
+    if fields.start_local is not None and not day_in_range(fields.start_local):
+        raise UserError("date_out_of_range")
     for name, limit in LIMITS.items():
         value = getattr(fields, name)
         if value is not None and len(value) > limit:
@@ -39,7 +42,7 @@ def _check(fields: SessionFields) -> None:
 
 
 def get_session(ctx: Ctx, session_id: int) -> Session:
-    session = ctx.s.get(Session, session_id)
+    session = ctx.s.get(Session, session_id) if id_in_range(session_id) else None
     if session is None:
         raise UserError("unknown_session", session_id=session_id)
     return session

@@ -25,6 +25,7 @@ FIELD_OF = {
     "missing_title": "title",
     "missing_start": "date",
     "start_in_past": "date",
+    "date_out_of_range": "date",
     "nonexistent_time": "time",
     "bad_duration": "duration",
     "bad_url": "join_url",

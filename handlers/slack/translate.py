@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import commands as c
+from bot.bounds import parse_id
 from bot.parser import parse
 from bot.text import normalise
 from handlers.slack import actions as ids
@@ -41,7 +42,9 @@ def modal_request(text: str) -> ModalRequest | None:
     if not words or len(words) > 2:
         return None
     argument = words[1] if len(words) == 2 else None
-    number = int(argument) if argument is not None and argument.isdigit() else None
+    # A number is a session's; one out of range is no session (0), never a database error.
+    numeric = argument is not None and argument.isascii() and argument.isdigit()
+    number = (parse_id(argument) or 0) if numeric and argument is not None else None
     if words[0] in PLAN_WORDS:
         if number is not None:
             return ModalRequest(ids.SESSION_FORM, session_id=number)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.bounds import parse_id
 from bot.inbox import Executed, Work
 from handlers.slack import actions as ids
 from handlers.slack import intake
@@ -64,7 +65,7 @@ class SlackWork:
             channel.show_modal(body, user, ids.SESSION_FORM, series=value or None)
         else:
             form = ids.SESSION_FORM if action["action_id"] == ids.EDIT_SESSION else ids.LINK_FORM
-            session_id = int(value) if value.isdigit() else -1
+            session_id = parse_id(value) or -1
             channel.show_modal(body, user, form, session_id=session_id)
 
     def plan_shortcut(self, body: Body, _executed: Executed) -> None:

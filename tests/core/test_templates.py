@@ -45,6 +45,7 @@ NO_USER_TEXT = frozenset(
         "session_over",
         "session_unchanged",
         "start_in_past",
+        "date_out_of_range",
         "too_long",
         "unavailable",
         "unknown_link",
@@ -257,6 +258,7 @@ class Builder:
             "bad_duration": [Case({"duration": 0})],
             "bad_url": [Case({"url": u("ftp://example.org/x")}, ("ftp://example.org/x",))],
             "unknown_session": [Case({"session_id": 99}, ("99",))],
+            "date_out_of_range": [Case({}, ("2000", "2100"))],
             "unknown_link": [Case({"link_id": 98}, ("98",))],
             "start_in_past": [Case({"start": datetime(2026, 3, 2, 8, 0, tzinfo=UTC)}, ("09:00", "2026"))],
             "nonexistent_time": [

@@ -120,6 +120,8 @@ CORE_REFUSALS: list[tuple[dict[str, str | None], str]] = [
     ({"date": "2026-03-29", "time_of_day": "02:30"}, "finnes ikke"),  # clocks go forward
     ({"duration": "0"}, "mellom 1 og 1440"),
     ({"title": None}, "trenger en tittel"),
+    ({"date": "9999-12-31", "time_of_day": "23:59"}, "mellom 1.1.2000 og 31.12.2100"),
+    ({"date": "0001-01-01", "time_of_day": "00:00"}, "mellom 1.1.2000 og 31.12.2100"),
 ]
 
 
@@ -324,3 +326,13 @@ def test_a_description_fits_the_modal_or_is_refused_in_the_users_language(bot: S
         bot.app.renderer.reply(reply)
         == "Beskrivelsen er for lang: høyst 3000 tegn. Kort den ned og prøv igjen."
     )
+
+
+@pytest.mark.parametrize("number", ["2147483648", "99999999999999999999"])
+def test_a_session_number_out_of_range_is_no_session(bot: SlackBot, number: str) -> None:
+    bot.slack.command(f"lysark {number}", OLGA)  # the refusal in the modal opened for it
+    assert "Jeg finner ingen økt med nummer" in mrkdwn_texts(opened_modal(bot))[0]
+    bot.slack.click(ids.EDIT_SESSION, number, OLGA, where="home")
+    notice = opened_modal(bot, 2)
+    assert "callback_id" not in notice
+    assert "Jeg finner ingen økt med nummer" in mrkdwn_texts(notice)[0]

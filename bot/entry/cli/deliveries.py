@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
 
+from bot.bounds import MAX_ID
 from bot.delivery.operations import list_deliveries, preview, retry, send_now
 from bot.entry.cli.common import open_app, operate
 from bot.entry.composition import App
@@ -25,11 +26,13 @@ out = Console(highlight=False)
 
 @app.command("list")
 def list_cmd(
-    session: int | None = typer.Option(None, "--session", help="Only this session's deliveries."),
+    session: int | None = typer.Option(
+        None, "--session", min=1, max=MAX_ID, help="Only this session's deliveries."
+    ),
     state: str | None = typer.Option(
         None, "--state", help="pending, claimed, sending, sent, failed or skipped."
     ),
-    limit: int = typer.Option(200, help="At most this many rows, newest first."),
+    limit: int = typer.Option(200, min=1, max=100_000, help="At most this many rows, newest first."),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
 ) -> None:
     """List deliveries with their state, attempts and last error."""
@@ -69,7 +72,7 @@ def list_cmd(
 
 @app.command("retry")
 def retry_cmd(
-    ids: Annotated[list[int] | None, typer.Argument(help="Delivery ids to retry.")] = None,
+    ids: Annotated[list[int] | None, typer.Argument(min=1, max=MAX_ID, help="Delivery ids to retry.")] = None,
     failed: bool = typer.Option(False, "--failed", help="Retry every failed delivery."),
 ) -> None:
     """Queue failed deliveries again, due now (a running bot sends them)."""
@@ -89,7 +92,7 @@ def _with_senders(bot: App) -> None:
 
 
 def send(
-    session_id: int = typer.Argument(..., help="The session."),
+    session_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The session."),
     kind: str = typer.Argument(..., help="invitation, reminder or followup."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show who would get what, through which channel."),
     wait: float = typer.Option(

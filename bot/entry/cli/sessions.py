@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.bounds import MAX_ID
 from bot.commands import SessionFields
 from bot.entry.cli.common import fail, open_app, operate
 from bot.services.context import Ctx
@@ -34,7 +35,9 @@ def add_cmd(
     series: str = typer.Option("baerekraftsfredag", help="The series' slug."),
     title: str = typer.Option(..., help="Title of the session."),
     start: str = typer.Option(..., help='Local start in the series\' time zone: "YYYY-MM-DD HH:MM".'),
-    duration: int | None = typer.Option(None, help="Minutes (default: the series' default)."),
+    duration: int | None = typer.Option(
+        None, min=1, max=1440, help="Minutes (default: the series' default)."
+    ),
     topic: str | None = typer.Option(None, help="Topic, e.g. SDG 5."),
     speakers: str | None = typer.Option(None, help="Speakers, comma-separated."),
     description: str | None = typer.Option(None, help="Description or agenda."),
@@ -84,7 +87,7 @@ def list_cmd(
 
 
 @app.command("cancel")
-def cancel_cmd(session_id: int = typer.Argument(..., help="The session's id.")) -> None:
+def cancel_cmd(session_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The session's id.")) -> None:
     """Cancel a session."""
     with open_app() as bot:
         changed = operate(bot, lambda ctx: cancel_session(ctx, session_id)[1])
@@ -95,7 +98,7 @@ def cancel_cmd(session_id: int = typer.Argument(..., help="The session's id.")) 
 
 @links_app.command("add")
 def links_add_cmd(
-    session_id: int = typer.Argument(..., help="The session's id."),
+    session_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The session's id."),
     title: str = typer.Option(..., help="Title of the presentation."),
     url: str = typer.Option(..., help="Link to the slides (https://...)."),
     speaker: str | None = typer.Option(None, help="Who presented."),
