@@ -12,10 +12,12 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from bot.entry.body_limit import BodyLimit
 from bot.entry.composition import App
 from bot.entry.metrics import metrics_route
 
@@ -61,8 +63,11 @@ def health_route(app: App) -> Route:
 
 
 def create_web_app(app: App, routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """`/healthz`, `/metrics` and the channels' routes."""
-    return Starlette(routes=[health_route(app), metrics_route(app), *routes])
+    """`/healthz`, `/metrics` and the channels' routes, each request's body counted as it arrives
+    (413 past 1 MB, before any route runs)."""
+    return Starlette(
+        routes=[health_route(app), metrics_route(app), *routes], middleware=[Middleware(BodyLimit)]
+    )
 
 
 class WebServer:
