@@ -9,7 +9,6 @@ in the inbox.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import queue
 import threading
@@ -21,6 +20,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.error_policy import ErrorPolicy
+from bot.json_input import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ class NotificationInbox:
         if len(body) > MAX_BODY:
             return Response(status_code=413)
         try:
-            items = json.loads(body).get("value", [])
-        except (ValueError, AttributeError):
+            items = parse_json(body).get("value", [])
+        except (ValueError, AttributeError):  # not JSON, nested too deeply, or not an object
             return Response(status_code=400)
         for item in items if isinstance(items, list) else []:
             if isinstance(item, dict) and hmac.compare_digest(

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from bot.settings import LANGUAGES
+from bot.text import is_plain_text
 
 MAX_BODY = 16 * 1024  # a form here is a few fields; anything bigger is not ours
 LANGUAGE_COOKIE = "lang"
 
 
 class BadForm(Exception):
-    """The body could not be read as a form (malformed, or too large)."""
+    """The request could not be read: a malformed or too large form, or control characters in the
+    address."""
 
     def __init__(self, too_large: bool = False) -> None:
         super().__init__("too large" if too_large else "malformed")
@@ -52,12 +54,17 @@ async def read_request(request: Request) -> WebRequest:
         except Exception as exc:  # Starlette/multipart raise several kinds for a malformed body
             raise BadForm from exc
         form = {key: value for key, value in parsed.multi_items() if isinstance(value, str)}
+    path_params = {k: str(v) for k, v in request.path_params.items()}
+    query = dict(request.query_params)
+    # No page takes a control character in its address (a form's fields are each checked by its page).
+    if not all(is_plain_text(text) for text in [*path_params.values(), *query, *query.values()]):
+        raise BadForm
     return WebRequest(
         method=request.method,
         path=request.url.path,
-        path_params={k: str(v) for k, v in request.path_params.items()},
-        query=dict(request.query_params),
-        cookies=dict(request.cookies),
+        path_params=path_params,
+        query=query,
+        cookies={k: v for k, v in request.cookies.items() if is_plain_text(k + v)},
         form=form,
         accept_language=request.headers.get("accept-language", ""),
         client=request.client.host if request.client else "unknown",
