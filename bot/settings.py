@@ -54,6 +54,9 @@ class Settings:
     public_base_url: str | None = None
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     secret_key_is_temporary: bool = True
+    # Shows operators the detailed `/healthz` (channels, problems) as `Authorization: Bearer <token>`;
+    # unset, `/healthz` only says whether the bot is alive.
+    health_token: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one JSON object per line
     # Who may read /metrics: a bearer of this token; unset, only a client on this machine.
@@ -206,6 +209,9 @@ def core_settings(r: Reader) -> Settings:
     secret = r.text("SECRET_KEY")
     if secret is not None and len(secret) < 16:
         r.problems.append("SECRET_KEY: must be at least 16 characters")
+    health_token = r.text("HEALTH_TOKEN")
+    if health_token is not None and len(health_token) < 16:
+        r.problems.append("HEALTH_TOKEN: must be at least 16 characters")
     log_level = (r.text("LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         r.problems.append(f"LOG_LEVEL: {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
@@ -223,6 +229,7 @@ def core_settings(r: Reader) -> Settings:
         public_base_url=(r.url("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         secret_key=secret or secrets.token_urlsafe(32),
         secret_key_is_temporary=secret is None,
+        health_token=health_token,
         log_level=log_level,
         log_format=log_format,
         metrics_token=r.text("METRICS_TOKEN") or None,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import time
@@ -20,53 +21,79 @@ from starlette.routing import BaseRoute, Route
 from bot.entry.body_limit import BodyLimit
 from bot.entry.composition import App
 from bot.entry.metrics import metrics_route
+from bot.entry.security_headers import SecurityHeaders, served_over_https
 
 log = logging.getLogger(__name__)
 
 
 def health_route(app: App) -> Route:
-    def healthz(_request: Request) -> JSONResponse:
-        database = "ok"
-        try:
-            with app.db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:  # the report must answer even when the database does not
-            log.warning("health check: database unreachable: %s", type(exc).__name__)
-            database = "unreachable"
-        channels = app.channel_states()
-        problems = {
-            place: {
-                "failures": trouble.count,
-                "last": trouble.last_at.isoformat(),
-                "error": trouble.last_error,
-            }
-            for place, trouble in app.health.recent().items()
-            if trouble.last_at is not None
-        }
-        healthy = database == "ok"
-        # "on" works, "off" is not configured; anything else ("degraded", "reconnecting (...)") does not.
-        degraded = (
-            not healthy or bool(problems) or any(state not in ("on", "off") for state in channels.values())
-        )
-        body: dict[str, object] = {
-            "status": "degraded" if degraded else "ok",
-            "database": database,
-            "channels": channels,
-        }
-        if problems:
-            body["problems"] = problems
+    """`GET /healthz`: for anyone, whether the bot is alive (`{"status": "ok"}`, or 503 when the
+    database is unreachable); for an operator with `Authorization: Bearer <HEALTH_TOKEN>`, the detailed
+    report: each channel's state and what failed lately."""
+
+    def healthz(request: Request) -> JSONResponse:
+        database = _database_state(app)
         # 503 only when nothing works without a database; a failing job or channel is reported, and
         # a service manager must not restart the bot for it.
-        return JSONResponse(body, status_code=200 if healthy else 503)
+        status_code = 200 if database == "ok" else 503
+        if not _is_operator(request, app.settings.health_token):
+            return JSONResponse({"status": "ok" if database == "ok" else "unavailable"}, status_code)
+        return JSONResponse(_report(app, database), status_code)
 
     return Route("/healthz", healthz, methods=["GET"])
 
 
+def _database_state(app: App) -> str:
+    try:
+        with app.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:  # the report must answer even when the database does not
+        log.warning("health check: database unreachable: %s", type(exc).__name__)
+        return "unreachable"
+    return "ok"
+
+
+def _is_operator(request: Request, token: str | None) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return (
+        token is not None
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), token.encode())
+    )
+
+
+def _report(app: App, database: str) -> dict[str, object]:
+    channels = app.channel_states()
+    problems = {
+        place: {
+            "failures": trouble.count,
+            "last": trouble.last_at.isoformat(),
+            "error": trouble.last_error,
+        }
+        for place, trouble in app.health.recent().items()
+        if trouble.last_at is not None
+    }
+    # "on" works, "off" is not configured; anything else ("degraded", "reconnecting (...)") does not.
+    degraded = (
+        database != "ok" or bool(problems) or any(state not in ("on", "off") for state in channels.values())
+    )
+    body: dict[str, object] = {
+        "status": "degraded" if degraded else "ok",
+        "database": database,
+        "channels": channels,
+    }
+    if problems:
+        body["problems"] = problems
+    return body
+
+
 def create_web_app(app: App, routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """`/healthz`, `/metrics` and the channels' routes, each request's body counted as it arrives
-    (413 past 1 MB, before any route runs)."""
+    """`/healthz`, `/metrics` and the channels' routes. Every answer carries the security headers;
+    each request's body is counted as it arrives (413 past 1 MB, before any route runs)."""
+    https = served_over_https(app.settings.public_base_url)
     return Starlette(
-        routes=[health_route(app), metrics_route(app), *routes], middleware=[Middleware(BodyLimit)]
+        routes=[health_route(app), metrics_route(app), *routes],
+        middleware=[Middleware(SecurityHeaders, https=https), Middleware(BodyLimit)],
     )
 
 

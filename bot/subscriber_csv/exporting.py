@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from bot.models import Person, Series, Subscription
 from bot.services.people import channels_of
-from bot.subscriber_csv.rows import FORMULA_START, UNSUBSCRIBED_COLUMN
+from bot.subscriber_csv.rows import UNSUBSCRIBED_COLUMN, starts_a_formula
 
 EXPORT_COLUMNS = ("email", "name", "language", "channels", "subscribed_at", "source_channel", "series")
 EXPORT_FETCH = 1000  # rows fetched per round trip when exporting
@@ -77,5 +77,6 @@ def iso_utc(when: datetime) -> str:
 
 
 def neutralise(cell: str) -> str:
-    """A cell a spreadsheet shows as text: one starting a formula gets a leading `'`."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
+    """A cell a spreadsheet shows as text: one that may start a formula, look-alikes and invisible
+    characters before one included, gets a leading `'`."""
+    return "'" + cell if starts_a_formula(cell) else cell

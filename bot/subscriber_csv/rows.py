@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +24,9 @@ REQUIRED_COLUMNS = ("email", "name", "language")
 # Written by `--include-unsubscribed`; on import, a row with a value here is never subscribed.
 UNSUBSCRIBED_COLUMN = "unsubscribed_at"
 MAX_NAME = 200
-# Cells starting with one of these are run as formulas by spreadsheets (CSV injection).
+# Cells starting with one of these are run as formulas by spreadsheets (CSV injection); so are those
+# that start with a look-alike (full-width `＝`, small `﹫`: the same after NFKC) or with invisible
+# characters or spaces before one (a spreadsheet may drop them).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -207,8 +210,20 @@ def left_reason(when: datetime | None, tz: ZoneInfo | None = None) -> str:
     return f"unsubscribed on {day}; must subscribe themselves"
 
 
+def starts_a_formula(cell: str) -> bool:
+    """Whether a spreadsheet might run `cell` as a formula (see FORMULA_START)."""
+    if cell.startswith(FORMULA_START):
+        return True
+    shown = cell.lstrip("".join(ch for ch in cell[:64] if _invisible(ch)))
+    return unicodedata.normalize("NFKC", shown[:1]).startswith(FORMULA_START)
+
+
+def _invisible(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
 def unescape(cell: str) -> str:
     """Undo `neutralise` (bot.subscriber_csv.exporting), so an exported list imports unchanged."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_START:
+    if len(cell) > 1 and cell[0] == "'" and starts_a_formula(cell[1:]):
         return cell[1:]
     return cell

@@ -59,7 +59,7 @@ def _endpoint(site: Site, page: Page) -> Callable[[Request], object]:
         except BadForm as bad:
             req = WebRequest(method=request.method, path=request.url.path, cookies=dict(request.cookies))
             problem, status = ("too_large", 413) if bad.too_large else ("bad_request", 400)
-            return await run_in_threadpool(site.problem, req, problem, status)
+            return with_security_headers(await run_in_threadpool(site.problem, req, problem, status))
         return with_security_headers(await run_in_threadpool(_guarded, site, page, req))
 
     return endpoint

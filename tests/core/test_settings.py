@@ -46,8 +46,10 @@ MS_FULL = {
     "MS_ORGANISER": "baerekraft@ks.no",
 }
 SECRET_KEY = "secret-key-SECRET-5555-0123456789"
+HEALTH_TOKEN = "health-token-SECRET-6666"
 SECRETS = (
     SECRET_KEY,
+    HEALTH_TOKEN,
     SLACK_FULL["SLACK_BOT_TOKEN"],
     SLACK_FULL["SLACK_SIGNING_SECRET"],
     SLACK_FULL["SLACK_APP_TOKEN"],
@@ -211,6 +213,7 @@ def test_env_example_itself_is_a_valid_configuration() -> None:
         ("SLACK_API_URL", "ftp://slack.com/api/"),
         ("SLACK_APP_TOKEN", "xoxb-not-an-app-token"),
         ("SECRET_KEY", "too-short"),
+        ("HEALTH_TOKEN", "too-short"),
         ("LOG_LEVEL", "chatty"),
     ],
 )
@@ -346,7 +349,8 @@ def test_full_microsoft_credentials_give_microsoft_settings() -> None:
 
 
 def test_repr_never_shows_a_secret() -> None:
-    s = load({**SLACK_FULL, **MS_FULL, "SECRET_KEY": SECRET_KEY})
+    s = load({**SLACK_FULL, **MS_FULL, "SECRET_KEY": SECRET_KEY, "HEALTH_TOKEN": HEALTH_TOKEN})
+    assert s.health_token == HEALTH_TOKEN
     assert s.slack is not None
     assert s.microsoft is not None
     for text in (repr(s), str(s), repr(s.slack), repr(s.microsoft)):

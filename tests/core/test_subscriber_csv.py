@@ -383,12 +383,35 @@ def test_export_of_unsubscribed_adds_a_column_and_re_imports_without_re_subscrib
     assert set(subscriptions_by_email(app)) == {"stay@x.no"}
 
 
-@pytest.mark.parametrize("danger", ["=1+1", "+47 123", "-2", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "danger",
+    [
+        "=1+1",
+        "+47 123",
+        "-2",
+        "@SUM(A1)",
+        "\tx",
+        "\rx",
+        # Look-alikes, and invisible characters or spaces before a formula.
+        "＝1+1",
+        "＋47",
+        "－2",
+        "＠SUM(A1)",
+        "﹦1",
+        "\u200b=1+1",
+        "\ufeff=HYPERLINK(x)",
+        "\u2060\u200d+1",
+        " =1",
+        "\u00a0\u3000=1",
+        "\n=1",
+    ],
+)
 def test_formula_cells_are_neutralised_and_survive_a_round_trip(app: App, danger: str) -> None:
     subscribe(app, "ola@x.no", name=danger)
     assert do_export(app)[0]["name"] == "'" + danger
     assert subscriber_csv.neutralise("=HYPERLINK(x)@x.no") == "'=HYPERLINK(x)@x.no"
     assert subscriber_csv.neutralise("ola@x.no") == "ola@x.no"
+    assert subscriber_csv.neutralise("Ola \u200b=") == "Ola \u200b="
     assert subscriber_csv.unescape("'" + danger) == danger
     assert subscriber_csv.unescape("'Ola") == "'Ola"
 

@@ -33,6 +33,7 @@ from tests.microsoft365.support import BOT_ID, KARI, Fakes, free_port, running_f
 pytestmark = pytest.mark.slow  # starts real processes
 
 SECRET_KEY = "graph-process-test-secret-key"
+HEALTH_TOKEN = "graph-process-health-token"
 
 
 def environment(db_url: str, fakes: Fakes, port: int) -> dict[str, str]:
@@ -41,6 +42,7 @@ def environment(db_url: str, fakes: Fakes, port: int) -> dict[str, str]:
         local_ca().environ(),
         DATABASE_URL=db_url,
         SECRET_KEY=SECRET_KEY,
+        HEALTH_TOKEN=HEALTH_TOKEN,
         LOG_LEVEL="INFO",
         HOST="127.0.0.1",
         PORT=str(port),
@@ -180,7 +182,9 @@ def test_the_running_bot_invites_reminds_posts_and_takes_commands_from_teams(
         assert wait_for(lambda: unfinished_requests(db_url) == 0, 20)
         assert len([m for m in tenant.replies(asked) if m.from_id == BOT_ID]) == 1
         assert graph.notifier.delivered and all(d.status == 202 for d in graph.notifier.delivered)
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["channels"]["microsoft365"] == "on"
+        operator = {"authorization": f"Bearer {HEALTH_TOKEN}"}
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", headers=operator).json()
+        assert health["channels"]["microsoft365"] == "on"
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from icalendar import Calendar
@@ -18,11 +21,20 @@ from tests.web.support import SLUG, Web, add_a_session, h1, open_web
 PAGE = f"/s/{SLUG}"
 FEED = f"/s/{SLUG}/calendar.ics"
 SCRIPT = "<script>alert(1)</script>"
+TOKEN = "operator-health-token-0123456789"
+OPERATOR = {"authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
 def site(settings: BotSettings, clock: ManualClock) -> Iterator[Web]:
     with open_web(settings, clock) as made:
+        yield made
+
+
+@pytest.fixture
+def operated(settings: BotSettings, clock: ManualClock) -> Iterator[Web]:
+    """The site of a bot with HEALTH_TOKEN set."""
+    with open_web(replace(settings, health_token=TOKEN), clock) as made:
         yield made
 
 
@@ -186,8 +198,15 @@ def test_the_csrf_cookie_is_http_only_and_same_site(site: Web) -> None:
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
 
 
-def test_healthz_reports_the_database_and_the_channels(site: Web) -> None:
-    response = site.client.get("/healthz")
+def test_healthz_tells_anyone_only_that_the_bot_is_alive(site: Web) -> None:
+    for headers in ({}, {"authorization": "Bearer wrong-token-0123456789"}, {"authorization": "Basic x"}):
+        response = site.client.get("/healthz", headers=headers)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}  # no channels, no problems: nothing to learn
+
+
+def test_healthz_reports_the_database_and_the_channels_to_operators(operated: Web) -> None:
+    response = operated.client.get("/healthz", headers=OPERATOR)
     assert response.status_code == 200
     body = response.json()
     assert body["database"] == "ok"
@@ -195,12 +214,13 @@ def test_healthz_reports_the_database_and_the_channels(site: Web) -> None:
     assert (body["status"], "problems" in body) == ("ok", False)
 
 
-def test_healthz_names_what_failed_lately_without_asking_for_a_restart(site: Web) -> None:
+def test_healthz_names_what_failed_lately_without_asking_for_a_restart(operated: Web) -> None:
     try:
         raise ConnectionResetError("peer reset while mailing kari@kommune.no")
     except ConnectionResetError as exc:
-        site.app.errors.unexpected("sender email", exc, delivery=3)
-    response = site.client.get("/healthz")
+        operated.app.errors.unexpected("sender email", exc, delivery=3)
+    assert operated.client.get("/healthz").json() == {"status": "ok"}  # the public sees no problems
+    response = operated.client.get("/healthz", headers=OPERATOR)
     assert response.status_code == 200  # the bot still works: nothing for a service manager to restart
     body = response.json()
     assert body["status"] == "degraded"
@@ -209,3 +229,60 @@ def test_healthz_names_what_failed_lately_without_asking_for_a_restart(site: Web
         body["problems"]["sender email"]["error"]
         == "ConnectionResetError: peer reset while mailing <address>"
     )
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(
+    sqlite_template: Path, tmp_path: Path, clock: ManualClock
+) -> None:
+    path = tmp_path / "bot.db"
+    shutil.copy(sqlite_template, path)
+    settings = BotSettings(
+        database_url=f"sqlite:///{path}", secret_key="test-secret-key-0123456789", health_token=TOKEN
+    )
+    with open_web(settings, clock) as web:
+        web.app.db.engine.dispose()
+        path.unlink()
+        path.mkdir()  # where the database was, SQLite can open nothing now
+        public = web.client.get("/healthz")
+        assert (public.status_code, public.json()) == (503, {"status": "unavailable"})
+        detailed = web.client.get("/healthz", headers=OPERATOR)
+        assert detailed.status_code == 503
+        assert (detailed.json()["status"], detailed.json()["database"]) == ("degraded", "unreachable")
+
+
+# --- headers on every answer ----------------------------------------------------------------------
+
+ANSWERS = [
+    ("GET", "/healthz", 200),
+    ("GET", "/static/web.css", 200),
+    ("GET", "/static/nothing.css", 404),
+    ("GET", "/nowhere", 404),
+    ("POST", "/healthz", 405),
+    ("GET", f"/s/{SLUG}", 200),
+    ("GET", "/s/%00", 400),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "status"), ANSWERS)
+def test_every_answer_carries_the_security_headers(site: Web, method: str, path: str, status: int) -> None:
+    response = site.client.request(method, path)
+    assert response.status_code == status
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["strict-transport-security"] == "max-age=31536000"  # served over https
+
+
+def test_a_refused_body_carries_the_security_headers_too(site: Web) -> None:
+    response = site.client.post("/healthz", content=b"x" * 1_000_001)
+    assert response.status_code == 413
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_no_hsts_when_not_served_over_https(settings: BotSettings, clock: ManualClock) -> None:
+    with open_web(settings, clock, public_base_url="http://localhost:8000") as web:
+        response = web.client.get("/healthz")
+        assert "strict-transport-security" not in response.headers
+        assert response.headers["x-frame-options"] == "DENY"

@@ -1,0 +1,48 @@
+"""The headers every answer of the web server carries, whatever route (or none) made it: pages,
+`/healthz`, `/static`, 404s, 405s and 413s alike. A route's own value of one of them wins (the web
+pages allow their own stylesheet); the rest get the strictest: nothing may load, frame or sniff.
+
+HSTS only when the bot is served over https (PUBLIC_BASE_URL): a browser that saw it never tries
+plain http again for a year.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BASE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Links carry tokens in their path: never pass them on.
+    "Referrer-Policy": "no-referrer",
+}
+HSTS = "max-age=31536000"
+
+
+def served_over_https(public_base_url: str | None) -> bool:
+    return (public_base_url or "").lower().startswith("https://")
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp, https: bool = False) -> None:
+        self.app = app
+        self.headers = {**BASE_HEADERS, **({"Strict-Transport-Security": HSTS} if https else {})}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
