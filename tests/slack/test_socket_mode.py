@@ -28,6 +28,9 @@ from tests.web.support import TestClient
 APP_TOKEN = "xapp-1-A0BOT-fake"
 
 
+HEALTH_TOKEN = "operator-health-token-0123"
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeSlackAPI]:
     with running_fake() as running:
@@ -39,7 +42,7 @@ def fake() -> Iterator[FakeSlackAPI]:
 def app(fake: FakeSlackAPI, sqlite_template: Path, tmp_path: Path, clock: ManualClock) -> Iterator[App]:
     """The bot in Socket Mode (on SQLite only: what is tested here is the connection)."""
     slack = SlackSettings(fake.token or "", SIGNING_SECRET, app_token=APP_TOKEN, api_url=fake.url)
-    settings = replace(sqlite_only(sqlite_template, tmp_path), slack=slack)
+    settings = replace(sqlite_only(sqlite_template, tmp_path), slack=slack, health_token=HEALTH_TOKEN)
     bot = build(settings, clock=clock, migrate=False)
     yield bot
     bot.close()
@@ -155,6 +158,8 @@ def assert_carries_a_command(fake: FakeSlackAPI, socket_mode: FakeSocketMode) ->
 
 
 def healthz(app: App) -> dict[str, Any]:
+    """The operator's report (the public answer says only whether the bot is alive)."""
     with TestClient(create_web_app(app)) as client:
-        body: dict[str, Any] = client.get("/healthz").json()
+        answer = client.get("/healthz", headers={"Authorization": f"Bearer {HEALTH_TOKEN}"})
+        body: dict[str, Any] = answer.json()
     return body
