@@ -1,6 +1,7 @@
 """What can go wrong with Microsoft 365: exceptions that say what to do about it, and `Health`, the
 problems going on right now, logged once when they start and when they end. `/healthz` shows the
-channel "degraded" while any area (or the stored Teams login) has one; `teams status` the details.
+channel "degraded: <why>" while any area (or the stored Teams login) has one; `teams status` the
+details.
 """
 
 from __future__ import annotations

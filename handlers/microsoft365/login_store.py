@@ -4,7 +4,8 @@ The key is derived from SECRET_KEY with HKDF-SHA256 and used with Fernet (AES-12
 changed SECRET_KEY or a tampered row cannot be read, and says so, instead of yielding garbage.
 
 `version` rises on each save so a process reloads the cache only when another one changed it. A
-problem (expired or revoked login) is stored with the row, for `teams status` and /healthz.
+problem is stored with the row, for `teams status` and /healthz: a lost login (expired or revoked,
+`teams login` needed) or a transient failure of the identity provider (the bot retries by itself).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class LoginState:
     refreshed_at: datetime | None
     problem: str | None
     problem_at: datetime | None
+    problem_transient: bool = False  # the identity provider failed for now; no new login needed
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,13 @@ class LoginStore:
             if row is None:
                 return None
             return LoginState(
-                row.username, row.user_id, row.logged_in_at, row.refreshed_at, row.problem, row.problem_at
+                row.username,
+                row.user_id,
+                row.logged_in_at,
+                row.refreshed_at,
+                row.problem,
+                row.problem_at,
+                bool(row.problem_transient),
             )
 
     def save_login(self, cache: str, username: str | None, user_id: str | None) -> int:
@@ -109,6 +117,7 @@ class LoginStore:
             row.username, row.user_id = username, user_id
             row.version, row.logged_in_at, row.refreshed_at = row.version + 1, now, now
             row.problem = row.problem_at = None
+            row.problem_transient = False
             return row.version
 
     def save_cache(self, cache: str) -> int | None:
@@ -122,13 +131,24 @@ class LoginStore:
             row.version += 1
             row.refreshed_at = now
             row.problem = row.problem_at = None
+            row.problem_transient = False
             return row.version
 
-    def report_problem(self, problem: str) -> None:
+    def report_problem(self, problem: str, *, transient: bool = False) -> None:
         with self.db.transaction() as s:
             row = s.get(GraphLogin, KEY, with_for_update=True)
-            if row is not None and row.problem != problem[:300]:
-                row.problem, row.problem_at = problem[:300], self.clock.now()
+            if row is not None and (row.problem != problem[:300] or row.problem_transient != transient):
+                if row.problem is None or row.problem_transient != transient:
+                    row.problem_at = self.clock.now()  # since when: kept while the same kind goes on
+                row.problem, row.problem_transient = problem[:300], transient
+
+    def clear_problem(self) -> None:
+        """The login works again (a token came without a refresh that would have cleared it)."""
+        with self.db.transaction() as s:
+            row = s.get(GraphLogin, KEY, with_for_update=True)
+            if row is not None and row.problem is not None:
+                row.problem = row.problem_at = None
+                row.problem_transient = False
 
     def forget(self) -> bool:
         with self.db.transaction() as s:

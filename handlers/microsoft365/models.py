@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models import Base
@@ -15,7 +15,9 @@ class GraphLogin(Base):
     """The delegated service account's msal token cache, encrypted with a key derived from SECRET_KEY.
 
     `version` rises on every save, so other processes know to reload it; `problem` says why the login
-    no longer works (shown by `teams status` and /healthz) until the next successful refresh or login.
+    no longer works (shown by `teams status` and /healthz) until the next successful refresh or login;
+    `problem_transient`: the identity provider failed for now and the bot retries by itself, rather
+    than the login being gone (`invalid_grant`, `interaction_required`: `teams login` is needed).
     """
 
     __tablename__ = "graph_login"
@@ -29,6 +31,7 @@ class GraphLogin(Base):
     refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
     problem: Mapped[str | None] = mapped_column(String(300), default=None)
     problem_at: Mapped[datetime | None] = mapped_column(default=None)
+    problem_transient: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class GraphEvent(Base):
@@ -46,6 +49,8 @@ class GraphEvent(Base):
     event_id: Mapped[str | None] = mapped_column(String(300), default=None)
     online_meeting: Mapped[bool] = mapped_column(Boolean, default=False)
     join_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    # Exchange's `iCalUId` of the event: the UID its invitation carries (and the reminder's .ics too).
+    ical_uid: Mapped[str | None] = mapped_column(String(300), default=None)
     # Person ids currently on the event as attendees (addresses are read fresh when syncing).
     attendee_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     # The addresses we put on the event (lower case): only these are ever taken off it, so attendees

@@ -42,8 +42,8 @@ class Microsoft365:
         limits = app.settings.limits
         self.host = uid_host(app.settings.public_base_url)
         self.store = LoginStore(app.db, app.settings.secret_key, app.clock)
-        self.app_auth = AppAuth(settings)
-        self.user_auth = DelegatedAuth(settings, self.store)
+        self.app_auth = AppAuth(settings, self.health)
+        self.user_auth = DelegatedAuth(settings, self.store, app.clock)
         tokens = GraphTokens(self.app_auth, self.user_auth)
         self.client = GraphClient(settings.graph_api_url, tokens, app.clock, timeout=settings.timeout)
         self.mailbox = Mailbox(app.db, app.clock, settings.organiser, limits)

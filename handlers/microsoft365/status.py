@@ -1,4 +1,8 @@
-"""The state of Microsoft 365 for operators: one word for /healthz, a few lines for `teams status`."""
+"""The state of Microsoft 365 for operators: one line for /healthz, a few lines for `teams status`.
+
+Both say whether an operator must act: a lost Teams login needs `teams login`; a sign-in failing for
+now (the identity provider's AADSTS90033, a 5xx) heals by itself and says so.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,20 @@ from handlers.microsoft365.errors import GraphError, LoginNeeded
 from handlers.microsoft365.models import GraphEvent, GraphSubscription
 from handlers.microsoft365.service import Microsoft365
 
+LOGIN_NEEDED = "Teams login needed: run `baerekraft-bot teams login`"
+
 
 def channel_state(graph: Microsoft365) -> str:
-    """`on`, or `degraded` while the Teams login or any area has a problem (details: teams status)."""
+    """`on`, or `degraded: <why>` while the Teams login or any area has a problem (details: teams
+    status); the reason says whether `teams login` is needed or the problem heals by itself."""
     login = graph.store.state()
-    if graph.health.problems() or login is None or login.problem:
-        return "degraded"
+    if login is None or (login.problem and not login.problem_transient):
+        return f"degraded: {LOGIN_NEEDED}"
+    if login.problem:
+        return "degraded: Teams sign-in failing for now; retrying by itself"
+    problems = graph.health.problems()
+    if problems:
+        return f"degraded: {', '.join(sorted(problems))} (see `baerekraft-bot teams status`)"
     return "on"
 
 
@@ -42,7 +54,11 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
         if check:
             lines.append(f"Teams login token: {_check(lambda: _signed_in(graph))}")
         login = graph.store.state() or login
-        if login.problem:
+        if login.problem and login.problem_transient:
+            lines.append(
+                f"Teams sign-in failing since {login.problem_at}: {login.problem} (no new login needed)"
+            )
+        elif login.problem:
             lines.append(f"Teams login PROBLEM since {login.problem_at}: {login.problem}")
     for area, problem in sorted(graph.health.problems().items()):
         lines.append(f"{area} PROBLEM: {problem}")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -17,9 +19,17 @@ from handlers.microsoft365.errors import GraphUnavailable, LoginNeeded
 from handlers.microsoft365.login_store import SecretBox
 from handlers.microsoft365.models import GraphLogin
 from handlers.microsoft365.service import Microsoft365
-from handlers.microsoft365.status import channel_state, status_lines
+from handlers.microsoft365.status import LOGIN_NEEDED, channel_state, status_lines
 from tests.conftest import NOW
-from tests.microsoft365.support import BOT_UPN, Tenant365, tenant365
+from tests.microsoft365.fakes.identity_provider import (
+    EXPIRED_GRANT,
+    MFA_REQUIRED,
+    REVOKED_GRANT,
+    SERVER_ERROR,
+    TEMPORARILY_UNAVAILABLE,
+    TokenError,
+)
+from tests.microsoft365.support import BOT_UPN, Tenant365, free_port, serving, tenant365
 
 
 @pytest.fixture
@@ -84,7 +94,7 @@ def test_a_changed_secret_key_is_reported_not_crashed(ms: Tenant365) -> None:
     other = Microsoft365(other_app.core, other_settings.microsoft)
     with pytest.raises(LoginNeeded, match="cannot be decrypted"):
         other.user_auth.token()
-    assert channel_state(other) == "degraded"
+    assert channel_state(other) == f"degraded: {LOGIN_NEEDED}"
     other.close()
     other_app.close()
 
@@ -105,7 +115,7 @@ def test_revoked_login_is_reported_once_and_app_only_work_goes_on(
     # Operators see it: the stored state, `teams status`, /healthz.
     state = ms.m365.store.state()
     assert state is not None and state.problem and "revoked" in state.problem
-    assert channel_state(ms.m365) == "degraded"
+    assert channel_state(ms.m365) == f"degraded: {LOGIN_NEEDED}"
     assert any("Teams login PROBLEM" in line for line in status_lines(ms.m365, check=False))
     # App-only work is untouched: a confirmation mail still goes out.
     ms.m365.mailer().send(MailMessage("kari@kommune.no", "Bekreft", "Klikk her"))
@@ -118,7 +128,7 @@ def test_revoked_login_is_reported_once_and_app_only_work_goes_on(
 def test_no_login_at_all_is_a_clear_problem(ms: Tenant365) -> None:
     with pytest.raises(LoginNeeded, match="teams login"):
         ms.m365.user_auth.token()
-    assert channel_state(ms.m365) == "degraded"
+    assert channel_state(ms.m365) == f"degraded: {LOGIN_NEEDED}"
     assert any("Teams login: none" in line for line in status_lines(ms.m365, check=False))
 
 
@@ -137,3 +147,80 @@ def test_secrets_never_reach_the_log(ms: Tenant365, caplog: pytest.LogCaptureFix
     for secret in issued:
         assert secret not in text
     assert "rt-" not in text and "at-" not in text.replace("at-0", "")
+
+
+# --- sign-in that heals: only a lost login needs `teams login` ------------------------------------
+
+
+@pytest.mark.parametrize("failure", [TEMPORARILY_UNAVAILABLE, SERVER_ERROR], ids=["AADSTS90033", "503"])
+def test_a_transient_token_error_backs_off_and_heals_without_a_new_login(
+    ms: Tenant365, failure: TokenError
+) -> None:
+    ms.idp.token_lifetime = 120  # msal refreshes tokens this close to expiry: every call refreshes
+    ms.login()
+    # retry_after=0: msal would otherwise hold the identical request back itself, in real time.
+    ms.idp.fail_token(failure, grant="refresh_token", retry_after=0)
+    with pytest.raises(GraphUnavailable, match="Teams sign-in failing for now"):
+        ms.m365.teams.post_to_channel("Hei", "<p>hei</p>")
+    state = ms.m365.store.state()
+    assert state is not None and state.problem and state.problem_transient
+    assert channel_state(ms.m365).startswith("degraded: Teams sign-in failing for now")
+    lines = status_lines(ms.m365, check=False)
+    assert any("retrying by itself" in line for line in lines)
+    assert not any("teams login`" in line for line in lines)
+    # Backing off: no token request until the wait is over, and still no call for a new login.
+    refused = ms.idp.refused["refresh_token"]
+    with pytest.raises(GraphUnavailable, match="retrying"):
+        ms.m365.teams.post_to_channel("Hei", "<p>hei</p>")
+    assert ms.idp.refused["refresh_token"] == refused
+    # The identity provider is well again: after the wait, the same login works.
+    ms.clock.advance(timedelta(minutes=5))
+    ms.m365.teams.post_to_channel("Hei", "<p>hei</p>")
+    assert channel_state(ms.m365) == "on"
+    state = ms.m365.store.state()
+    assert state is not None and state.problem is None
+
+
+@pytest.mark.parametrize(
+    "failure", [EXPIRED_GRANT, REVOKED_GRANT, MFA_REQUIRED], ids=["AADSTS70008", "AADSTS50173", "AADSTS50076"]
+)
+def test_only_a_lost_grant_or_a_needed_interaction_asks_for_teams_login(
+    ms: Tenant365, failure: TokenError
+) -> None:
+    ms.idp.token_lifetime = 120
+    ms.login()
+    ms.idp.fail_token(failure, grant="refresh_token", times=5)
+    with pytest.raises(LoginNeeded, match=f"AADSTS{failure.aadsts}"):
+        ms.m365.user_auth.token()
+    state = ms.m365.store.state()
+    assert state is not None and state.problem and not state.problem_transient
+    assert channel_state(ms.m365) == f"degraded: {LOGIN_NEEDED}"
+    assert any("teams login" in line for line in status_lines(ms.m365, check=False))
+
+
+def test_a_5xx_from_the_token_endpoint_never_escapes_the_calendar_or_teams_status(
+    ms: Tenant365, caplog: pytest.LogCaptureFixture
+) -> None:
+    ms.login()
+    ms.add_session(NOW + timedelta(days=10))
+    ms.idp.fail_token(SERVER_ERROR, grant="client_credentials", times=2, retry_after=0)
+    assert ms.m365.calendar.run_once() == 0  # msal's MsalServiceError is caught: the pass ends
+    assert channel_state(ms.m365).startswith("degraded")
+    lines = status_lines(ms.m365, check=True)
+    assert any(line.startswith("app-only token: FAILED: identity provider unavailable") for line in lines)
+    assert "Traceback" not in "\n".join(lines) + caplog.text
+    # The next pass heals by itself.
+    assert ms.m365.calendar.run_once() == 1
+    assert ms.m365.app_auth.token()
+    assert channel_state(ms.m365) == "on"
+
+
+def test_healthz_says_whether_a_teams_login_is_needed(ms: Tenant365) -> None:
+    ms.idp.token_lifetime = 120
+    ms.login()
+    ms.idp.fail_token(TEMPORARILY_UNAVAILABLE, grant="refresh_token", retry_after=0)
+    with pytest.raises(GraphUnavailable):
+        ms.m365.user_auth.token()
+    with serving(ms.app, [], free_port()) as base:
+        state = httpx.get(f"{base}/healthz").json()["channels"]["microsoft365"]
+    assert state.startswith("degraded: Teams sign-in failing for now") and "teams login" not in state

@@ -3,7 +3,14 @@ credentials, device code and refresh tokens, and the device-code endpoint, over 
 
 Point msal at it with `MS_AUTHORITY_HOST=idp.url`. Tokens are opaque random strings the fake Graph
 checks here (`token_info`). A test approves a device login (`approve`), revokes a user's refresh
-tokens (`revoke`), or expires every access token (`expire_access_tokens`).
+tokens (`revoke`), expires every access token (`expire_access_tokens`), or makes the token endpoint
+answer as Entra ID does when something is wrong (`fail_token`: the AADSTS error bodies below, or a 5xx
+with Retry-After, on which msal raises `MsalServiceError`).
+
+Error bodies are Entra ID's: `error`, `error_description` starting with the AADSTS code and followed by
+trace lines, `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`. msal holds an
+identical request back itself after an error: for `Retry-After` seconds when the answer has one, else
+60 s after a 400 (in real time, whatever the bot's clock says).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import json
 import secrets
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -44,11 +52,68 @@ class TokenInfo:
     permissions: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class TokenError:
+    """An error the token endpoint answers with (Entra ID's codes)."""
+
+    error: str
+    aadsts: int
+    text: str
+    status: int = 400
+
+
+# What Entra ID answers, by AADSTS code (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+TEMPORARILY_UNAVAILABLE = TokenError(
+    "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
+)
+EXPIRED_GRANT = TokenError(
+    "invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity."
+)
+REVOKED_GRANT = TokenError(
+    "invalid_grant",
+    50173,
+    "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
+)
+MFA_REQUIRED = TokenError(
+    "interaction_required",
+    50076,
+    "Due to a configuration change made by your administrator, or because you moved to a new location, "
+    "you must use multi-factor authentication to access '00000003-0000-0000-c000-000000000000'.",
+)
+SERVER_ERROR = TokenError("server_error", 90100, "An unexpected error occurred.", status=503)
+
+
+@dataclass
+class Failure:
+    """Injected: the next `times` token requests (of `grant`, or any) get `error`."""
+
+    error: TokenError
+    grant: str | None
+    times: int
+    retry_after: int | None
+
+
 @dataclass
 class DeviceCode:
     user_code: str
     expires_at: float
     user_id: str | None = None
+
+
+def _error_body(error: str, aadsts: int, text: str) -> dict[str, object]:
+    """An error as Entra ID's token endpoint writes it."""
+    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
+    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+    return {
+        "error": error,
+        "error_description": f"AADSTS{aadsts}: {text}\r\nTrace ID: {trace}\r\n"
+        f"Correlation ID: {correlation}\r\nTimestamp: {stamp}",
+        "error_codes": [aadsts],
+        "timestamp": stamp,
+        "trace_id": trace,
+        "correlation_id": correlation,
+        "error_uri": f"https://login.microsoftonline.com/error?code={aadsts}",
+    }
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -76,6 +141,7 @@ class FakeIdentityProvider(HttpsFake):
         self.grants: Counter[str] = Counter()  # grant type → successful token answers
         self.refused: Counter[str] = Counter()
         self.issued: list[str] = []  # every token ever handed out, revoked ones too
+        self.failures: list[Failure] = []
         self._lock = threading.Lock()
 
     # --- test helpers -------------------------------------------------------------------------
@@ -90,6 +156,13 @@ class FakeIdentityProvider(HttpsFake):
             for code in self.device_codes.values():
                 if code.user_code == user_code:
                     code.user_id = user_id
+
+    def fail_token(
+        self, error: TokenError, *, grant: str | None = None, times: int = 1, retry_after: int | None = None
+    ) -> None:
+        """The next `times` token requests (of `grant`, or any grant) are answered with `error`."""
+        with self._lock:
+            self.failures.append(Failure(error, grant, times, retry_after))
 
     def revoke(self, user_id: str) -> None:
         """The user's sessions are revoked: refresh tokens fail, access tokens are refused."""
@@ -158,6 +231,9 @@ class FakeIdentityProvider(HttpsFake):
 
     def _token(self, form: dict[str, str]) -> Response:
         grant = form.get("grant_type", "")
+        injected = self._injected(grant)
+        if injected is not None:
+            return injected
         if form.get("client_id") != CLIENT_ID:
             return self._refuse(grant, "unauthorized_client", "AADSTS700016: unknown application")
         if grant == "client_credentials":
@@ -177,17 +253,25 @@ class FakeIdentityProvider(HttpsFake):
             with self._lock:
                 user_id = self.refresh_tokens.get(form.get("refresh_token", ""))
             if user_id is None:
-                return self._refuse(
-                    grant,
-                    "invalid_grant",
-                    "AADSTS50173: The provided grant has expired due to it being revoked.",
-                )
+                return self._refuse(grant, REVOKED_GRANT.error, f"AADSTS50173: {REVOKED_GRANT.text}")
             return self._issue_user(grant, user_id, form.get("scope", ""))
         return self._refuse(grant, "unsupported_grant_type", "unsupported")
 
+    def _injected(self, grant: str) -> Response | None:
+        with self._lock:
+            failure = next((f for f in self.failures if f.times > 0 and f.grant in (None, grant)), None)
+            if failure is None:
+                return None
+            failure.times -= 1
+        self.refused[grant] += 1
+        found = failure.error
+        headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+        return Response(found.status, _error_body(found.error, found.aadsts, found.text), headers)
+
     def _refuse(self, grant: str, code: str, description: str) -> Response:
         self.refused[grant] += 1
-        return Response(400, {"error": code, "error_description": description, "error_codes": [1]})
+        aadsts, _, text = description.removeprefix("AADSTS").partition(": ")
+        return Response(400, _error_body(code, int(aadsts) if aadsts.isdigit() else 0, text or description))
 
     def _issue_user(self, grant: str, user_id: str, scope: str) -> Response:
         audiences = {s.rsplit("/", 1)[0] for s in scope.split() if s.startswith("https://")}
