@@ -3,6 +3,11 @@ headers we need.
 
 Graph's JSON sendMail accepts only `X-` custom headers; List-Unsubscribe and List-Unsubscribe-Post
 need the MIME route, so every mail the bot sends is built here and posted base64-encoded.
+
+Mail providers read `List-Unsubscribe` only as literal `<https://…>` (RFC 2369, RFC 8058), but the
+stdlib's email policy RFC 2047-encodes any header with a word longer than a line (a real unsubscribe
+URL is 80–200 characters). `LiteralHeaders` writes those headers as they are, folded only at the
+whitespace between their addresses, never encoded.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import email.policy
 import email.utils
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import EmailPolicy
+from typing import Any
 
 from icalendar import Calendar, Event
 
@@ -22,6 +29,46 @@ from bot.views import SessionView
 ICS_PRODID = "-//Baerekraftsfredag bot//Mail//NB"
 # Headers we set ourselves; a caller's extra headers may not replace them.
 OWN = frozenset({"from", "to", "subject", "date", "message-id", "mime-version", "content-type"})
+# Headers read literally by mail providers: written as they are, never RFC 2047-encoded.
+LITERAL = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+MAX_LINE = 998  # RFC 5322's hard limit, folding included
+
+
+class LiteralHeaders(EmailPolicy):
+    """SMTP's policy, except that the LITERAL headers (plain ASCII) are written verbatim, folded only
+    at whitespace and only where a line would pass the 78-character recommendation."""
+
+    def fold(self, name: str, value: Any) -> str:
+        literal = _literal(name, str(value), self.linesep)
+        return literal if literal is not None else super().fold(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        literal = _literal(name, str(value), self.linesep)
+        return literal.encode("ascii") if literal is not None else super().fold_binary(name, value)
+
+
+def _literal(name: str, value: str, linesep: str) -> str | None:
+    """`name: value` folded at whitespace only, or None when the header is not one to keep literal
+    (or cannot be: not ASCII, or a word longer than a line may be)."""
+    if name.lower() not in LITERAL or not value.isascii() or "\r" in value or "\n" in value:
+        return None
+    words = value.split()
+    if (
+        not words
+        or any(len(word) + 1 > MAX_LINE for word in words)
+        or len(name) + len(words[0]) + 2 > MAX_LINE
+    ):
+        return None
+    lines = [f"{name}: {words[0]}"]
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) <= 78:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(f" {word}")
+    return linesep.join(lines) + linesep
+
+
+SMTP = LiteralHeaders(linesep="\r\n")
 
 
 def one_line(value: str) -> str:
@@ -30,7 +77,7 @@ def one_line(value: str) -> str:
 
 
 def build_mime(message: MailMessage, *, sender: str, message_id: str, date: datetime) -> bytes:
-    mail = EmailMessage(policy=email.policy.SMTP)
+    mail = EmailMessage(policy=SMTP)
     mail["From"] = sender
     mail["To"] = one_line(message.to)
     mail["Subject"] = one_line(message.subject)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import itertools
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -25,6 +26,10 @@ from tests.microsoft365.support import PUBLIC, Tenant365, tenant365
 
 KARI, JOHN = person("kari@kommune.no"), person("john@example.org", language="en")
 HOSTILE = "Sirkulær <script>alert(1)</script> & co"
+# A public address of real length: with /u/ and a 51-character token, a 200-character unsubscribe URL.
+LONG_PUBLIC = "https://baerekraftsfredag.kommune-nettverket.example.org/tjenester/klima-og-miljo/webinarer"
+LONG_PUBLIC += "/baerekraftsfredag-for-kommunene/pamelding"
+LONG_PUBLIC += "/" + "x" * (146 - len(LONG_PUBLIC) - 1)
 
 
 @pytest.fixture
@@ -193,3 +198,53 @@ def test_the_mime_is_a_real_multipart_mail() -> None:
         "text/html",
         "text/calendar",
     ]
+
+
+def literal_header(raw: bytes, name: str) -> bytes:
+    """A header as the bytes carry it (folding undone, nothing decoded): what a mail provider reads."""
+    found = re.search(rb"^" + name.encode() + rb": ?(.*(?:\r\n[ \t].*)*)\r$", raw, re.M)
+    assert found is not None, f"no {name} header"
+    return re.sub(rb"\r\n(?=[ \t])", b"", found.group(1))
+
+
+def test_list_unsubscribe_is_a_literal_https_url_at_real_length(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tenant365(db_url, ManualClock(NOW), monkeypatch, public_base_url=LONG_PUBLIC) as ms:
+        ms.login()
+        ms.attach_senders()
+        ms.say(KARI, "meld på")
+        ms.add_session(NOW + timedelta(days=2), "Sirkulær økonomi i kommunene")
+        simulate(ms.app, ms.clock, NOW + timedelta(days=1, minutes=1))
+        [mail] = reminders(ms)
+    # The raw MIME bytes Graph received, read by the stdlib parser and by a plain byte regex.
+    parsed = email.message_from_bytes(mail.raw, policy=email.policy.default)
+    value = str(parsed["List-Unsubscribe"])
+    assert re.fullmatch(rf"<{re.escape(LONG_PUBLIC)}/u/[A-Za-z0-9._-]+>", value)
+    assert len(value) - 2 >= 200
+    assert literal_header(mail.raw, "List-Unsubscribe") == value.encode()  # never RFC 2047-encoded
+    assert literal_header(mail.raw, "List-Unsubscribe-Post") == b"List-Unsubscribe=One-Click"
+    assert str(parsed["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    assert mail.headers["List-Unsubscribe"] == value  # the fake reads it literally, as Gmail does
+    # The other headers are still encoded and folded as mail needs (no line over 998 characters).
+    assert "Sirkulær økonomi i kommunene" in parsed["Subject"]
+    assert b"=?utf-8?" in literal_header(mail.raw, "Subject")
+    assert max(len(line) for line in mail.raw.split(b"\r\n")) <= 998
+
+
+def test_list_unsubscribe_with_two_addresses_folds_only_at_whitespace() -> None:
+    from datetime import UTC, datetime
+
+    from handlers.microsoft365.mime import build_mime
+
+    https = f"https://{'a' * 40}.example.org/u/{'t' * 150}"
+    header = f"<mailto:leave@{'b' * 60}.example.org?subject=unsubscribe>, <{https}>"
+    raw = build_mime(
+        MailMessage("kari@kommune.no", "Hei", "tekst", None, {"List-Unsubscribe": header}),
+        sender="baerekraft@ks.example",
+        message_id="<id@x>",
+        date=datetime(2026, 3, 4, tzinfo=UTC),
+    )
+    assert literal_header(raw, "List-Unsubscribe") in (header.encode(), header.replace(", ", ",").encode())
+    assert b"=?" not in literal_header(raw, "List-Unsubscribe")
+    assert str(email.message_from_bytes(raw, policy=email.policy.default)["List-Unsubscribe"]) == header

@@ -8,6 +8,11 @@ Each event has an `@odata.etag` that changes with every change (ours or the orga
 a PATCH whose `If-Match` is not the current one gets 412 ErrorIrresolvableConflict. A mailbox without
 Teams (`tenant.teams_meetings = False`) allows no online meeting provider, and an event asked to be a
 Teams meeting comes back without one.
+
+A MIME mail's headers are recorded as a mail provider reads them: decoded (RFC 2047) as the stdlib
+parser does, except `List-Unsubscribe` and `List-Unsubscribe-Post`, which Gmail, Yahoo and Outlook.com
+read only literally (RFC 2369, RFC 8058): those are kept unfolded but not decoded, so an encoded-word
+(`=?utf-8?q?=3Chttps=3A...?=`) shows as what it is, a header no client offers a button for.
 """
 
 from __future__ import annotations
@@ -251,6 +256,18 @@ def _document(content: str) -> str:
     )
 
 
+LITERAL = ("List-Unsubscribe", "List-Unsubscribe-Post")
+
+
+def raw_header(raw: bytes, name: str) -> str | None:
+    """A header's value as the bytes carry it: unfolded, never decoded (a mail provider's reading)."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    found = re.search(rb"^" + re.escape(name.encode()) + rb":[ \t]*(.*(?:\r?\n[ \t].*)*)", head, re.I | re.M)
+    if found is None:
+        return None
+    return re.sub(rb"\r?\n(?=[ \t])", b"", found.group(1)).rstrip(b"\r").decode("ascii", "replace")
+
+
 def _from_mime(raw: bytes, sender: str) -> Mail:
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
@@ -265,12 +282,13 @@ def _from_mime(raw: bytes, sender: str) -> Mail:
         sender,
         [a.strip() for a in str(parsed["To"]).split(",")],
         str(parsed["Subject"]),
-        {k: str(v) for k, v in parsed.items()},
+        {k: (raw_header(raw, k) or "") if k in LITERAL else str(v) for k, v in parsed.items()},
         text.get_content() if isinstance(text, EmailMessage) else None,
         html.get_content() if isinstance(html, EmailMessage) else None,
         attachments,
         str(parsed["Message-ID"]),
         "mime",
+        raw,
     )
 
 

@@ -71,6 +71,7 @@ class Mail:
     attachments: list[tuple[str, str, bytes]]
     message_id: str
     route: str  # "mime" or "json"
+    raw: bytes = b""  # the MIME message exactly as Graph received it (the MIME route)
 
 
 @dataclass
