@@ -59,11 +59,13 @@ class NotSent(Exception):
 
 
 class RetryLater(Exception):
-    """Throttled (e.g. HTTP 429): nothing was sent; try again after `seconds`."""
+    """Throttled (e.g. HTTP 429): try again after `seconds`. Nothing was sent, unless `in_doubt`
+    (a 503 that may have come after the platform took the message): then `find_sent` looks first."""
 
-    def __init__(self, seconds: float, reason: str = "throttled") -> None:
+    def __init__(self, seconds: float, reason: str = "throttled", *, in_doubt: bool = False) -> None:
         super().__init__(reason)
         self.seconds = seconds
+        self.in_doubt = in_doubt
 
 
 class TransientError(Exception):

@@ -162,10 +162,13 @@ class Outbox:
             done = s.execute(statement, {"delivery": delivery_id, "ref": ref, "now": now}).first()
             self._audit(s, now, DeliveryState.SENT, delivery_id, done, note)
 
-    def throttled(self, delivery_id: int, now: datetime, until: datetime, error: str) -> None:
-        """Throttled (429): back to pending until `until`; not an attempt, nothing went out."""
+    def throttled(
+        self, delivery_id: int, now: datetime, until: datetime, error: str, *, in_doubt: bool = False
+    ) -> None:
+        """Throttled (429): back to pending until `until`; not an attempt, nothing went out (unless
+        `in_doubt`: the next attempt looks for it first)."""
         with self.db.transaction() as s:
-            _again(s, delivery_id, now, until, error, attempted=False, in_doubt=False)
+            _again(s, delivery_id, now, until, error, attempted=False, in_doubt=in_doubt)
 
     def transient(self, delivery_id: int, now: datetime, error: str, *, in_doubt: bool) -> str:
         """A failure worth retrying: back off exponentially; failed after MAX_ATTEMPTS. Returns the state."""

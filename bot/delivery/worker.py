@@ -189,7 +189,9 @@ class Worker:
             until = self.clock.now() + timedelta(seconds=max(exc.seconds, 0.0))
             with self.db.transaction() as s:
                 pacing.push_back(s, paces, until)
-            self.outbox.throttled(delivery_id, self.clock.now(), until, f"throttled: {exc}")
+            self.outbox.throttled(
+                delivery_id, self.clock.now(), until, f"throttled: {exc}", in_doubt=exc.in_doubt
+            )
         except TransientError as exc:
             state = self.outbox.transient(delivery_id, self.clock.now(), str(exc), in_doubt=exc.in_doubt)
             log.warning("delivery %s: %s (%s)", delivery_id, exc, state)

@@ -1,9 +1,10 @@
 """A small Microsoft Graph client on httpx: tokens per call, retries that respect Retry-After, paging.
 
-429 and 503 are throttling (nothing was done): wait `Retry-After` (or back off when it is missing) and
-try again. Other 5xx and timeouts are retried only for requests that are safe to repeat; for the rest
-the caller learns the outcome is in doubt. 401 gets one retry with a fresh token; 401/403 then name
-the missing permission. TLS is verified by httpx (trusting `SSL_CERT_FILE` when set).
+429 is throttling (nothing was done): wait `Retry-After` (or back off when it is missing) and try
+again. 503 is throttling too, but Graph may answer it after doing the work (Exchange took the mail
+into Sent Items): like other 5xx and timeouts it is retried only for requests that are safe to
+repeat; for the rest the caller learns the outcome is in doubt. 401 gets one retry with a fresh
+token; 401/403 then name the missing permission. TLS is verified by httpx (trusting `SSL_CERT_FILE` when set).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class GraphClient:
         if attempt >= self.attempts:
             return False
         if isinstance(failure, GraphThrottled):
-            if not wait_when_throttled or failure.retry_after > self.max_wait:
+            if failure.in_doubt or not wait_when_throttled or failure.retry_after > self.max_wait:
                 return False
             self.clock.sleep(failure.retry_after)
             return True
@@ -200,7 +201,9 @@ def _failure(
     code, message = error_of(response)
     if status in (429, 503):
         wait = retry_after(response.headers, attempt)
-        return GraphThrottled(f"{label}: throttled ({status}), retry after {wait:.0f} s", wait, status=status)
+        doubt = status == 503 and not safe
+        text = f"{label}: throttled ({status}{', perhaps done' if doubt else ''}), retry after {wait:.0f} s"
+        return GraphThrottled(text, wait, status=status, in_doubt=doubt)
     if status >= 500:
         return GraphUnavailable(
             f"{label}: {status} {code or ''} {message}".strip(), status=status, in_doubt=not safe

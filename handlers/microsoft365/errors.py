@@ -34,11 +34,15 @@ class GraphConflict(GraphError):
 
 
 class GraphThrottled(GraphError):
-    """429 or 503 with nothing done: try again after `retry_after` seconds."""
+    """429 or 503: try again after `retry_after` seconds. A 429 means nothing was done; a 503 may come
+    after the work was done (a mail in Sent Items), so for a request unsafe to repeat it is `in_doubt`."""
 
-    def __init__(self, message: str, retry_after: float, *, status: int = 429) -> None:
+    def __init__(
+        self, message: str, retry_after: float, *, status: int = 429, in_doubt: bool = False
+    ) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
+        self.in_doubt = in_doubt
 
 
 class GraphUnavailable(GraphError):

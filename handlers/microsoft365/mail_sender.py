@@ -94,8 +94,9 @@ class MailSender:
         try:
             self.api.send_mime(mime, retry=False)
         except GraphThrottled as exc:
-            self.mailbox.refund(ledger)
-            raise RetryLater(exc.retry_after, str(exc)) from exc
+            if not exc.in_doubt:  # a 503 may come after Exchange took the mail: Sent Items tells
+                self.mailbox.refund(ledger)
+            raise RetryLater(exc.retry_after, str(exc), in_doubt=exc.in_doubt) from exc
         except GraphUnavailable as exc:
             if not exc.in_doubt:
                 self.mailbox.refund(ledger)

@@ -86,7 +86,7 @@ class TeamsSender:
         except LoginNeeded as exc:
             raise RetryLater(WAIT_FOR_LOGIN, f"waiting for a Teams login: {exc}") from exc
         except GraphThrottled as exc:
-            raise RetryLater(exc.retry_after, str(exc)) from exc
+            raise RetryLater(exc.retry_after, str(exc), in_doubt=exc.in_doubt) from exc
         except GraphUnavailable as exc:
             raise TransientError(str(exc), in_doubt=exc.in_doubt) from exc
         except GraphNotFound as exc:

@@ -128,6 +128,26 @@ def test_a_burst_of_throttling_and_lost_answers_still_sends_each_mail_once(ms: T
     assert states == {"sent": 12}
 
 
+def test_a_503_after_exchange_accepted_the_mail_is_checked_in_sent_items_not_resent(ms: Tenant365) -> None:
+    people = [person(f"p{n}@kommune.no") for n in range(6)]
+    for someone in people:
+        ms.say(someone, "meld på")
+    ms.add_session(NOW + timedelta(days=2))
+    # Exchange takes each of the first five mails into Sent Items, then answers 503 (with Retry-After).
+    ms.graph.fail("POST", "/sendMail", status=503, retry_after=2, after=True, times=5)
+    simulate(ms.app, ms.clock, NOW + timedelta(days=1, hours=1))
+    counts = Counter(m.to[0] for m in reminders(ms))
+    assert sorted(counts) == sorted(p.external_id for p in people)
+    assert set(counts.values()) == {1}  # nobody got the reminder twice
+    assert ms.graph.count("GET", "SentItems") >= 5  # each in doubt was looked up by its Message-ID
+    with ms.app.db.read() as s:
+        rows = s.execute(
+            select(Delivery.state, Delivery.external_ref).where(Delivery.channel == "email")
+        ).all()
+    assert [state for state, _ in rows] == ["sent"] * 6
+    assert {m.message_id for m in reminders(ms)} == {ref for _, ref in rows}
+
+
 def test_the_daily_recipient_limit_holds_and_the_rest_follows_a_day_later(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
