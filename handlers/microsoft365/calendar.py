@@ -43,6 +43,7 @@ class EventContent:
 class CreatedEvent:
     id: str
     join_url: str | None
+    ical_uid: str | None = None  # Exchange's UID of the event, the one its invitations carry
     # The attendees the event has, lower case: those sent, or, when the transaction id had made the
     # event already (a retry, or another process), those it was made with. None: not in the answer.
     attendees: frozenset[str] | None = None
@@ -109,9 +110,11 @@ class CalendarApi:
             "POST", self.events_path, auth=Auth.APP, permission=PERMISSION, json=body, idempotent=True
         ).object()
         meeting = event.get("onlineMeeting") or {}
+        ical_uid = event.get("iCalUId")
         return CreatedEvent(
             str(event["id"]),
             meeting.get("joinUrl") if isinstance(meeting, dict) else None,
+            ical_uid if isinstance(ical_uid, str) and ical_uid else None,
             _addresses(event.get("attendees")),
         )
 
@@ -132,6 +135,18 @@ class CalendarApi:
             join_url if isinstance(join_url, str) and join_url else None,
             [a for a in attendees if address(a)] if isinstance(attendees, list) else [],
         )
+
+    def ical_uid(self, event_id: str) -> str | None:
+        """The event's `iCalUId` (for an event made before the bot stored it)."""
+        event = self.client.call(
+            "GET",
+            f"{self.events_path}/{segment(event_id)}",
+            auth=Auth.APP,
+            permission=PERMISSION,
+            params={"$select": "iCalUId"},
+        ).object()
+        found = event.get("iCalUId")
+        return found if isinstance(found, str) and found else None
 
     def update(self, event_id: str, fields: dict[str, Any], *, etag: str | None = None) -> None:
         """PATCH the event; with `etag`, only if nobody changed it since (else GraphConflict)."""

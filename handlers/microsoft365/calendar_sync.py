@@ -203,6 +203,7 @@ class CalendarSync:
             digest(content.body_html),
             event_id=created.id,
             join_url=meeting_url,
+            ical_uid=created.ical_uid,
         )
         log.info(
             "calendar: session %s part %s created with %s attendees", snap.session.id, number, len(present)
@@ -335,6 +336,7 @@ class CalendarSync:
         *,
         event_id: str | None = None,
         join_url: str | None = None,
+        ical_uid: str | None = None,
     ) -> None:
         now = self.clock.now()
         with self.db.transaction() as s:
@@ -344,6 +346,7 @@ class CalendarSync:
             previous_url = row.join_url
             row.event_id = event_id or row.event_id
             row.join_url = join_url or row.join_url
+            row.ical_uid = ical_uid or row.ical_uid
             row.attendee_ids = list(attendee_ids)
             row.attendee_addresses = None if addresses is None else sorted(addresses)
             row.body_digest = body_digest
@@ -371,7 +374,7 @@ class CalendarSync:
         with self.db.transaction() as s:
             row = s.get(GraphEvent, row_id)
             if row is not None:
-                row.event_id, row.invited, row.attendee_ids = None, False, []
+                row.event_id, row.invited, row.attendee_ids, row.ical_uid = None, False, [], None
                 row.attendee_addresses, row.body_digest = [], None
                 row.transaction_id = uuid.uuid4().hex
 

@@ -13,9 +13,10 @@ from bot.rendering import Renderer
 from bot.settings import Settings
 from bot.tokens import unsubscribe_headers, unsubscribe_url
 from handlers.microsoft365.html import text_as_html
-from handlers.microsoft365.mime import session_ics
+from handlers.microsoft365.mime import IcsChoice, session_ics
 
 DELIVERY_HEADER = "X-Baerekraft-Delivery"
+FEED_ICS = IcsChoice()  # the .ics under the web feed's UID (no Exchange meeting)
 
 
 def compose(
@@ -27,7 +28,9 @@ def compose(
     organiser: str,
     host: str,
     now: datetime,
+    ics: IcsChoice = FEED_ICS,
 ) -> MailMessage:
+    """The mail; `ics` says whether the session's `.ics` goes with it, and its UID (meeting_ics)."""
     rendered = render(renderer, message)
     recipient, series = message.recipient, message.series
     public = message.kind in kinds.PUBLIC and recipient is not None
@@ -48,10 +51,15 @@ def compose(
     attachments: tuple[Attachment, ...] = ()
     if public and recipient is not None:
         headers.update(unsubscribe_headers(settings, recipient.person_id, series.id))
-        if message.session is not None:
+        if message.session is not None and ics.include:
             attachments = (
                 session_ics(
-                    message.session, host=host, now=now, organiser=organiser, description=rendered.body
+                    message.session,
+                    host=host,
+                    now=now,
+                    organiser=organiser,
+                    description=rendered.body,
+                    uid=ics.uid,
                 ),
             )
     return MailMessage(to, rendered.subject, text, html, headers, attachments)

@@ -9,7 +9,7 @@ meeting moves or is cancelled (see calendar_sync). Mailing them too would say ev
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.addresses import is_mailbox
 from bot.clock import Clock
@@ -31,7 +31,7 @@ from handlers.microsoft365.mail import MailApi, delivery_message_id
 from handlers.microsoft365.mail_compose import compose
 from handlers.microsoft365.mailbox import DailyLimitReached, Mailbox
 from handlers.microsoft365.meeting_parts import EnsureMeeting, with_join_link
-from handlers.microsoft365.mime import build_mime
+from handlers.microsoft365.mime import IcsChoice, build_mime
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,11 @@ class MailSender:
         health: Health,
         host: str,
         ensure_meeting: EnsureMeeting | None = None,
+        ics_of: Callable[[int, int], IcsChoice] | None = None,
     ) -> None:
         self.renderer, self.settings, self.organiser, self.api = renderer, settings, organiser, api
         self.mailbox, self.clock, self.health, self.host = mailbox, clock, health, host
-        self.ensure_meeting = ensure_meeting
+        self.ensure_meeting, self.ics_of = ensure_meeting, ics_of
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
         """One mail per person with an address; the target names the person, never the address
@@ -77,6 +78,9 @@ class MailSender:
         message_id = delivery_message_id(message.key, self.host)
         message = with_join_link(message, self.ensure_meeting)
         now = self.clock.now()
+        ics = IcsChoice()
+        if self.ics_of is not None and message.session is not None:
+            ics = self.ics_of(message.session.id, recipient.person_id)
         mail = compose(
             self.renderer,
             self.settings,
@@ -85,6 +89,7 @@ class MailSender:
             organiser=self.organiser,
             host=self.host,
             now=now,
+            ics=ics,
         )
         mime = build_mime(mail, sender=self.api.sender, message_id=message_id, date=now)
         try:

@@ -13,8 +13,8 @@ whitespace between their addresses, never encoded.
 from __future__ import annotations
 
 import base64
-import email.policy
 import email.utils
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -90,12 +90,15 @@ def build_mime(message: MailMessage, *, sender: str, message_id: str, date: date
     if message.html is not None:
         mail.add_alternative(message.html, subtype="html", charset="utf-8")
     for attachment in message.attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
+        kind, *raw_params = (part.strip() for part in attachment.content_type.split(";"))
+        maintype, _, subtype = kind.partition("/")
+        params = dict(p.partition("=")[::2] for p in raw_params if "=" in p)
         mail.add_attachment(
             attachment.content,
             maintype=maintype,
             subtype=subtype or "octet-stream",
             filename=attachment.filename,
+            params=params,
         )
     return mail.as_bytes()
 
@@ -105,18 +108,34 @@ def graph_body(mime: bytes) -> bytes:
     return base64.b64encode(mime)
 
 
+@dataclass(frozen=True)
+class IcsChoice:
+    """Whether a mail about a session carries its `.ics`, and under which UID (see meeting_ics)."""
+
+    include: bool = True
+    uid: str | None = None  # the Exchange meeting's iCalUId; None: the feed's `session-<id>@<host>`
+
+
 def session_ics(
-    session: SessionView, *, host: str, now: datetime, organiser: str, description: str
+    session: SessionView,
+    *,
+    host: str,
+    now: datetime,
+    organiser: str,
+    description: str,
+    uid: str | None = None,
 ) -> Attachment:
-    """The session as an `.ics`: the UID of the web calendar feed (`session-<id>@<host>`) and the
-    session's SEQUENCE, so calendars update their entry. PUBLISH for a planned session (a calendar offers
-    to add or update it); CANCEL for a cancelled one."""
+    """The session as an `.ics`: `uid` (the Exchange meeting's iCalUId) or the UID of the web calendar
+    feed (`session-<id>@<host>`), and the session's SEQUENCE, so calendars update their entry. PUBLISH
+    for a planned session (a calendar offers to add or update it); CANCEL for a cancelled one. The MIME
+    type names the method and the charset (RFC 6047 2.4)."""
+    method = "CANCEL" if session.cancelled else "PUBLISH"
     calendar = Calendar()
     calendar.add("prodid", ICS_PRODID)
     calendar.add("version", "2.0")
-    calendar.add("method", "CANCEL" if session.cancelled else "PUBLISH")
+    calendar.add("method", method)
     event = Event()
-    event.add("uid", session_uid(session.id, host))
+    event.add("uid", uid or session_uid(session.id, host))
     event.add("sequence", session.sequence)
     event.add("dtstamp", now)
     event.add("dtstart", session.start)
@@ -129,4 +148,5 @@ def session_ics(
         event.add("url", session.join_url)
     event.add("description", description)
     calendar.add_component(event)
-    return Attachment(f"{session.series.slug}-{session.id}.ics", "text/calendar", bytes(calendar.to_ical()))
+    kind = f"text/calendar; method={method}; charset=UTF-8"
+    return Attachment(f"{session.series.slug}-{session.id}.ics", kind, bytes(calendar.to_ical()))

@@ -21,6 +21,7 @@ from handlers.microsoft365.login_store import LoginStore
 from handlers.microsoft365.mail import GraphMailer, MailApi
 from handlers.microsoft365.mail_sender import MailSender
 from handlers.microsoft365.mailbox import Mailbox
+from handlers.microsoft365.meeting_ics import MeetingIcs
 from handlers.microsoft365.notifications import NotificationInbox, client_state
 from handlers.microsoft365.settings import MicrosoftSettings
 from handlers.microsoft365.subscriptions import SubscriptionManager
@@ -55,11 +56,13 @@ class Microsoft365:
             self.self_id, settings.command_prefix, settings.team_id, settings.channel_id, self.one_on_one
         )
         self.inbound = InboundCommands(app, self.teams, self.directory, where)
+        calendar_api = CalendarApi(self.client, settings.organiser)
+        self.meeting_ics = MeetingIcs(app.db, calendar_api)
         self.calendar = CalendarSync(
             app.db,
             app.clock,
             app.renderer,
-            CalendarApi(self.client, settings.organiser),
+            calendar_api,
             self.mailbox,
             app.config,
             self.health,
@@ -122,6 +125,7 @@ class Microsoft365:
                 self.health,
                 self.host,
                 self.calendar.ensure_meeting,
+                self.meeting_ics,
             ),
             TeamsSender(
                 self.core.renderer, self.teams, self.health, self.self_id, self.calendar.ensure_meeting

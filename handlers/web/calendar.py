@@ -1,12 +1,17 @@
 """The iCalendar feed of a series: one VEVENT per session with a stable UID and SEQUENCE, so a
-subscribed calendar updates (or cancels) the same entry instead of adding a new one."""
+subscribed calendar updates (or cancels) the same entry instead of adding a new one.
+
+METHOD:PUBLISH requires an ORGANIZER in each event (RFC 5546 3.2.1): the series, named by its page
+(a cal-address is any URI, RFC 5545 3.3.3), since the feed has no mailbox of its own. The refresh
+hints are durations (`PT1H`), as calendars read them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress, vDuration
 
 from bot.calendar_ids import session_uid
 from bot.rendering import Renderer
@@ -34,7 +39,7 @@ def build_calendar(
     calendar.add("x-wr-calname", series.name)
     calendar.add("x-wr-timezone", series.timezone)
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH)
+    calendar.add("x-published-ttl", vDuration(REFRESH))
     for session in sessions:
         calendar.add_component(_event(renderer, session, now=now, page_url=page_url, host=host))
     return bytes(calendar.to_ical())
@@ -50,6 +55,9 @@ def _event(renderer: Renderer, session: SessionView, *, now: datetime, page_url:
     event.add("dtstart", session.start)
     event.add("dtend", session.end)
     event.add("url", page_url)
+    organizer = vCalAddress(page_url)
+    organizer.params["CN"] = session.series.name
+    event.add("organizer", organizer)
     if session.join_url:
         event.add("location", session.join_url)
     description = renderer.render(

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.clock import ManualClock
 from bot.mail import MailMessage
 from bot.models import Delivery, Person
 from bot.settings import DeliveryLimits
+from handlers.microsoft365.models import GraphEvent
 from tests.conftest import NOW, ORGANISER, person
 from tests.delivery.helpers import delivery_states, simulate
 from tests.microsoft365.fakes.graph_tenant import Mail
@@ -74,8 +75,17 @@ def test_reminder_mails_in_each_language_with_unsubscribe_headers_and_ics(ms: Te
     assert kari.html is not None and "&lt;script&gt;" in kari.html and "<script>" not in kari.html
     assert "starter" in kari.html and "starts" in (john.html or "")
     calendar = ics_of(kari)
-    assert f"UID:session-{session_id}@webinar.example.org" in calendar
+    # Kari is not an attendee of the Exchange meeting yet: her .ics names the meeting's own UID, so the
+    # entry it makes is the one Exchange's invitation updates (no second entry in Outlook).
+    [event] = ms.graph.tenant.live_events()
+    assert f"UID:{event.ical_uid}" in calendar.replace("\r\n ", "")
     assert "SEQUENCE:0" in calendar and "METHOD:PUBLISH" in calendar
+    [part] = [
+        p
+        for p in email.message_from_bytes(kari.raw, policy=email.policy.default).walk()
+        if p.get_content_type() == "text/calendar"
+    ]
+    assert part.get_param("method") == "PUBLISH" and part.get_param("charset") == "UTF-8"  # RFC 6047
     # The meeting was made just in time for the first message, so its join link is in the mail.
     join_url = ms.session(session_id).join_url
     assert join_url and join_url in kari.text and "LOCATION:" in calendar
@@ -93,6 +103,27 @@ def test_an_address_stored_before_it_was_validated_is_never_mailed(ms: Tenant365
     with ms.app.db.read() as s:
         [error] = s.scalars(select(Delivery.last_error).where(Delivery.channel == "email"))
     assert error is not None and "not one e-mail address" in error
+
+
+def test_attendees_of_the_exchange_meeting_get_no_second_calendar_entry(ms: Tenant365) -> None:
+    ms.say(KARI, "meld på")
+    session_id = ms.add_session(NOW + timedelta(days=2))
+    ms.app.delivery.plan()  # the invitation is due at once
+    ms.m365.calendar.run_once()  # Exchange invites Kari to the meeting
+    [event] = ms.graph.tenant.live_events()
+    assert event.attendees == ["kari@kommune.no"]
+    ms.say(JOHN, "subscribe")  # not invited yet when the reminder goes out
+    # An event made before the bot kept iCalUId: it is read from Graph once, then kept.
+    with ms.app.db.transaction() as s:
+        s.execute(update(GraphEvent).values(ical_uid=None))
+    simulate(ms.app, ms.clock, NOW + timedelta(days=1, minutes=1))
+    mails = {m.to[0]: m for m in reminders(ms)}
+    assert mails["kari@kommune.no"].attachments == []  # Outlook has the meeting from Exchange
+    assert f"UID:{event.ical_uid}" in ics_of(mails["john@example.org"]).replace("\r\n ", "")
+    with ms.app.db.read() as s:
+        assert (
+            s.scalar(select(GraphEvent.ical_uid).where(GraphEvent.session_id == session_id)) == event.ical_uid
+        )
 
 
 def test_a_moved_session_raises_the_sequence_in_the_next_reminder(ms: Tenant365) -> None:

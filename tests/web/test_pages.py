@@ -140,6 +140,22 @@ def test_the_calendar_feed_has_stable_uids_sequence_and_cancellations(
     assert {str(e["UID"]) for e in again} == set(events)
 
 
+def test_the_feed_conforms_to_publish_with_an_organizer_and_a_ttl_duration(
+    site: Web, planned: dict[str, int]
+) -> None:
+    body = site.client.get(FEED).content
+    # RFC 5545 durations (X-PUBLISHED-TTL is read as one by Outlook), not Python's "1:00:00".
+    assert b"\r\nX-PUBLISHED-TTL:PT1H\r\n" in body and b"\r\nREFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in body
+    # RFC 5546 3.2.1: METHOD:PUBLISH requires ORGANIZER in every VEVENT.
+    calendar = Calendar.from_ical(body)
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    events = calendar.walk("VEVENT")
+    assert events and all("ORGANIZER" in event for event in events)
+    organizer = events[0]["ORGANIZER"]
+    assert str(organizer) == f"https://webinar.example.org/s/{SLUG}"
+    assert organizer.params["CN"] == "Bærekraftsfredag"
+
+
 def test_the_feed_leaves_out_sessions_older_than_a_month(site: Web) -> None:
     add_a_session(site.app, "Gammel økt", datetime(2026, 1, 9, 9, 0))
     assert b"Gammel" not in site.client.get(FEED).content

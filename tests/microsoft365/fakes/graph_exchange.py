@@ -70,6 +70,7 @@ class Exchange:
         return {
             "@odata.etag": event.etag,
             "id": event.id,
+            "iCalUId": event.ical_uid,
             **event.fields,
             "body": {"contentType": "html", "content": _document(event.body)},
             "transactionId": event.transaction_id,
@@ -124,7 +125,13 @@ class Exchange:
 
     def get_event(self, call: Handled) -> Response:
         event = self._event(call)
-        return Response(200, self._event_json(event)) if event else error(404, "ErrorItemNotFound")
+        if event is None:
+            return error(404, "ErrorItemNotFound")
+        found = self._event_json(event)
+        wanted = [f for f in call.request.query.get("$select", "").split(",") if f]
+        return Response(
+            200, {k: v for k, v in found.items() if k == "id" or k in wanted} if wanted else found
+        )
 
     def patch_event(self, call: Handled) -> Response:
         body = call.json()

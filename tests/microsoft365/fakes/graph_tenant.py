@@ -4,6 +4,7 @@ sent mail, Teams messages in the channel and chats, activity notifications. Test
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ class Event:
     # The online meeting's join section ("meeting blob") Exchange appended to the body when it was made.
     blob: str | None = None
     version: int = 1  # raised on every change: the ETag
+    # Exchange's UID of the event in every invitation it sends (Outlook's format: hex, 112 digits).
+    ical_uid: str = field(
+        default_factory=lambda: "040000008200E00074C5B7101A82E008" + secrets.token_hex(40).upper()
+    )
 
     @property
     def etag(self) -> str:
