@@ -4,8 +4,23 @@ how often it looks at Teams and the calendar."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from bot.settings import Reader, positive_float
+
+TEAMS_WEB = "https://teams.microsoft.com"
+# Teams' web address in each Microsoft cloud, by Graph's host there (national cloud deployments).
+TEAMS_BY_GRAPH_HOST = {
+    "graph.microsoft.com": TEAMS_WEB,
+    "graph.microsoft.us": "https://gov.teams.microsoft.us",  # US Government L4 (GCC High)
+    "dod-graph.microsoft.us": "https://dod.teams.microsoft.us",  # US Government L5 (DoD)
+    "microsoftgraph.chinacloudapi.cn": "https://teams.microsoftonline.cn",  # China (21Vianet)
+}
+
+
+def teams_web_for(graph_api_url: str) -> str:
+    """Teams' web address in the cloud GRAPH_API_URL belongs to (the global one otherwise)."""
+    return TEAMS_BY_GRAPH_HOST.get((urlsplit(graph_api_url).hostname or "").lower(), TEAMS_WEB)
 
 
 @dataclass(frozen=True)
@@ -18,6 +33,8 @@ class MicrosoftSettings:
     channel_id: str | None = None
     authority_host: str = "https://login.microsoftonline.com"
     graph_api_url: str = "https://graph.microsoft.com/v1.0"
+    # Teams' web address in that cloud: join links and the activity feed's links point there.
+    teams_web_url: str = TEAMS_WEB
     # Seconds between looks at the Teams channel and the 1:1 chats (delta query), and at the calendar.
     poll_interval: float = 60.0
     calendar_sync_interval: float = 60.0
@@ -33,6 +50,7 @@ def microsoft_settings(r: Reader) -> tuple[MicrosoftSettings | None, str | None]
     values = {n: r.text(n) for n in names}
     authority = r.url("MS_AUTHORITY_HOST", "https://login.microsoftonline.com", https_only=True)
     graph = r.url("GRAPH_API_URL", "https://graph.microsoft.com/v1.0", https_only=True)
+    teams_web = r.url("TEAMS_WEB_URL", None, https_only=True)
     missing = [n for n, v in values.items() if v is None]
     if missing:
         return None, f"Microsoft 365 is off: {', '.join(missing)} not set"
@@ -46,6 +64,7 @@ def microsoft_settings(r: Reader) -> tuple[MicrosoftSettings | None, str | None]
             channel_id=r.text("TEAMS_CHANNEL_ID"),
             authority_host=(authority or "").rstrip("/"),
             graph_api_url=(graph or "").rstrip("/"),
+            teams_web_url=(teams_web or teams_web_for(graph or "")).rstrip("/"),
             poll_interval=r.parsed("TEAMS_POLL_INTERVAL", 60.0, positive_float, "a positive number"),
             calendar_sync_interval=r.parsed(
                 "CALENDAR_SYNC_INTERVAL", 60.0, positive_float, "a positive number"

@@ -75,10 +75,7 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
         minutes = int((sub.expires_at - now).total_seconds() // 60)
         lines.append(f"notifications: {sub.resource} (expires in {minutes} min)")
     if not subs:
-        note = (
-            "PUBLIC_BASE_URL not set: polling only" if not graph.core.settings.public_base_url else "none yet"
-        )
-        lines.append(f"notifications: {note}")
+        lines.append(f"notifications: {graph.subscriptions.off_reason or 'none yet'}")
     return lines
 
 

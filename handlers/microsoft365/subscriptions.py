@@ -1,6 +1,10 @@
 """Change-notification subscriptions for the channel and the service account's chats, when the bot
-has a public address (PUBLIC_BASE_URL): created, renewed well before they expire (chat messages
-allow an hour), made again when Graph removes one, reauthorized when asked. Polling goes on anyway."""
+has a public https address (PUBLIC_BASE_URL): created, renewed well before they expire (chat messages
+allow an hour), made again when Graph removes one, reauthorized when asked. Polling goes on anyway.
+
+Graph sends notifications only to https URLs; with an http PUBLIC_BASE_URL no subscription is tried
+(it would fail every minute): that is logged once and shown by `teams status`, and polling reads Teams.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +46,15 @@ class SubscriptionManager:
         poll_now: Callable[[], object],
     ) -> None:
         self.client, self.db, self.clock, self.teams = client, db, clock, teams
-        self.url = f"{public_base_url}{PATH}" if public_base_url else None
+        https = bool(public_base_url) and str(public_base_url).lower().startswith("https://")
+        self.url = f"{public_base_url}{PATH}" if https else None
+        # Why there are no subscriptions, for `teams status` (None: there may be).
+        self.off_reason: str | None = None
+        if not public_base_url:
+            self.off_reason = "PUBLIC_BASE_URL not set: polling only"
+        elif not https:
+            self.off_reason = "PUBLIC_BASE_URL is not https (Graph requires it): polling only"
+        self._refusal_logged = False
         self.secret, self.self_id, self.poll_now = secret, self_id, poll_now
 
     def desired(self) -> list[str]:
@@ -55,6 +67,9 @@ class SubscriptionManager:
     def tick(self) -> None:
         """Create what is missing and renew what expires soon."""
         if self.url is None:
+            if self.off_reason and not self._refusal_logged and "https" in self.off_reason:
+                self._refusal_logged = True
+                log.warning("Teams change notifications: %s; Teams is read by polling", self.off_reason)
             return
         now = self.clock.now()
         with self.db.read() as s:

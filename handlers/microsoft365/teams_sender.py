@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "channel"
 USER = "user:"
 WAIT_FOR_LOGIN = 300.0
-TEAMS_HOME = "https://teams.microsoft.com"
 
 
 class TeamsSender:
@@ -127,6 +126,7 @@ class TeamsSender:
     def _link(self, message: OutgoingMessage) -> str:
         """Where a click on the notification leads: the Teams meeting, else Teams itself."""
         join_url = message.session.join_url if message.session is not None else None
-        if join_url and join_url.startswith(f"{TEAMS_HOME}/"):  # Teams accepts only its own links here
+        home = self.api.settings.teams_web_url  # the cloud's Teams (settings: national clouds)
+        if join_url and join_url.startswith(f"{home}/"):  # Teams accepts only its own links here
             return join_url
-        return TEAMS_HOME
+        return home

@@ -232,6 +232,23 @@ def test_a_malformed_value_in_dotenv_is_reported_too(tmp_path: Path) -> None:
         load(dotenv=dotenv)
 
 
+@pytest.mark.parametrize(
+    ("graph", "teams"),
+    [
+        (None, "https://teams.microsoft.com"),
+        ("https://graph.microsoft.us/v1.0", "https://gov.teams.microsoft.us"),
+        ("https://dod-graph.microsoft.us/v1.0", "https://dod.teams.microsoft.us"),
+        ("https://microsoftgraph.chinacloudapi.cn/v1.0", "https://teams.microsoftonline.cn"),
+    ],
+)
+def test_teams_web_address_follows_the_national_cloud_of_graph(graph: str | None, teams: str) -> None:
+    env = {**MS_FULL, "SECRET_KEY": SECRET_KEY, **({"GRAPH_API_URL": graph} if graph else {})}
+    microsoft = load(env).microsoft
+    assert microsoft is not None and microsoft.teams_web_url == teams
+    overridden = load({**env, "TEAMS_WEB_URL": "https://teams.example.org/"}).microsoft
+    assert overridden is not None and overridden.teams_web_url == "https://teams.example.org"
+
+
 def test_graph_url_must_be_https_even_with_full_credentials() -> None:
     problems = problems_of({**MS_FULL, "GRAPH_API_URL": "http://graph.example.org/v1.0"})
     assert [p.split(":")[0] for p in problems] == ["GRAPH_API_URL"]

@@ -35,6 +35,14 @@ class LocalCA:
         self.bundle = folder / "ca.pem"
         self.ca.cert_pem.write_to_path(str(self.bundle))
 
+    @property
+    def server_pem(self) -> Path:
+        """The server's key and certificate chain in one PEM file (for uvicorn's ssl_certfile)."""
+        path = self.bundle.with_name("server.pem")
+        if not path.exists():
+            self._cert.private_key_and_cert_chain_pem.write_to_path(str(path))
+        return path
+
     def server_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._cert.configure_cert(context)

@@ -245,11 +245,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: App, routes: list[BaseRoute], port: int) -> Iterator[str]:
-    """The bot's web server (with `routes`) on 127.0.0.1:`port`, until the block ends."""
+def serving(app: App, routes: list[BaseRoute], port: int, *, tls: bool = False) -> Iterator[str]:
+    """The bot's web server (with `routes`) on 127.0.0.1:`port`, until the block ends. With `tls`,
+    behind https with the test CA's certificate, as a reverse proxy would serve it to Graph."""
     server = WebServer(create_web_app(app, routes), "127.0.0.1", port)
+    if tls:
+        server.server.config.ssl_certfile = str(local_ca().server_pem)
     server.start()
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:

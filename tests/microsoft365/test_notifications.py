@@ -4,6 +4,7 @@ events, and a message seen by both a notification and the delta poll carried out
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from bot.clock import ManualClock
 from bot.models import AuditEvent
 from handlers.microsoft365.models import GraphSubscription
+from handlers.microsoft365.status import channel_state, status_lines
 from tests.conftest import NOW, inbox_worker
 from tests.microsoft365.support import (
     BOT_ID,
@@ -31,10 +33,10 @@ from tests.microsoft365.support import (
 @pytest.fixture
 def live(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tenant365]:
     port = free_port()
-    public = f"http://127.0.0.1:{port}"
+    public = f"https://127.0.0.1:{port}"
     with tenant365(db_url, ManualClock(NOW), monkeypatch, public_base_url=public) as ms:
         inbox = ms.m365.inbox
-        with serving(ms.app, [inbox.route()], port), inbox_worker(ms.app):
+        with serving(ms.app, [inbox.route()], port, tls=True), inbox_worker(ms.app):
             inbox.start()
             ms.login()
             ms.m365.poll()
@@ -152,3 +154,25 @@ def test_lifecycle_events_are_handled(live: Tenant365) -> None:
     assert wait_for(lambda: live.graph.count("POST", "/reauthorize$"))
     live.graph.notifier.lifecycle(subscriptions(live)[channel], "missed")
     assert wait_for(lambda: polled)
+
+
+def test_an_http_public_base_url_is_refused_once_and_polling_goes_on(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    public = "http://webinar.example.org"
+    with tenant365(db_url, ManualClock(NOW), monkeypatch, public_base_url=public) as ms:
+        ms.login()
+        ms.m365.poll()  # polling starts watching
+        caplog.set_level(logging.INFO)
+        for _ in range(3):
+            ms.m365.subscriptions.tick()
+            ms.clock.advance(timedelta(minutes=1))
+        # Graph sends notifications only to https: no subscription is even tried, every minute or once.
+        assert ms.graph.count("POST", "/subscriptions", successful_only=False) == 0
+        refusals = [r for r in caplog.records if "https" in r.getMessage()]
+        assert len(refusals) == 1 and refusals[0].levelno == logging.WARNING
+        lines = status_lines(ms.m365, check=False)
+        assert "notifications: PUBLIC_BASE_URL is not https (Graph requires it): polling only" in lines
+        assert channel_state(ms.m365) == "on"  # polling does the work: nothing for an operator to fix now
+        ms.in_channel(KARI, "meld på", mention=True)
+        assert ms.poll() == 1

@@ -25,6 +25,7 @@ from bot.models import InboundRequest, Series, Subscription
 from bot.parser import parse
 from tests.conftest import ORGANISER
 from tests.fakes.https_fake import local_ca
+from tests.fakes.tls_proxy import TlsProxy
 from tests.microsoft365.fakes.graph_api import CHANNEL_ID, TEAM_ID
 from tests.microsoft365.fakes.graph_api import ORGANISER as MAILBOX
 from tests.microsoft365.fakes.identity_provider import CLIENT_ID, CLIENT_SECRET, TENANT
@@ -36,7 +37,7 @@ SECRET_KEY = "graph-process-test-secret-key"
 HEALTH_TOKEN = "graph-process-health-token"
 
 
-def environment(db_url: str, fakes: Fakes, port: int) -> dict[str, str]:
+def environment(db_url: str, fakes: Fakes, port: int, public: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MS_", "TEAMS_"))}
     env.update(
         local_ca().environ(),
@@ -46,7 +47,7 @@ def environment(db_url: str, fakes: Fakes, port: int) -> dict[str, str]:
         LOG_LEVEL="INFO",
         HOST="127.0.0.1",
         PORT=str(port),
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        PUBLIC_BASE_URL=public or f"http://127.0.0.1:{port}",
         MS_TENANT_ID=TENANT,
         MS_CLIENT_ID=CLIENT_ID,
         MS_CLIENT_SECRET=CLIENT_SECRET,
@@ -124,7 +125,8 @@ def test_the_running_bot_invites_reminds_posts_and_takes_commands_from_teams(
     fakes: Fakes, db_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = environment(db_url, fakes, port)
+    proxy = TlsProxy(port).start()  # Graph sends notifications only to https, as a reverse proxy serves
+    env = environment(db_url, fakes, port, proxy.url)
     assert "Logged in as baerekraft-bot@ks.example" in cli(env, tmp_path, "teams", "login")
     people = tmp_path / "people.csv"
     with people.open("w", newline="") as out:
@@ -188,6 +190,7 @@ def test_the_running_bot_invites_reminds_posts_and_takes_commands_from_teams(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+        proxy.stop()
     log = log_path.read_text()
     assert proc.returncode == 0, log
     assert "Traceback" not in log

@@ -97,3 +97,18 @@ def test_organiser_notices_are_personal_only(ms: Tenant365) -> None:
     people = [Recipient(1, "nb", identities={"teams": KARI}), Recipient(2, "en", email="x@y.no")]
     assert [t.target for t in sender.audience(kinds.TOPIC_NEEDED, series, people)] == [f"user:{KARI}"]
     assert [t.target for t in sender.audience(kinds.REMINDER, series, people)] == ["channel", f"user:{KARI}"]
+
+
+def test_activity_links_point_at_the_teams_of_the_configured_cloud(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gov = "https://gov.teams.microsoft.us"
+    with tenant365(db_url, ManualClock(NOW), monkeypatch, teams_web_url=gov) as ms:
+        ms.attach_senders()
+        ms.login()
+        subscribe_in_teams(ms, KARI, "kari@kommune.no")
+        ms.add_session(NOW + timedelta(days=2))
+        simulate(ms.app, ms.clock, NOW + timedelta(days=1, minutes=1))
+        links = {body["topic"]["webUrl"] for _, body in ms.graph.tenant.activities}
+    # The fake's join links are the global cloud's: in the US Government cloud, Teams' own home instead.
+    assert links == {gov}

@@ -72,6 +72,8 @@ class Notifier:
         if not now < expires <= now + limit:
             return error(400, "ExtensionError", "expirationDateTime out of range for chatMessage")
         for url in filter(None, (body.get("notificationUrl"), body.get("lifecycleNotificationUrl"))):
+            if not url.startswith("https://"):  # as Graph: no notifications over plain http
+                return error(400, "ValidationError", "NotificationUrl must use https.")
             if not self._validate(url):
                 return error(400, "ValidationError", "Subscription validation request failed.")
         sub = Subscription(
