@@ -43,6 +43,7 @@ BOT_ID, BOT_NAME, BOT_UPN = "aad-bot", "Bærekraft-bot", "baerekraft-bot@ks.exam
 KARI, JOHN, OLA = "aad-kari", "aad-john", "aad-ola"
 PUBLIC = "https://webinar.example.org"
 SECRET = "graph-test-secret-key-0123456789"
+HEALTH_TOKEN = "operator-health-token-0123"  # the detailed /healthz report is for operators
 T = TypeVar("T")
 
 
@@ -203,6 +204,7 @@ def make_settings(
         database_url=db_url,
         secret_key=SECRET,
         secret_key_is_temporary=False,
+        health_token=HEALTH_TOKEN,
         public_base_url=public_base_url,
         microsoft=microsoft_settings(fakes, **ms),
         limits=limits or DeliveryLimits(mail_rate_per_minute=600),

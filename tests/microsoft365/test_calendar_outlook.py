@@ -121,7 +121,7 @@ def test_a_mailbox_without_teams_is_reported_not_passed_over(ms: Tenant365) -> N
     assert not only_event(ms).online and ms.session(session_id).join_url is None
     problems = ms.m365.health.problems()
     assert any("Teams licence" in p for p in problems.values()), problems
-    assert channel_state(ms.m365) == "degraded"
+    assert channel_state(ms.m365).startswith("degraded")
     ms.m365.health.clear("Teams meetings")  # `teams status` runs in a process of its own
     lines = status_lines(ms.m365, check=True)
     assert any(

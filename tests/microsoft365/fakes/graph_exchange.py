@@ -129,9 +129,9 @@ class Exchange:
             return error(404, "ErrorItemNotFound")
         found = self._event_json(event)
         wanted = [f for f in call.request.query.get("$select", "").split(",") if f]
-        return Response(
-            200, {k: v for k, v in found.items() if k == "id" or k in wanted} if wanted else found
-        )
+        # As Graph: $select narrows the properties; the id and the OData annotations (ETag) always come.
+        kept = {k: v for k, v in found.items() if k == "id" or k.startswith("@odata.") or k in wanted}
+        return Response(200, kept if wanted else found)
 
     def patch_event(self, call: Handled) -> Response:
         body = call.json()

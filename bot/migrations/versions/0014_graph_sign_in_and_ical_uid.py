@@ -2,8 +2,8 @@
 retries by itself) or the login is gone (`teams login`); a meeting event keeps Exchange's `iCalUId`,
 so the reminder's `.ics` names the same calendar entry as the Exchange invitation.
 
-Revision ID: 0016
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-20
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
