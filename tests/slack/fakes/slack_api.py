@@ -9,6 +9,9 @@ against Slack's limits. Faults on demand: 429 with Retry-After, 5xx, a slow or h
 `ok: false` error; optional per-channel pacing of chat.postMessage (429 when exceeded).
 Slack's deadlines: a trigger id opens one view within 3 s of the user's action (`issue_trigger`); a
 response_url takes 5 answers within 30 minutes, then answers 404 `used_url` / `expired_url`.
+The workspace's own troubles, as long as they last: the token revoked (every call answers
+`token_revoked` or `invalid_auth` with HTTP 200, as Slack does), a scope removed (`missing_scope`
+naming it), a channel archived (`is_archived` for posts to it); each can be restored.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class FakeSlackAPI:
         self.socket_url: str | None = None  # answer of apps.connections.open (see slack_socket.py)
         # The bot token's scopes: by default what handlers/slack/manifest.yml asks for.
         self.workspace = Workspace(frozenset(scopes) if scopes is not None else manifest_bot_scopes())
+        self.revoked: str | None = None  # the error every call with the token meets (revoke_token)
         self._calls: list[Call] = []
         self.connections = 0  # TCP connections accepted (a kept-alive client opens one)
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -230,6 +234,32 @@ class FakeSlackAPI:
         self.fail(method, Fault(hold=gate))
         return gate
 
+    def revoke_token(self, error: str = "token_revoked") -> None:
+        """From now on every call with the bot token answers `error` (`token_revoked`, `invalid_auth`,
+        `account_inactive`), HTTP 200 with `ok: false`, until `restore_token`."""
+        with self._changed:
+            self.revoked = error
+
+    def restore_token(self) -> None:
+        with self._changed:
+            self.revoked = None
+
+    def remove_scope(self, scope: str) -> None:
+        """The app loses `scope`: the methods that need it answer `missing_scope` until `restore_scope`."""
+        self.revoke(scope)
+
+    def restore_scope(self, scope: str) -> None:
+        self.grant(scope)
+
+    def archive(self, channel: str) -> None:
+        """Posts to `channel` answer `is_archived` until `unarchive`."""
+        with self._changed:
+            self.workspace.archived.add(channel)
+
+    def unarchive(self, channel: str) -> None:
+        with self._changed:
+            self.workspace.archived.discard(channel)
+
     # --- what happened ----------------------------------------------------------------------------
 
     def calls(self, method: str | None = None) -> list[Call]:
@@ -334,6 +364,8 @@ class FakeSlackAPI:
         if handler is None:
             return Answer(200, {"ok": False, "error": "unknown_method"})
         with self._changed:
+            if self.revoked:
+                return Answer(200, {"ok": False, "error": self.revoked})
             needed = needed_scope(self.workspace, method, params)
             body = missing_scope(self.workspace, needed) if needed else handler(self.workspace, params)
         if body.get("error") == "ratelimited":  # pacing exceeded

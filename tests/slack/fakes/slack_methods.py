@@ -82,6 +82,7 @@ class Workspace:
     exchanged: set[str] = field(default_factory=set)  # trigger ids already used to open a view
     external: dict[str, str] = field(default_factory=dict)  # a view's external_id → its id
     skew: float = 0.0  # seconds Slack's clock is ahead of time.monotonic() (`FakeSlackAPI.advance`)
+    archived: set[str] = field(default_factory=set)  # channels archived: no posts
     ts: int = 1_767_000_000
     hashes: int = 0
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -172,6 +173,8 @@ def post_message(w: Workspace, p: Params) -> Params:
     conversation = w.conversation(p["channel"])
     if conversation is None or (conversation.kind != PUBLIC and not conversation.bot_member):
         return {"ok": False, "error": "channel_not_found"}
+    if conversation.id in w.archived:
+        return {"ok": False, "error": "is_archived"}
     if not conversation.bot_member and POST_WITHOUT_JOINING not in w.scopes:
         return {"ok": False, "error": "not_in_channel"}
     if not p.get("text") and not p.get("blocks"):
