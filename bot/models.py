@@ -284,6 +284,23 @@ class PacingSlot(Base):
     next_at: Mapped[datetime]
 
 
+class ChannelHold(Base):
+    """A channel, or one of its targets, that cannot send now (revoked credentials, a missing
+    permission, an archived announcement channel): its rows wait, unsent and uncounted, while one
+    send probes at `probe_at`; the row goes when a probe gets through (bot/delivery/holds.py).
+    `target` is "" for the whole channel."""
+
+    __tablename__ = "channel_hold"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target: Mapped[str] = mapped_column(String(320), primary_key=True)
+    problem: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(200))
+    began_at: Mapped[datetime]
+    probe_at: Mapped[datetime]
+    probe_seconds: Mapped[int] = mapped_column(Integer)
+
+
 # --- Inbound requests: acked at once, carried out by the inbox worker (see bot/inbox.py) -------------
 
 

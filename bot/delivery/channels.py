@@ -77,7 +77,26 @@ class TransientError(Exception):
 
 
 class PermanentError(Exception):
-    """A failure retrying cannot fix (bad token, unknown user, rejected content)."""
+    """A failure retrying cannot fix for this one message (unknown user, rejected content)."""
+
+
+# Why a channel cannot send (ChannelUnavailable.problem); the organisers' notice explains each.
+CREDENTIALS = "credentials"  # the platform no longer accepts the bot's token or login
+PERMISSION = "permission"  # the bot lacks a permission (scope) it needs to send
+TARGET_CLOSED = "target_closed"  # the place it posts to is archived, gone, or closed to the bot
+PROBLEMS = (CREDENTIALS, PERMISSION, TARGET_CLOSED)
+
+
+class ChannelUnavailable(Exception):
+    """Nothing was sent, and nothing the channel sends can go out now: not a fault of this message.
+    `target` None: the whole channel (its credentials, its permissions); else only sends to that
+    target (an archived announcement channel; direct messages go on). The row waits without an
+    attempt counted; the channel (or target) is held back until one probing send gets through.
+    `reason` is the platform's own word for it (e.g. Slack's `token_revoked`), for operators."""
+
+    def __init__(self, problem: str, reason: str, *, target: str | None = None) -> None:
+        super().__init__(reason)
+        self.problem, self.reason, self.target = problem, reason, target
 
 
 class Unverifiable(Exception):

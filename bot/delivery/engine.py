@@ -10,7 +10,9 @@ from datetime import timedelta
 from bot.clock import Clock
 from bot.db import Database
 from bot.delivery.channels import Sender
+from bot.delivery.holds import Hold
 from bot.delivery.leader import Leadership
+from bot.delivery.outages import Outages
 from bot.delivery.outbox import LEASE, Outbox
 from bot.delivery.planner import Planner, PlanReport
 from bot.delivery.worker import Worker
@@ -34,6 +36,7 @@ class DeliveryEngine:
         self.senders: list[Sender] = []
         self.outbox = Outbox(db, config, lease)
         self.planner = Planner(db, config, lambda: list(self.senders))
+        self.outages = Outages(db, config, self.outbox, lambda: list(self.senders), self.wake)
         self.leadership = leadership
         self.workers: dict[str, Worker] = {}
         self._threads: list[threading.Thread] = []
@@ -45,7 +48,7 @@ class DeliveryEngine:
         """`in_flight`: sends of this channel at once (1: one after the other)."""
         self.senders = [s for s in self.senders if s.channel != sender.channel] + [sender]
         self.workers[sender.channel] = Worker(
-            sender, self.db, self.outbox, self.clock, self.errors, batch, in_flight
+            sender, self.db, self.outbox, self.outages, self.clock, self.errors, batch, in_flight
         )
 
     def plan(self) -> PlanReport | None:
@@ -73,7 +76,12 @@ class DeliveryEngine:
         """Also call `nudge` on every wake-up (the senders of a worker process elsewhere)."""
         self._nudges.append(nudge)
 
+    def paused(self) -> list[Hold]:
+        """The channels (or their targets) that cannot send now, as every process sees them."""
+        return self.outages.current()
+
     def start(self) -> None:
+        self.outages.probe_soon(self.clock.now())
         for worker in self.workers.values():
             thread = threading.Thread(target=worker.run, name=f"worker-{worker.name}", daemon=True)
             thread.start()

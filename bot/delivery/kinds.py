@@ -9,11 +9,12 @@ CHANGE = "change"
 CANCELLATION = "cancellation"
 TOPIC_NEEDED = "topic_needed"
 LEAD_TIME_WARNING = "lead_time_warning"
+CHANNEL_DOWN = "channel_down"  # a channel stopped sending (bot/delivery/outages.py)
 
 # To the series' subscribers (and its announcement channels).
 PUBLIC = frozenset({INVITATION, REMINDER, FOLLOWUP, CHANGE, CANCELLATION})
 # To the series' organisers only, through the channels they use.
-ORGANISERS = frozenset({TOPIC_NEEDED, LEAD_TIME_WARNING})
+ORGANISERS = frozenset({TOPIC_NEEDED, LEAD_TIME_WARNING, CHANNEL_DOWN})
 # No longer worth sending once the session has started.
 BEFORE_START = frozenset({INVITATION, REMINDER, CHANGE, CANCELLATION})
 ALL = PUBLIC | ORGANISERS

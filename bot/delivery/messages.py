@@ -10,7 +10,7 @@ from bot.delivery.channels import OutgoingMessage
 from bot.rendering import Renderer
 
 # Payload values that are moments, stored as ISO text.
-MOMENTS = ("start", "previous_start", "finish")
+MOMENTS = ("start", "previous_start", "finish", "since")
 
 
 @dataclass(frozen=True)

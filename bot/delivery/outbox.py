@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.commands import Actor
 from bot.db import Database
-from bot.delivery import kinds
+from bot.delivery import holds, kinds
 from bot.delivery.channels import OutgoingMessage, Recipient
 from bot.delivery.fanouts import delivery_key
 from bot.delivery.schedule import invitation_key
@@ -64,15 +64,18 @@ SUBSCRIPTION = cast(Table, Subscription.__table__)
 ORGANISER = cast(Table, Organiser.__table__)
 LINK = cast(Table, PresentationLink.__table__)
 IDENTITY = cast(Table, Identity.__table__)
+HOLD = holds.HOLD
 AnyRow = Row[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A row a worker took: its id, and the target whose pace it must keep."""
+    """A row a worker took: its id, the target whose pace it must keep, and whether it is the one
+    send that probes a held channel or target (bot.delivery.holds)."""
 
     id: int
     target: str
+    probe: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,22 +95,39 @@ class Outbox:
         self._fanouts_lock = threading.Lock()
 
     def claim(self, channel: str, worker: str, now: datetime, limit: int) -> list[Claimed]:
-        """Take up to `limit` due rows for `channel`, in order; other processes skip the locked ones."""
+        """Take up to `limit` due rows for `channel`, in order; other processes skip the locked ones.
+        A held channel or target gives none but its probe, one row when the probe is due."""
+        waiting = (
+            D.c.channel == channel,
+            D.c.state == P,
+            D.c.due_at <= now,
+            or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= now),
+        )
+        values = {"state": C, "claimed_by": worker, "lease_until": now + self.lease, "updated_at": now}
+        taken: list[Claimed] = []
         with self.db.transaction() as s:
-            rows = DELIVERIES.claim(
-                s,
-                waiting=(
-                    D.c.channel == channel,
-                    D.c.state == P,
-                    D.c.due_at <= now,
-                    or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= now),
-                ),
-                order_by=CLAIM_ORDER,
-                limit=limit,
-                values={"state": C, "claimed_by": worker, "lease_until": now + self.lease, "updated_at": now},
-                returning=(D.c.target,),
-            )
-        return [Claimed(row.id, row.target) for row in rows]
+            for hold in holds.due_for_probe(s, channel, now):
+                under = holds.not_held_by_a_target() if hold.whole else D.c.target == hold.target
+                probe = DELIVERIES.claim(
+                    s,
+                    waiting=(*waiting, under),
+                    order_by=CLAIM_ORDER,
+                    limit=1,
+                    values=values,
+                    returning=(D.c.target,),
+                )
+                taken += [Claimed(row.id, row.target, probe=True) for row in probe]
+            if len(taken) < limit:
+                rows = DELIVERIES.claim(
+                    s,
+                    waiting=(*waiting, holds.not_held()),
+                    order_by=CLAIM_ORDER,
+                    limit=limit - len(taken),
+                    values=values,
+                    returning=(D.c.target,),
+                )
+                taken += [Claimed(row.id, row.target) for row in rows]
+        return taken
 
     def renew(self, delivery_ids: list[int], worker: str, now: datetime) -> None:
         """Keep this worker's claim on rows it has not begun yet for another lease."""
@@ -123,15 +143,23 @@ class Outbox:
         with self.db.transaction() as s:
             DELIVERIES.renew(s, delivery_ids, S, worker, now + self.lease)
 
-    def begin(self, delivery_id: int, worker: str, now: datetime) -> OutgoingMessage | None:
-        """Mark one claimed row as in flight and read what to send; None if it must not be sent."""
+    def begin(
+        self, delivery_id: int, worker: str, now: datetime, *, probe: bool = False
+    ) -> OutgoingMessage | None:
+        """Mark one claimed row as in flight and read what to send; None if it must not be sent (now:
+        a row claimed before its channel was held goes back, unsent, unless it is the probe)."""
         with self.db.transaction() as s:
-            return self.begin_in(s, delivery_id, worker, now)
+            return self.begin_in(s, delivery_id, worker, now, probe=probe)
 
-    def begin_in(self, s: Session, delivery_id: int, worker: str, now: datetime) -> OutgoingMessage | None:
+    def begin_in(
+        self, s: Session, delivery_id: int, worker: str, now: datetime, *, probe: bool = False
+    ) -> OutgoingMessage | None:
         """`begin` in the caller's transaction (the one that booked the row's send slot)."""
         row = s.execute(_IN_HAND, {"delivery": delivery_id}).first()
         if row is None or row.state != C or row.claimed_by != worker:
+            return None
+        if row.held and not probe:
+            s.execute(_RELEASE, {"ids": [delivery_id], "worker": worker, "now": now})
             return None
         fanout = self._fanout(s, row.fanout_id)
         reason = skip_reason(fanout, row, now)
@@ -153,6 +181,11 @@ class Outbox:
             self._finish(
                 s, delivery_id, now, DeliveryState.SKIPPED, (D.c.state == S,), error=reason, attempted=False
             )
+
+    def held_in(self, s: Session, delivery_id: int, now: datetime, error: str) -> None:
+        """Its channel (or target) cannot send: back to pending, not an attempt, nothing went out; the
+        hold decides when it goes (in the caller's transaction, the one that records the hold)."""
+        _again(s, delivery_id, now, now, error, attempted=False, in_doubt=False)
 
     def sent(self, delivery_id: int, now: datetime, ref: str | None, *, note: str | None = None) -> None:
         """Sent; `note` (how it was sent, e.g. again without a check) is kept as the row's last
@@ -188,11 +221,7 @@ class Outbox:
     def release(self, delivery_ids: list[int], worker: str, now: datetime) -> None:
         """Hand back claimed rows this worker will not get to (shutting down)."""
         with self.db.transaction() as s:
-            s.execute(
-                update(D)
-                .where(D.c.id.in_(delivery_ids), D.c.state == C, D.c.claimed_by == worker)
-                .values(state=P, claimed_by=None, lease_until=None, updated_at=now)
-            )
+            s.execute(_RELEASE, {"ids": delivery_ids, "worker": worker, "now": now})
 
     def recover(self, now: datetime) -> tuple[int, int]:
         """Rows whose worker died: claimed ones go back as they were, sending ones come back in doubt."""
@@ -202,12 +231,15 @@ class Outbox:
         return back, doubt
 
     def next_due(self, channel: str) -> datetime | None:
+        """When the channel next has something to send: a row under no hold, or a hold's probe."""
         with self.db.read() as s:
-            return s.scalar(
+            due = s.scalar(
                 select(func.min(func.coalesce(D.c.next_attempt_at, D.c.due_at))).where(
-                    D.c.channel == channel, D.c.state == P
+                    D.c.channel == channel, D.c.state == P, holds.not_held()
                 )
             )
+            probe = holds.next_probe(s, channel)
+        return min((at for at in (due, probe) if at is not None), default=None)
 
     def _finish(
         self,
@@ -342,6 +374,7 @@ _IN_HAND = (
         exists()
         .where(ORGANISER.c.person_id == D.c.person_id, ORGANISER.c.series_id == F.c.series_id)
         .label("organiser"),
+        exists().where(HOLD.c.channel == D.c.channel, holds.covering(HOLD.c.target)).label("held"),
     )
     .select_from(
         D.join(F, F.c.id == D.c.fanout_id)
@@ -349,6 +382,13 @@ _IN_HAND = (
         .outerjoin(PERSON, PERSON.c.id == D.c.person_id)
     )
     .where(D.c.id == bindparam("delivery"))
+)
+_RELEASE = (
+    update(D)
+    .where(
+        D.c.id.in_(bindparam("ids", expanding=True)), D.c.state == C, D.c.claimed_by == bindparam("worker")
+    )
+    .values(state=P, claimed_by=None, lease_until=None, updated_at=bindparam("now"))
 )
 _MARK_SENDING = (
     update(D)

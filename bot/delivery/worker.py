@@ -12,6 +12,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.delivery import pacing
 from bot.delivery.channels import (
+    ChannelUnavailable,
     NotSent,
     OutgoingMessage,
     Pace,
@@ -21,6 +22,7 @@ from bot.delivery.channels import (
     TransientError,
     Unverifiable,
 )
+from bot.delivery.outages import Outages
 from bot.delivery.outbox import Claimed, Outbox
 from bot.error_policy import ErrorPolicy, describe
 
@@ -44,12 +46,14 @@ class Worker:
         sender: Sender,
         db: Database,
         outbox: Outbox,
+        outages: Outages,
         clock: Clock,
         errors: ErrorPolicy,
         batch: int = 10,
         in_flight: int = 1,
     ) -> None:
         self.sender, self.db, self.outbox, self.clock, self.errors = sender, db, outbox, clock, errors
+        self.outages = outages
         self.batch = max(batch, in_flight)
         self.in_flight = in_flight
         self.name = f"{sender.channel}-{uuid.uuid4().hex[:8]}"
@@ -155,7 +159,7 @@ class Worker:
             now = self.clock.now()
             slot = pacing.reserve(s, paces, now)
             soon = slot - now <= SHORT_WAIT
-            message = self.outbox.begin_in(s, item.id, self.name, now) if soon else None
+            message = self.outbox.begin_in(s, item.id, self.name, now, probe=item.probe) if soon else None
         if soon:
             self.clock.sleep((slot - self.clock.now()).total_seconds())
         else:
@@ -164,7 +168,7 @@ class Worker:
                     self._held.remove(item.id)
                 self.outbox.release([item.id], self.name, self.clock.now())
                 return
-            message = self.outbox.begin(item.id, self.name, self.clock.now())
+            message = self.outbox.begin(item.id, self.name, self.clock.now(), probe=item.probe)
         with self._lock:
             self._held.remove(item.id)
             if message is not None:
@@ -172,12 +176,12 @@ class Worker:
         if message is None:
             return
         try:
-            self._outcome(message, paces)
+            self._outcome(item, message, paces)
         finally:
             with self._lock:
                 self._sending.discard(item.id)
 
-    def _outcome(self, message: OutgoingMessage, paces: list[Pace]) -> None:
+    def _outcome(self, item: Claimed, message: OutgoingMessage, paces: list[Pace]) -> None:
         """Send one message in flight and record what came of it."""
         delivery_id = message.delivery_id
         try:
@@ -192,17 +196,26 @@ class Worker:
             self.outbox.throttled(
                 delivery_id, self.clock.now(), until, f"throttled: {exc}", in_doubt=exc.in_doubt
             )
+        except ChannelUnavailable as exc:  # nothing went out, and nothing else would now
+            self.outages.unavailable(self.sender.channel, delivery_id, exc, self.clock.now())
         except TransientError as exc:
             state = self.outbox.transient(delivery_id, self.clock.now(), str(exc), in_doubt=exc.in_doubt)
             log.warning("delivery %s: %s (%s)", delivery_id, exc, state)
         except PermanentError as exc:
             self.outbox.failed(delivery_id, self.clock.now(), str(exc))
             log.error("delivery %s failed: %s", delivery_id, exc)
+            self._got_through(item)  # the platform judged this message: the channel itself works
         except Exception as exc:  # the sender's own bug: in doubt, as it may have sent
             self.errors.unexpected(f"sender {self.sender.channel}", exc, delivery=delivery_id)
             self.outbox.transient(delivery_id, self.clock.now(), describe(exc), in_doubt=True)
         else:
             self.outbox.sent(delivery_id, self.clock.now(), ref, note=note)
+            self._got_through(item)
+
+    def _got_through(self, item: Claimed) -> None:
+        """A probe answered about itself: what held its channel (or target) is over."""
+        if item.probe:
+            self.outages.got_through(self.sender.channel, item.target, self.clock.now())
 
     def _wait_until(self, slot: datetime) -> bool:
         """Sleep until `slot`, renewing the claim on the rest of the batch as the lease runs down;

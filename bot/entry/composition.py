@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.channel import Channel
 from bot.clock import Clock, SystemClock
 from bot.core import Core
@@ -78,9 +80,20 @@ class App:
         return next((c for c in self.channels if isinstance(c, kind)), None)
 
     def channel_states(self) -> dict[str, str]:
-        """Each channel's state for operators (`/healthz`): its own report, or "off"."""
+        """Each channel's state for operators (`/healthz`): its own report, or "off"; "degraded"
+        with the reason while its sending is paused (a sending channel by its sender's name)."""
         states = dict.fromkeys(KNOWN_CHANNELS, "off")
         states.update({channel.name: channel.health() for channel in self.channels})
+        try:
+            paused = self.delivery.paused()
+        except SQLAlchemyError:  # the report must answer without a database (it says so itself)
+            paused = []
+        reasons: dict[str, list[str]] = {}
+        for hold in paused:
+            where = "" if hold.whole else f" to {hold.target}"
+            why = f"sending paused{where}: {hold.reason} ({hold.problem})"
+            reasons.setdefault(hold.channel, []).append(why)
+        states.update({channel: "degraded: " + "; ".join(why) for channel, why in reasons.items()})
         return states
 
     def close(self) -> None:

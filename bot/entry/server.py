@@ -84,7 +84,28 @@ def _report(app: App, database: str) -> dict[str, object]:
     }
     if problems:
         body["problems"] = problems
+    if paused := _paused(app):
+        body["paused"] = paused
     return body
+
+
+def _paused(app: App) -> list[dict[str, str | None]]:
+    """The channels (or targets) whose sending waits, since when, and when it is tried again."""
+    try:
+        holds = app.delivery.paused()
+    except SQLAlchemyError:  # reported as the database's trouble above
+        return []
+    return [
+        {
+            "channel": hold.channel,
+            "target": None if hold.whole else hold.target,
+            "problem": hold.problem,
+            "reason": hold.reason,
+            "since": hold.began_at.isoformat(),
+            "next_try": hold.probe_at.isoformat(),
+        }
+        for hold in holds
+    ]
 
 
 def create_web_app(app: App, routes: Sequence[BaseRoute] = ()) -> Starlette:

@@ -9,6 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
+from bot.delivery import holds
 from bot.entry.composition import App
 from bot.models import Delivery, DeliveryState, Fanout
 from jobs import JOBS
@@ -19,7 +20,8 @@ PLANNING = "deliveries.plan"
 
 
 def next_wakeup(app: App, now: datetime) -> datetime:
-    """The earliest of: the planner's next due moment, a due outbox row, the hourly jobs."""
+    """The earliest of: the planner's next due moment, a due outbox row under no hold, the next
+    probe of a held channel, the hourly jobs."""
     candidates = [now + HOUR]
     due = app.delivery.planner.next_due(now)
     if due is not None:
@@ -27,11 +29,11 @@ def next_wakeup(app: App, now: datetime) -> datetime:
     with app.db.read() as s:
         pending = s.scalar(
             select(func.min(func.coalesce(Delivery.next_attempt_at, Delivery.due_at))).where(
-                Delivery.state == DeliveryState.PENDING.value
+                Delivery.state == DeliveryState.PENDING.value, holds.not_held()
             )
         )
-    if pending is not None:
-        candidates.append(pending)
+        probes = [h.probe_at for h in holds.current(s)]
+    candidates += [at for at in (pending, *probes) if at is not None]
     return min(candidates)
 
 

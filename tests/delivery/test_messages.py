@@ -41,6 +41,13 @@ PAYLOADS = {
         "start": "2026-03-06T08:00:00+00:00",
     },
     kinds.REMINDER: {"start": "2026-03-06T08:00:00+00:00", "offset": "1d"},
+    kinds.CHANNEL_DOWN: {
+        "channel": "slack",
+        "problem": "credentials",
+        "reason": "token_revoked",
+        "target": None,
+        "since": "2026-03-06T08:00:00+00:00",
+    },
 }
 
 

@@ -52,7 +52,7 @@ def test_a_crash_leaves_claimed_rows_unsent_and_checks_the_one_in_flight(
     _subscribers(say, 5)
     say(ORGANISER, "ny økt 2026-03-06 09:00 Krasj")
     app.delivery.plan()
-    dead = Worker(sender, app.db, app.delivery.outbox, clock, app.errors, batch=6)
+    dead = Worker(sender, app.db, app.delivery.outbox, app.delivery.outages, clock, app.errors, batch=6)
     claimed = app.delivery.outbox.claim("fake", dead.name, clock.now(), 6)
     in_flight = app.delivery.outbox.begin(claimed[0].id, dead.name, clock.now())
     assert in_flight is not None
