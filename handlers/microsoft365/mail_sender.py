@@ -109,6 +109,8 @@ class MailSender:
         except GraphError as exc:
             self.mailbox.refund(ledger)
             if isinstance(exc, GraphAuthError):
+                # Issue 15: a 401/403 stops every mail, not this one; it is to become the engine's
+                # ChannelUnavailable (as Slack's token errors are) once Graph's cases are sorted out.
                 self.health.report("mail", str(exc))
             raise PermanentError(str(exc)) from exc
         self.health.clear("mail")

@@ -28,6 +28,10 @@ import httpx
 
 from bot.delivery import kinds
 from bot.delivery.channels import (
+    CREDENTIALS,
+    PERMISSION,
+    TARGET_CLOSED,
+    ChannelUnavailable,
     OutgoingMessage,
     Pace,
     PermanentError,
@@ -49,18 +53,29 @@ from handlers.slack.web_api import SlackCallFailed, SlackWebAPI
 log = logging.getLogger(__name__)
 
 METADATA_TYPE = "baerekraft_delivery"
-# Answers no retry can fix: the token, the channel or the user is wrong.
+# Answers about the app itself (Slack checks the token and its scopes before anything else): every
+# send would meet them, so Slack sending pauses until one gets through again.
+WHOLE_APP = {
+    "invalid_auth": CREDENTIALS,
+    "not_authed": CREDENTIALS,
+    "account_inactive": CREDENTIALS,  # the bot user (or the workspace) was deactivated
+    "token_revoked": CREDENTIALS,
+    "token_expired": CREDENTIALS,
+    "missing_scope": PERMISSION,
+    "not_allowed_token_type": PERMISSION,
+    "no_permission": PERMISSION,
+    "team_access_not_granted": PERMISSION,
+}
+# Answers about a channel the bot posts in: sending there waits (direct messages go on).
+CHANNEL_CLOSED = frozenset({"is_archived", "channel_not_found", "not_in_channel"})
+# Answers no retry can fix for this one message: the person is gone, or the message is wrong.
 PERMANENT = frozenset(
     {
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "missing_scope",
         "channel_not_found",
         "not_in_channel",
         "is_archived",
         "user_not_found",
+        "user_disabled",
         "cannot_dm_bot",
         "invalid_blocks",
         "msg_too_long",
@@ -126,7 +141,7 @@ class SlackSender:
         try:
             ref, parent = self._first_post(message, kwargs)
         except SlackCallFailed as exc:
-            raise _outcome(exc) from exc
+            raise _outcome(exc, message.target) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # no connection: nothing was sent
             raise TransientError(f"Slack unreachable: {type(exc).__name__}") from exc
         except (httpx.RequestError, OSError) as exc:
@@ -216,6 +231,8 @@ class SlackSender:
                     return found
             return self._in_history(message.target, message.key)
         except SlackCallFailed as exc:
+            if WHOLE_APP.get(exc.error) == CREDENTIALS:  # the token, not the check, is the trouble
+                raise ChannelUnavailable(CREDENTIALS, exc.error) from exc
             if exc.error in HISTORY_HIDDEN:
                 raise Unverifiable(exc.error) from exc
             if exc.status == 429 or exc.error == "ratelimited":
@@ -278,11 +295,22 @@ def _with_key(channel: str, posts: list[dict[str, Any]], key: str) -> str | None
     return None
 
 
-def _outcome(exc: SlackCallFailed) -> Exception:
+def _outcome(exc: SlackCallFailed, target: str) -> Exception:
     if exc.status == 429 or exc.error == "ratelimited":
         return RetryLater(exc.retry_after, f"Slack rate limit ({exc.error})")
     if exc.status >= 500:
         return TransientError(f"Slack HTTP {exc.status}", in_doubt=True)
+    if exc.error in WHOLE_APP:
+        needed = exc.body.get("needed")  # missing_scope names the scope
+        reason = f"{exc.error} ({needed})" if isinstance(needed, str) and needed else exc.error
+        return ChannelUnavailable(WHOLE_APP[exc.error], reason)
+    if exc.error in CHANNEL_CLOSED and _is_conversation(target):
+        return ChannelUnavailable(TARGET_CLOSED, exc.error, target=target)
     if exc.error in PERMANENT:
         return PermanentError(f"Slack refused: {exc.error}")
     return TransientError(f"Slack answered {exc.error}")
+
+
+def _is_conversation(target: str) -> bool:
+    """A channel the bot posts in (public C…, private G…), not a person's direct messages (U…/W…)."""
+    return target.startswith(("C", "G"))

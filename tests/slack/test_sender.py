@@ -103,14 +103,19 @@ def test_a_lost_answer_is_checked_in_the_history_before_posting_again(
     assert row.state == "sent" and row.in_doubt
 
 
-def test_a_refused_token_fails_without_retrying(app: App, fake: FakeSlackAPI, say: Say) -> None:
+def test_a_refused_token_pauses_slack_instead_of_failing_the_post(
+    app: App, fake: FakeSlackAPI, say: Say
+) -> None:
     _sender(app, fake, token="xoxb-revoked")
     say(ORGANISER, "ny økt 2026-03-09 09:00 Feil nøkkel")
     app.delivery.run_until_idle()
     with app.db.read() as s:
         row = s.scalars(select(Delivery)).one()
-    assert (row.state, row.last_error) == ("failed", "Slack refused: invalid_auth")
+    assert (row.state, row.attempts, row.last_error) == ("pending", 0, "held: invalid_auth")
     assert len(fake.calls("chat.postMessage")) == 1
+    assert [(h.channel, h.whole, h.reason) for h in app.delivery.paused()] == [
+        ("slack", True, "invalid_auth")
+    ]
 
 
 def test_organiser_notices_go_to_the_organisers_dm(
@@ -190,10 +195,28 @@ def test_a_fifth_of_calls_failing_still_delivers_every_dm_once(
         (Fault(status=429, retry_after=30), "pending", 0, False, "throttled: Slack rate limit (ratelimited)"),
         (Fault(status=503), "pending", 1, True, "Slack HTTP 503"),
         (Fault(status=500, applied=True), "pending", 1, True, "Slack HTTP 500"),
-        (Fault(error="channel_not_found"), "failed", 1, False, "Slack refused: channel_not_found"),
+        (Fault(error="invalid_blocks"), "failed", 1, False, "Slack refused: invalid_blocks"),
+        (Fault(error="msg_too_long"), "failed", 1, False, "Slack refused: msg_too_long"),
+        (Fault(error="token_revoked"), "pending", 0, False, "held: token_revoked"),
+        (Fault(error="missing_scope"), "pending", 0, False, "held: missing_scope"),
+        (Fault(error="account_inactive"), "pending", 0, False, "held: account_inactive"),
+        (Fault(error="channel_not_found"), "pending", 0, False, "held: channel_not_found"),
+        (Fault(error="is_archived"), "pending", 0, False, "held: is_archived"),
         (Fault(error="fatal_error"), "pending", 1, False, "Slack answered fatal_error"),
     ],
-    ids=["429", "503", "500-after-posting", "permanent", "other-error"],
+    ids=[
+        "429",
+        "503",
+        "500-after-posting",
+        "permanent",
+        "too-long",
+        "token-revoked",
+        "scope-missing",
+        "bot-deactivated",
+        "channel-gone",
+        "channel-archived",
+        "other-error",
+    ],
 )
 def test_each_answer_of_slack_becomes_the_engines_outcome(
     app: App,
