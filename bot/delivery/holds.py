@@ -60,9 +60,12 @@ def not_held_by_a_target() -> ColumnElement[bool]:
     return ~exists().where(HOLD.c.channel == D.c.channel, HOLD.c.target == D.c.target)
 
 
-def hold(s: Session, channel: str, target: str, problem: str, reason: str, now: datetime) -> Hold | None:
-    """Hold `channel` (or its `target`) back; the new hold, or None if it stood already (then the next
-    probe waits twice as long as the last one, up to LAST_PROBE)."""
+def hold(
+    s: Session, channel: str, target: str, problem: str, reason: str, now: datetime, *, probe: bool
+) -> Hold | None:
+    """Hold `channel` (or its `target`) back; the new hold, or None if it stood already. A `probe` that
+    failed makes the next one wait twice as long, up to LAST_PROBE; a send that was under way when
+    the hold began changes nothing."""
     insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
     seconds = int(FIRST_PROBE.total_seconds())
     added = s.execute(
@@ -80,6 +83,8 @@ def hold(s: Session, channel: str, target: str, problem: str, reason: str, now: 
     )
     if rowcount(added):
         return Hold(channel, target, problem, reason[:200], now, now + FIRST_PROBE, seconds)
+    if not probe:
+        return None
     mine = (HOLD.c.channel == channel, HOLD.c.target == target)
     current = s.scalar(select(HOLD.c.probe_seconds).where(*mine)) or seconds
     longer = min(current * 2, int(LAST_PROBE.total_seconds()))

@@ -43,13 +43,16 @@ class Outages:
     ) -> None:
         self.db, self.config, self.outbox, self.senders, self.wake = db, config, outbox, senders, wake
 
-    def unavailable(self, channel: str, delivery_id: int, exc: ChannelUnavailable, now: datetime) -> None:
-        """A send through `channel` met `exc`: its row waits, and the channel (or target) is held."""
+    def unavailable(
+        self, channel: str, delivery_id: int, exc: ChannelUnavailable, now: datetime, *, probe: bool
+    ) -> None:
+        """A send through `channel` met `exc`: its row waits, and the channel (or target) is held
+        (`probe`: the send was the hold's probe, so the trouble lasts)."""
         target = holds.WHOLE if exc.target is None else exc.target
         told: list[str] = []
         with self.db.transaction() as s:
             self.outbox.held_in(s, delivery_id, now, f"held: {exc.reason}")
-            new = holds.hold(s, channel, target, exc.problem, exc.reason, now)
+            new = holds.hold(s, channel, target, exc.problem, exc.reason, now, probe=probe)
             if new is not None:
                 told = self._tell_organisers(s, new, now)
                 self._audit(s, now, "channel.paused", new, told=told)

@@ -197,7 +197,9 @@ class Worker:
                 delivery_id, self.clock.now(), until, f"throttled: {exc}", in_doubt=exc.in_doubt
             )
         except ChannelUnavailable as exc:  # nothing went out, and nothing else would now
-            self.outages.unavailable(self.sender.channel, delivery_id, exc, self.clock.now())
+            self.outages.unavailable(
+                self.sender.channel, delivery_id, exc, self.clock.now(), probe=item.probe
+            )
         except TransientError as exc:
             state = self.outbox.transient(delivery_id, self.clock.now(), str(exc), in_doubt=exc.in_doubt)
             log.warning("delivery %s: %s (%s)", delivery_id, exc, state)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.clock import ManualClock
@@ -15,10 +17,31 @@ from bot.delivery.channels import CREDENTIALS, TARGET_CLOSED, ChannelUnavailable
 from bot.delivery.worker import Worker
 from bot.entry.composition import App
 from bot.models import Delivery, Fanout
-from tests.conftest import ORGANISER, person
+from tests.conftest import NOW, ORGANISER, person
 from tests.fakes.recording_sender import RecordingSender
 
 Say = Callable[..., str]
+
+
+class SharedClock(ManualClock):
+    """A manual clock that several sending threads may read and sleep on at once."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return super().now()
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            super().sleep(seconds)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return SharedClock(NOW)
 
 
 @dataclass
@@ -35,6 +58,22 @@ class Troubled(RecordingSender):
             raise ChannelUnavailable(CREDENTIALS, "token_revoked")
         if message.target == self.closed:
             raise ChannelUnavailable(TARGET_CLOSED, "is_archived", target=message.target)
+        return super().send(message)
+
+
+@dataclass
+class Together(Troubled):
+    """The first four sends meet at Slack's door together, as sends in flight do."""
+
+    door: threading.Barrier = field(default_factory=lambda: threading.Barrier(4, timeout=10))
+    arrived: int = 0
+
+    def send(self, message: OutgoingMessage) -> str | None:
+        with self._lock:
+            self.arrived += 1
+            first = self.arrived <= self.door.parties
+        if first:
+            self.door.wait()
         return super().send(message)
 
 
@@ -143,3 +182,17 @@ def test_the_notice_goes_once_a_day_and_a_restart_probes_at_once(
     finally:
         app.delivery.stop()
     assert app.delivery.paused() == [] and sender.duplicates() == []
+
+
+def test_sends_under_way_when_the_channel_went_down_do_not_stretch_the_first_probe(
+    app: App, clock: ManualClock, say: Say
+) -> None:
+    sender = Together(clock, channel="fake", down=True)
+    app.delivery.add_sender(sender, in_flight=4)
+    _subscribers(say, 12)
+    say(ORGANISER, "ny økt 2026-03-09 09:00 Fire om gangen")
+    app.delivery.run_until_idle()
+    assert sender.arrived == 4  # four were under way at once; the rest were not tried
+    [hold] = app.delivery.paused()
+    assert hold.probe_at - hold.began_at == timedelta(seconds=60)
+    assert _states(app, "fake") == {("pending", 0): 13}
