@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -28,12 +29,14 @@ from tests.web.support import TestClient
 CHANNEL = "C0ANNOUNCE"
 MEMBERS = 40
 Say = Callable[..., str]
+TOKEN = "operator-health-token-0123"
 Trouble = Callable[[FakeSlackAPI], None]
 
 
 @pytest.fixture
 def fake() -> Iterator[FakeSlackAPI]:
     with running_fake() as running:
+        running.add_channel(CHANNEL, "baerekraft", member=True)
         yield running
 
 
@@ -60,8 +63,11 @@ def _members(say: Say, count: int) -> None:
 
 
 def _health(app: App) -> dict[str, object]:
-    with TestClient(create_web_app(app)) as client:
-        response = client.get("/healthz")
+    """The operator's /healthz report."""
+    with TestClient(
+        create_web_app(replace(app, settings=replace(app.settings, health_token=TOKEN)))
+    ) as client:
+        response = client.get("/healthz", headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 200
     body: dict[str, object] = response.json()
     return body
