@@ -55,7 +55,9 @@ class OutgoingMessage:
 
 
 class NotSent(Exception):
-    """A message in doubt that did not go out and must not any more (`OutgoingMessage.skip_unless_sent`)."""
+    """A message that did not go out and must not any more: one in doubt that was not sent
+    (`OutgoingMessage.skip_unless_sent`), or one whose recipient can no longer be reached there
+    (a Slack user deactivated after the message was planned). The row ends `skipped`."""
 
 
 class RetryLater(Exception):

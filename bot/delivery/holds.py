@@ -80,8 +80,9 @@ def hold(
             probe_seconds=seconds,
         )
         .on_conflict_do_nothing(index_elements=["channel", "target"])
+        .returning(HOLD.c.channel)  # psycopg gives no rowcount for an INSERT (-1): the row tells
     )
-    if rowcount(added):
+    if added.first() is not None:
         return Hold(channel, target, problem, reason[:200], now, now + FIRST_PROBE, seconds)
     if not probe:
         return None

@@ -32,6 +32,7 @@ from bot.delivery.channels import (
     PERMISSION,
     TARGET_CLOSED,
     ChannelUnavailable,
+    NotSent,
     OutgoingMessage,
     Pace,
     PermanentError,
@@ -137,6 +138,8 @@ class SlackSender:
         ]
 
     def send(self, message: OutgoingMessage) -> str | None:
+        if _deactivated(message):
+            raise NotSent("the Slack user is deactivated")
         kwargs, thread = self._post(message)
         try:
             ref, parent = self._first_post(message, kwargs)
@@ -314,3 +317,14 @@ def _outcome(exc: SlackCallFailed, target: str) -> Exception:
 def _is_conversation(target: str) -> bool:
     """A channel the bot posts in (public C…, private G…), not a person's direct messages (U…/W…)."""
     return target.startswith(("C", "G"))
+
+
+def _deactivated(message: OutgoingMessage) -> bool:
+    """A direct message planned while its person was active, whose Slack user has been deactivated
+    since (the recipient's identities hold only active ones): it must not go out."""
+    person = message.recipient
+    return (
+        person is not None
+        and message.target.startswith(("U", "W"))
+        and (person.identities.get("slack") != message.target)
+    )

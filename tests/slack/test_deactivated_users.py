@@ -95,3 +95,23 @@ def test_a_users_info_that_shows_deleted_marks_them_too(bot: SlackBot, clock: Ma
     assert not active(bot, KARI)
     run_a_session(bot, clock, "Sirkulær økonomi", 9)
     assert bot.fake.messages(KARI) == [] and len(bot.fake.messages(JOHN)) == 3
+
+
+def test_messages_planned_before_the_deactivation_are_skipped_not_sent(
+    bot: SlackBot, clock: ManualClock
+) -> None:
+    """The day-before reminder's rows are made while Kari is active; she is deactivated before they go
+    out (a fan-out under way): hers is skipped at sending, John's goes."""
+    plan(bot.app, "Planlagt før", "2026-03-09 09:00")
+    simulate(bot.app, clock, datetime(2026, 3, 8, 7, 59, tzinfo=UTC))  # the invitation went out
+    clock.set(datetime(2026, 3, 8, 8, 0, 1, tzinfo=UTC))
+    bot.app.delivery.plan()  # the reminder's rows, Kari's among them
+    with bot.app.db.read() as s:
+        [kari] = s.scalars(select(Delivery).where(Delivery.target == KARI, Delivery.state == "pending")).all()
+    bot.slack.user_change(bot.fake.deactivate(KARI))
+    eventually(lambda: not active(bot, KARI))
+    bot.app.delivery.run_until_idle()
+    assert len(bot.fake.messages(KARI)) == 1 and len(bot.fake.messages(JOHN)) == 2
+    with bot.app.db.read() as s:
+        row = s.get(Delivery, kari.id)
+    assert row is not None and row.state == "skipped"
