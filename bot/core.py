@@ -1,15 +1,17 @@
 """What a channel gets of the core: a narrow, typed interface instead of the whole running bot.
 
 A channel reads settings and time, carries commands out through the dispatcher, renders replies,
-records what it acknowledged in the inbox, keeps its own tables in the database, runs its
-leader-only work when `is_leader()`, and reports the unexpected to `errors`. It never sees the
+records what it acknowledged in the inbox, queues a message a person asked for in the outbox (and
+says so: `deliveries_queued`), keeps its own tables in the database, runs its leader-only work
+when `is_leader()`, and reports the unexpected to `errors`. It never sees the
 delivery engine, the web server or another channel; the composition root (`bot/entry/`) builds this
 once and hands it to every channel.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.db import Database
@@ -32,6 +34,9 @@ class Core:
     inbox: Inbox
     leadership: Leadership
     errors: ErrorPolicy
+    # Tell the delivery workers of this process that a channel queued a message (bot/delivery/
+    # fanouts.py `one_message`); workers elsewhere find it at their next look (seconds).
+    deliveries_queued: Callable[[], None] = field(default=lambda: None)
 
     @property
     def config(self) -> CoreConfig:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import ColumnElement, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
@@ -57,6 +57,53 @@ def notify_organisers(
     ]
     insert_ignoring_duplicates(s, rows)
     return True
+
+
+def one_message(
+    s: Session,
+    *,
+    key: str,
+    kind: str,
+    series_id: int,
+    channel: str,
+    target: Target,
+    payload: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """One message to one target, due now and ahead of announcements, once per `key` (a mail a
+    person asked for: the web's confirmation links). Goes out through the outbox like the rest, so
+    nobody waits for it and the channel's pace holds. False if it existed already."""
+    if s.scalar(select(Fanout.id).where(Fanout.key == key)) is not None:
+        return False
+    fanout = Fanout(
+        key=key,
+        series_id=series_id,
+        kind=kind,
+        due_at=now,
+        state=FanoutState.EXPANDED.value,
+        payload=payload,
+        created_at=now,
+    )
+    s.add(fanout)
+    s.flush()
+    insert_ignoring_duplicates(s, [{**delivery_row(fanout, channel, target, now, now), "priority": 0}])
+    return True
+
+
+def forget_finished(s: Session, kind: str, before: datetime) -> int:
+    """One-off messages of `kind` (queued by `one_message`) whose send ended before `before` leave
+    the outbox with what they carried (a confirmation link); returns how many."""
+    done = (DeliveryState.SENT.value, DeliveryState.FAILED.value, DeliveryState.SKIPPED.value)
+    finished = (
+        select(Delivery.fanout_id)
+        .join(Fanout, Fanout.id == Delivery.fanout_id)
+        .where(Fanout.kind == kind, Delivery.state.in_(done), Delivery.updated_at < before)
+    )
+    ids = list(s.scalars(finished))
+    if ids:
+        s.execute(delete(Delivery).where(Delivery.fanout_id.in_(ids)))
+        s.execute(delete(Fanout).where(Fanout.id.in_(ids)))
+    return len(ids)
 
 
 def fanout_duration(sender: Sender, targets: Sequence[Target]) -> timedelta:

@@ -10,6 +10,9 @@ CANCELLATION = "cancellation"
 TOPIC_NEEDED = "topic_needed"
 LEAD_TIME_WARNING = "lead_time_warning"
 CHANNEL_DOWN = "channel_down"  # a channel stopped sending (bot/delivery/outages.py)
+# A mail a web form asked for (a link to confirm a subscription or an erasure): one message to one
+# address, queued by the web channel (bot/delivery/fanouts.py `one_message`), never planned.
+CONFIRMATION = "confirmation"
 
 # To the series' subscribers (and its announcement channels).
 PUBLIC = frozenset({INVITATION, REMINDER, FOLLOWUP, CHANGE, CANCELLATION})

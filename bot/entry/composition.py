@@ -136,6 +136,7 @@ def build(
         inbox=Inbox(db, clock, errors, spool=Spool(Path(settings.inbox_spool_dir))),
         leadership=leadership,
         errors=errors,
+        deliveries_queued=delivery.wake,
     )
     channels, transport = build_channels(core, settings, console=console, mailer=mailer)
     return App(settings, core, delivery, tuple(channels), transport, health)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.models import AuditEvent, Delivery, Organiser, PacingSlot, Person
@@ -75,7 +75,10 @@ def _erase_outbox(s: Session, traces: Traces) -> None:
     """The person's outbox rows (their key, target and reference hold the address or platform id),
     those ids in the rows' audit entries, and the pace kept for their direct-message conversations.
     A row still pending would be skipped anyway: the person no longer subscribes."""
-    ids = list(s.scalars(select(Delivery.id).where(Delivery.person_id == traces.person_id)))
+    theirs: ColumnElement[bool] = Delivery.person_id == traces.person_id
+    if traces.email:  # also mails to the address before it was a person's (a web form's link)
+        theirs = or_(theirs, Delivery.target == traces.email)
+    ids = list(s.scalars(select(Delivery.id).where(theirs)))
     if ids:
         entries = s.scalars(
             select(AuditEvent).where(AuditEvent.subject_type == "delivery", AuditEvent.subject_id.in_(ids))

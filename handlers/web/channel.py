@@ -1,5 +1,6 @@
-"""The web pages as a `Channel`: their routes on the bot's web server, the inbox work of the commands
-they carry out, and the hourly purge of expired confirmation requests."""
+"""The web pages as a `Channel`: their routes on the bot's web server, the confirmation mails they
+queue (sent by the delivery engine), the inbox work of the commands they carry out, and the hourly
+purge of expired confirmation requests."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from starlette.routing import BaseRoute
 
 from bot.channel import Channel, ChannelJob
 from bot.core import Core
+from bot.delivery.channels import Sender
 from bot.inbox import Work
 from bot.mail import Mailer
 from handlers.web import NAME, TEMPLATES
 from handlers.web.jobs import purge_expired_confirmations
+from handlers.web.mail_sender import ConfirmationMailSender
 from handlers.web.routes import routes
 from handlers.web.settings import WebSettings
 from handlers.web.site import COMMAND, Site
@@ -24,13 +27,17 @@ class WebChannel(Channel):
 
     def __init__(self, core: Core, settings: WebSettings, mailer: Mailer) -> None:
         self.core = core
-        self.site = Site(core, settings, mailer)
+        self.site = Site(core, settings)
+        self.mail = ConfirmationMailSender(core, mailer)
 
     def health(self) -> str:
         return "on"
 
     def routes(self) -> Sequence[BaseRoute]:
         return routes(self.site)
+
+    def senders(self) -> Sequence[Sender]:
+        return [self.mail]
 
     def work(self) -> Mapping[str, Work]:
         # A page carries its command out itself; this is for one taken up after a crash.

@@ -6,23 +6,25 @@ mail, the same limits. Only the person who can read the mailbox learns more, by 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from bot.addresses import is_mailbox, mailbox
-from bot.error_policy import describe
-from bot.mail import MailFailed
+from bot.delivery import kinds
+from bot.delivery.channels import Target
+from bot.delivery.fanouts import one_message
+from bot.models import Series
 from bot.tokens import CONFIRM_VALID_FOR, ExpiredToken, InvalidToken, read_confirm_token
 from bot.views import SeriesView
 from handlers.web import pending, ratelimit
-from handlers.web.mails import confirmation_mail
+from handlers.web.mail_sender import CHANNEL, confirmation_payload
 from handlers.web.pending import Pending
 from handlers.web.request import WebRequest
 from handlers.web.site import Site
 
-log = logging.getLogger(__name__)
 HONEYPOT = "website"  # hidden from people; a bot that fills every field gives itself away
 MAX_EMAIL = 320
 MAX_NAME = 200
@@ -53,31 +55,47 @@ def send_link(
     series: SeriesView | None = None,
     name: str | None = None,
 ) -> Response:
-    """Rate-limit, store the request, mail its link, and send the browser on to `sent_url`."""
+    """Rate-limit, store the request, queue the mail with its link (the outbox sends it, at the
+    mailbox's pace: nobody's request waits for a slot), and send the browser on to `sent_url`."""
     core = site.core
     email = mailbox(email)  # the one form: "Kari@X.no" and "kari@x.no" share their limit and request
     if not ratelimit.allow_mail(core, site.limits, email, req.client):
         return site.problem(req, "too_many", 429, again_url=again_url)
-    token = pending.create(
-        core, purpose, email, name=name, language=language, series_id=series.id if series else None
-    )
     path = "confirm" if purpose == pending.SUBSCRIBE else "erase"
-    message = confirmation_mail(
-        core.renderer,
-        f"confirm_{purpose}",
-        email,
-        link=f"{site.base_url()}/{path}/{token}",
-        valid_until=core.clock.now() + CONFIRM_VALID_FOR,
-        language=language,
-        timezone=series.timezone if series else core.settings.timezone,
-        data={"series": series},
-    )
-    try:
-        site.mailer.send(message)
-    except MailFailed as exc:
-        log.warning("the %s confirmation mail was not sent: %s", purpose, describe(exc))
-        return site.problem(req, "mail_failed", 503, again_url=again_url)
+    timezone = series.timezone if series else core.settings.timezone
+
+    def queue_mail(s: Session, request_id: int, token: str) -> None:
+        now = core.clock.now()
+        payload = confirmation_payload(
+            f"confirm_{purpose}",
+            f"{site.base_url()}/{path}/{token}",
+            now + CONFIRM_VALID_FOR,
+            timezone,
+            series=series is not None,
+        )
+        one_message(
+            s,
+            key=f"{kinds.CONFIRMATION}:{request_id}",
+            kind=kinds.CONFIRMATION,
+            series_id=series.id if series else _any_series(s),
+            channel=CHANNEL,
+            target=Target(email, language),
+            payload=payload,
+            now=now,
+        )
+
+    series_id = series.id if series else None
+    pending.create(core, purpose, email, name=name, language=language, series_id=series_id, then=queue_mail)
+    core.deliveries_queued()
     return RedirectResponse(sent_url, status_code=303)
+
+
+def _any_series(s: Session) -> int:
+    """An outbox row belongs to a series; a mail about no series (an erasure) to the first one."""
+    found = s.scalar(select(Series.id).order_by(Series.id).limit(1))
+    if found is None:
+        raise LookupError("no series: the database is not set up")
+    return found
 
 
 def pending_of_link(

@@ -1,10 +1,19 @@
-"""Upkeep for the web pages: expired confirmation requests leave the database with their addresses."""
+"""Upkeep for the web pages: expired confirmation requests leave the database with their addresses,
+and the confirmation mails that went out leave the outbox with their links."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.core import Core
+from bot.delivery import kinds
+from bot.delivery.fanouts import forget_finished
 from handlers.web.pending import purge_expired
+
+KEEP_SENT_MAILS = timedelta(hours=1)  # long enough to look at a failure, short for the link it holds
 
 
 def purge_expired_confirmations(core: Core) -> int:
+    with core.db.transaction() as s:
+        forget_finished(s, kinds.CONFIRMATION, core.clock.now() - KEEP_SENT_MAILS)
     return purge_expired(core)

@@ -6,10 +6,12 @@ the address never appears in a URL. Rows go once expired; a confirmed row forget
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from bot.core import Core
 from bot.services.people import normalise_email
@@ -43,24 +45,28 @@ def create(
     name: str | None = None,
     language: str | None = None,
     series_id: int | None = None,
+    then: Callable[[Session, int, str], None] | None = None,
 ) -> str:
-    """Store a request and return the token for its confirmation link."""
+    """Store a request and return the token for its confirmation link; `then(s, id, token)` runs in
+    the same transaction (queueing the mail that carries the link: both happen, or neither)."""
     now = core.clock.now()
     token, token_hash = new_confirm_token(core.settings.secret_key, core.clock)
     purge_expired(core)
     with core.db.transaction() as s:
-        s.add(
-            PendingConfirmation(
-                token_hash=token_hash,
-                purpose=purpose,
-                email=normalise_email(email),
-                name=name or None,
-                language=language,
-                series_id=series_id,
-                created_at=now,
-                expires_at=now + CONFIRM_VALID_FOR,
-            )
+        row = PendingConfirmation(
+            token_hash=token_hash,
+            purpose=purpose,
+            email=normalise_email(email),
+            name=name or None,
+            language=language,
+            series_id=series_id,
+            created_at=now,
+            expires_at=now + CONFIRM_VALID_FOR,
         )
+        s.add(row)
+        if then is not None:
+            s.flush()
+            then(s, row.id, token)
     return token
 
 

@@ -18,7 +18,6 @@ from bot.commands import Actor, Command
 from bot.core import Core
 from bot.dispatch import Reply
 from bot.inbox import Executed
-from bot.mail import Mailer
 from bot.services import public
 from bot.services.context import Ctx
 from bot.tokens import csrf_field, csrf_matches
@@ -47,8 +46,8 @@ SECURITY_HEADERS = {
 
 
 class Site:
-    def __init__(self, core: Core, limits: WebSettings, mailer: Mailer) -> None:
-        self.core, self.limits, self.mailer = core, limits, mailer
+    def __init__(self, core: Core, limits: WebSettings) -> None:
+        self.core, self.limits = core, limits
 
     @property
     def secret_key(self) -> str:

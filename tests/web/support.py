@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.commands import SessionFields, Subscribe, Unsubscribe
 from bot.entry.composition import App, build
+from bot.entry.runtime import attach_senders
 from bot.entry.server import create_web_app
 from bot.entry.settings import BotSettings
 from bot.mail import MailMessage
@@ -41,15 +42,22 @@ LINK_RE = re.compile(r"https?://[^\s<>\"]+")
 
 @dataclass
 class Mailbox:
-    """The mail channel as the tests see it: every message the app sent, in order."""
+    """The mail transport as the tests see it: every message the app sent, in order. The web queues
+    its mails in the outbox; reading `sent` first lets the delivery engine send what is due."""
 
-    sent: list[MailMessage] = field(default_factory=list)
+    delivered: list[MailMessage] = field(default_factory=list)
     failure: Exception | None = None  # what the next sends raise (a transport that is down)
+    deliver: Callable[[], object] = lambda: None
+
+    @property
+    def sent(self) -> list[MailMessage]:
+        self.deliver()
+        return self.delivered
 
     def send(self, message: MailMessage) -> None:
         if self.failure is not None:
             raise self.failure
-        self.sent.append(message)
+        self.delivered.append(message)
 
     def links(self, message: MailMessage | None = None) -> list[str]:
         """Every link in a mail's text and HTML (the last mail by default)."""
@@ -101,6 +109,8 @@ def open_web(
     app = build(settings, clock=clock, migrate=False, mailer=mailbox)
     web = app.channel(WebChannel)
     assert web is not None
+    attach_senders(app)
+    mailbox.deliver = app.delivery.run_until_idle
     client = TestClient(create_web_app(app, web.routes()), base_url=BASE)
     try:
         yield Web(app, client, mailbox, clock)

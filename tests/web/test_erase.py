@@ -12,6 +12,7 @@ from bot.clock import ManualClock
 from bot.entry.settings import BotSettings
 from bot.models import Person
 from handlers.web.models import PendingConfirmation
+from tests.core.test_erasure import everything_stored
 from tests.hostile import HOSTILE
 from tests.web.support import SLUG, Web, add_person, h1, is_active, open_web, person_by_email
 
@@ -134,3 +135,17 @@ def test_a_hostile_address_gets_400_and_no_mail(site: Web, email: str) -> None:
     assert site.mailbox.sent == []
     with site.app.db.read() as s:
         assert s.scalar(select(func.count()).select_from(PendingConfirmation)) == 0
+
+
+def test_after_erasing_no_table_holds_the_address_not_even_the_mails_that_carried_the_links(
+    site: Web,
+) -> None:
+    """Signed up on the web (a confirmation mail), then erased by mail link (another): the outbox
+    rows of both mails, and their audit rows, go with everything else."""
+    address = "kari.nettside@kommune.no"
+    site.subscribe(address)
+    site.post_form(site.mailbox.link("/confirm/"), {})
+    assert is_active(site.app, address)
+    site.post_form(ask(site, address), {})
+    assert not is_active(site.app, address)
+    assert address not in everything_stored(site.app)
