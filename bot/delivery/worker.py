@@ -72,8 +72,12 @@ class Worker:
         self._recover(now)
         claimed = self._claim(now)
         if self._pool is None:
-            for item in claimed:
-                self._take(item)
+            for number, item in enumerate(claimed):
+                try:
+                    self._take(item)
+                except BaseException:
+                    self._let_go([rest.id for rest in claimed[number + 1 :]])  # not begun: for others
+                    raise
             return len(claimed)
         return self._run_in_flight(claimed)
 
@@ -149,11 +153,27 @@ class Worker:
             self._deliver(item)
 
     def _deliver(self, item: Claimed) -> None:
-        # The slot is booked and the row marked in flight in one transaction when the slot is at most
-        # SHORT_WAIT away (the usual case: the sends in flight keep the pace busy); a crash in that
-        # moment leaves the row in doubt, checked with the platform before it is sent again. A longer
-        # wait comes first, so a crash while waiting loses nothing.
         paces = self.sender.pacing(item.target)
+        try:
+            message = self._begin(item, paces)
+        except BaseException:
+            self._let_go([item.id])  # e.g. the database went away: no renewing a row nobody will send
+            raise
+        if message is None:
+            return
+        try:
+            self._outcome(item, message, paces)
+        finally:
+            with self._lock:
+                self._sending.discard(item.id)
+
+    def _begin(self, item: Claimed, paces: list[Pace]) -> OutgoingMessage | None:
+        """Book the row's pacing slot and mark it in flight; None when it goes back unsent.
+
+        The slot is booked and the row marked in flight in one transaction when the slot is at most
+        SHORT_WAIT away (the usual case: the sends in flight keep the pace busy); a crash in that
+        moment leaves the row in doubt, checked with the platform before it is sent again. A longer
+        wait comes first, so a crash while waiting loses nothing."""
         self._keep_claim()
         with self.db.transaction() as s:
             now = self.clock.now()
@@ -164,22 +184,26 @@ class Worker:
             self.clock.sleep((slot - self.clock.now()).total_seconds())
         else:
             if not self._wait_until(slot):  # stopping: the row goes back to the others, unsent
-                with self._lock:
-                    self._held.remove(item.id)
-                self.outbox.release([item.id], self.name, self.clock.now())
-                return
+                self._let_go([item.id])
+                return None
             message = self.outbox.begin(item.id, self.name, self.clock.now(), probe=item.probe)
         with self._lock:
             self._held.remove(item.id)
             if message is not None:
                 self._sending.add(item.id)
-        if message is None:
-            return
-        try:
-            self._outcome(item, message, paces)
-        finally:
-            with self._lock:
-                self._sending.discard(item.id)
+        return message
+
+    def _let_go(self, delivery_ids: list[int]) -> None:
+        """Stop renewing claimed rows and hand them back. Should the hand-back fail too (the database
+        is away), their leases run out and any worker takes them back; a row this worker had already
+        marked in flight is not claimed any more, and comes back in doubt the same way."""
+        with self._lock:
+            ours = [i for i in delivery_ids if i in self._held]
+            for delivery_id in ours:
+                self._held.remove(delivery_id)
+        if ours:
+            with self.errors.guard(f"delivery release {self.sender.channel}"):
+                self.outbox.release(ours, self.name, self.clock.now())
 
     def _outcome(self, item: Claimed, message: OutgoingMessage, paces: list[Pace]) -> None:
         """Send one message in flight and record what came of it."""

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.clock import ManualClock, SystemClock
+from bot.delivery import pacing
 from bot.delivery.channels import OutgoingMessage
 from bot.entry.composition import App, build
 from bot.entry.settings import BotSettings
@@ -246,3 +248,29 @@ def test_a_send_slower_than_the_lease_keeps_its_row_from_being_taken_back(settin
         assert len(sender.sent) == 1 and delivery_states(bot) == {"sent": 1}
     finally:
         bot.close()
+
+
+def test_a_row_whose_start_failed_is_handed_back_not_kept_under_lease_forever(
+    app: App, clock: ManualClock, say: Say, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database cut while a row's slot is booked raised out of the send: the row stayed in the
+    worker's hand, its lease renewed by the keeper for as long as the process lived, never sent."""
+    sender = _fanout(app, say, 1, interval=timedelta(0))
+    worker = app.delivery.workers["fake"]
+    reserve = pacing.reserve
+    cuts = iter([OperationalError("SELECT … FOR UPDATE", {}, Exception("terminating connection"))])
+
+    def cut_once(*args: object, **kwargs: object) -> datetime:
+        cut = next(cuts, None)
+        if cut is not None:
+            raise cut
+        return reserve(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pacing, "reserve", cut_once)
+    with pytest.raises(OperationalError):
+        worker.run_once()
+    assert worker._held == [] and worker._sending == set()  # nothing left for the keeper to renew
+    assert "claimed" not in delivery_states(app)  # the row that failed went back at once
+    worker.drain()
+    assert delivery_states(app) == {"sent": 2}
+    assert len(sender.sent) == 2
