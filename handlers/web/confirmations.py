@@ -1,4 +1,4 @@
-"""Asking for a confirmation mail (subscribe, erase) and reading the link that comes back.
+"""Asking for a confirmation mail (subscribe, leave, erase) and reading the link that comes back.
 
 The answer to a request never depends on whether the address is known: the same page, the same
 mail, the same limits. Only the person who can read the mailbox learns more, by clicking.
@@ -28,6 +28,8 @@ from handlers.web.site import Site
 HONEYPOT = "website"  # hidden from people; a bot that fills every field gives itself away
 MAX_EMAIL = 320
 MAX_NAME = 200
+# Where each purpose's mailed link leads: /<path>/<token>.
+LINK_PATHS = {pending.SUBSCRIBE: "confirm", pending.LEAVE: "leave", pending.ERASE: "erase"}
 
 
 def email_problem(email: str) -> str | None:
@@ -61,7 +63,7 @@ def send_link(
     email = mailbox(email)  # the one form: "Kari@X.no" and "kari@x.no" share their limit and request
     if not ratelimit.allow_mail(core, site.limits, email, req.client):
         return site.problem(req, "too_many", 429, again_url=again_url)
-    path = "confirm" if purpose == pending.SUBSCRIBE else "erase"
+    path = LINK_PATHS[purpose]
     timezone = series.timezone if series else core.settings.timezone
 
     def queue_mail(s: Session, request_id: int, token: str) -> None:

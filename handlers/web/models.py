@@ -11,7 +11,7 @@ from bot.models import Base
 
 
 class PendingConfirmation(Base):
-    """A subscribe or erase request waiting for the click in its confirmation mail.
+    """A subscribe, leave or erase request waiting for the click in its confirmation mail.
 
     Only a hash of the mailed token is stored, so the table cannot be used to confirm anything. The
     address is cleared once confirmed; rows are deleted after they expire.
@@ -21,7 +21,7 @@ class PendingConfirmation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # "subscribe" or "erase"
+    purpose: Mapped[str] = mapped_column(String(16))  # "subscribe", "leave" or "erase"
     email: Mapped[str | None] = mapped_column(String(320), default=None)
     name: Mapped[str | None] = mapped_column(String(200), default=None)
     language: Mapped[str | None] = mapped_column(String(8), default=None)

@@ -1,4 +1,4 @@
-"""Requests waiting for the click in their confirmation mail (double opt-in, erase).
+"""Requests waiting for the click in their confirmation mail (double opt-in, leave, erase).
 
 The mailed link holds a signed random key; only its hash is stored here, next to the address, so
 the address never appears in a URL. Rows go once expired; a confirmed row forgets the address.
@@ -20,6 +20,7 @@ from handlers.web.models import PendingConfirmation
 
 SUBSCRIBE = "subscribe"
 ERASE = "erase"
+LEAVE = "leave"  # leaving a series without a personal link: the address proves itself by the click
 
 
 @dataclass(frozen=True)

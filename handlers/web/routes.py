@@ -1,4 +1,4 @@
-"""Every route of the web pages (subscribe, unsubscribe, erase, archive, feed), listed here.
+"""Every route of the web pages (subscribe, unsubscribe, leave, erase, archive, feed), listed here.
 
 Each request is read in full first, then its page runs in a worker thread (database calls block),
 and whatever goes wrong ends as a page, never a traceback: an unexpected error goes to the error
@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.inbox import RequestFailed
-from handlers.web import erase, series_pages, subscribe, unsubscribe
+from handlers.web import erase, leave, series_pages, subscribe, unsubscribe
 from handlers.web.request import BadForm, WebRequest, read_request
 from handlers.web.site import STATIC_DIR, Site, with_security_headers
 
@@ -40,6 +40,11 @@ def routes(site: Site) -> Sequence[BaseRoute]:
         route("/s/{slug}/subscribe/sent", subscribe.sent, GET),
         route("/confirm/{token}", subscribe.confirm_page, GET),
         route("/confirm/{token}", subscribe.confirm, POST),
+        route("/s/{slug}/leave", leave.form, GET),
+        route("/s/{slug}/leave", leave.submit, POST),
+        route("/s/{slug}/leave/sent", leave.sent, GET),
+        route("/leave/{token}", leave.confirm_page, GET),
+        route("/leave/{token}", leave.confirm, POST),
         route("/u/{token}", unsubscribe.page, GET),
         route("/u/{token}", unsubscribe.submit, POST),
         route("/u/{token}/resubscribe", unsubscribe.resubscribe, POST),
