@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from urllib.parse import quote
 
 from itsdangerous import BadData, TimestampSigner, URLSafeSerializer
 
@@ -68,6 +69,14 @@ def unsubscribe_url(settings: Settings, person_id: int, series_id: int) -> str |
         return None
     token = unsubscribe_token(settings.secret_key, person_id, series_id)
     return f"{settings.public_base_url}/u/{token}"
+
+
+def leave_url(settings: Settings, series_slug: str) -> str | None:
+    """The series' leave page, for messages that cannot carry a personal link (the Exchange
+    invitation goes to everyone alike); None without PUBLIC_BASE_URL."""
+    if not settings.public_base_url:
+        return None
+    return f"{settings.public_base_url}/s/{quote(series_slug, safe='')}/leave"
 
 
 def unsubscribe_headers(settings: Settings, person_id: int, series_id: int) -> dict[str, str]:

@@ -8,6 +8,8 @@ makes the difference, so a crash or an outage loses nothing: the next pass finis
 - When the invitation falls due (its fan-out expanded), the subscribers with an e-mail address become
   attendees: Exchange sends each the real Teams invitation. Later subscribers are added (and invited),
   leavers removed (Exchange cancels for them), beyond the attendee limit into further parts.
+- The invitation is the same for everyone, so it carries no personal unsubscribe link: its text links
+  to the series' leave page on the web, where an address gets its own link by mail.
 - A change of time or title (the session's SEQUENCE rose) updates every part; a cancelled session
   cancels its events. Each call that makes Exchange send mail keeps the mailbox's shared pace and
   counts its recipients against the daily limit.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from sqlalchemy import select
@@ -78,10 +80,12 @@ class CalendarSync:
         config: CoreConfig,
         health: Health,
         max_attendees: int,
+        leave_link: Callable[[str], str | None],
     ) -> None:
         self.db, self.clock, self.renderer, self.api = db, clock, renderer, api
         self.mailbox, self.config, self.health = mailbox, config, health
         self.max_attendees = max_attendees
+        self.leave_link = leave_link  # a series' leave page by its slug (None without a public address)
         self._lock = threading.Lock()
         self._mailbox_checked = False
 
@@ -168,7 +172,12 @@ class CalendarSync:
         series = session.series
         body = self.renderer.render(
             "microsoft365/event.html",
-            {"session": session, "series": series, "join_url": join_url},
+            {
+                "session": session,
+                "series": series,
+                "join_url": join_url,
+                "leave_url": self.leave_link(series.slug),
+            },
             language=series.language,
             timezone=series.timezone,
             fmt="html",

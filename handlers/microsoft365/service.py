@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.calendar_ids import uid_host
 from bot.core import Core
+from bot.tokens import leave_url
 from handlers.microsoft365.auth import AppAuth, DelegatedAuth, GraphTokens
 from handlers.microsoft365.calendar import CalendarApi
 from handlers.microsoft365.calendar_sync import CalendarSync
@@ -67,6 +68,7 @@ class Microsoft365:
             app.config,
             self.health,
             limits.mail_max_recipients,
+            lambda slug: leave_url(app.settings, slug),
         )
         self.channel_delta = ChannelDelta(self.client, self.teams, self.cursors, self.inbound, self.directory)
         self.chats = ChatPoller(self.client, self.cursors, self.inbound, self.self_id)
