@@ -41,6 +41,7 @@ from tests.microsoft365.fakes.identity_provider import CLIENT_ID, CLIENT_SECRET,
 
 BOT_ID, BOT_NAME, BOT_UPN = "aad-bot", "Bærekraft-bot", "baerekraft-bot@ks.example"
 KARI, JOHN, OLA = "aad-kari", "aad-john", "aad-ola"
+ORGANISER_ID = "aad-organiser"  # the organiser mailbox's user (a Teams-licensed account)
 PUBLIC = "https://webinar.example.org"
 SECRET = "graph-test-secret-key-0123456789"
 HEALTH_TOKEN = "operator-health-token-0123"  # the detailed /healthz report is for operators
@@ -68,6 +69,7 @@ def running_fakes(monkeypatch: pytest.MonkeyPatch | None = None) -> Iterator[Fak
     tenant.add_user(KARI, "Kari Nordmann", "kari@kommune.no", "nb-NO")
     tenant.add_user(JOHN, "John Smith", "John@Example.org", "en-GB")
     tenant.add_user(OLA, "Ola Uten Epost", None, "nb-NO")
+    tenant.add_user(ORGANISER_ID, "Bærekraftsfredag", MAILBOX, "nb-NO")
     try:
         yield Fakes(idp, graph)
     finally:

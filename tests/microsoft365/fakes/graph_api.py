@@ -3,7 +3,8 @@ provider (audience, expiry, application vs delegated permissions), `$batch`, and
 (429 with Retry-After, 503, a slow answer, an answer lost after the work was done).
 
 Point the bot at it with `GRAPH_API_URL=graph.base`. The endpoints live in `graph_exchange.py`
-(calendar, mail, users) and `graph_teams.py` (channel, chats, delta, activity feed); subscriptions and
+(calendar, mail, users), `graph_teams.py` (channel, chats, delta, activity feed) and `graph_meetings.py`
+(online meetings' options); subscriptions and
 the notifications sent back to the bot in `graph_notifier.py`. The world is `graph.tenant`.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from tests.fakes.https_fake import HttpsFake, Request, Response, error, parse_target
 from tests.microsoft365.fakes.graph_exchange import exchange_routes
+from tests.microsoft365.fakes.graph_meetings import Meetings, meeting_routes
 from tests.microsoft365.fakes.graph_notifier import Notifier
 from tests.microsoft365.fakes.graph_teams import teams_routes
 from tests.microsoft365.fakes.graph_tenant import Tenant
@@ -87,7 +89,13 @@ class FakeGraph(HttpsFake):
         self.faults: list[Fault] = []
         self.tenant = Tenant(TEAM_ID, CHANNEL_ID, ORGANISER)
         self.notifier = Notifier(self)
-        self.routes: list[Route] = [*exchange_routes(self), *teams_routes(self), *self.notifier.routes()]
+        self.meetings = Meetings(self)
+        self.routes: list[Route] = [
+            *exchange_routes(self),
+            *teams_routes(self),
+            *self.notifier.routes(),
+            *meeting_routes(self),
+        ]
         self._lock = threading.Lock()
 
     @property

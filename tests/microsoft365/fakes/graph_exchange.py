@@ -211,7 +211,11 @@ class Exchange:
         )
 
     def user(self, call: Handled) -> Response:
-        user = self.tenant.users.get(call.groups[0])
+        # As Graph: /users/{id | userPrincipalName} (the fake's UPN is the user's mail).
+        key = call.groups[0]
+        user = self.tenant.users.get(key) or next(
+            (u for u in self.tenant.users.values() if u.mail and u.mail.lower() == key.lower()), None
+        )
         if user is None:
             return error(404, "Request_ResourceNotFound")
         return Response(

@@ -31,7 +31,14 @@ TENANT = "tenant-0001"
 CLIENT_ID = "client-0001"
 CLIENT_SECRET = "fake-client-secret-value"
 APP_PERMISSIONS = frozenset(
-    {"Calendars.ReadWrite", "Mail.Send", "Mail.ReadBasic.All", "TeamsActivity.Send", "User.Read.All"}
+    {
+        "Calendars.ReadWrite",
+        "Mail.Send",
+        "Mail.ReadBasic.All",
+        "TeamsActivity.Send",
+        "User.Read.All",
+        "OnlineMeetings.ReadWrite.All",
+    }
 )
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
