@@ -10,6 +10,8 @@ makes the difference, so a crash or an outage loses nothing: the next pass finis
   leavers removed (Exchange cancels for them), beyond the attendee limit into further parts.
 - The invitation is the same for everyone, so it carries no personal unsubscribe link: its text links
   to the series' leave page on the web, where an address gets its own link by mail.
+- Once part 0's Teams meeting exists, its webinar options are set (meeting_options): lobby bypass for
+  everyone, the speakers as presenters, recording on.
 - A change of time or title (the session's SEQUENCE rose) updates every part; a cancelled session
   cancels its events. Each call that makes Exchange send mail keeps the mailbox's shared pace and
   counts its recipients against the daily limit.
@@ -52,6 +54,7 @@ from handlers.microsoft365.errors import (
 )
 from handlers.microsoft365.event_update import digest, update_of
 from handlers.microsoft365.mailbox import DailyLimitReached, Mailbox
+from handlers.microsoft365.meeting_options import MeetingOptions
 from handlers.microsoft365.meeting_parts import Part, Snapshot, assign, candidates, snapshot
 from handlers.microsoft365.models import GraphEvent
 
@@ -81,11 +84,13 @@ class CalendarSync:
         health: Health,
         max_attendees: int,
         leave_link: Callable[[str], str | None],
+        options: MeetingOptions | None = None,
     ) -> None:
         self.db, self.clock, self.renderer, self.api = db, clock, renderer, api
         self.mailbox, self.config, self.health = mailbox, config, health
         self.max_attendees = max_attendees
         self.leave_link = leave_link  # a series' leave page by its slug (None without a public address)
+        self.options = options  # the meeting's webinar options, set once it exists
         self._lock = threading.Lock()
         self._mailbox_checked = False
 
@@ -114,6 +119,8 @@ class CalendarSync:
         for session_id in session_ids:
             try:
                 done += self.sync_session(session_id)
+                if self.options is not None:  # its failure is its own: the invitation goes on
+                    self.options.apply(session_id)
             except (DailyLimitReached, GraphThrottled) as exc:
                 log.info("calendar: waiting for the next pass: %s", exc)
                 return done

@@ -62,6 +62,11 @@ class GraphEvent(Base):
     synced_sequence: Mapped[int] = mapped_column(Integer, default=0)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime]
+    # The Teams meeting's webinar options (part 0 only, see meeting_options): a digest of the join link
+    # and speakers they were set for, the last failure (shown by `teams status`), and the last attempt.
+    options_digest: Mapped[str | None] = mapped_column(String(64), default=None)
+    options_problem: Mapped[str | None] = mapped_column(String(500), default=None)
+    options_tried_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class GraphMailLedger(Base):

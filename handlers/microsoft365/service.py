@@ -23,6 +23,7 @@ from handlers.microsoft365.mail import GraphMailer, MailApi
 from handlers.microsoft365.mail_sender import MailSender
 from handlers.microsoft365.mailbox import Mailbox
 from handlers.microsoft365.meeting_ics import MeetingIcs
+from handlers.microsoft365.meeting_options import MeetingOptions, MeetingOptionsApi
 from handlers.microsoft365.notifications import NotificationInbox, client_state
 from handlers.microsoft365.settings import MicrosoftSettings
 from handlers.microsoft365.subscriptions import SubscriptionManager
@@ -69,6 +70,9 @@ class Microsoft365:
             self.health,
             limits.mail_max_recipients,
             lambda slug: leave_url(app.settings, slug),
+            MeetingOptions(
+                app.db, app.clock, MeetingOptionsApi(self.client, settings.organiser), self.health
+            ),
         )
         self.channel_delta = ChannelDelta(self.client, self.teams, self.cursors, self.inbound, self.directory)
         self.chats = ChatPoller(self.client, self.cursors, self.inbound, self.self_id)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from handlers.microsoft365.calendar_sync import no_teams
 from handlers.microsoft365.client import Auth
 from handlers.microsoft365.errors import GraphError, LoginNeeded
+from handlers.microsoft365.meeting_options import AREA as OPTIONS_AREA
 from handlers.microsoft365.models import GraphEvent, GraphSubscription
 from handlers.microsoft365.service import Microsoft365
 
@@ -28,6 +29,8 @@ def channel_state(graph: Microsoft365) -> str:
     if login.problem:
         return "degraded: Teams sign-in failing for now; retrying by itself"
     problems = graph.health.problems()
+    if _options_problems(graph):  # kept in the database, so `teams status` sees the bot's failures too
+        problems.setdefault(OPTIONS_AREA, "")
     if problems:
         return f"degraded: {', '.join(sorted(problems))} (see `baerekraft-bot teams status`)"
     return "on"
@@ -61,7 +64,9 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
         elif login.problem:
             lines.append(f"Teams login PROBLEM since {login.problem_at}: {login.problem}")
     for area, problem in sorted(graph.health.problems().items()):
-        lines.append(f"{area} PROBLEM: {problem}")
+        if area != OPTIONS_AREA:  # listed per meeting below
+            lines.append(f"{area} PROBLEM: {problem}")
+    lines += _options_lines(graph)
     with graph.core.db.read() as session:
         events = session.scalar(
             select(func.count()).select_from(GraphEvent).where(GraphEvent.event_id.is_not(None))
@@ -76,6 +81,30 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
         lines.append(f"notifications: {sub.resource} (expires in {minutes} min)")
     if not subs:
         lines.append(f"notifications: {graph.subscriptions.off_reason or 'none yet'}")
+    return lines
+
+
+def _options_problems(graph: Microsoft365) -> list[tuple[int, str]]:
+    """(session id, problem) of every upcoming meeting whose webinar options could not be set."""
+    with graph.core.db.read() as session:
+        rows = session.execute(
+            select(GraphEvent.session_id, GraphEvent.options_problem)
+            .where(GraphEvent.options_problem.is_not(None), GraphEvent.cancelled.is_(False))
+            .order_by(GraphEvent.session_id)
+        ).all()
+    return [(session_id, str(problem)) for session_id, problem in rows]
+
+
+def _options_lines(graph: Microsoft365) -> list[str]:
+    with graph.core.db.read() as session:
+        done = session.scalar(
+            select(func.count()).select_from(GraphEvent).where(GraphEvent.options_digest.is_not(None))
+        )
+    lines = [f"meeting options (lobby bypass, presenters, recording): set on {done or 0} meetings"]
+    lines += [
+        f"meeting options PROBLEM for session {session_id}: {problem}"
+        for session_id, problem in _options_problems(graph)
+    ]
     return lines
 
 
