@@ -243,6 +243,27 @@ def test_one_click_unsubscribe_post(page: Any, server: Server) -> None:
     assert email not in server.subscribers()
 
 
+def test_leave_by_address_from_the_leave_page(page: Any, server: Server) -> None:
+    """What someone with only the Exchange invitation does: its link, the address, the mailed link."""
+    email = "anne@kommune.no"
+    subscribe_in_browser(page, server, email)
+    page.goto(f"{server.base}/s/{SLUG}/leave")
+    assert page.locator("h1").inner_text() == "Meld deg av Bærekraftsfredag"
+    page.get_by_label("E-postadresse").fill(email)
+    screenshot(page, "leave-form")
+    page.get_by_role("button", name="Send meg lenken").click()
+    assert page.locator("h1").inner_text() == "Sjekk e-posten din"
+    assert email in server.subscribers(), "asking for the link changes nothing"
+    page.goto(server.mailed_link(email, "/leave/"))
+    assert email not in page.url
+    assert "a***@kommune.no" in page.content()
+    assert email in server.subscribers(), "opening the link must not unsubscribe"
+    screenshot(page, "leave-confirm")
+    page.get_by_role("button", name="Meld meg av").click()
+    assert page.locator("h1").inner_text() == "Du er meldt av Bærekraftsfredag"
+    assert email not in server.subscribers()
+
+
 def test_archive_shows_a_held_session_with_its_slides(page: Any, server: Server) -> None:
     upcoming = (datetime.now() + timedelta(days=10)).strftime("%Y-%m-%d 09:00")
     server.cli(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +17,7 @@ from bot.entry.settings import BotSettings
 from bot.models import AuditEvent, Subscription
 from bot.services.context import Ctx
 from bot.services.series import create_series
+from handlers.web import leave
 from handlers.web.models import PendingConfirmation
 from tests.conftest import ORGANISER, person
 from tests.hostile import HOSTILE
@@ -215,3 +217,22 @@ def test_the_mail_has_the_link_in_text_and_html_and_no_address_in_it(site: Web) 
     assert len(links) >= 2 and len(set(links)) == 1
     assert "@" not in links[0] and "kari" not in links[0]
     assert mail.headers.get("Auto-Submitted") == "auto-generated"
+
+
+LEAVE_TEMPLATES = (
+    "leave.html",
+    "leave_sent.html",
+    "confirm_leave.html",
+    "mail/confirm_leave.txt",
+    "mail/confirm_leave.html",
+)
+
+
+@pytest.mark.parametrize("name", LEAVE_TEMPLATES)
+def test_every_leave_template_is_written_in_all_four_languages(name: str) -> None:
+    root = Path(leave.__file__).resolve().parent / "templates"
+    texts = {lang: (root / lang / name).read_text(encoding="utf-8") for lang in ("nb", "en", "da", "nn")}
+    assert len(set(texts.values())) == 4, "each language its own text, not a copy"
+    for lang, text in texts.items():
+        if name.endswith(".html") and not name.startswith("mail/"):
+            assert text.startswith(f'{{% extends "{lang}/web/base.html" %}}')
