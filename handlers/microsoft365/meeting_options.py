@@ -13,6 +13,7 @@ on the meeting, shown by `teams status` and /healthz, retried later, and never h
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -23,9 +24,11 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.clock import Clock
+from bot.commands import Actor
 from bot.db import Database
 from bot.models import Session as SessionRow
 from bot.models import SessionStatus
+from bot.services import audit
 from handlers.microsoft365.client import Auth, GraphClient, segment
 from handlers.microsoft365.errors import (
     GraphAuthError,
@@ -38,6 +41,8 @@ from handlers.microsoft365.errors import (
 from handlers.microsoft365.models import GraphEvent
 
 log = logging.getLogger(__name__)
+
+ACTOR = Actor(platform="graph", external_id="calendar", is_operator=True)  # as calendar_sync's
 
 PERMISSION = "OnlineMeetings.ReadWrite.All"
 DIRECTORY = "User.Read.All"
@@ -145,6 +150,12 @@ class MeetingOptionsApi:
             raise GraphNotFound("no online meeting has this session's join link")
         return meetings[0]
 
+    def check_access(self) -> None:
+        """Ask for the organiser's meetings (none has this link): a 403 says the permission or the
+        application access policy is missing before any meeting needs it."""
+        with contextlib.suppress(GraphNotFound):
+            self.meeting("https://teams.microsoft.com/l/meetup-join/baerekraft-bot-access-check")
+
     def update(self, meeting_id: str, body: dict[str, Any]) -> None:
         self.client.call(
             "PATCH",
@@ -184,7 +195,7 @@ class MeetingOptions:
         except (GraphError, LoginNeeded) as exc:
             self._failed(row_id, session_id, exc)
             return 0
-        self._record(row_id, wanted, None)
+        self._record(row_id, wanted, None, presenters=len(presenters))
         log.info(
             "calendar: session %s's meeting set up as a webinar (%s presenters)", session_id, len(presenters)
         )
@@ -209,14 +220,26 @@ class MeetingOptions:
         self.health.report(AREA, f"session {session_id}: {problem}")
         self._record(row_id, None, problem[:500])
 
-    def _record(self, row_id: int, applied: str | None, problem: str | None) -> None:
+    def _record(self, row_id: int, applied: str | None, problem: str | None, *, presenters: int = 0) -> None:
+        """Store the outcome; options set are audited with it, in the same transaction."""
+        now = self.clock.now()
         with self.db.transaction() as s:
             row = s.get(GraphEvent, row_id)
             if row is None:
                 return
             if applied is not None:
                 row.options_digest = applied
-            row.options_problem, row.options_tried_at = problem, self.clock.now()
+                series_id = s.scalar(select(SessionRow.series_id).where(SessionRow.id == row.session_id))
+                audit.record_for_system(
+                    s,
+                    ACTOR,
+                    now,
+                    "session.meeting_options_set",
+                    series_id=series_id,
+                    subject=("session", row.session_id),
+                    presenters=presenters,
+                )
+            row.options_problem, row.options_tried_at = problem, now
             if problem is None:
                 still = s.scalar(
                     select(GraphEvent.id).where(GraphEvent.options_problem.is_not(None)).limit(1)

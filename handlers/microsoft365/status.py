@@ -48,6 +48,9 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
     if check:
         lines.append(f"app-only token: {_check(lambda: graph.app_auth.token())}")
         lines.append(f"Teams meetings: {_teams_meetings(graph)}")
+        options = graph.calendar.options
+        if options is not None:
+            lines.append(f"meeting options access: {_check(options.api.check_access)}")
     login = graph.store.state()
     if login is None:
         lines.append("Teams login: none; run `baerekraft-bot teams login`")

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import ManualClock
+from bot.models import AuditEvent
 from handlers.microsoft365.client import Auth
 from handlers.microsoft365.errors import GraphError, GraphNotFound
 from handlers.microsoft365.meeting_options import PERMISSION, options_body, speakers_of
@@ -58,6 +59,9 @@ def test_a_new_meeting_is_set_up_as_a_webinar_with_the_speakers_presenting(ms: T
     assert found.options["recordAutomatically"] is True
     assert found.options["allowedPresenters"] == "roleIsPresenter"
     assert presenters(found) == [KARI], "only the speaker who is in the tenant presents"
+    with ms.app.db.read() as s:
+        [audited] = s.scalars(select(AuditEvent).where(AuditEvent.action == "session.meeting_options_set"))
+    assert (audited.subject_type, audited.details) == ("session", {"presenters": 1})
     assert ms.graph.calls[-1].method == "PATCH" and f"/users/{ORGANISER_ID}/" in ms.graph.calls[-1].path
 
 
@@ -148,6 +152,13 @@ def test_without_the_permission_the_invitation_goes_and_teams_status_says_why(ms
     assert meeting(ms).options["recordAutomatically"] is True
     assert not [line for line in status_lines(ms.m365, check=False) if "PROBLEM" in line]
     assert channel_state(ms.m365) == "on"
+
+
+def test_teams_status_checks_the_access_before_any_meeting_needs_it(ms: Tenant365) -> None:
+    assert "meeting options access: ok" in status_lines(ms.m365)
+    ms.graph.meetings.policy_users = set()
+    [line] = [line for line in status_lines(ms.m365) if line.startswith("meeting options access")]
+    assert line.startswith("meeting options access: FAILED") and "403" in line
 
 
 def test_without_an_application_access_policy_the_problem_is_named(ms: Tenant365) -> None:
