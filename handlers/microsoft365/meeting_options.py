@@ -18,10 +18,11 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.commands import Actor
@@ -35,7 +36,6 @@ from handlers.microsoft365.errors import (
     GraphError,
     GraphNotFound,
     GraphThrottled,
-    Health,
     LoginNeeded,
 )
 from handlers.microsoft365.models import GraphEvent
@@ -46,7 +46,7 @@ ACTOR = Actor(platform="graph", external_id="calendar", is_operator=True)  # as 
 
 PERMISSION = "OnlineMeetings.ReadWrite.All"
 DIRECTORY = "User.Read.All"
-AREA = "meeting options"
+AREA = "meeting options"  # how /healthz and `teams status` name a problem here
 RETRY_AFTER = timedelta(minutes=15)  # a meeting whose options failed is tried again after this
 ADDRESS = re.compile(r"[^\s<>,;()\"]+@[^\s<>,;()\"]+\.[^\s<>,;()\"]+")
 
@@ -167,9 +167,26 @@ class MeetingOptionsApi:
         )
 
 
+def problems(s: Session, now: datetime) -> list[tuple[int, str]]:
+    """(session id, problem) of each upcoming session whose meeting options could not be set: kept in
+    the database, so every process (and `teams status`) sees them, and gone once the session is."""
+    rows = s.execute(
+        select(GraphEvent.session_id, GraphEvent.options_problem)
+        .join(SessionRow, SessionRow.id == GraphEvent.session_id)
+        .where(
+            GraphEvent.options_problem.is_not(None),
+            GraphEvent.cancelled.is_(False),
+            SessionRow.status == SessionStatus.SCHEDULED.value,
+            SessionRow.start_at > now,
+        )
+        .order_by(GraphEvent.session_id)
+    ).all()
+    return [(session_id, str(problem)) for session_id, problem in rows]
+
+
 class MeetingOptions:
-    def __init__(self, db: Database, clock: Clock, api: MeetingOptionsApi, health: Health) -> None:
-        self.db, self.clock, self.api, self.health = db, clock, api, health
+    def __init__(self, db: Database, clock: Clock, api: MeetingOptionsApi) -> None:
+        self.db, self.clock, self.api = db, clock, api
 
     def apply(self, session_id: int) -> int:
         """Set the options of the session's Teams meeting if it has not got them yet (1: set now)."""
@@ -217,7 +234,7 @@ class MeetingOptions:
                 f"{exc}; and a Teams application access policy granted for the organiser "
                 "(see the README: Meeting options)"
             )
-        self.health.report(AREA, f"session {session_id}: {problem}")
+        log.warning("calendar: meeting options of session %s not set: %s", session_id, problem)
         self._record(row_id, None, problem[:500])
 
     def _record(self, row_id: int, applied: str | None, problem: str | None, *, presenters: int = 0) -> None:
@@ -240,12 +257,6 @@ class MeetingOptions:
                     presenters=presenters,
                 )
             row.options_problem, row.options_tried_at = problem, now
-            if problem is None:
-                still = s.scalar(
-                    select(GraphEvent.id).where(GraphEvent.options_problem.is_not(None)).limit(1)
-                )
-                if still is None:
-                    self.health.clear(AREA)
 
 
 def digest(join_url: str, speakers: str | None) -> str:

@@ -70,9 +70,7 @@ class Microsoft365:
             self.health,
             limits.mail_max_recipients,
             lambda slug: leave_url(app.settings, slug),
-            MeetingOptions(
-                app.db, app.clock, MeetingOptionsApi(self.client, settings.organiser), self.health
-            ),
+            MeetingOptions(app.db, app.clock, MeetingOptionsApi(self.client, settings.organiser)),
         )
         self.channel_delta = ChannelDelta(self.client, self.teams, self.cursors, self.inbound, self.directory)
         self.chats = ChatPoller(self.client, self.cursors, self.inbound, self.self_id)

@@ -14,6 +14,7 @@ from handlers.microsoft365.calendar_sync import no_teams
 from handlers.microsoft365.client import Auth
 from handlers.microsoft365.errors import GraphError, LoginNeeded
 from handlers.microsoft365.meeting_options import AREA as OPTIONS_AREA
+from handlers.microsoft365.meeting_options import problems as options_problems
 from handlers.microsoft365.models import GraphEvent, GraphSubscription
 from handlers.microsoft365.service import Microsoft365
 
@@ -67,8 +68,7 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
         elif login.problem:
             lines.append(f"Teams login PROBLEM since {login.problem_at}: {login.problem}")
     for area, problem in sorted(graph.health.problems().items()):
-        if area != OPTIONS_AREA:  # listed per meeting below
-            lines.append(f"{area} PROBLEM: {problem}")
+        lines.append(f"{area} PROBLEM: {problem}")
     lines += _options_lines(graph)
     with graph.core.db.read() as session:
         events = session.scalar(
@@ -88,14 +88,8 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
 
 
 def _options_problems(graph: Microsoft365) -> list[tuple[int, str]]:
-    """(session id, problem) of every upcoming meeting whose webinar options could not be set."""
     with graph.core.db.read() as session:
-        rows = session.execute(
-            select(GraphEvent.session_id, GraphEvent.options_problem)
-            .where(GraphEvent.options_problem.is_not(None), GraphEvent.cancelled.is_(False))
-            .order_by(GraphEvent.session_id)
-        ).all()
-    return [(session_id, str(problem)) for session_id, problem in rows]
+        return options_problems(session, graph.core.clock.now())
 
 
 def _options_lines(graph: Microsoft365) -> list[str]:

@@ -154,6 +154,17 @@ def test_without_the_permission_the_invitation_goes_and_teams_status_says_why(ms
     assert channel_state(ms.m365) == "on"
 
 
+def test_a_problem_ends_with_its_session(ms: Tenant365) -> None:
+    ms.login()
+    ms.graph.meetings.policy_users = set()
+    session_id = ms.add_session(NOW + timedelta(days=10))
+    ms.m365.calendar.run_once()
+    assert channel_state(ms.m365).startswith("degraded: meeting options")
+    ms.clock.set(ms.session(session_id).start_at + timedelta(hours=2))
+    assert channel_state(ms.m365) == "on", "a session that is over needs no operator"
+    assert not [line for line in status_lines(ms.m365, check=False) if "PROBLEM" in line]
+
+
 def test_teams_status_checks_the_access_before_any_meeting_needs_it(ms: Tenant365) -> None:
     assert "meeting options access: ok" in status_lines(ms.m365)
     ms.graph.meetings.policy_users = set()
