@@ -73,7 +73,7 @@ def speakers_of(text: str | None) -> list[str]:
 def options_body(presenters: list[Presenter], attendees: list[dict[str, Any]]) -> dict[str, Any]:
     """The PATCH: lobby bypass for everyone, recording on, and who presents. With presenters, Graph
     wants the meeting's full attendee list, each with a role: the others keep theirs (a presenter no
-    longer a speaker goes back to attendee)."""
+    longer a speaker goes back to attendee, and anyone from outside stays on it)."""
     body: dict[str, Any] = {
         "lobbyBypassSettings": {"scope": "everyone", "isDialInBypassEnabled": True},
         "recordAutomatically": True,
@@ -84,10 +84,11 @@ def options_body(presenters: list[Presenter], attendees: list[dict[str, Any]]) -
         listed = []
         for entry in attendees:
             user_id = ((entry.get("identity") or {}).get("user") or {}).get("id")
-            if not isinstance(user_id, str) or user_id in chosen:
+            if user_id in chosen or not (isinstance(user_id, str) or entry.get("upn")):
                 continue
             role = entry.get("role") if entry.get("role") != "presenter" else "attendee"
-            listed.append({**_participant(user_id, entry.get("upn")), "role": role or "attendee"})
+            kept = {k: entry[k] for k in ("identity", "upn") if entry.get(k)}  # a guest may have no id
+            listed.append({**kept, "role": role or "attendee"})
         listed += [{**_participant(p.id, p.upn), "role": "presenter"} for p in presenters]
         body["participants"] = {"attendees": listed}
     return body

@@ -46,6 +46,11 @@ def presenters(found: OnlineMeeting) -> list[str]:
     return sorted(a["identity"]["user"]["id"] for a in attendees if a["role"] == "presenter")
 
 
+def roles(found: OnlineMeeting) -> dict[str, str]:
+    attendees = found.options["participants"]["attendees"]
+    return {a["identity"]["user"]["id"]: a["role"] for a in attendees if "identity" in a}
+
+
 def invitation_due(ms: Tenant365, session_id: int) -> None:
     ms.clock.set(ms.session(session_id).start_at - timedelta(days=7, minutes=-1))
     ms.app.delivery.plan()
@@ -63,6 +68,19 @@ def test_a_new_meeting_is_set_up_as_a_webinar_with_the_speakers_presenting(ms: T
         [audited] = s.scalars(select(AuditEvent).where(AuditEvent.action == "session.meeting_options_set"))
     assert (audited.subject_type, audited.details) == ("session", {"presenters": 1})
     assert ms.graph.calls[-1].method == "PATCH" and f"/users/{ORGANISER_ID}/" in ms.graph.calls[-1].path
+
+
+def test_attendees_already_on_the_meeting_stay_on_it(ms: Tenant365) -> None:
+    session_id = ms.add_session(NOW + timedelta(days=10), speakers="Kari Nordmann")
+    ms.m365.calendar.run_once()
+    found = meeting(ms)
+    guest = {"upn": "gunnar@bergen.kommune.no", "role": "attendee", "identity": {}}
+    found.options["participants"]["attendees"].append(guest)  # e.g. added in Teams' meeting options
+    ms.say(ORGANISER, f"endre økt {session_id} foredragsholdere=John Smith")
+    ms.m365.calendar.run_once()
+    attendees = found.options["participants"]["attendees"]
+    assert {"upn": "gunnar@bergen.kommune.no", "role": "attendee"} in attendees
+    assert presenters(found) == [JOHN]
 
 
 def test_a_speaker_given_by_address_presents(ms: Tenant365) -> None:
@@ -100,8 +118,7 @@ def test_new_speakers_make_new_presenters_and_the_old_one_an_attendee(ms: Tenant
     ms.m365.calendar.run_once()
     found = meeting(ms)
     assert presenters(found) == [JOHN]
-    roles = {a["identity"]["user"]["id"]: a["role"] for a in found.options["participants"]["attendees"]}
-    assert roles == {JOHN: "presenter", KARI: "attendee"}, "the full attendee list, as Graph wants it"
+    assert roles(found) == {JOHN: "presenter", KARI: "attendee"}, "the full attendee list, as Graph wants it"
 
 
 def test_a_meeting_made_again_gets_the_options_again(ms: Tenant365) -> None:

@@ -228,7 +228,9 @@ def _invalid(body: Any, user_ids: Any) -> str | None:
             user = ((attendee or {}).get("identity") or {}).get("user") or {}
             if attendee.get("role") not in ROLES:
                 return f"unknown onlineMeetingRole {attendee.get('role')!r}"
-            if user.get("id") not in user_ids:
+            if user.get("id") is None and not attendee.get("upn"):
+                return "an attendee needs an identity or a upn"
+            if user.get("id") is not None and user.get("id") not in user_ids:
                 return f"attendee {user.get('id')!r} not found"
         if presenters == "roleIsPresenter" and not any(
             a.get("role") == "presenter" for a in participants.get("attendees") or []
