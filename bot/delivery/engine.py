@@ -10,6 +10,7 @@ from datetime import timedelta
 from bot.clock import Clock
 from bot.db import Database
 from bot.delivery.channels import Sender
+from bot.delivery.events import NoEvents, SendEvents
 from bot.delivery.holds import Hold
 from bot.delivery.leader import Leadership
 from bot.delivery.outages import Outages
@@ -31,8 +32,10 @@ class DeliveryEngine:
         errors: ErrorPolicy,
         leadership: Leadership,
         lease: timedelta = LEASE,
+        report: SendEvents | None = None,
     ) -> None:
         self.db, self.clock, self.errors = db, clock, errors
+        self.report = report or NoEvents()  # each send attempt, for the metrics
         self.senders: list[Sender] = []
         self.outbox = Outbox(db, config, lease)
         self.planner = Planner(db, config, lambda: list(self.senders))
@@ -48,7 +51,7 @@ class DeliveryEngine:
         """`in_flight`: sends of this channel at once (1: one after the other)."""
         self.senders = [s for s in self.senders if s.channel != sender.channel] + [sender]
         self.workers[sender.channel] = Worker(
-            sender, self.db, self.outbox, self.outages, self.clock, self.errors, batch, in_flight
+            sender, self.db, self.outbox, self.outages, self.clock, self.errors, batch, in_flight, self.report
         )
 
     def plan(self) -> PlanReport | None:

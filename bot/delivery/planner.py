@@ -141,6 +141,21 @@ class Planner:
                     soonest = start if soonest is None else min(soonest, start)
         return soonest
 
+    def overdue_since(self, now: datetime) -> datetime | None:
+        """Since when the oldest message that is due is waiting to be planned (expanded or skipped):
+        how far the planner is behind, as any process can tell from the database. A message
+        waits from its due time, or from the session's last change if that came later (a session
+        planned at short notice is due at once, not late)."""
+        with self.db.read() as s:
+            found = snapshots(s, *_window(now))
+        due = [
+            max(plan.due_at, snap.session.updated_at)
+            for snap in found
+            for plan in snap.plans()
+            if plan.key not in snap.facts.existing and plan.due_at <= now
+        ]
+        return min(due, default=None)
+
     def _has_work(self, s: Session, snap: Snapshot, p: Pass) -> bool:
         """Whether `_plan_session` would write anything for this session now (reads only)."""
         plans = snap.plans()

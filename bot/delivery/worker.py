@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.db import Database
-from bot.delivery import pacing
+from bot.delivery import events, pacing
 from bot.delivery.channels import (
     ChannelUnavailable,
     NotSent,
@@ -22,6 +22,7 @@ from bot.delivery.channels import (
     TransientError,
     Unverifiable,
 )
+from bot.delivery.events import NoEvents, SendEvents
 from bot.delivery.outages import Outages
 from bot.delivery.outbox import Claimed, Outbox
 from bot.error_policy import ErrorPolicy, describe
@@ -51,9 +52,11 @@ class Worker:
         errors: ErrorPolicy,
         batch: int = 10,
         in_flight: int = 1,
+        report: SendEvents | None = None,
     ) -> None:
         self.sender, self.db, self.outbox, self.clock, self.errors = sender, db, outbox, clock, errors
         self.outages = outages
+        self.report = report or NoEvents()
         self.batch = max(batch, in_flight)
         self.in_flight = in_flight
         self.name = f"{sender.channel}-{uuid.uuid4().hex[:8]}"
@@ -208,12 +211,19 @@ class Worker:
     def _outcome(self, item: Claimed, message: OutgoingMessage, paces: list[Pace]) -> None:
         """Send one message in flight and record what came of it."""
         delivery_id = message.delivery_id
+        started, took = self.clock.now(), 0.0
+        outcome = events.ERROR
         try:
-            ref, note = self._send(message)
+            try:
+                ref, note = self._send(message)
+            finally:  # the platform's part only, not the recording below
+                took = max(0.0, (self.clock.now() - started).total_seconds())
         except NotSent as exc:
+            outcome = events.NOT_SENT
             self.outbox.skipped(delivery_id, self.clock.now(), str(exc))
             log.info("delivery %s in doubt had not gone out: skipped (%s)", delivery_id, exc)
         except RetryLater as exc:
+            outcome = events.THROTTLED
             until = self.clock.now() + timedelta(seconds=max(exc.seconds, 0.0))
             with self.db.transaction() as s:
                 pacing.push_back(s, paces, until)
@@ -221,22 +231,32 @@ class Worker:
                 delivery_id, self.clock.now(), until, f"throttled: {exc}", in_doubt=exc.in_doubt
             )
         except ChannelUnavailable as exc:  # nothing went out, and nothing else would now
+            outcome = events.UNAVAILABLE
             self.outages.unavailable(
                 self.sender.channel, delivery_id, exc, self.clock.now(), probe=item.probe
             )
         except TransientError as exc:
+            outcome = events.TRANSIENT
             state = self.outbox.transient(delivery_id, self.clock.now(), str(exc), in_doubt=exc.in_doubt)
-            log.warning("delivery %s: %s (%s)", delivery_id, exc, state)
+            log.warning("delivery %s: %s (%s)", delivery_id, exc, state, extra=self._fields(delivery_id))
         except PermanentError as exc:
+            outcome = events.FAILED
             self.outbox.failed(delivery_id, self.clock.now(), str(exc))
-            log.error("delivery %s failed: %s", delivery_id, exc)
+            log.error("delivery %s failed: %s", delivery_id, exc, extra=self._fields(delivery_id))
             self._got_through(item)  # the platform judged this message: the channel itself works
         except Exception as exc:  # the sender's own bug: in doubt, as it may have sent
             self.errors.unexpected(f"sender {self.sender.channel}", exc, delivery=delivery_id)
             self.outbox.transient(delivery_id, self.clock.now(), describe(exc), in_doubt=True)
         else:
+            outcome = events.SENT
             self.outbox.sent(delivery_id, self.clock.now(), ref, note=note)
             self._got_through(item)
+        finally:
+            self.report.attempted(self.sender.channel, outcome, took)
+
+    def _fields(self, delivery_id: int) -> dict[str, object]:
+        """The fields of a log line about one delivery (LOG_FORMAT=json)."""
+        return {"delivery": delivery_id, "channel": self.sender.channel}
 
     def _got_through(self, item: Claimed) -> None:
         """A probe answered about itself: what held its channel (or target) is over."""

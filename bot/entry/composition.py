@@ -23,6 +23,7 @@ from bot.delivery.engine import DeliveryEngine
 from bot.delivery.leader import Leadership
 from bot.dispatch import Dispatcher
 from bot.entry.channels import build_channels, channel_erasers, channel_templates
+from bot.entry.send_metrics import SendMetrics
 from bot.entry.settings import BotSettings
 from bot.error_policy import ErrorPolicy, HealthBoard
 from bot.inbox import Inbox
@@ -46,6 +47,7 @@ class App:
     channels: tuple[Channel, ...]
     mailer: Mailer
     health: HealthBoard
+    send_metrics: SendMetrics
 
     @property
     def db(self) -> Database:
@@ -126,7 +128,8 @@ def build(
     errors = ErrorPolicy(health)
     leadership = Leadership(db.engine)
     lease = timedelta(seconds=settings.limits.delivery_lease_seconds)
-    delivery = DeliveryEngine(db, config, clock, errors, leadership, lease)
+    send_metrics = SendMetrics()
+    delivery = DeliveryEngine(db, config, clock, errors, leadership, lease, send_metrics)
     core = Core(
         settings=settings,
         db=db,
@@ -139,7 +142,7 @@ def build(
         deliveries_queued=delivery.wake,
     )
     channels, transport = build_channels(core, settings, console=console, mailer=mailer)
-    return App(settings, core, delivery, tuple(channels), transport, health)
+    return App(settings, core, delivery, tuple(channels), transport, health, send_metrics)
 
 
 @functools.cache

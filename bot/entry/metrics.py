@@ -3,7 +3,9 @@
 The state lives in SQL, not in one process (the worker process sends, the front serves this page,
 several services may share one PostgreSQL), so each scrape counts it there: the outbox by channel,
 kind and state, what waits throttled (429) and how late the oldest due message is, the delay from
-due to sent of recent messages, the inbox's depth and age, and each channel's health.
+due to sent of recent messages, the inbox's depth and age, how far the planner is behind, each
+channel's health and what holds its sending. Beside it, what this service's processes counted as
+they sent (bot/entry/send_metrics.py): attempts, 429s and the platforms' answer times.
 
 Who may read it: with METRICS_TOKEN set, a request bearing it (`Authorization: Bearer …`); without
 it, only a client on this machine that came through no proxy (no `X-Forwarded-For`).
@@ -12,6 +14,7 @@ it, only a client on this machine that came through no proxy (no `X-Forwarded-Fo
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import cast
@@ -31,6 +34,7 @@ from bot.models import Delivery, DeliveryState, Fanout, InboundRequest
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
+CHANNEL_STATES = ("on", "off", "degraded")
 RECENT_SENDS = 1000  # the sends the delay quantiles are taken over, per channel
 D = cast(Table, Delivery.__table__)
 F = cast(Table, Fanout.__table__)
@@ -81,6 +85,8 @@ class BotCollector(Collector):
                 .where(I.c.state.in_(("new", "working")))
                 .group_by(I.c.state)
             ).all()
+        behind = self.app.delivery.planner.overdue_since(now)
+        holds = self.app.delivery.paused()
         deliveries = GaugeMetricFamily(
             "baerekraft_deliveries",
             "Outbox rows by channel, kind and state",
@@ -128,6 +134,21 @@ class BotCollector(Collector):
         age.add_metric([], (now - oldest).total_seconds() if oldest is not None else 0.0)
         yield depth
         yield age
+        lag = GaugeMetricFamily(
+            "baerekraft_planner_lag_seconds",
+            "How long the oldest due message has waited to be planned (0: the planner keeps up)",
+        )
+        lag.add_metric([], (now - _aware(behind, now)).total_seconds() if behind is not None else 0.0)
+        yield lag
+        paused = GaugeMetricFamily(
+            "baerekraft_sending_paused",
+            "Holds on a channel's sending (the whole channel, or one target) until a probe gets through",
+            labels=["channel", "scope"],
+        )
+        scopes = Counter((hold.channel, "channel" if hold.whole else "target") for hold in holds)
+        for (channel, scope), count in sorted(scopes.items()):
+            paused.add_metric([channel, scope], count)
+        yield paused
 
     def _recent_delays(self, s: Session, channel: str) -> list[float]:
         rows = s.execute(
@@ -140,11 +161,23 @@ class BotCollector(Collector):
 
     def _channels(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
-            "baerekraft_channel_up", "1 when the channel can do its work", labels=["channel"]
+            "baerekraft_channel_up",
+            "1 when a configured channel can do its work, 0 while degraded or paused",
+            labels=["channel"],
         )
-        for name, state in self.app.channel_states().items():
-            up.add_metric([name], 0 if state.startswith("degraded") else 1)
+        states = GaugeMetricFamily(
+            "baerekraft_channel_state",
+            "1 for the channel's state (on, off, degraded)",
+            labels=["channel", "state"],
+        )
+        for name, report in sorted(self.app.channel_states().items()):
+            state = report.split(":", 1)[0]
+            for each in CHANNEL_STATES:
+                states.add_metric([name, each], 1 if each == state else 0)
+            if state != "off":
+                up.add_metric([name], 1 if state == "on" else 0)
         yield up
+        yield states
         problems = GaugeMetricFamily(
             "baerekraft_recent_problems", "Places that failed in the last 15 minutes"
         )
@@ -164,12 +197,18 @@ def _aware(moment: datetime, like: datetime) -> datetime:
 def metrics_route(app: App) -> Route:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(BotCollector(app))
+    registry.register(app.send_metrics)  # what this service's processes counted as they sent
     token = app.settings.metrics_token
 
     def metrics(request: Request) -> Response:
         if not _allowed(request, token):
             return PlainTextResponse("not found\n", status_code=404)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE)
+        try:
+            body = generate_latest(registry)
+        except Exception as exc:  # a scrape must never be a 500; the report says where it failed
+            app.errors.unexpected("metrics", exc)
+            return PlainTextResponse("metrics unavailable\n", status_code=503)
+        return Response(body, media_type=CONTENT_TYPE)
 
     return Route("/metrics", metrics, methods=["GET"])
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import getpass
 import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 import typer
@@ -19,6 +23,7 @@ from bot.entry.cli.common import fail, open_app, read_settings
 from bot.entry.cli.secret_key import for_console
 from bot.entry.composition import App, log_channel_state
 from bot.entry.runtime import Role, Runtime
+from bot.entry.send_metrics import share_between_processes
 from bot.entry.server import WebServerError
 from bot.entry.settings import BotSettings
 from bot.entry.worker_process import STOP_TIMEOUT, WorkerProcess, listen, lower_priority
@@ -115,6 +120,18 @@ def _service(app: App) -> int:
     return _until_signalled(Runtime(app))
 
 
+@contextlib.contextmanager
+def _metrics_shared(forks: bool) -> Iterator[None]:
+    """When a worker process will send, its metrics reach the front's /metrics through files in a
+    folder of this run's own (removed at the end; the service manager gives a new run a new one)."""
+    if not forks:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="baerekraft-metrics-") as folder:
+        share_between_processes(Path(folder))
+        yield
+
+
 def _console_settings(settings: BotSettings) -> BotSettings:
     try:
         return for_console(settings)
@@ -162,7 +179,11 @@ def run(
             "python3 -c 'import secrets; print(secrets.token_urlsafe(32))' and set SECRET_KEY in .env.",
             code=2,
         )
-    with open_app(settings=settings, console=sys.stdout if as_console else None) as app:
+    forks = not as_console and settings.worker_process
+    with (
+        _metrics_shared(forks),
+        open_app(settings=settings, console=sys.stdout if as_console else None) as app,
+    ):
         log_channel_state(app.settings)
         if as_console:
             user = getpass.getuser()
