@@ -137,7 +137,15 @@ class ErrorPolicy:
         stack = where_raised(exc)
         cause = exc.__cause__ or exc.__context__
         caused = f"\ncaused by {describe(cause)}" if cause is not None else ""
-        log.error("%s failed%s: %s\n%s%s", place, f" ({details})" if details else "", summary, stack, caused)
+        log.error(
+            "%s failed%s: %s\n%s%s",
+            place,
+            f" ({details})" if details else "",
+            summary,
+            stack,
+            caused,
+            extra={"place": place, "error": type(exc).__name__, **context},  # fields of a JSON line
+        )
         self.health.failed(place, summary)
 
     @contextmanager

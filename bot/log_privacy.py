@@ -39,12 +39,23 @@ class PrivateFormatter(logging.Formatter):
         return masked(super().format(record))
 
 
+# An extra field so named is a credential whatever it looks like (a client secret, a password).
+SECRET_NAME = re.compile(r"(?i)secret|password|passwd|token|authori[sz]ation|api_?key|cookie")
+# What every LogRecord holds; anything else on a record came as `extra=` and is a field of its own.
+STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, and the traceback
-    when there is one; every text masked as PrivateFormatter masks it."""
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, the traceback when
+    there is one, and the fields given as `extra=` (numbers and booleans as they are, anything else
+    as text); every text masked as PrivateFormatter masks it."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, str] = {
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -52,7 +63,16 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = masked(self.formatException(record.exc_info))
+        for key, value in record.__dict__.items():
+            if key not in STANDARD and key not in entry and not key.startswith("_"):
+                entry[key] = "<secret>" if SECRET_NAME.search(key) else _field(value)
         return json.dumps(entry, ensure_ascii=False)
+
+
+def _field(value: object) -> object:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return masked(str(value))
 
 
 def formatter(kind: str) -> logging.Formatter:

@@ -74,3 +74,52 @@ def test_log_format_is_read_from_the_environment_and_checked() -> None:
     assert load_settings({"LOG_FORMAT": "JSON"}, dotenv_path=None).log_format == "json"
     with pytest.raises(SettingsError, match="LOG_FORMAT"):
         load_settings({"LOG_FORMAT": "xml"}, dotenv_path=None)
+
+
+def test_json_lines_carry_extra_fields_masked_and_credentials_by_name() -> None:
+    import json
+
+    from bot.log_privacy import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {
+            "name": "bot.delivery.worker",
+            "levelname": "WARNING",
+            "msg": "delivery %s: %s",
+            "args": (7, "HTTP 503"),
+            "delivery": 7,
+            "in_doubt": True,
+            "channel": "slack",
+            "recipient": "kari@kommune.no",
+            "client_secret": "Qx8~plain-looking-value",
+            "level": "not allowed to replace the level",
+        }
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "delivery 7: HTTP 503" and entry["level"] == "WARNING"
+    assert (entry["delivery"], entry["in_doubt"], entry["channel"]) == (7, True, "slack")
+    assert entry["recipient"] == "<address>" and entry["client_secret"] == "<secret>"
+    assert not {"args", "msg", "lineno", "thread"} & entry.keys()  # LogRecord's own attributes
+
+
+def test_the_cli_in_json_writes_one_parseable_object_per_line_without_secrets() -> None:
+    import json
+
+    code = (
+        "import logging; from bot.entry.cli.common import setup_logging; setup_logging('INFO', 'json');"
+        "from bot.error_policy import ErrorPolicy, HealthBoard; from bot.clock import SystemClock\n"
+        "logging.getLogger('slack_sdk').warning('token xoxb-1-2-secret for %s', 'kari@kommune.no')\n"
+        "try:\n    raise ValueError('Authorization: Bearer eyJ0eXAi.x.y\\nsecond line')\n"
+        "except ValueError as exc:\n"
+        "    ErrorPolicy(HealthBoard(SystemClock())).unexpected('sender slack', exc, delivery=42)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = done.stderr.splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert len(entries) == 2
+    assert entries[0]["message"] == "token <slack-token> for <address>"
+    failure = entries[1]
+    assert (failure["level"], failure["place"], failure["delivery"]) == ("ERROR", "sender slack", 42)
+    assert failure["error"] == "ValueError"
+    for secret in ("xoxb-1-2", "kari@", "eyJ0eXAi"):
+        assert secret not in done.stderr
