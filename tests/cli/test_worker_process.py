@@ -4,15 +4,23 @@ outlives it; when the worker dies, the front stops too (exit 1) for the service 
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import psutil  # type: ignore[import-untyped]
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.slack.fakes.slack_bot import KARI, sqlite_only
-from tests.slack.test_process import FORM, Process, bot_process
+from tests.slack.test_process import FORM, Process, bot_process, environment
 
 pytestmark = pytest.mark.slow  # starts real processes
+
+CHANNEL = "C0ANNOUNCE"
+SENT_SLACK = "baerekraft_send_attempts_total[('channel', 'slack'), ('outcome', 'sent')]"
 
 
 def worker_of(running: Process) -> psutil.Process:
@@ -71,3 +79,42 @@ def test_one_process_when_asked(sqlite_template: Path, tmp_path: Path, value: st
         assert psutil.Process(running.proc.pid).children() == []
         assert "påmeldt" in subscribe(running)
         assert "worker process" not in running.stop()
+
+
+def test_the_fronts_metrics_count_the_sends_of_the_worker_process(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    settings = sqlite_only(sqlite_template, tmp_path)
+    start = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d 09:00")
+    spare = tmp_path / "tmp"
+    spare.mkdir()
+    extra = {"SLACK_CHANNEL_ID": CHANNEL, "TMPDIR": str(spare)}
+    with bot_process(settings.database_url, tmp_path, **extra) as running:
+        [folder] = spare.iterdir()  # where the two processes keep their metrics
+        assert folder.name.startswith("baerekraft-metrics-")
+        running.fake.add_channel(CHANNEL, "baerekraft", member=True)
+        add = ("sessions", "add", "--series", "baerekraftsfredag", "--title", "Målt", "--start", start)
+        subprocess.run(
+            [sys.executable, "-m", "bot", *add],
+            env=environment(settings.database_url),
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        running.fake.wait_for(lambda: running.fake.messages(CHANNEL), timeout=40)  # the invitation
+
+        def counted() -> dict[str, float] | None:
+            text = httpx.get(f"{running.base_url}/metrics").text
+            found = {
+                f"{s.name}{sorted(s.labels.items())}": s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+            return found if found.get(SENT_SLACK) else None
+
+        found = running.fake.wait_for(counted, timeout=10)
+        assert found[SENT_SLACK] == 1
+        assert found["baerekraft_send_seconds_count[('channel', 'slack')]"] == 1
+        running.stop()
+    assert list(spare.iterdir()) == []  # the front removed its metrics folder
