@@ -19,7 +19,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000 \
     INBOX_SPOOL_DIR=/var/lib/baerekraft/spool
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl \
+# Only the wheels built above: what was tested in the build stage is what runs.
+RUN pip install --no-cache-dir --no-index /wheels/*.whl \
     && rm -rf /wheels \
     && useradd --system --uid 10001 --home-dir /var/lib/baerekraft --create-home baerekraft
 USER baerekraft

@@ -206,3 +206,16 @@ def test_the_build_context_leaves_secrets_and_local_state_out_but_not_what_the_i
         for source in line.split()[1:-1]
     ]
     assert copied and not [source for source in copied if ignored(source, patterns)]
+
+
+def test_the_bot_container_can_write_only_its_volume_and_tmp() -> None:
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    bot = compose["services"]["bot"]
+    assert bot["read_only"] is True and "/tmp" in bot["tmpfs"]
+    assert bot["cap_drop"] == ["ALL"] and "no-new-privileges:true" in bot["security_opt"]
+    stage = dict(final_stage())
+    spool = next(
+        part.split("=", 1)[1] for part in stage["ENV"].split() if part.startswith("INBOX_SPOOL_DIR=")
+    )
+    [volume] = [v.split(":", 1)[1] for v in bot["volumes"]]
+    assert spool.startswith(volume.rstrip("/") + "/")
