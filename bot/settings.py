@@ -212,6 +212,9 @@ def core_settings(r: Reader) -> Settings:
     health_token = r.text("HEALTH_TOKEN")
     if health_token is not None and len(health_token) < 16:
         r.problems.append("HEALTH_TOKEN: must be at least 16 characters")
+    metrics_token = r.text("METRICS_TOKEN") or None
+    if metrics_token is not None and len(metrics_token) < 16:
+        r.problems.append("METRICS_TOKEN: must be at least 16 characters")
     log_level = (r.text("LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         r.problems.append(f"LOG_LEVEL: {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
@@ -232,7 +235,7 @@ def core_settings(r: Reader) -> Settings:
         health_token=health_token,
         log_level=log_level,
         log_format=log_format,
-        metrics_token=r.text("METRICS_TOKEN") or None,
+        metrics_token=metrics_token,
         worker_process=r.parsed("WORKER_PROCESS", True, boolean, "true or false"),
         worker_nice=r.parsed("WORKER_NICE", 10, nice, "a whole number from 0 to 19"),
         inbox_spool_dir=r.text("INBOX_SPOOL_DIR", "./spool") or "./spool",

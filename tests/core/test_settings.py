@@ -214,6 +214,7 @@ def test_env_example_itself_is_a_valid_configuration() -> None:
         ("SLACK_APP_TOKEN", "xoxb-not-an-app-token"),
         ("SECRET_KEY", "too-short"),
         ("HEALTH_TOKEN", "too-short"),
+        ("METRICS_TOKEN", "too-short"),
         ("LOG_LEVEL", "chatty"),
     ],
 )
