@@ -127,7 +127,18 @@ def _metrics_shared(forks: bool) -> Iterator[None]:
     if not forks:
         yield
         return
-    with tempfile.TemporaryDirectory(prefix="baerekraft-metrics-") as folder:
+    try:
+        shared = tempfile.TemporaryDirectory(prefix="baerekraft-metrics-")
+    except OSError as exc:
+        log.warning(
+            "cannot make a folder for the worker's metrics (%s): /metrics shows the front's only; "
+            "give the service a writable TMPDIR (now %s)",
+            exc.strerror or exc,
+            os.environ.get("TMPDIR", "unset: /tmp"),
+        )
+        yield
+        return
+    with shared as folder:
         share_between_processes(Path(folder))
         yield
 
