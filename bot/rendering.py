@@ -21,14 +21,39 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from bot.dispatch import Reply
+from bot.languages import name_of
 from bot.settings import LANGUAGES
 from templates import ROOT as TEMPLATES_DIR
 
 FORMATS = ("text", "mrkdwn", "html")
 
+# Babel patterns per language: `when` a moment, `date` its day, `day` the day without the year (for a
+# second mention in the same text), `short` for a notification line.
 PATTERNS = {
-    "nb": {"when": "EEEE d. MMMM y 'kl.' HH:mm", "date": "EEEE d. MMMM y", "short": "d.M.y HH:mm"},
-    "en": {"when": "EEEE d MMMM y 'at' HH:mm", "date": "EEEE d MMMM y", "short": "d/M/y HH:mm"},
+    "nb": {
+        "when": "EEEE d. MMMM y 'kl.' HH:mm",
+        "date": "EEEE d. MMMM y",
+        "day": "EEEE d. MMMM",
+        "short": "d.M.y HH:mm",
+    },
+    "en": {
+        "when": "EEEE d MMMM y 'at' HH:mm",
+        "date": "EEEE d MMMM y",
+        "day": "EEEE d MMMM",
+        "short": "d/M/y HH:mm",
+    },
+    "da": {
+        "when": "EEEE 'den' d. MMMM y 'kl.' HH:mm",
+        "date": "EEEE 'den' d. MMMM y",
+        "day": "EEEE 'den' d. MMMM",
+        "short": "d.M.y HH:mm",
+    },
+    "nn": {
+        "when": "EEEE d. MMMM y 'kl.' HH:mm",
+        "date": "EEEE d. MMMM y",
+        "day": "EEEE d. MMMM",
+        "short": "d.M.y HH:mm",
+    },
 }
 
 
@@ -78,6 +103,12 @@ def _weekday(ctx: Context, index: int) -> str:
 @pass_context
 def _month(ctx: Context, number: int) -> str:
     return str(get_month_names("wide", locale=ctx["_language"])[number])
+
+
+@pass_context
+def _language_name(ctx: Context, code: str) -> str:
+    """A language's name in the reader's language (`nn` → «norsk nynorsk», «Norwegian Nynorsk»)."""
+    return name_of(code, ctx["_language"])
 
 
 def _safe(value: str) -> Markup:
@@ -133,7 +164,7 @@ class Renderer:
             keep_trailing_newline=False,
             finalize=_finalize_mrkdwn if fmt == "mrkdwn" else None,
         )
-        env.filters.update(when=_format, weekday=_weekday, month=_month)
+        env.filters.update(when=_format, weekday=_weekday, month=_month, language_name=_language_name)
         env.globals.update(safe=_safe, link=_link)
         return env
 

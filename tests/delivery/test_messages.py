@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from bot.delivery import kinds
 from bot.delivery.channels import OutgoingMessage
 from bot.delivery.messages import render
 from bot.rendering import TEMPLATES_DIR, Renderer
+from bot.settings import LANGUAGES
 from bot.views import LinkView, SeriesView, SessionView
 
 SERIES = SeriesView(1, "baerekraftsfredag", "Bærekraftsfredag", "nb", "Europe/Oslo", None)
@@ -57,23 +59,27 @@ def _message(kind: str, language: str) -> OutgoingMessage:
     )
 
 
-def test_every_kind_has_templates_in_both_languages() -> None:
-    for language in ("nb", "en"):
+def test_every_kind_has_templates_in_every_language() -> None:
+    for language in LANGUAGES:
         names = {p.name for p in Path(TEMPLATES_DIR, language, "messages").iterdir()}
         for kind in kinds.ALL:
             assert {f"{kind}.txt", f"{kind}.subject.txt"} <= names
 
 
 @pytest.mark.parametrize("kind", sorted(kinds.ALL))
-@pytest.mark.parametrize("language", ["nb", "en"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_each_message_renders_with_local_times(kind: str, language: str) -> None:
     rendered = render(Renderer(), _message(kind, language))
     assert rendered.subject and "\n" not in rendered.subject
-    when = {
-        kinds.FOLLOWUP: ("fredag 6. mars 2026", "Friday 6 March 2026"),
-        kinds.LEAD_TIME_WARNING: ("fredag 6. mars 2026 kl. 09:10", "Friday 6 March 2026 at 09:10"),
-    }.get(kind, ("fredag 6. mars 2026 kl. 09:00", "Friday 6 March 2026 at 09:00"))
-    assert when[0 if language == "nb" else 1] in rendered.subject + rendered.body
+    day = {
+        "nb": "fredag 6. mars 2026",
+        "nn": "fredag 6. mars 2026",
+        "da": "fredag den 6. marts 2026",
+        "en": "Friday 6 March 2026",
+    }[language]
+    at = " at " if language == "en" else " kl. "
+    when = {kinds.FOLLOWUP: day, kinds.LEAD_TIME_WARNING: f"{day}{at}09:10"}.get(kind, f"{day}{at}09:00")
+    assert when in rendered.subject + rendered.body
     if kind in kinds.PUBLIC:
         assert HOSTILE in rendered.body  # the text format keeps what the organiser wrote
 
@@ -85,7 +91,28 @@ def test_followup_lists_the_slides() -> None:
 
 def test_change_names_the_old_and_new_time() -> None:
     body = render(Renderer(), _message(kinds.CHANGE, "en")).body
-    assert "from Friday 27 February 2026 at 09:00 to Friday 6 March 2026 at 09:00" in body
+    assert "The session on Friday 27 February at 09:00 has moved to Friday 6 March 2026 at 09:00." in body
+    nb = render(Renderer(), _message(kinds.CHANGE, "nb")).body
+    assert "Møtet fredag 27. februar kl. 09:00 er flyttet til fredag 6. mars 2026 kl. 09:00." in nb
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("nb", "Møtet fredag 6. mars er flyttet fra kl. 09:00 til kl. 10:00."),
+        ("nn", "Møtet fredag 6. mars er flytta frå kl. 09:00 til kl. 10:00."),
+        ("da", "Mødet fredag den 6. marts er flyttet fra kl. 09:00 til kl. 10:00."),
+        ("en", "The session on Friday 6 March has moved from 09:00 to 10:00."),
+    ],
+)
+def test_a_move_within_the_day_names_the_day_once(language: str, sentence: str) -> None:
+    later = replace(SESSION, start=SESSION.start + timedelta(hours=1), end=SESSION.end + timedelta(hours=1))
+    payload = {"start": later.start.isoformat(), "previous_start": SESSION.start.isoformat()}
+    message = OutgoingMessage(1, "k", kinds.CHANGE, "fake", "post", language, SERIES, later, None, payload)
+    for fmt in ("text", "html"):
+        body = render(Renderer(), message, fmt=fmt).body
+        assert sentence in body, body
+        assert SERIES.name not in body.split("\n")[0], "the session moved, not the series"
 
 
 def test_a_change_of_link_alone_says_so_and_not_that_it_moved() -> None:
