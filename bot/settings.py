@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 
-LANGUAGES = ("nb", "en")
+LANGUAGES = ("nb", "en", "da", "nn")
 T = TypeVar("T")
 
 

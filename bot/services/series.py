@@ -40,8 +40,7 @@ def create_series(ctx: Ctx, slug: str, name: str, language: str, timezone: str) 
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
         raise UserError("bad_slug", slug=slug)
-    if language not in LANGUAGES:
-        raise UserError("bad_language", language=language)
+    check_language(language)
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -53,3 +52,27 @@ def create_series(ctx: Ctx, slug: str, name: str, language: str, timezone: str) 
     ctx.s.flush()
     audit.record(ctx, "series.created", series_id=series.id, subject=("series", series.id), slug=slug)
     return series
+
+
+def check_language(language: str) -> str:
+    """`language` if the bot speaks it; otherwise a refusal that lists the ones it does."""
+    if language not in LANGUAGES:
+        raise UserError("bad_language", language=language, supported=list(LANGUAGES))
+    return language
+
+
+def set_language(ctx: Ctx, series: Series, language: str) -> bool:
+    """Change the language a series speaks to people who chose none; whether it changed."""
+    check_language(language)
+    if series.language == language:
+        return False
+    previous, series.language = series.language, language
+    audit.record(
+        ctx,
+        "series.language_set",
+        series_id=series.id,
+        subject=("series", series.id),
+        language=language,
+        previous=previous,
+    )
+    return True

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.commands import Actor
+from bot.languages import from_tag
 from handlers.microsoft365.batch import BatchRequest, batch
 from handlers.microsoft365.client import Auth, GraphClient, segment
 from handlers.microsoft365.errors import GraphError, LoginNeeded
@@ -33,11 +34,8 @@ class DirectoryUser:
 
 
 def language_of(preferred: str | None) -> str | None:
-    """The bot's language for a directory language tag (nb-NO, nn-NO, no → nb; en-* → en)."""
-    tag = (preferred or "").lower()
-    if tag.startswith(("nb", "nn", "no")):
-        return "nb"
-    return "en" if tag.startswith("en") else None
+    """The bot's language for a directory language tag (nb-NO, no → nb; nn-NO → nn; da-DK → da)."""
+    return from_tag(preferred)
 
 
 def _user(body: object) -> DirectoryUser | None:

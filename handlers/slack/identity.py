@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.commands import Actor
+from bot.languages import from_tag
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,8 @@ class SlackUser:
 
 
 def language_of(locale: str | None) -> str | None:
-    """Slack's locale (`nb-NO`, `en-GB`, ...) to one of the bot's languages; None when neither."""
-    if not locale:
-        return None
-    prefix = locale.split("-")[0].lower()
-    if prefix in ("nb", "nn", "no"):
-        return "nb"
-    return "en" if prefix == "en" else None
+    """Slack's locale (`nb-NO`, `da-DK`, `en-GB`, ...) to one of the bot's languages, else None."""
+    return from_tag(locale)
 
 
 def user_from_info(user: dict[str, object], user_id: str) -> SlackUser:

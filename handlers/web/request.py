@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from bot.languages import from_accept_language
 from bot.settings import LANGUAGES
 from bot.text import is_plain_text
 
@@ -73,7 +74,8 @@ async def read_request(request: Request) -> WebRequest:
 
 
 def chosen_language(req: WebRequest, fallback: str) -> tuple[str, bool]:
-    """The page language and whether to remember it: ?lang=, then the cookie, then Accept-Language."""
+    """The page language and whether to remember it: ?lang=, then the cookie, then Accept-Language
+    (a language we do not speak, such as Swedish, gives `fallback`: the series' language)."""
     asked = req.query.get("lang", "")
     if asked in LANGUAGES:
         return asked, True
@@ -81,37 +83,3 @@ def chosen_language(req: WebRequest, fallback: str) -> tuple[str, bool]:
     if remembered in LANGUAGES:
         return remembered, False
     return from_accept_language(req.accept_language) or fallback, False
-
-
-def from_accept_language(header: str) -> str | None:
-    """The best supported language in an Accept-Language header (nb, nn and no count as nb)."""
-    best: tuple[float, str] | None = None
-    for position, part in enumerate(header.split(",")[:20]):
-        tag, _, params = part.strip().partition(";")
-        language = _supported(tag.strip().lower())
-        if language is None:
-            continue
-        quality = _quality(params)
-        # Higher quality wins; among equals, the earlier one (the position breaks the tie).
-        candidate = (quality - position * 1e-6, language)
-        if quality > 0 and (best is None or candidate > best):
-            best = candidate
-    return best[1] if best else None
-
-
-def _supported(tag: str) -> str | None:
-    primary = tag.split("-")[0]
-    if primary in ("nb", "nn", "no"):
-        return "nb"
-    return primary if primary in LANGUAGES else None
-
-
-def _quality(params: str) -> float:
-    for param in params.split(";"):
-        name, _, value = param.strip().partition("=")
-        if name.strip() == "q":
-            try:
-                return max(0.0, min(1.0, float(value)))
-            except ValueError:
-                return 0.0
-    return 1.0

@@ -18,8 +18,10 @@ from bot.commands import Actor, Command
 from bot.core import Core
 from bot.dispatch import Reply
 from bot.inbox import Executed
+from bot.languages import NATIVE
 from bot.services import public
 from bot.services.context import Ctx
+from bot.settings import LANGUAGES
 from bot.tokens import csrf_field, csrf_matches
 from bot.views import SeriesView
 from handlers.web.request import LANGUAGE_COOKIE, WebRequest, chosen_language
@@ -114,13 +116,11 @@ class Site:
         new_cookie = not CSRF_COOKIE_RE.match(cookie)
         if new_cookie:
             cookie = secrets.token_urlsafe(24)
-        other = "en" if language == "nb" else "nb"
         context = {
             **(data or {}),
             "csrf_field": CSRF_FIELD,
             "csrf": csrf_field(self.secret_key, cookie),
-            "switch_url": f"{req.path}?{urlencode({'lang': other})}",
-            "other_language": other,
+            "switches": language_switches(req.path, language),
         }
         html = self.core.renderer.render(
             f"web/{name}.html",
@@ -161,3 +161,12 @@ def with_security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def language_switches(path: str, current: str) -> list[dict[str, str]]:
+    """A link to this page in every other language, each named in its own language."""
+    return [
+        {"code": code, "name": NATIVE[code], "url": f"{path}?{urlencode({'lang': code})}"}
+        for code in LANGUAGES
+        if code != current
+    ]

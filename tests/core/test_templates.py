@@ -1,4 +1,4 @@
-"""Reply templates: both languages, three formats, real data for every key, dates and escaping.
+"""Reply templates: every language, three formats, real data for every key, dates and escaping.
 
 Each template is rendered with the data its key really gets (see bot/dispatch.py and the `UserError`s
 in bot/services), under StrictUndefined, so a template naming a value it is not given fails here.
@@ -20,9 +20,9 @@ from markupsafe import escape
 from bot.commands import Recurrence
 from bot.dispatch import Reply
 from bot.rendering import FORMATS, TEMPLATES_DIR, Renderer, escape_mrkdwn
+from bot.settings import LANGUAGES
 from bot.views import LinkView, SeriesView, SessionView
 
-LANGUAGES = ("nb", "en")
 REPO = Path(__file__).resolve().parents[2]
 OSLO = "Europe/Oslo"
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
@@ -58,7 +58,7 @@ def reply_names(language: str) -> set[str]:
     return {p.stem for p in (TEMPLATES_DIR / language / "replies").glob("*.txt")}
 
 
-ALL_KEYS = sorted(reply_names("nb") | reply_names("en"))
+ALL_KEYS = sorted(set().union(*(reply_names(language) for language in LANGUAGES)))
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +275,9 @@ class Builder:
             ],
             "no_series": [Case({})],
             "bad_slug": [Case({"slug": u("Ugyldig slug!")}, ("Ugyldig slug!",))],
-            "bad_language": [Case({"language": u("de")}, ("de",))],
+            "bad_language": [
+                Case({"language": u("fr"), "supported": ["nb", "en", "da", "nn"]}, ("fr", "nb, en, da, nn"))
+            ],
             "bad_timezone": [Case({"timezone": u("Europe/Osloo")}, ("Europe/Osloo",))],
             "series_exists": [Case({"slug": "klimatorsdag"}, ("klimatorsdag",))],
             "bad_identity": [Case({"identity": u("kari at kommune")}, ("kari at kommune",))],
@@ -310,14 +312,16 @@ def cases_for(key: str) -> list[Case]:
 # --- the set of templates ---------------------------------------------------------------------------
 
 
-def test_every_reply_template_exists_in_both_languages() -> None:
-    nb, en = reply_names("nb"), reply_names("en")
+def test_every_reply_template_exists_in_every_language() -> None:
+    nb = reply_names("nb")
     assert nb, "no templates found in templates/nb/replies"
-    assert not nb - en, f"only in nb: {sorted(nb - en)}"
-    assert not en - nb, f"only in en: {sorted(en - nb)}"
+    for language in LANGUAGES[1:]:
+        other = reply_names(language)
+        assert not nb - other, f"only in nb, not in {language}: {sorted(nb - other)}"
+        assert not other - nb, f"only in {language}, not in nb: {sorted(other - nb)}"
 
 
-def test_the_macros_exist_in_both_languages() -> None:
+def test_the_macros_exist_in_every_language() -> None:
     for language in LANGUAGES:
         assert (TEMPLATES_DIR / language / "_macros.txt").is_file()
 
@@ -363,11 +367,12 @@ def test_template_renders_in_every_format_and_language(renderer: Renderer, key: 
 
 
 @pytest.mark.parametrize("key", ALL_KEYS)
-def test_norwegian_and_english_differ(renderer: Renderer, key: str) -> None:
+def test_every_language_has_its_own_text(renderer: Renderer, key: str) -> None:
     for case in cases_for(key):
-        nb = render(renderer, key, case.data, "nb")
-        en = render(renderer, key, case.data, "en")
-        assert nb != en
+        texts = {language: render(renderer, key, case.data, language) for language in LANGUAGES}
+        for i, a in enumerate(LANGUAGES):
+            for b in LANGUAGES[i + 1 :]:
+                assert texts[a] != texts[b], f"{key}: {a} and {b} read the same:\n{texts[a]}"
 
 
 def test_a_missing_value_fails_under_strict_undefined(renderer: Renderer) -> None:

@@ -180,8 +180,8 @@ def test_english_by_accept_language(site: Web) -> None:
     page = site.client.get(PAGE, headers={"accept-language": "en-GB,en;q=0.9,nb;q=0.5"})
     assert '<html lang="en">' in page.text
     assert "Past sessions" in page.text
-    norwegian = site.client.get(PAGE, headers={"accept-language": "nn-NO,en;q=0.5"})
-    assert '<html lang="nb">' in norwegian.text
+    nynorsk = site.client.get(PAGE, headers={"accept-language": "nn-NO,en;q=0.5"})
+    assert '<html lang="nn">' in nynorsk.text
 
 
 def test_the_language_switch_is_remembered(site: Web) -> None:
