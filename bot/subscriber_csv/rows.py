@@ -17,6 +17,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.addresses import BadAddress, mailbox
+from bot.languages import from_tag
 from bot.settings import LANGUAGES
 from bot.text import is_plain_text
 
@@ -189,11 +190,13 @@ def _check(row: CsvRow, first_line: dict[str, int]) -> Candidate | list[str]:
         problems.append(f"name longer than {MAX_NAME} characters")
     elif not is_plain_text(name):
         problems.append("name contains control characters")
-    if language and language not in LANGUAGES:
-        problems.append(f"unknown language {language[:20]!r} (use {' or '.join(LANGUAGES)}, or leave empty)")
+    known = from_tag(language) if language else None
+    if language and known is None:
+        supported = ", ".join(LANGUAGES)
+        problems.append(f"unknown language {language[:20]!r} (use one of {supported}, or leave it empty)")
     if problems:
         return problems
-    return Candidate(row.line, email, name or None, language or None)
+    return Candidate(row.line, email, name or None, known)
 
 
 def _parse_time(text: str) -> datetime | None:

@@ -169,6 +169,25 @@ def test_valid_import_creates_people_and_subscriptions(app: App) -> None:
     assert (kari.name, kari.language) == (None, "en")
 
 
+def test_danish_and_nynorsk_and_regional_tags_are_taken(app: App) -> None:
+    rows = "dansk@x.no,Dorte,da\nny@x.no,Nils,nn-NO\nno@x.no,Nora,no\ndk@x.no,Dan,da_DK\n"
+    report = do_import(app, HEADER + rows)
+    assert report.applied and report.rejected == []
+    languages = {
+        email: person_of(app, email).language for email in ("dansk@x.no", "ny@x.no", "no@x.no", "dk@x.no")
+    }
+    assert languages == {"dansk@x.no": "da", "ny@x.no": "nn", "no@x.no": "nb", "dk@x.no": "da"}
+
+
+def test_a_language_the_bot_does_not_speak_is_refused_with_the_list(app: App) -> None:
+    report = do_import(app, HEADER + "sv@x.no,Sven,sv\nfr@x.no,Fleur,fr\n")
+    assert not report.applied and report.created == 0
+    assert [issue.reason for issue in report.rejected] == [
+        "unknown language 'sv' (use one of nb, en, da, nn, or leave it empty)",
+        "unknown language 'fr' (use one of nb, en, da, nn, or leave it empty)",
+    ]
+
+
 def test_invalid_rows_are_all_reported_and_nothing_is_imported(app: App) -> None:
     text = (
         HEADER
@@ -186,7 +205,7 @@ def test_invalid_rows_are_all_reported_and_nothing_is_imported(app: App) -> None
         (3, "invalid e-mail address"),
         (4, "missing e-mail address"),
         (5, "name longer than 200 characters"),
-        (6, "unknown language 'de' (use nb or en, or leave empty)"),
+        (6, "unknown language 'de' (use one of nb, en, da, nn, or leave it empty)"),
         (7, "duplicate of line 2"),
     ]
     assert count(app, Subscription) == 0

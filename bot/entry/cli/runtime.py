@@ -28,6 +28,7 @@ from bot.entry.server import WebServerError
 from bot.entry.settings import BotSettings
 from bot.entry.worker_process import STOP_TIMEOUT, WorkerProcess, listen, lower_priority
 from bot.services.people import is_email, normalise_email
+from bot.settings import LANGUAGES
 from handlers.console.channel import ConsoleChannel
 
 log = logging.getLogger(__name__)
@@ -156,11 +157,13 @@ def shell(
     organiser: bool = typer.Option(
         False, "--organiser", help="Act with organiser rights in every series (local operator)."
     ),
-    language: str | None = typer.Option(None, "--language", help="nb or en (default: the series')."),
+    language: str | None = typer.Option(None, "--language", help="nb, en, da or nn (default: the series')."),
 ) -> None:
     """Talk to the bot on standard input, interactively or through a pipe."""
     if not is_email(as_.strip()):
         fail(f"--as: {as_!r} is not an e-mail address")
+    if language is not None and language not in LANGUAGES:
+        fail(f"--language: {language!r} is not a language the bot speaks; use one of {', '.join(LANGUAGES)}")
     email = normalise_email(as_)
     actor = Actor("console", email, email=email, name=name, language=language, is_operator=organiser)
     with open_app(console=sys.stdout, settings=_console_settings(read_settings())) as app:

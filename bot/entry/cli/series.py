@@ -11,11 +11,11 @@ from rich.table import Table
 from bot.delivery.operations import set_offsets
 from bot.entry.cli.common import open_app, operate
 from bot.services.context import Ctx
-from bot.services.series import all_series, create_series, resolve_series
+from bot.services.series import all_series, create_series, resolve_series, set_language
 from bot.services.subscriptions import active_count
 from bot.views import SeriesView
 
-app = typer.Typer(help="Series: list, add, show.", no_args_is_help=True)
+app = typer.Typer(help="Series: list, add, show, set.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -45,7 +45,9 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON instead of
 def add_cmd(
     slug: str = typer.Option(..., help="Short name used in commands and links, e.g. verdensmaal."),
     name: str = typer.Option(..., help="Display name."),
-    language: str = typer.Option("nb", help="nb or en."),
+    language: str = typer.Option(
+        "nb", help="nb (Norwegian Bokmål), en (English), da (Danish) or nn (Norwegian Nynorsk)."
+    ),
     timezone: str = typer.Option("Europe/Oslo", help="IANA time zone."),
 ) -> None:
     """Create a series."""
@@ -86,14 +88,24 @@ def set_cmd(
     followup: str | None = typer.Option(
         None, help="Follow-up with the slides this long after the end, e.g. 2h."
     ),
+    language: str | None = typer.Option(
+        None, help="The series' language for people who chose none: nb, en, da or nn."
+    ),
 ) -> None:
-    """Set when a series' invitation, reminders and follow-up go out (days are local calendar days)."""
+    """Set when a series' invitation, reminders and follow-up go out (days are local calendar days),
+    and the language it speaks."""
+
+    def change(ctx: Ctx) -> dict[str, str]:
+        series = resolve_series(ctx, slug)
+        changed: dict[str, str] = {}
+        if language is not None and set_language(ctx, series, language):
+            changed["language"] = language
+        return {**changed, **set_offsets(ctx, series, invitation, reminders, followup)}
+
     with open_app() as bot:
-        changed = operate(
-            bot, lambda ctx: set_offsets(ctx, resolve_series(ctx, slug), invitation, reminders, followup)
-        )
+        changed = operate(bot, change)
     if not changed:
-        typer.echo("Nothing to change: give --invitation, --reminders or --followup.")
+        typer.echo("Nothing to change: give --invitation, --reminders, --followup or --language.")
         return
     for key, value in changed.items():
         typer.echo(f"{key}: {value}")
