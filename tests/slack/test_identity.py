@@ -49,11 +49,12 @@ def test_a_slack_user_becomes_an_actor_with_a_vouched_email(directory: SlackDire
     ("locale", "language"),
     [
         ("nb-NO", "nb"),
-        ("nn-NO", "nb"),
+        ("nn-NO", "nn"),
         ("no", "nb"),
         ("en-US", "en"),
         ("en-GB", "en"),
-        ("da-DK", None),
+        ("da-DK", "da"),
+        ("sv-SE", None),
         (None, None),
     ],
 )
