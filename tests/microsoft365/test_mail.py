@@ -18,6 +18,8 @@ from sqlalchemy import select, update
 from bot.clock import ManualClock
 from bot.mail import MailMessage
 from bot.models import Delivery, Person
+from bot.services.context import Ctx
+from bot.services.series import resolve_series, set_language
 from bot.settings import DeliveryLimits
 from handlers.microsoft365.models import GraphEvent
 from tests.conftest import NOW, ORGANISER, person
@@ -89,6 +91,24 @@ def test_reminder_mails_in_each_language_with_unsubscribe_headers_and_ics(ms: Te
     # The meeting was made just in time for the first message, so its join link is in the mail.
     join_url = ms.session(session_id).join_url
     assert join_url and join_url in kari.text and "LOCATION:" in calendar
+
+
+def test_a_danish_series_mails_and_invites_in_danish(ms: Tenant365) -> None:
+    with ms.app.db.transaction() as s:
+        ctx = Ctx(s, ORGANISER, ms.clock.now(), ms.app.config)
+        set_language(ctx, resolve_series(ctx, "baerekraftsfredag"), "da")
+    assert "Du er nu tilmeldt Bærekraftsfredag" in ms.say(person("dorte@kommune.dk"), "tilmeld")
+    ms.add_session(NOW + timedelta(days=2), "Cirkulær økonomi")
+    simulate(ms.app, ms.clock, NOW + timedelta(days=1, minutes=1))
+    [mail] = reminders(ms)
+    assert mail.subject == "Påmindelse: Cirkulær økonomi – fredag den 6. marts 2026 kl. 11:00"
+    assert (
+        mail.text is not None and "Bærekraftsfredag begynder fredag den 6. marts 2026 kl. 11:00." in mail.text
+    )
+    assert "Frameld dig her:" in mail.text
+    assert mail.html is not None and '<html lang="da">' in mail.html
+    [event] = ms.graph.tenant.live_events()
+    assert "Du får denne invitation, fordi du er tilmeldt Bærekraftsfredag." in event.body
 
 
 def test_an_address_stored_before_it_was_validated_is_never_mailed(ms: Tenant365) -> None:
