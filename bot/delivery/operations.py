@@ -28,15 +28,20 @@ def set_offsets(
 ) -> dict[str, str]:
     """Change when a series' messages go out; durations like 7d, 1d,1h, 2h. Returns what changed."""
     changed: dict[str, str] = {}
+    given = ""
     try:
         if invitation is not None:
+            given = invitation
             series.invitation_offset = changed["invitation_offset"] = str(parse_offset(invitation))
         if reminders is not None:
+            given = reminders
             series.reminder_offsets = changed["reminder_offsets"] = format_offsets(parse_offsets(reminders))
         if followup is not None:
+            given = followup
             series.followup_delay = changed["followup_delay"] = str(parse_offset(followup))
     except ValueError as exc:
-        raise UserError("bad_duration_text", problem=str(exc)) from exc
+        # The text as given, not the parser's English message: the reply says the rest in its language.
+        raise UserError("bad_duration_text", text=given.strip()) from exc
     if changed:
         audit.record(
             ctx, "series.offsets_set", series_id=series.id, subject=("series", series.id), changed=changed

@@ -288,7 +288,7 @@ class Builder:
                 Case({"series": series, "enabled": False, "changed": False}, ("Bærekraftsfredag",)),
             ],
             "dm_needs_subscription": [Case({"series": u("Bærekraftsfredag")}, ("Bærekraftsfredag",))],
-            "bad_duration_text": [Case({"problem": u("'1 uke' is not a duration")}, ("1 uke",))],
+            "bad_duration_text": [Case({"text": u("1 uke")}, ("1 uke",))],
             "bad_state": [
                 Case({"state": u("lost"), "options": ["pending", "sent"]}, ("lost", "pending, sent"))
             ],

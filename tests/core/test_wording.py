@@ -277,3 +277,18 @@ def test_no_template_repeats_a_weekday_or_a_date(renderer: Renderer, language: s
         found.extend(f"{what}: {problem}" for problem in problems_in(text, language))
     assert rendered > 400
     assert not found, "\n".join(sorted(set(found)))
+
+
+# The channels' codes, which slipped into Norwegian text as English words («via email», «(via console)»);
+# an account such as «console:kari@kommune.no» is an identifier and may stay.
+CHANNEL_CODES = re.compile(r"\b(email|console)\b(?!:)")
+
+
+@pytest.mark.parametrize("language", [language for language in LANGUAGES if language != "en"])
+def test_no_channel_code_shows_as_an_english_word(renderer: Renderer, language: str) -> None:
+    found = {
+        f"{what}: {match.group(0)!r}"
+        for what, text in _rendered(renderer, language)
+        for match in CHANNEL_CODES.finditer(text)
+    }
+    assert not found, "\n".join(sorted(found))

@@ -35,7 +35,7 @@ def test_offsets_are_validated_stored_and_used(app: App, clock: ManualClock, say
     assert changed == {"invitation_offset": "3d", "reminder_offsets": "1d,2h"}
     with app.db.transaction() as s, pytest.raises(UserError) as refused:
         set_offsets(_ctx(app, s), s.scalars(select(Series)).one(), None, "1 week", None)
-    assert refused.value.key == "bad_duration_text"
+    assert (refused.value.key, refused.value.data) == ("bad_duration_text", {"text": "1 week"})
     sender = RecordingSender(clock)
     app.delivery.add_sender(sender)
     say(person("a@x.no"), "meld på")
