@@ -119,3 +119,15 @@ def test_nynorsk_is_taken_on_the_form_and_french_is_not(site: Web) -> None:
     assert site.mailbox.sent[-1].subject == "Stadfest påmeldinga til Bærekraftsfredag"
     refused = site.post_form(path, {"email": "fleur@kommune.no", "language": "fr"})
     assert refused.status_code == 400 and "Velg språk" in refused.text
+
+
+def test_the_index_says_which_series_speaks_another_language(site: Web) -> None:
+    page = site.client.get("/").text
+    assert lang(page) == "nb"
+    assert (
+        f'href="/s/{DANISH}" lang="da">Verdensmålsnetværk</a> <span class="muted">(på dansk)</span>' in page
+    )
+    assert f'href="/s/{SLUG}" lang="nb">Bærekraftsfredag</a></span>' in page
+    danish = site.client.get("/", headers={"accept-language": "da"}).text
+    assert f'lang="nb">Bærekraftsfredag</a> <span class="muted">(på norsk bokmål)</span>' in danish
+    assert "Tilmeld dig" in danish
