@@ -31,11 +31,6 @@ def name_of(language: str, reader: str) -> str:
     return NAMES.get(reader, NAMES["en"]).get(language, language)
 
 
-def supported_list() -> str:
-    """The codes as one line for a message: `nb, en, da, nn`."""
-    return ", ".join(LANGUAGES)
-
-
 def from_tag(tag: str | None) -> str | None:
     """One of our languages for a language tag (`nb-NO`, `no`, `nn`, `da_DK`, `en-GB`), else None."""
     primary = (tag or "").strip().replace("_", "-").split("-")[0].lower()

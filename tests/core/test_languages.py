@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.entry.cli.common import operator
 from bot.entry.composition import App
-from bot.languages import from_accept_language, from_tag, name_of
+from bot.languages import NAMES, NATIVE, from_accept_language, from_tag, name_of
 from bot.models import AuditEvent, Series
 from bot.services.context import Ctx
 from bot.services.errors import UserError
@@ -73,6 +73,8 @@ def test_accept_language_by_quality_then_order(header: str, language: str | None
 
 
 def test_each_language_is_named_in_each_language() -> None:
+    assert set(NATIVE) == set(NAMES) == set(LANGUAGES)
+    assert all(set(names) == set(LANGUAGES) for names in NAMES.values())
     assert name_of("nn", "nb") == "norsk nynorsk"
     assert name_of("da", "en") == "Danish"
     assert name_of("nb", "da") == "norsk bokmål"
