@@ -129,5 +129,5 @@ def test_the_index_says_which_series_speaks_another_language(site: Web) -> None:
     )
     assert f'href="/s/{SLUG}" lang="nb">Bærekraftsfredag</a></span>' in page
     danish = site.client.get("/", headers={"accept-language": "da"}).text
-    assert f'lang="nb">Bærekraftsfredag</a> <span class="muted">(på norsk bokmål)</span>' in danish
+    assert 'lang="nb">Bærekraftsfredag</a> <span class="muted">(på norsk bokmål)</span>' in danish
     assert "Tilmeld dig" in danish
