@@ -212,6 +212,7 @@ def scenarios(series_name: str) -> Iterator[dict[str, Any]]:
             "organiser": flag,
             "direct": flag,
             "unsubscribe_url": None if flag else "https://webinar.example.org/u/token",
+            "leave_url": None if flag else "https://webinar.example.org/s/baerekraftsfredag/leave",
         }
 
 
