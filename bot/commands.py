@@ -9,6 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
+# --- the language a command was written in ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Said:
+    """What every command carries: the languages its words belong to (`said_in`), as the parser saw
+    them. Empty when it cannot tell (`status` is every language's word) or when no words were typed
+    (a button, a web form). Not part of a command's equality: `meld på` and `subscribe` are one command.
+    """
+
+    said_in: frozenset[str] = field(default=frozenset(), kw_only=True, compare=False)
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -35,32 +47,32 @@ class Actor:
 
 
 @dataclass(frozen=True)
-class Subscribe:
+class Subscribe(Said):
     series: str | None = None
 
 
 @dataclass(frozen=True)
-class Unsubscribe:
+class Unsubscribe(Said):
     series: str | None = None
 
 
 @dataclass(frozen=True)
-class Status:
+class Status(Said):
     series: str | None = None
 
 
 @dataclass(frozen=True)
-class NextSession:
+class NextSession(Said):
     series: str | None = None
 
 
 @dataclass(frozen=True)
-class Archive:
+class Archive(Said):
     series: str | None = None
 
 
 @dataclass(frozen=True)
-class SetDirectMessages:
+class SetDirectMessages(Said):
     """Reminders as direct messages too (where a channel offers them, e.g. Slack), or not."""
 
     enabled: bool
@@ -68,17 +80,34 @@ class SetDirectMessages:
 
 
 @dataclass(frozen=True)
-class Help:
+class Help(Said):
     pass
 
 
 @dataclass(frozen=True)
-class MyData:
+class MyData(Said):
     pass
 
 
 @dataclass(frozen=True)
-class ForgetMe:
+class SetLanguage(Said):
+    """`språk en`: answer me in this language from now on; `None` asks which one is set.
+
+    `language` is a language code when the words named one (`en`, `engelsk`, `nynorsk`), otherwise
+    the words as written, for the core to refuse with the supported list."""
+
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class SmallTalk(Said):
+    """A greeting (`hei`) or thanks (`takk`) with no command in it: `kind` is "greeting" or "thanks"."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class ForgetMe(Said):
     confirmed: bool = False
 
 
@@ -86,8 +115,22 @@ class ForgetMe:
 
 
 @dataclass(frozen=True)
+class OpenStart:
+    """A start as written without its year (`5/3 kl. 9`) or with its weekday (`fredag 5. mars 2027`):
+    the core settles it in the series' time zone (the next such day from today) and checks the weekday."""
+
+    month: int
+    day: int
+    at: time
+    year: int | None = None
+    weekday: int | None = None  # 0 = Monday, as written
+
+
+@dataclass(frozen=True)
 class SessionFields:
-    """Optional session fields; `None` means "not given" (for a change: leave as it is)."""
+    """Optional session fields; `None` means "not given" (for a change: leave as it is).
+
+    The start is `start_local`, or `open_start` until the core settled it (never both)."""
 
     title: str | None = None
     start_local: datetime | None = None  # naive, in the series' time zone
@@ -96,22 +139,23 @@ class SessionFields:
     speakers: str | None = None
     description: str | None = None
     join_url: str | None = None
+    open_start: OpenStart | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
-class AddSession:
+class AddSession(Said):
     fields: SessionFields
     series: str | None = None
 
 
 @dataclass(frozen=True)
-class ChangeSession:
+class ChangeSession(Said):
     session_id: int
     fields: SessionFields
 
 
 @dataclass(frozen=True)
-class CancelSession:
+class CancelSession(Said):
     session_id: int
 
 
@@ -128,13 +172,13 @@ class Recurrence:
 
 
 @dataclass(frozen=True)
-class SetRecurrence:
+class SetRecurrence(Said):
     rule: Recurrence | None  # None switches recurrence off
     series: str | None = None
 
 
 @dataclass(frozen=True)
-class AddLink:
+class AddLink(Said):
     session_id: int
     url: str
     title: str
@@ -142,23 +186,23 @@ class AddLink:
 
 
 @dataclass(frozen=True)
-class RemoveLink:
+class RemoveLink(Said):
     link_id: int
 
 
 @dataclass(frozen=True)
-class CountSubscribers:
+class CountSubscribers(Said):
     series: str | None = None
 
 
 @dataclass(frozen=True)
-class GrantOrganiser:
+class GrantOrganiser(Said):
     identity: str  # an e-mail, or platform:user-id such as slack:U123
     series: str | None = None
 
 
 @dataclass(frozen=True)
-class RevokeOrganiser:
+class RevokeOrganiser(Said):
     identity: str
     series: str | None = None
 
@@ -167,14 +211,16 @@ class RevokeOrganiser:
 
 
 @dataclass(frozen=True)
-class Unknown:
-    """Text that is no command: the reply is the help."""
+class Unknown(Said):
+    """Text that is no command: the reply says so, with the nearest command word (`suggestion`, as
+    written in the command table) when one is close, and a short help."""
 
     text: str
+    suggestion: str | None = None
 
 
 @dataclass(frozen=True)
-class Invalid:
+class Invalid(Said):
     """A recognised command with unusable arguments.
 
     `problem` is a message key (see templates/*/replies/invalid.txt), `usage` the command's key for
@@ -195,6 +241,8 @@ Command = (
     | Help
     | MyData
     | ForgetMe
+    | SetLanguage
+    | SmallTalk
     | SetDirectMessages
     | AddSession
     | ChangeSession

@@ -1,10 +1,11 @@
-"""Command words and option keys in Norwegian bokmål, English and Danish, and matching against them."""
+"""Command words and option keys in Norwegian (bokmål and nynorsk), English and Danish, the language
+each word belongs to, and matching against them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.parser.tokens import Token, key_form, word_form
+from bot.parser.tokens import Token, fold_spelling, key_form, word_form
 
 USAGES: frozenset[str] = frozenset(
     {
@@ -29,75 +30,147 @@ USAGES: frozenset[str] = frozenset(
     }
 )
 
-# Command words per command key, as people write them; normalised when the table is built.
-# The keys are the usage keys, except `my_data`, which takes no arguments and has no usage line.
-ALIASES: Mapping[str, tuple[str, ...]] = {
-    "subscribe": ("meld på", "meld meg på", "abonner", "subscribe", "tilmeld", "tilmeld mig"),
-    "unsubscribe": (
-        "meld av",
-        "meld meg av",
-        "avmeld",
-        "avslutt abonnement",
-        "unsubscribe",
-        "afmeld",
-        "afmeld mig",
-        "stopp",
-        "stop",
-    ),
-    "status": ("status",),
-    "next": ("neste", "neste økt", "next", "next session", "næste"),
-    "archive": ("arkiv", "arkivet", "lenker", "slides", "archive", "links"),
-    "help": ("hjelp", "help", "hjælp", "?", "kommandoer", "commands"),
-    "my_data": ("mine data", "my data", "hva vet du om meg", "what do you know about me"),
-    "forget_me": (
-        "slett meg",
-        "slett mine data",
-        "forget me",
-        "delete my data",
-        "slet mig",
-        "slet mine data",
-    ),
-    "dm_on": (
-        "dm på",
-        "direktemeldinger på",
-        "påminnelser på dm",
-        "dm on",
-        "direct messages on",
-        "dm til",
-    ),
-    "dm_off": ("dm av", "direktemeldinger av", "ingen dm", "dm off", "direct messages off", "dm fra"),
-    "add_session": ("ny økt", "legg til økt", "add session", "new session", "ny session", "tilføj session"),
-    "change_session": ("endre økt", "endre", "change session", "edit session", "ret session"),
-    "cancel_session": ("avlys økt", "avlys", "cancel session", "cancel", "aflys", "aflys session"),
-    "recurrence": ("gjentakelse", "gjentak", "recurrence", "repeat", "gentagelse"),
-    "add_link": ("ny lenke", "legg til lenke", "add link", "new link", "tilføj link"),
-    "remove_link": ("fjern lenke", "slett lenke", "remove link", "delete link", "slet link"),
-    "count": (
-        "antall",
-        "antall abonnenter",
-        "count",
-        "count subscribers",
-        "antal",
-        "antal abonnenter",
-    ),
-    "grant_organiser": (
-        "gi arrangør",
-        "ny arrangør",
-        "legg til arrangør",
-        "tilføj arrangør",
-        "grant organiser",
-        "grant organizer",
-        "add organiser",
-        "add organizer",
-    ),
-    "revoke_organiser": (
-        "fjern arrangør",
-        "revoke organiser",
-        "revoke organizer",
-        "remove organiser",
-        "remove organizer",
-    ),
+# Who writes a word: a language code, or `no` for Norwegian (bokmål and nynorsk alike), or `any` for a
+# word of every language here (`status`), which tells nothing about the writer.
+GROUPS: Mapping[str, frozenset[str]] = {
+    "nb": frozenset({"nb"}),
+    "nn": frozenset({"nn"}),
+    "no": frozenset({"nb", "nn"}),
+    "en": frozenset({"en"}),
+    "da": frozenset({"da"}),
+    "any": frozenset(),
 }
+
+# Command words per command key and group, as people write them; folded when the table is built.
+# The keys are the usage keys, except those that take no arguments and have no usage line (`my_data`,
+# `language`, and the small talk: `greeting`, `thanks`). A word in two groups belongs to both.
+WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "subscribe": {
+        "no": ("meld på", "meld meg på", "mld på", "påmelding", "abonner"),
+        "en": ("subscribe", "sign up", "sign me up"),
+        "da": ("tilmeld", "tilmeld mig", "tilmelding", "abonner"),
+    },
+    "unsubscribe": {
+        "no": ("meld av", "meld meg av", "mld av", "avmeld", "avmelding", "avslutt abonnement", "stopp"),
+        "en": ("unsubscribe", "stop"),
+        "da": ("afmeld", "afmeld mig", "afmelding", "frameld", "frameld mig", "framelding", "stop"),
+    },
+    "status": {"any": ("status",)},
+    "next": {
+        "no": ("neste", "neste økt"),
+        "en": ("next", "next session"),
+        "da": ("næste", "næste møde", "næste session"),
+    },
+    "archive": {
+        "no": ("arkiv", "arkivet", "lenker", "lysark", "opptak", "presentasjoner"),
+        "nn": ("presentasjonar", "lenkjer"),
+        "en": ("archive", "links", "presentations", "recordings"),
+        "da": ("arkiv", "arkivet", "links", "præsentationer", "optagelser", "optagelse"),
+        "any": ("slides",),
+    },
+    "help": {
+        "no": ("hjelp", "kommandoer"),
+        "nn": ("kommandoar",),
+        "en": ("help", "commands"),
+        "da": ("hjælp", "kommandoer"),
+        "any": ("?",),
+    },
+    "my_data": {
+        "nb": ("hva vet du om meg",),
+        "nn": ("kva veit du om meg",),
+        "no": ("mine data",),
+        "en": ("my data", "what do you know about me"),
+        "da": ("mine data", "hvad ved du om mig"),
+    },
+    "forget_me": {
+        "no": ("slett meg", "slett mine data"),
+        "en": ("forget me", "delete my data"),
+        "da": ("slet mig", "slet mine data", "glem mig"),
+    },
+    "language": {
+        "no": ("språk", "målform"),
+        "nn": ("mål",),
+        "en": ("language",),
+        "da": ("sprog",),
+    },
+    "greeting": {
+        "no": ("hei", "heisann", "god morgen", "god dag"),
+        "nn": ("hei på deg",),
+        "en": ("hi", "hello", "hey", "good morning"),
+        "da": ("hej", "godmorgen", "goddag"),
+        "any": ("hallo",),
+    },
+    "thanks": {
+        "no": ("takk", "tusen takk", "takk skal du ha", "mange takk"),
+        "en": ("thanks", "thank you", "thx"),
+        "da": ("tak", "tusind tak", "mange tak"),
+    },
+    "dm_on": {
+        "no": ("dm på", "direktemeldinger på", "påminnelser på dm", "dm til"),
+        "en": ("dm on", "direct messages on"),
+    },
+    "dm_off": {
+        "no": ("dm av", "direktemeldinger av", "ingen dm", "dm fra"),
+        "en": ("dm off", "direct messages off"),
+    },
+    "add_session": {
+        "no": ("ny økt", "legg til økt"),
+        "en": ("add session", "new session"),
+        "da": ("ny session", "tilføj session"),
+    },
+    "change_session": {
+        "no": ("endre økt", "endre"),
+        "en": ("change session", "edit session"),
+        "da": ("ret session",),
+    },
+    "cancel_session": {
+        "no": ("avlys økt", "avlys"),
+        "en": ("cancel session", "cancel"),
+        "da": ("aflys", "aflys session"),
+    },
+    "recurrence": {
+        "nb": ("gjentakelse",),
+        "nn": ("gjentaking",),
+        "no": ("gjentak",),
+        "en": ("recurrence", "repeat"),
+        "da": ("gentagelse",),
+    },
+    "add_link": {
+        "no": ("ny lenke", "legg til lenke"),
+        "en": ("add link", "new link"),
+        "da": ("tilføj link",),
+    },
+    "remove_link": {
+        "no": ("fjern lenke", "slett lenke"),
+        "en": ("remove link", "delete link"),
+        "da": ("slet link",),
+    },
+    "count": {
+        "no": ("antall", "antall abonnenter"),
+        "en": ("count", "count subscribers"),
+        "da": ("antal", "antal abonnenter"),
+    },
+    "grant_organiser": {
+        "no": ("gi arrangør", "ny arrangør", "legg til arrangør"),
+        "en": ("grant organiser", "grant organizer", "add organiser", "add organizer"),
+        "da": ("tilføj arrangør",),
+    },
+    "revoke_organiser": {
+        "no": ("fjern arrangør",),
+        "en": ("revoke organiser", "revoke organizer", "remove organiser", "remove organizer"),
+    },
+}
+
+
+def _flatten(words: Mapping[str, Mapping[str, tuple[str, ...]]]) -> dict[str, tuple[str, ...]]:
+    flat: dict[str, tuple[str, ...]] = {}
+    for command, groups in words.items():
+        flat[command] = tuple(dict.fromkeys(alias for aliases in groups.values() for alias in aliases))
+    return flat
+
+
+# Every command word per command key, whatever its language.
+ALIASES: Mapping[str, tuple[str, ...]] = _flatten(WORDS)
 
 # Option keys (`key=value` after a `;`) per session field.
 SESSION_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -124,31 +197,56 @@ LINK_KEYS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+def alias_words(alias: str) -> tuple[str, ...]:
+    """An alias (or what someone typed) as the words it is matched by: folded, `aa` read as `å`."""
+    return tuple(fold_spelling(word_form(part)) for part in alias.split())
+
+
 def _key_table(keys: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     return {key_form(alias): name for name, aliases in keys.items() for alias in aliases}
 
 
-def _alias_table() -> dict[tuple[str, ...], str]:
-    table: dict[tuple[str, ...], str] = {}
-    for command, aliases in ALIASES.items():
-        for alias in aliases:
-            words = tuple(word_form(part) for part in alias.split())
-            if table.setdefault(words, command) != command:
-                raise ValueError(f"alias {alias!r} is given to two commands")
-    return table
+def _alias_table() -> tuple[dict[tuple[str, ...], str], dict[tuple[str, ...], frozenset[str]]]:
+    commands: dict[tuple[str, ...], str] = {}
+    languages: dict[tuple[str, ...], frozenset[str]] = {}
+    for command, groups in WORDS.items():
+        for group, aliases in groups.items():
+            for alias in aliases:
+                words = alias_words(alias)
+                if commands.setdefault(words, command) != command:
+                    raise ValueError(f"alias {alias!r} is given to two commands")
+                said = GROUPS[group]
+                if words in languages:
+                    # In two groups: both languages; a word of every language (empty) stays that.
+                    before = languages[words]
+                    said = before | said if before and said else frozenset()
+                languages[words] = said
+    return commands, languages
 
 
-_ALIAS_TABLE = _alias_table()
+_ALIAS_TABLE, _LANGUAGE_TABLE = _alias_table()
 _LONGEST_ALIAS = max(len(words) for words in _ALIAS_TABLE)
 SESSION_KEY_TABLE = _key_table(SESSION_KEYS)
 LINK_KEY_TABLE = _key_table(LINK_KEYS)
 
 
-def match_alias(tokens: Sequence[Token]) -> tuple[str, int] | None:
-    """The command key of the longest alias `tokens` begin with, and its length in tokens."""
-    words = tuple(token.word for token in tokens[:_LONGEST_ALIAS])
+def match_alias(tokens: Sequence[Token]) -> tuple[str, int, frozenset[str]] | None:
+    """The command key of the longest alias `tokens` begin with, its length in tokens, and the
+    languages the alias belongs to (empty: every language's word)."""
+    words = tuple(fold_spelling(token.word) for token in tokens[:_LONGEST_ALIAS])
     for length in range(len(words), 0, -1):
         command = _ALIAS_TABLE.get(words[:length])
         if command is not None:
-            return command, length
+            return command, length, _LANGUAGE_TABLE[words[:length]]
     return None
+
+
+def written_aliases() -> Mapping[tuple[str, ...], str]:
+    """Every alias in matching form, to the alias as written in `WORDS` (for suggestions)."""
+    return _WRITTEN
+
+
+_WRITTEN: dict[tuple[str, ...], str] = {}
+for _aliases in ALIASES.values():
+    for _alias in _aliases:
+        _WRITTEN.setdefault(alias_words(_alias), _alias)

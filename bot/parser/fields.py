@@ -8,73 +8,155 @@ from datetime import date, datetime, time
 from urllib.parse import urlsplit
 
 from bot.bounds import day_in_range
-from bot.commands import SessionFields
+from bot.commands import OpenStart, SessionFields
+from bot.parser.calendar_words import MONTHS, WEEKDAYS
 from bot.parser.problems import Problem
-from bot.parser.tokens import Token, key_form, starts_with_digit, tokenise
+from bot.parser.tokens import Token, fold_spelling, join, key_form, starts_with_digit, tokenise
 from bot.text import normalise
 
 _AT_WORDS = frozenset({"kl", "klokka", "klokken", "at"})
+_AFTER_WEEKDAY = frozenset({"den", "the", "d"})
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+_SLASHED_DATE = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{4}))?")
+_DOTTED_NO_YEAR = re.compile(r"(\d{1,2})\.(\d{1,2})\.")  # "5.3." (the last dot tells it from 5.30)
+_DAY = re.compile(r"\d{1,2}")
+_YEAR = re.compile(r"\d{4}")
 _CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})")
+_HOUR = re.compile(r"\d{1,2}")
 _DURATION = re.compile(
     r"(?:(\d{1,4})(?:h|t|hr|hrs|hour|hours|time|timer))?"
     r"(?:(\d{1,5})(?:m|min|mins|minute|minutes|minutt|minutter|minuter)?)?"
 )
 _DECIMAL_HOURS = re.compile(r"(\d{1,2})[.,](\d{1,2})(?:h|t|hr|hrs|hour|hours|time|timer)")
 
+# A date as written: (year or None, month, day), and how many tokens it took.
+_Written = tuple[int | None, int, int]
+
 
 # --- dates and times -----------------------------------------------------------------------------
 
 
-def _parse_date(token: Token) -> date:
+def weekday_of(token: Token) -> int | None:
+    """The weekday a word names (`fredag`, `fre.`, `friday`, `laurdag`), or None."""
+    return WEEKDAYS.get(fold_spelling(token.word))
+
+
+def _month_of(token: Token) -> int | None:
+    return MONTHS.get(fold_spelling(token.word))
+
+
+def _one_token_date(token: Token) -> _Written | None:
+    """`2027-03-05`, `5.3.2027`, `5/3/2027`, `5/3`, `5.3.`; None when the token is none of these."""
     text = token.word
     if iso := _ISO_DATE.fullmatch(text):
-        year, month, day = (int(part) for part in iso.groups())
-    elif dotted := _DOTTED_DATE.fullmatch(text):
-        day, month, year = (int(part) for part in dotted.groups())
-    else:
-        raise Problem("bad_date", token.raw)
+        return int(iso[1]), int(iso[2]), int(iso[3])
+    if dotted := _DOTTED_DATE.fullmatch(text):
+        return int(dotted[3]), int(dotted[2]), int(dotted[1])
+    if slashed := _SLASHED_DATE.fullmatch(text):
+        return (int(slashed[3]) if slashed[3] else None), int(slashed[2]), int(slashed[1])
+    if short := _DOTTED_NO_YEAR.fullmatch(token.raw.rstrip(",")):
+        return None, int(short[2]), int(short[1])
+    return None
+
+
+def _year_at(tokens: Sequence[Token], at: int) -> int | None:
+    return int(tokens[at].word) if at < len(tokens) and _YEAR.fullmatch(tokens[at].word) else None
+
+
+def _written_date(tokens: Sequence[Token]) -> tuple[_Written, int] | None:
+    """A date at the start of `tokens`, in one of the ways people write one: `5. mars 2027`,
+    `5 March`, `March 5, 2027`, or one token (`_one_token_date`)."""
+    first = tokens[0]
+    if (found := _one_token_date(first)) is not None:
+        return found, 1
+    second = tokens[1] if len(tokens) > 1 else None
+    if _DAY.fullmatch(first.word) and second is not None and (month := _month_of(second)) is not None:
+        year = _year_at(tokens, 2)
+        return (year, month, int(first.word)), 2 if year is None else 3
+    if (month := _month_of(first)) is not None and second is not None and _DAY.fullmatch(second.word):
+        year = _year_at(tokens, 2)
+        return (year, month, int(second.word)), 2 if year is None else 3
+    return None
+
+
+def _checked(written: _Written, shown: str) -> tuple[int | None, int, int]:
+    """The written date if it exists (without a year: in some year, 29 February too)."""
+    year, month, day = written
     try:
-        parsed = date(year, month, day)
+        real = date(2000 if year is None else year, month, day)
     except ValueError:
-        raise Problem("bad_date", token.raw) from None
-    if not day_in_range(parsed):
-        raise Problem("date_out_of_range", token.raw)
-    return parsed
+        raise Problem("bad_date", shown) from None
+    if year is not None and not day_in_range(real):
+        raise Problem("date_out_of_range", shown)
+    return year, month, day
 
 
-def _parse_clock(token: Token) -> time:
+def _parse_clock(token: Token, *, hour_alone: bool) -> time:
+    """`09:00`, `9.30`; a bare hour (`9`) only after `kl.`, where nothing else can be meant."""
     found = _CLOCK.fullmatch(token.word)
-    if found is None or int(found[1]) > 23 or int(found[2]) > 59:
-        raise Problem("bad_time", token.raw)
-    return time(int(found[1]), int(found[2]))
+    if found is not None and int(found[1]) <= 23 and int(found[2]) <= 59:
+        return time(int(found[1]), int(found[2]))
+    if hour_alone and _HOUR.fullmatch(token.word) and int(token.word) <= 23:
+        return time(int(token.word))
+    raise Problem("bad_time", token.raw)
 
 
 def _is_clock_like(token: Token) -> bool:
     return _CLOCK.fullmatch(token.word) is not None
 
 
-def parse_start(tokens: Sequence[Token]) -> tuple[datetime | None, int]:
-    """`DATE [kl.] TIME` at the start of `tokens`: the naive start and the tokens used.
+def starts_a_date(tokens: Sequence[Token]) -> bool:
+    """Whether `tokens` begin with a weekday or a written-out month (so no series slug)."""
+    if not tokens:
+        return False
+    if weekday_of(tokens[0]) is not None:
+        return True
+    return _month_of(tokens[0]) is not None and len(tokens) > 1 and starts_with_digit(tokens[1])
 
-    No date there (a word, or a bare time) gives `(None, 0)`; a token starting with a digit that is
-    no date is `bad_date`; a date without a time is `missing_start`, with a bad one `bad_time`.
+
+def parse_start(tokens: Sequence[Token]) -> tuple[datetime | OpenStart | None, int]:
+    """`[WEEKDAY] DATE [kl.] TIME` at the start of `tokens`: the start and the tokens used.
+
+    The start is a naive datetime when the date has its year and no weekday was written; otherwise an
+    `OpenStart` for the core to settle. No date there (a word, or a bare time) gives `(None, 0)`; a
+    weekday or a token starting with a digit that begins no date is `bad_date`; a date without a time
+    is `missing_start`, with a bad one `bad_time`.
     """
-    if not tokens or not starts_with_digit(tokens[0]) or _is_clock_like(tokens[0]):
+    used = 0
+    weekday = weekday_of(tokens[0]) if tokens else None
+    if weekday is not None:
+        used = 1
+        while used < len(tokens) and (tokens[used].word in _AFTER_WEEKDAY or not tokens[used].meaningful):
+            used += 1
+    rest = tokens[used:]
+    if not rest or (weekday is None and not starts_a_date(rest) and not starts_with_digit(rest[0])):
+        if weekday is not None:
+            raise Problem("bad_date", join(tokens[: used + 1]))
         return None, 0
-    day = _parse_date(tokens[0])
-    used = 1
-    if used < len(tokens) and tokens[used].word in _AT_WORDS:
+    if weekday is None and _is_clock_like(rest[0]) and _one_token_date(rest[0]) is None:
+        return None, 0
+    found = _written_date(rest)
+    if found is None:
+        raise Problem("bad_date", join(tokens[: used + 1]) if weekday is not None else rest[0].raw)
+    written, length = found
+    year, month, day = _checked(written, join(rest[:length]))
+    used += length
+    hour_alone = False
+    while used < len(tokens) and (tokens[used].word in _AT_WORDS or not tokens[used].meaningful):
+        hour_alone = hour_alone or tokens[used].word in _AT_WORDS
         used += 1
     if used == len(tokens) or not starts_with_digit(tokens[used]):
         raise Problem("missing_start")
-    return datetime.combine(day, _parse_clock(tokens[used])), used + 1
+    at = _parse_clock(tokens[used], hour_alone=hour_alone)
+    if year is not None and weekday is None:
+        return datetime.combine(date(year, month, day), at), used + 1
+    return OpenStart(month=month, day=day, at=at, year=year, weekday=weekday), used + 1
 
 
-def _parse_start_value(value: str) -> datetime:
-    """The value of a `start=` option: exactly `DATE [kl.] TIME`."""
+def _parse_start_value(value: str) -> datetime | OpenStart:
+    """The value of a `start=` option: exactly `[WEEKDAY] DATE [kl.] TIME`."""
     tokens = tokenise(value)
     try:
         start, used = parse_start(tokens)
@@ -148,9 +230,11 @@ def parse_options(segments: Sequence[str], table: Mapping[str, str]) -> dict[str
 
 def session_fields(options: Mapping[str, str]) -> SessionFields:
     """Check and convert session options into `SessionFields`."""
+    start = _parse_start_value(options["start"]) if "start" in options else None
     return SessionFields(
         title=options.get("title"),
-        start_local=_parse_start_value(options["start"]) if "start" in options else None,
+        start_local=start if isinstance(start, datetime) else None,
+        open_start=start if isinstance(start, OpenStart) else None,
         duration_minutes=_parse_duration(options["duration"]) if "duration" in options else None,
         topic=options.get("topic"),
         speakers=options.get("speakers"),

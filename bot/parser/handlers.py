@@ -7,6 +7,7 @@ were no command (the caller makes that `Unknown`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 
 from bot.commands import (
     AddLink,
@@ -21,20 +22,40 @@ from bot.commands import (
     Help,
     MyData,
     NextSession,
+    OpenStart,
     RemoveLink,
     RevokeOrganiser,
     SessionFields,
     SetDirectMessages,
+    SetLanguage,
     SetRecurrence,
     Status,
     Subscribe,
     Unsubscribe,
 )
 from bot.parser.aliases import LINK_KEY_TABLE, SESSION_KEY_TABLE
-from bot.parser.fields import parse_options, parse_start, parse_url, session_fields, split_options
+from bot.parser.fields import (
+    parse_options,
+    parse_start,
+    parse_url,
+    session_fields,
+    split_options,
+    starts_a_date,
+)
 from bot.parser.problems import Problem
 from bot.parser.recurrence_rule import is_off, is_rule_start, parse_rule
-from bot.parser.tokens import Token, is_slug_like, join, no_more, parse_identity, slug, take_id, tokenise
+from bot.parser.tokens import (
+    Token,
+    fold_spelling,
+    is_slug_like,
+    join,
+    no_more,
+    parse_identity,
+    slug,
+    take_id,
+    tokenise,
+)
+from bot.text import visible
 
 Handler = Callable[[Sequence[Token]], Command | None]
 
@@ -61,6 +82,26 @@ def _my_data(args: Sequence[Token]) -> Command | None:
     return None if any(token.meaningful for token in args) else MyData()
 
 
+# Languages by the names people give them (folded words); anything else is refused by the core.
+_LANGUAGE_NAMES: Mapping[str, str] = {
+    **dict.fromkeys(
+        ("nb", "bokmal", "norsk bokmal", "norsk", "norwegian", "norwegian bokmal", "no", "nob"), "nb"
+    ),
+    **dict.fromkeys(("nn", "nynorsk", "norsk nynorsk", "norwegian nynorsk", "nno"), "nn"),
+    **dict.fromkeys(("en", "engelsk", "english", "eng"), "en"),
+    **dict.fromkeys(("da", "dansk", "danish", "dan"), "da"),
+}
+_SHOWN_LIMIT = 40  # of a language name the core cannot use, echoed in its refusal
+
+
+def _language(args: Sequence[Token]) -> Command:
+    words = [fold_spelling(token.word) for token in args if token.meaningful]
+    if not words:
+        return SetLanguage()
+    named = _LANGUAGE_NAMES.get(" ".join(words))
+    return SetLanguage(named or visible(join(args))[:_SHOWN_LIMIT])
+
+
 def _forget_me(args: Sequence[Token]) -> Command:
     words = [token for token in args if token.meaningful]
     if not words:
@@ -74,11 +115,11 @@ def _add_session(args: Sequence[Token]) -> Command:
     head, segments = split_options(join(args))
     tokens = tokenise(head)
     series = None
-    if tokens and is_slug_like(tokens[0]):
+    if tokens and is_slug_like(tokens[0]) and not starts_a_date(tokens):
         series, tokens = slug(tokens[0]), tokens[1:]
     start, used = parse_start(tokens)
     fields = session_fields(parse_options(segments, SESSION_KEY_TABLE))
-    start = fields.start_local or start
+    start = fields.start_local or fields.open_start or start
     title = fields.title or join(tokens[used:])
     if start is None:
         raise Problem("missing_start")
@@ -87,7 +128,8 @@ def _add_session(args: Sequence[Token]) -> Command:
     return AddSession(
         SessionFields(
             title=title,
-            start_local=start,
+            start_local=start if isinstance(start, datetime) else None,
+            open_start=start if isinstance(start, OpenStart) else None,
             duration_minutes=fields.duration_minutes,
             topic=fields.topic,
             speakers=fields.speakers,
@@ -169,6 +211,7 @@ HANDLERS: Mapping[str, Handler] = {
     "archive": _series_command(Archive),
     "help": _help,
     "my_data": _my_data,
+    "language": _language,
     "forget_me": _forget_me,
     "add_session": _add_session,
     "change_session": _change_session,

@@ -7,41 +7,20 @@ from collections.abc import Mapping, Sequence
 from datetime import time
 
 from bot.commands import Recurrence
+from bot.parser.calendar_words import MONTHS as _MONTHS
+from bot.parser.calendar_words import WEEKDAYS as _WEEKDAYS
 from bot.parser.problems import Problem
-from bot.parser.tokens import Token, starts_with_digit
+from bot.parser.tokens import Token, fold_spelling, starts_with_digit
 from bot.text import normalise
 
 # --- vocabulary (normalised words) ---------------------------------------------------------------
 
 _ORDINALS: Mapping[str, int] = {
-    **dict.fromkeys(("1", "1.", "forste", "first", "1st"), 1),
+    **dict.fromkeys(("1", "1.", "forste", "fyrste", "first", "1st"), 1),
     **dict.fromkeys(("2", "2.", "andre", "annen", "anden", "second", "2nd"), 2),
     **dict.fromkeys(("3", "3.", "tredje", "third", "3rd"), 3),
     **dict.fromkeys(("4", "4.", "fjerde", "fourth", "4th"), 4),
     **dict.fromkeys(("siste", "last", "sidste"), -1),
-}
-_WEEKDAYS: Mapping[str, int] = {
-    **dict.fromkeys(("mandag", "monday"), 0),
-    **dict.fromkeys(("tirsdag", "tuesday"), 1),
-    **dict.fromkeys(("onsdag", "wednesday"), 2),
-    **dict.fromkeys(("torsdag", "thursday"), 3),
-    **dict.fromkeys(("fredag", "friday"), 4),
-    **dict.fromkeys(("lordag", "saturday"), 5),
-    **dict.fromkeys(("sondag", "sunday"), 6),
-}
-_MONTHS: Mapping[str, int] = {
-    **dict.fromkeys(("januar", "january", "jan"), 1),
-    **dict.fromkeys(("februar", "february", "feb"), 2),
-    **dict.fromkeys(("mars", "march", "marts", "mar"), 3),
-    **dict.fromkeys(("april", "apr"), 4),
-    **dict.fromkeys(("mai", "may", "maj"), 5),
-    **dict.fromkeys(("juni", "june", "jun"), 6),
-    **dict.fromkeys(("juli", "july", "jul"), 7),
-    **dict.fromkeys(("august", "aug"), 8),
-    **dict.fromkeys(("september", "sep", "sept"), 9),
-    **dict.fromkeys(("oktober", "october", "okt", "oct"), 10),
-    **dict.fromkeys(("november", "nov"), 11),
-    **dict.fromkeys(("desember", "december", "des", "dec"), 12),
 }
 _RULE_OFF = frozenset({"av", "off", "ingen", "none", "fra"})
 _RULE_OFF_LEAD = frozenset({"sla", "skru", "turn", "switch", "sluk"})  # "slå av", "turn off"
@@ -66,7 +45,7 @@ _DASHES = re.compile(r"[-‐‑‒–—−]")
 
 def is_rule_start(token: Token) -> bool:
     """Whether a token begins the rule itself, so is no series slug."""
-    word = token.word
+    word = fold_spelling(token.word)
     vocabulary = (_ORDINALS, _WEEKDAYS, _RULE_OFF, _RULE_OFF_LEAD, _RULE_LEAD)
     return starts_with_digit(token) or any(word in words for words in vocabulary)
 
@@ -116,7 +95,7 @@ class _Words:
 def _rule_words(text: str) -> list[str]:
     """Normalised words of a rule, with dashes and commas as words of their own."""
     folded = _DASHES.sub(" - ", normalise(text)).replace(",", " , ")
-    return folded.rstrip(" .!?").split()
+    return [fold_spelling(word) for word in folded.rstrip(" .!?").split()]
 
 
 def parse_rule(text: str) -> Recurrence:

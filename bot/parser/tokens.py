@@ -33,6 +33,13 @@ def word_form(text: str) -> str:
     return norm.rstrip(TRAILING) or norm[:1]
 
 
+def fold_spelling(word: str) -> str:
+    """A matching-form word with the keyboard spellings of å and ø read as the letters: `paa` is `på`
+    (folded `pa`), `moete` is `møte` (`mote`). `ae` already is æ's folded form. For command words
+    only: a series slug or a title keeps its letters."""
+    return word.replace("aa", "a").replace("oe", "o")
+
+
 def tokenise(text: str) -> list[Token]:
     """Split on any whitespace; tokens that fold to nothing (zero-width characters) are dropped."""
     return [Token(raw, word) for raw in text.split() if (word := word_form(raw))]

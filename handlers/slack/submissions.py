@@ -100,7 +100,10 @@ def session_submission(view: dict[str, Any]) -> Submission:
         title=_text(values, "title") or "",
         start_local=datetime.combine(picked_date, picked_time),
         duration_minutes=duration,
-        **optional,
+        topic=optional["topic"],
+        speakers=optional["speakers"],
+        description=optional["description"],
+        join_url=optional["join_url"],
     )
     if isinstance(session_id, int):
         return Submission(c.ChangeSession(session_id, fields))
