@@ -21,11 +21,13 @@ from bot.db import Database
 from bot.error_policy import ErrorPolicy, describe
 from bot.models import Series
 from bot.recurrence import to_rrule
-from bot.services import audit, links, organisers, privacy, sessions, subscriptions
+from bot.services import audit, languages, links, organisers, privacy, sessions, subscriptions
 from bot.services.context import CoreConfig, Ctx
 from bot.services.errors import UserError
 from bot.services.people import channels_of, find_person
 from bot.services.series import resolve_series
+from bot.settings import LANGUAGES
+from bot.text import visible
 from bot.views import LinkView, SeriesView, SessionView
 
 log = logging.getLogger(__name__)
@@ -87,19 +89,23 @@ class Dispatcher:
         except Abandon:
             raise
         except UserError as refusal:
-            return self._refusal(actor, Result(refusal.key, refusal.data))
+            return self._refusal(actor, command, Result(refusal.key, refusal.data))
         except OperationalError as exc:
             log.error("database unavailable while handling %s: %s", type(command).__name__, describe(exc))
-            return self._reply(actor, Result("unavailable"), None)
+            return self._reply(actor, command, Result("unavailable"), None)
         except Exception as exc:
             self.errors.unexpected(f"command {type(command).__name__}", exc, actor=actor.platform)
-            return self._refusal(actor, Result("error"))
+            return self._refusal(actor, command, Result("error"))
 
     def _run(self, actor: c.Actor, command: c.Command, within: Callable[[Session], None] | None) -> Reply:
         handler = HANDLERS[type(command)]
         with self.db.transaction() as s:
-            result = handler(Ctx(s, actor, self.clock.now(), self.config, self.erasers), command)
-            reply = self._reply(actor, result, s)
+            ctx = Ctx(s, actor, self.clock.now(), self.config, self.erasers)
+            result = handler(ctx, command)
+            spoken = self._spoken(command, result.series)
+            if spoken is not None and not isinstance(command, _NOT_LEARNED_FROM):
+                languages.learn(ctx, spoken)
+            reply = self._reply(actor, command, result, s)
             if within is not None:
                 try:
                     within(s)
@@ -107,25 +113,36 @@ class Dispatcher:
                     raise Abandon(str(exc)) from exc
             return reply
 
-    def _refusal(self, actor: c.Actor, result: Result) -> Reply:
+    def _refusal(self, actor: c.Actor, command: c.Command, result: Result) -> Reply:
         """A reply after the transaction rolled back, still in the person's own language."""
         try:
             with self.db.read() as s:
-                return self._reply(actor, result, s)
+                return self._reply(actor, command, result, s)
         except OperationalError:
-            return self._reply(actor, result, None)
+            return self._reply(actor, command, result, None)
 
-    def _reply(self, actor: c.Actor, result: Result, s: Session | None) -> Reply:
+    def _spoken(self, command: c.Command, series: Series | None) -> str | None:
+        return languages.spoken(command.said_in, (series.language if series else None, self.config.language))
+
+    def _reply(self, actor: c.Actor, command: c.Command, result: Result, s: Session | None) -> Reply:
+        """The reply in the person's own language, or the one their platform gives (a Slack locale, the
+        console's `--language`); for someone without either, the language of their words when these
+        tell, then the series', the bot's."""
         person = find_person(s, actor) if s is not None else None
         series = result.series
         language = (
             (person.language if person else None)
             or actor.language
+            or self._spoken(command, series)
             or (series.language if series else None)
             or self.config.language
         )
         timezone = series.timezone if series else self.config.timezone
         return Reply(result.key, result.data, language, timezone)
+
+
+# What a person's language is not learned from: a guess at a typo, and an erasure.
+_NOT_LEARNED_FROM = (c.Unknown, c.ForgetMe, c.SetLanguage)
 
 
 # --- everyone -------------------------------------------------------------------------------------
@@ -184,9 +201,34 @@ def _archive(ctx: Ctx, cmd: c.Archive) -> Result:
 
 
 @handles(c.Help)
+def _help(ctx: Ctx, cmd: c.Help) -> Result:
+    return Result("help", {"unknown": None, "organiser": organisers.organises_any(ctx)})
+
+
+_ECHO_LIMIT = 80  # characters of what was not understood, shown back
+
+
 @handles(c.Unknown)
-def _help(ctx: Ctx, cmd: c.Help | c.Unknown) -> Result:
-    return Result("help", {"unknown": cmd.text if isinstance(cmd, c.Unknown) else None})
+def _unknown(ctx: Ctx, cmd: c.Unknown) -> Result:
+    text = " ".join(visible(cmd.text).split())
+    shown = text if len(text) <= _ECHO_LIMIT else text[: _ECHO_LIMIT - 1] + "…"
+    data = {"text": shown, "suggestion": cmd.suggestion, "organiser": organisers.organises_any(ctx)}
+    return Result("unknown", data)
+
+
+@handles(c.SmallTalk)
+def _small_talk(ctx: Ctx, cmd: c.SmallTalk) -> Result:
+    return Result("small_talk", {"kind": cmd.kind})
+
+
+@handles(c.SetLanguage)
+def _set_language(ctx: Ctx, cmd: c.SetLanguage) -> Result:
+    if cmd.language is None:
+        person = find_person(ctx.s, ctx.actor)
+        chosen = person.language if person is not None else None
+        return Result("language", {"chosen": chosen, "languages": list(LANGUAGES)})
+    person = languages.choose(ctx, cmd.language)
+    return Result("language_set", {"language": person.language, "languages": list(LANGUAGES)})
 
 
 @handles(c.Invalid)

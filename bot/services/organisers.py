@@ -25,6 +25,16 @@ def is_organiser(ctx: Ctx, series: Series) -> bool:
     )
 
 
+def organises_any(ctx: Ctx) -> bool:
+    """Whether the actor organises some series (the operator organises them all)."""
+    if ctx.actor.is_operator:
+        return True
+    person = find_person(ctx.s, ctx.actor)
+    if person is None:
+        return False
+    return ctx.s.scalar(select(Organiser.id).where(Organiser.person_id == person.id).limit(1)) is not None
+
+
 def require_organiser(ctx: Ctx, series: Series) -> None:
     if not is_organiser(ctx, series):
         raise UserError("not_organiser", series=series.name)

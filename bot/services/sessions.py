@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.bounds import day_in_range, id_in_range
 from bot.commands import SessionFields
 from bot.models import Series, Session, SessionStatus
-from bot.services import audit
+from bot.services import audit, start_dates
 from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.services.organisers import require_organiser
@@ -50,6 +50,7 @@ def get_session(ctx: Ctx, session_id: int) -> Session:
 
 def add_session(ctx: Ctx, series: Series, fields: SessionFields, *, allow_past: bool = False) -> Session:
     require_organiser(ctx, series)
+    fields = start_dates.settle(fields, series.timezone, ctx.now)
     _check(fields)
     if fields.start_local is None:
         raise UserError("missing_start")
@@ -90,6 +91,7 @@ def change_session(ctx: Ctx, session_id: int, fields: SessionFields) -> tuple[Se
     require_organiser(ctx, session.series)
     if session.status == SessionStatus.CANCELLED.value:
         raise UserError("session_cancelled", session_id=session.id)
+    fields = start_dates.settle(fields, session.series.timezone, ctx.now)
     _check(fields)
     changed: list[str] = []
     for f in dc_fields(fields):

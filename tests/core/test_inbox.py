@@ -66,7 +66,7 @@ def test_a_request_is_carried_out_once_and_its_payload_forgotten(app: App) -> No
     row = state_of(app, "k1")
     assert (row.state, row.payload, row.attempts) == ("done", None, 1)
     assert calls == ["kari@kommune.no"]
-    assert audit_actions(app) == ["subscription.created"]
+    assert audit_actions(app) == ["subscription.created", "person.language_learned"]
 
 
 def test_arrivals_nudge_whoever_listens(app: App) -> None:
@@ -103,7 +103,7 @@ def test_a_worker_that_died_after_the_command_committed_is_not_repeated(app: App
     assert worker.run_once() == 0
     assert state_of(app, "k1").state == "done"
     assert calls == ["kari@kommune.no"]
-    assert audit_actions(app) == ["subscription.created"]
+    assert audit_actions(app) == ["subscription.created", "person.language_learned"]
 
 
 def test_a_worker_whose_claim_was_taken_over_rolls_its_command_back(app: App, clock: ManualClock) -> None:
@@ -125,7 +125,7 @@ def test_a_worker_whose_claim_was_taken_over_rolls_its_command_back(app: App, cl
     assert state_of(app, "k1").state == "done"
     # And through the worker: a stale item is dropped without an answer.
     InboxWorker(app.inbox, subscribe_work(app, calls)).handle(slow)
-    assert audit_actions(app) == ["subscription.created"]
+    assert audit_actions(app) == ["subscription.created", "person.language_learned"]
 
 
 def test_work_that_fails_is_retried_then_given_up(

@@ -10,7 +10,7 @@ import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,10 @@ NO_USER_TEXT = frozenset(
         "unavailable",
         "unknown_link",
         "unknown_session",
+        "language",
+        "language_set",
+        "small_talk",
+        "weekday_mismatch",
     }
 )
 
@@ -201,7 +205,28 @@ class Builder:
                 ),
                 Case({"series": series, "sessions": []}, ("Bærekraftsfredag",)),
             ],
-            "help": [Case({"unknown": None}), Case({"unknown": u("hei på deg")}, ("hei på deg",))],
+            "help": [
+                Case({"unknown": None, "organiser": True}),
+                Case({"unknown": u("hei på deg"), "organiser": False}, ("hei på deg",)),
+            ],
+            "unknown": [
+                Case(
+                    {"text": u("mled på"), "suggestion": "meld på", "organiser": True}, ("mled på", "meld på")
+                ),
+                Case({"text": u("hva skjer"), "suggestion": None, "organiser": False}, ("hva skjer",)),
+            ],
+            "small_talk": [Case({"kind": "greeting"}), Case({"kind": "thanks"})],
+            "language": [
+                Case({"chosen": "da", "languages": ["nb", "en", "da", "nn"]}, ("da", "en", "nb", "nn")),
+                Case({"chosen": None, "languages": ["nb", "en"]}, ("nb", "en")),
+            ],
+            "language_set": [Case({"language": "en", "languages": ["nb", "en", "da", "nn"]})],
+            "language_unknown": [
+                Case(
+                    {"language": u("klingon"), "languages": ["nb", "en", "da", "nn"]}, ("klingon", "da", "nn")
+                )
+            ],
+            "weekday_mismatch": [Case({"date": date(2027, 3, 5), "written": 3, "actual": 4}, ("5", "2027"))],
             "invalid": [
                 Case(
                     {"usage": "add_session", "problem": "bad_date", "detail": u("2026-02-30")},
