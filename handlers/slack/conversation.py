@@ -60,7 +60,11 @@ class SlackConversation:
         text = self.core.renderer.reply(reply, fmt="mrkdwn")
         if reply.key == "help":
             extra = self.core.renderer.render(
-                "slack/help_extra.txt", {}, language=reply.language, timezone=reply.timezone, fmt="mrkdwn"
+                "slack/help_extra.txt",
+                {"organiser": bool(reply.data.get("organiser"))},
+                language=reply.language,
+                timezone=reply.timezone,
+                fmt="mrkdwn",
             )
             text = f"{text}\n\n{extra}"
         return text

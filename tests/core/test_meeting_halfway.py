@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from bot.entry.composition import App
 from bot.models import Session, Subscription
+from bot.rendering import Renderer
+from bot.settings import LANGUAGES
+from handlers.slack import TEMPLATES as SLACK_TEMPLATES
 from tests.conftest import ORGANISER, person
 
 KARI = person("kari@kommune.no")
@@ -110,3 +114,21 @@ def test_a_start_change_takes_the_same_dates(app: App, say: Callable[..., str]) 
     assert "endret" in say(ORGANISER, "endre 1 start=fredag 27. mars kl 10").lower()
     assert start_of(app, "Flyttes") == datetime(2026, 3, 27, 9, 0, tzinfo=UTC)
     assert "er en fredag, ikke en torsdag" in say(ORGANISER, "endre 1 start=torsdag 27/3 kl 10")
+
+
+@pytest.mark.parametrize(
+    ("template", "marker"),
+    [("replies/help.txt", "2026-03-06"), ("slack/help_extra.txt", "/baerekraft")],
+)
+def test_every_language_keeps_the_organiser_help_for_organisers(template: str, marker: str) -> None:
+    """The organiser commands (marked by their example date, or Slack's command) show only when the
+    reader organises, in every language that has the help; a new translation must keep the `if`."""
+    assert SLACK_TEMPLATES is not None
+    renderer = Renderer(channel_templates={"slack": SLACK_TEMPLATES})
+    checked = [language for language in LANGUAGES if renderer.has(template, language=language)]
+    assert "nb" in checked and "en" in checked
+    for language in checked:
+        for organiser in (True, False):
+            data = {"unknown": None, "organiser": organiser}
+            text = renderer.render(template, data, language=language, timezone="Europe/Oslo")
+            assert (marker in text) is organiser, (language, organiser)

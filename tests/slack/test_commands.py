@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
+from bot.commands import GrantOrganiser
 from bot.entry.settings import BotSettings
 from bot.models import Identity, Person
 from bot.parser import parse
 from handlers.slack import intake
 from handlers.slack.channel import SlackChannel
-from tests.conftest import person
-from tests.slack.fakes.slack_bot import JOHN, KARI, SlackBot, slack_bot
+from tests.conftest import ORGANISER, person
+from tests.slack.fakes.slack_bot import JOHN, KARI, OLGA, SlackBot, slack_bot
 
 
 @pytest.fixture
@@ -51,7 +52,12 @@ def test_empty_text_is_the_help_with_the_slack_extras(bot: SlackBot) -> None:
     _, key = bot.slack.command("", KARI)
     text = bot.response(key)["text"]
     assert "Dette kan du skrive til meg" in text
-    assert "/baerekraft planlegg" in text
+    assert "Fanen «Hjem»" in text
+    assert "/baerekraft planlegg" not in text and "For arrangører" not in text  # Kari organises nothing
+    bot.app.dispatcher.execute(ORGANISER, GrantOrganiser(f"slack:{OLGA}"))
+    _, key = bot.slack.command("hjelp", OLGA)
+    text = bot.response(key)["text"]
+    assert "/baerekraft planlegg" in text and "For arrangører" in text
 
 
 def test_english_slack_users_get_english_replies(bot: SlackBot) -> None:
