@@ -46,12 +46,21 @@ GROUPS: Mapping[str, frozenset[str]] = {
 # `language`, and the small talk: `greeting`, `thanks`). A word in two groups belongs to both.
 WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "subscribe": {
-        "no": ("meld på", "meld meg på", "mld på", "påmelding", "abonner"),
+        "no": ("meld på", "meld meg på", "mld på", "påmelding", "melde meg på", "abonner"),
         "en": ("subscribe", "sign up", "sign me up"),
         "da": ("tilmeld", "tilmeld mig", "tilmelding", "abonner"),
     },
     "unsubscribe": {
-        "no": ("meld av", "meld meg av", "mld av", "avmeld", "avmelding", "avslutt abonnement", "stopp"),
+        "no": (
+            "meld av",
+            "meld meg av",
+            "mld av",
+            "avmeld",
+            "avmelding",
+            "melde meg av",
+            "avslutt abonnement",
+            "stopp",
+        ),
         "en": ("unsubscribe", "stop"),
         "da": ("afmeld", "afmeld mig", "afmelding", "frameld", "frameld mig", "framelding", "stop"),
     },

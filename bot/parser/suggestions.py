@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.parser.aliases import written_aliases
+from bot.parser.aliases import match_alias, written_aliases
 from bot.parser.tokens import Token, fold_spelling
 
 _LONGEST_WORD = 30
 _SHORTEST = 3  # no suggestion for (or of) a word of one or two letters: "x" is not a typo of "?"
+_SCANNED = 12  # words searched for a command inside a sentence ("når er neste økt?")
 
 
 def _allowance(target: str) -> int:
@@ -44,7 +45,28 @@ def distance(a: str, b: str, limit: int) -> int:
 def nearest_alias(tokens: Sequence[Token]) -> str | None:
     """The alias (as written in the command table) nearest to the first words of `tokens`, if one is
     within a typo or two; the first of the table on a tie. A command's first word alone (`meld`)
-    suggests the command (`meld på`)."""
+    suggests the command (`meld på`). Failing that, a command further on in a sentence (`når er
+    neste økt?`)."""
+    return _typo_of(tokens) or _inside(tokens)
+
+
+def _inside(tokens: Sequence[Token]) -> str | None:
+    for start in range(1, min(len(tokens), _SCANNED)):
+        matched = match_alias(tokens[start:])
+        if matched is None:
+            continue
+        words = tuple(fold_spelling(token.word) for token in tokens[start : start + matched[1]])
+        written = written_aliases().get(words)
+        if written is not None and len(" ".join(words)) >= _SHORTEST and matched[0] not in _NOT_INSIDE:
+            return written
+    return None
+
+
+# Words that are no request when they come up inside a sentence (`takk`, `hei`, a lone `?`).
+_NOT_INSIDE = frozenset({"greeting", "thanks", "help"})
+
+
+def _typo_of(tokens: Sequence[Token]) -> str | None:
     words = [fold_spelling(token.word)[:_LONGEST_WORD] for token in tokens[:4] if token.meaningful]
     if not words:
         return None

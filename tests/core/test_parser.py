@@ -150,7 +150,7 @@ EVERYONE = [
     ("slett meg bekreft nå", bad("forget_me", "unexpected_text", "bekreft nå")),
     # no command at all
     ("hei", SmallTalk("greeting")),
-    ("Hei! Når er neste økt?", Unknown("Hei! Når er neste økt?")),
+    ("Hei! Når er neste økt?", Unknown("Hei! Når er neste økt?", "neste økt")),
     ("meld", Unknown("meld", "meld på")),
     ("🎉", Unknown("🎉")),
     ("...", Unknown("...")),
