@@ -78,7 +78,12 @@ def test_english_console_user(db_url: str, tmp_path: Path) -> None:
         ["shell", "--as", "john@example.org", "--language", "en"], "subscribe\nhelp\n", db_url, tmp_path
     )
     assert "You are now subscribed to Bærekraftsfredag" in done.stdout
-    assert "For organisers:" in done.stdout
+    assert "You can write:" in done.stdout
+    assert "For organisers:" not in done.stdout  # John organises nothing
+    organiser = bot(
+        ["shell", "--as", "john@example.org", "--language", "en", "--organiser"], "help\n", db_url, tmp_path
+    )
+    assert "For organisers:" in organiser.stdout
 
 
 def test_run_without_credentials_is_console_mode(db_url: str, tmp_path: Path) -> None:
