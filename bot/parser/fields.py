@@ -25,6 +25,8 @@ _DAY = re.compile(r"\d{1,2}")
 _YEAR = re.compile(r"\d{4}")
 _CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})")
 _HOUR = re.compile(r"\d{1,2}")
+_TWELVE_HOUR = re.compile(r"(\d{1,2})(?:[:.](\d{2}))?(am|pm)")  # 9am, 9:30pm
+_HALF_DAY = frozenset({"am", "pm"})
 _DURATION = re.compile(
     r"(?:(\d{1,4})(?:h|t|hr|hrs|hour|hours|time|timer))?"
     r"(?:(\d{1,5})(?:m|min|mins|minute|minutes|minutt|minutter|minuter)?)?"
@@ -93,13 +95,21 @@ def _checked(written: _Written, shown: str) -> tuple[int | None, int, int]:
     return year, month, day
 
 
-def _parse_clock(token: Token, *, hour_alone: bool) -> time:
-    """`09:00`, `9.30`; a bare hour (`9`) only after `kl.`, where nothing else can be meant."""
+def _parse_clock(tokens: Sequence[Token], *, hour_alone: bool) -> tuple[time, int]:
+    """`09:00`, `9.30`, `9am`, `9:30 pm`, and a bare hour (`9`) only after `kl.`, where nothing else can
+    be meant: the time and the tokens it took (1, or 2 with a separate am/pm)."""
+    token = tokens[0]
+    half = tokens[1].word if len(tokens) > 1 and tokens[1].word in _HALF_DAY else None
+    if twelve := _TWELVE_HOUR.fullmatch(token.word + (half or "")):
+        hour, minute = int(twelve[1]), int(twelve[2] or 0)
+        if 1 <= hour <= 12 and minute <= 59:
+            return time(hour % 12 + (12 if twelve[3] == "pm" else 0), minute), 1 if half is None else 2
+        raise Problem("bad_time", token.raw)
     found = _CLOCK.fullmatch(token.word)
     if found is not None and int(found[1]) <= 23 and int(found[2]) <= 59:
-        return time(int(found[1]), int(found[2]))
+        return time(int(found[1]), int(found[2])), 1
     if hour_alone and _HOUR.fullmatch(token.word) and int(token.word) <= 23:
-        return time(int(token.word))
+        return time(int(token.word)), 1
     raise Problem("bad_time", token.raw)
 
 
@@ -149,10 +159,11 @@ def parse_start(tokens: Sequence[Token]) -> tuple[datetime | OpenStart | None, i
         used += 1
     if used == len(tokens) or not starts_with_digit(tokens[used]):
         raise Problem("missing_start")
-    at = _parse_clock(tokens[used], hour_alone=hour_alone)
+    at, length = _parse_clock(tokens[used:], hour_alone=hour_alone)
+    used += length
     if year is not None and weekday is None:
-        return datetime.combine(date(year, month, day), at), used + 1
-    return OpenStart(month=month, day=day, at=at, year=year, weekday=weekday), used + 1
+        return datetime.combine(date(year, month, day), at), used
+    return OpenStart(month=month, day=day, at=at, year=year, weekday=weekday), used
 
 
 def _parse_start_value(value: str) -> datetime | OpenStart:

@@ -261,7 +261,12 @@ def add(start: datetime | OpenStart, title: str = "Klima") -> AddSession:
             "endre 3 start=5. mars kl 10",
             ChangeSession(3, SessionFields(open_start=OpenStart(3, 5, time(10)))),
         ),
+        ("add session 5 March 2027 9am Climate", add(datetime(2027, 3, 5, 9), "Climate")),
+        ("add session 5 March 2027 at 2:30 pm Climate", add(datetime(2027, 3, 5, 14, 30), "Climate")),
+        ("add session 5 March 2027 12am Midnight", add(datetime(2027, 3, 5, 0), "Midnight")),
+        ("add session 5 March 2027 12 PM Noon", add(datetime(2027, 3, 5, 12), "Noon")),
         # problems
+        ("add session 5 March 2027 0am X", Invalid("add_session", "bad_time", "0am")),
         ("ny økt 31. april 2027 kl 9 X", Invalid("add_session", "bad_date", "31. april 2027")),
         ("ny økt 30/2 kl 9 X", Invalid("add_session", "bad_date", "30/2")),
         ("ny økt fredag Klima", Invalid("add_session", "bad_date", "fredag Klima")),
