@@ -131,8 +131,8 @@ def parse_start(tokens: Sequence[Token]) -> tuple[datetime | OpenStart | None, i
 
     The start is a naive datetime when the date has its year and no weekday was written; otherwise an
     `OpenStart` for the core to settle. No date there (a word, or a bare time) gives `(None, 0)`; a
-    weekday or a token starting with a digit that begins no date is `bad_date`; a date without a time
-    is `missing_start`, with a bad one `bad_time`.
+    token starting with a digit that begins no date is `bad_date`; a weekday without a date, or a
+    date without a time, is `missing_start`; a bad time is `bad_time`.
     """
     used = 0
     weekday = weekday_of(tokens[0]) if tokens else None
@@ -141,15 +141,17 @@ def parse_start(tokens: Sequence[Token]) -> tuple[datetime | OpenStart | None, i
         while used < len(tokens) and (tokens[used].word in _AFTER_WEEKDAY or not tokens[used].meaningful):
             used += 1
     rest = tokens[used:]
-    if not rest or (weekday is None and not starts_a_date(rest) and not starts_with_digit(rest[0])):
-        if weekday is not None:
-            raise Problem("bad_date", join(tokens[: used + 1]))
+    if weekday is not None and not rest:
+        raise _NoDate()
+    if weekday is None and (not rest or (not starts_a_date(rest) and not starts_with_digit(rest[0]))):
         return None, 0
     if weekday is None and _is_clock_like(rest[0]) and _one_token_date(rest[0]) is None:
         return None, 0
     found = _written_date(rest)
+    if found is None and weekday is not None:
+        raise _NoDate()
     if found is None:
-        raise Problem("bad_date", join(tokens[: used + 1]) if weekday is not None else rest[0].raw)
+        raise Problem("bad_date", rest[0].raw)
     written, length = found
     year, month, day = _checked(written, join(rest[:length]))
     used += length
@@ -166,11 +168,20 @@ def parse_start(tokens: Sequence[Token]) -> tuple[datetime | OpenStart | None, i
     return OpenStart(month=month, day=day, at=at, year=year, weekday=weekday), used
 
 
+class _NoDate(Problem):
+    """A weekday with no date after it: the start is missing (in a `start=` value, the date is bad)."""
+
+    def __init__(self) -> None:
+        super().__init__("missing_start")
+
+
 def _parse_start_value(value: str) -> datetime | OpenStart:
     """The value of a `start=` option: exactly `[WEEKDAY] DATE [kl.] TIME`."""
     tokens = tokenise(value)
     try:
         start, used = parse_start(tokens)
+    except _NoDate:
+        raise Problem("bad_date", value) from None
     except Problem as problem:
         if problem.problem != "missing_start":
             raise
