@@ -117,10 +117,12 @@ WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "dm_on": {
         "no": ("dm på", "direktemeldinger på", "påminnelser på dm", "dm til"),
         "en": ("dm on", "direct messages on"),
+        "da": ("dm til",),
     },
     "dm_off": {
         "no": ("dm av", "direktemeldinger av", "ingen dm", "dm fra"),
         "en": ("dm off", "direct messages off"),
+        "da": ("dm fra",),
     },
     "add_session": {
         "no": ("ny økt", "legg til økt"),
@@ -166,6 +168,7 @@ WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     },
     "revoke_organiser": {
         "no": ("fjern arrangør",),
+        "da": ("fjern arrangør",),
         "en": ("revoke organiser", "revoke organizer", "remove organiser", "remove organizer"),
     },
 }

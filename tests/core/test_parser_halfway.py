@@ -154,6 +154,8 @@ def test_language_command(text: str, expected: Command) -> None:
         ("gjentakelse første fredag 09:00-10:00", {"nb"}),
         ("arkiv", {"nb", "nn", "da"}),
         ("stop", {"en", "da"}),
+        ("dm til", {"nb", "nn", "da"}),
+        ("fjern arrangør kari@kommune.no", {"nb", "nn", "da"}),
         ("status", set()),
         ("slides", set()),
         ("?", set()),
