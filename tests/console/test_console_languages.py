@@ -39,3 +39,20 @@ def test_keyboard_spellings_small_talk_and_a_chosen_language(db_url: str, tmp_pa
     assert "You are subscribed to Bærekraftsfredag" in out
     assert "I don't speak “klingon”" in out
     assert "Traceback" not in out + done.stderr
+
+
+def test_a_danish_and_a_nynorsk_series_answer_newcomers_in_their_words(db_url: str, tmp_path: Path) -> None:
+    for slug, name, language in (("verdensmaal", "Verdensmålsnetværk", "da"), ("fjordane", "Fjordane", "nn")):
+        added = bot(
+            ["series", "add", "--slug", slug, "--name", name, "--language", language], "", db_url, tmp_path
+        )
+        assert added.returncode == 0, added.stderr
+    dane = bot(["shell", "--as", "mette@region.dk"], "tilmeld verdensmaal\nhjælp\n", db_url, tmp_path)
+    assert dane.returncode == 0, dane.stderr
+    assert "Du er nu tilmeldt Verdensmålsnetværk" in dane.stdout
+    assert "sprog da" in dane.stdout and "For arrangører" not in dane.stdout
+    english = bot(["shell", "--as", "john@example.org"], "subscribe verdensmaal\n", db_url, tmp_path)
+    assert "You are now subscribed to Verdensmålsnetværk" in english.stdout
+    nynorsk = bot(["shell", "--as", "ola@kommune.no"], "meld paa fjordane\n", db_url, tmp_path)
+    assert "Du er no påmeld Fjordane" in nynorsk.stdout
+    assert "Traceback" not in dane.stdout + dane.stderr + english.stdout + nynorsk.stdout + nynorsk.stderr
