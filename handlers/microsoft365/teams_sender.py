@@ -29,6 +29,7 @@ from handlers.microsoft365.errors import (
     GraphUnavailable,
     Health,
     LoginNeeded,
+    paused_by,
 )
 from handlers.microsoft365.html import html_to_text, text_as_html
 from handlers.microsoft365.meeting_parts import EnsureMeeting, with_join_link
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "channel"
 USER = "user:"
+# Every activity-feed notification: one app permission (TeamsActivity.Send) allows them all, so a
+# refusal holds them back together while the channel's posts (the service account's) go on.
+EVERY_USER = USER + "*"
 WAIT_FOR_LOGIN = 300.0
 
 
@@ -73,15 +77,16 @@ class TeamsSender:
     def send(self, message: OutgoingMessage) -> str | None:
         subject, content = self.post(with_join_link(message, self.ensure_meeting))
         try:
+            ref: str | None = None
             if message.target == CHANNEL:
-                return f"channel:{self.api.post_to_channel(subject, content, wait_when_throttled=False)}"
-            self.api.notify(
-                message.target.removeprefix(USER),
-                title=subject,
-                preview=html_to_text(content)[:150],
-                web_url=self._link(message),
-            )
-            return None
+                ref = f"channel:{self.api.post_to_channel(subject, content, wait_when_throttled=False)}"
+            else:
+                self.api.notify(
+                    message.target.removeprefix(USER),
+                    title=subject,
+                    preview=html_to_text(content)[:150],
+                    web_url=self._link(message),
+                )
         except LoginNeeded as exc:
             raise RetryLater(WAIT_FOR_LOGIN, f"waiting for a Teams login: {exc}") from exc
         except GraphThrottled as exc:
@@ -90,10 +95,13 @@ class TeamsSender:
             raise TransientError(str(exc), in_doubt=exc.in_doubt) from exc
         except GraphNotFound as exc:
             raise PermanentError(f"{exc} (is the Teams app installed for this user?)") from exc
+        except GraphAuthError as exc:
+            self.health.report(_area(message), str(exc))  # for `teams status`, until one gets through
+            raise paused_by(exc, target=CHANNEL if message.target == CHANNEL else EVERY_USER) from exc
         except GraphError as exc:
-            if isinstance(exc, GraphAuthError):
-                self.health.report("teams", str(exc))
             raise PermanentError(str(exc)) from exc
+        self.health.clear(_area(message))
+        return ref
 
     def post(self, message: OutgoingMessage) -> tuple[str, str]:
         """The subject and the HTML body (user text escaped) of a Teams post."""
@@ -130,3 +138,8 @@ class TeamsSender:
         if join_url and join_url.startswith(f"{home}/"):  # Teams accepts only its own links here
             return join_url
         return home
+
+
+def _area(message: OutgoingMessage) -> str:
+    """The health area of a send: the channel's posts and the activity feed fail apart."""
+    return "teams channel posts" if message.target == CHANNEL else "teams activity feed"
