@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.microsoft365.card import CardPost
 from handlers.microsoft365.client import Auth, GraphClient, segment
 from handlers.microsoft365.settings import MicrosoftSettings
 
@@ -40,6 +41,18 @@ class TeamsApi:
             auth=Auth.USER,
             permission=SEND_CHANNEL,
             json=body,
+            wait_when_throttled=wait_when_throttled,
+        )
+        return str(posted.object().get("id", ""))
+
+    def post_card(self, post: CardPost, *, wait_when_throttled: bool = True) -> str:
+        """A new thread in the network's channel holding an Adaptive Card; returns the message id."""
+        posted = self.client.call(
+            "POST",
+            f"{self.channel_path}/messages",
+            auth=Auth.USER,
+            permission=SEND_CHANNEL,
+            json=post.as_json(),
             wait_when_throttled=wait_when_throttled,
         )
         return str(posted.object().get("id", ""))

@@ -1,6 +1,7 @@
 """The Teams channel ("teams") for the delivery engine: one post per message in the network's
-channel (as the signed-in service account), and a personal activity-feed notification for every
-recipient with a Teams identity (app-only; `platform="teams"`, external id = Entra object id)."""
+channel (as the signed-in service account; an Adaptive Card with buttons, see card.py), and a
+personal activity-feed notification for every recipient with a Teams identity (app-only;
+`platform="teams"`, external id = Entra object id)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bot.delivery.channels import (
 from bot.delivery.messages import context, render
 from bot.rendering import Renderer
 from bot.views import SeriesView
+from handlers.microsoft365.card import CardLabels, CardPost, attachment_id, session_card
 from handlers.microsoft365.errors import (
     GraphAuthError,
     GraphError,
@@ -56,9 +58,11 @@ class TeamsSender:
         health: Health,
         self_id: Callable[[], str | None],
         ensure_meeting: EnsureMeeting | None = None,
+        public_base_url: str | None = None,
     ) -> None:
         self.renderer, self.api, self.health, self.self_id = renderer, api, health, self_id
-        self.ensure_meeting = ensure_meeting
+        self.ensure_meeting, self.public_base_url = ensure_meeting, public_base_url
+        self.labels = CardLabels(renderer, api.settings.command_prefix)
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
         targets = [Target(CHANNEL, series.language)] if kind in kinds.PUBLIC and self.api.has_channel else []
@@ -75,12 +79,13 @@ class TeamsSender:
         return [Pace("teams:activity", timedelta(milliseconds=100))]
 
     def send(self, message: OutgoingMessage) -> str | None:
-        subject, content = self.post(with_join_link(message, self.ensure_meeting))
+        message = with_join_link(message, self.ensure_meeting)
         try:
             ref: str | None = None
             if message.target == CHANNEL:
-                ref = f"channel:{self.api.post_to_channel(subject, content, wait_when_throttled=False)}"
+                ref = f"channel:{self.api.post_card(self.card(message), wait_when_throttled=False)}"
             else:
+                subject, content = self.post(message)
                 self.api.notify(
                     message.target.removeprefix(USER),
                     title=subject,
@@ -107,25 +112,46 @@ class TeamsSender:
         """The subject and the HTML body (user text escaped) of a Teams post."""
         rendered = render(self.renderer, message)
         if self.renderer.has(f"messages/{message.kind}.html", language=message.language):
-            data = context(message, layout="teams", subject=rendered.subject, unsubscribe_url=None)
+            data = context(
+                message,
+                layout="teams",
+                subject=rendered.subject,
+                unsubscribe_url=None,
+                command_prefix=self.api.settings.command_prefix,
+            )
             options = {"language": message.language, "timezone": message.series.timezone}
             return rendered.subject, self.renderer.render(
                 f"messages/{message.kind}.html", data, fmt="html", **options
             )
         return rendered.subject, text_as_html(rendered.body)
 
+    def card(self, message: OutgoingMessage) -> CardPost:
+        """The channel post: the message's text in a card with its buttons."""
+        prefix = self.api.settings.command_prefix
+        rendered = render(self.renderer, message, command_prefix=prefix)
+        return session_card(
+            message.key,
+            message.kind,
+            rendered.subject,
+            rendered.body,
+            self.labels.of(message.language),
+            message.series,
+            message.session,
+            self.public_base_url,
+        )
+
     def find_sent(self, message: OutgoingMessage) -> str | None:
-        """A channel post in doubt: among the channel's newest threads, one by us with the same
-        subject and text. Activity notifications cannot be looked up (a repeat is harmless)."""
+        """A channel post in doubt: among the channel's newest threads, one by us holding the card
+        made for this delivery (its id comes from the delivery key). Activity notifications cannot
+        be looked up (a repeat is harmless)."""
         if message.target != CHANNEL:
             return None
-        subject, content = self.post(message)
-        text, me = html_to_text(content), self.self_id()
+        wanted, me = attachment_id(message.key), self.self_id()
         try:
             for post in self.api.recent_channel_posts():
                 author = ((post.get("from") or {}).get("user") or {}).get("id")
-                body = (post.get("body") or {}).get("content") or ""
-                if author == me and post.get("subject") == subject and html_to_text(body) == text:
+                ids = {a.get("id") for a in post.get("attachments") or [] if isinstance(a, dict)}
+                if author == me and wanted in ids:
                     return f"channel:{post.get('id')}"
         except (GraphError, LoginNeeded) as exc:
             log.warning("Teams: cannot check whether a post went out (%s); it is sent again", exc)
