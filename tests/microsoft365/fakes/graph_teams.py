@@ -5,7 +5,10 @@ user's chats with their last message, single messages, and activity-feed notific
 As Graph documents it: the delta and the channel listing hold root messages only; replies come with
 `$expand=replies` on the listing (at most 1000 a thread, then `replies@odata.nextLink`) or from
 `/messages/{id}/replies`; a listing page holds at most 50 threads and a replies page at most 50
-(`$top`), and neither takes other query options ($filter, $orderby: 400). A message's attachments
+(`$top`), and neither takes other query options ($filter, $orderby: 400). Activity notifications in
+bulk (`/teamwork/sendActivityNotificationToRecipients`): at most 100 recipients, each an
+`aadUserNotificationRecipient`, a `text` topic with its `webUrl`; 412 when the token expires within
+45 minutes; 202 with no word about each recipient (one without the app gets nothing). A message's attachments
 are checked as Graph checks them: each has an id the body names (`<attachment id="…"></attachment>`)
 and every id the body names is attached; an Adaptive Card's `content` is the card serialized as a
 JSON string, of type AdaptiveCard with a version Teams renders (up to 1.5)."""
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
@@ -51,6 +55,13 @@ def teams_routes(graph: FakeGraph) -> list[Route]:
         r("POST", rf"/chats/{ID}/messages", t.post_chat, None, CHATS),
         r("GET", rf"/chats/{ID}/messages/{ID}", t.get_chat_message, None, CHATS),
         r("POST", rf"/users/{ID}/teamwork/sendActivityNotification", t.activity, "TeamsActivity.Send", None),
+        r(
+            "POST",
+            "/teamwork/sendActivityNotificationToRecipients",
+            t.bulk_activity,
+            "TeamsActivity.Send",
+            None,
+        ),
     ]
 
 
@@ -223,6 +234,22 @@ class Teams:
         found = [m for m in self.tenant.chat_messages(call.groups[0]) if m.id == call.groups[1]]
         return Response(200, found[0].json()) if found else error(404, "NotFound")
 
+    def bulk_activity(self, call: Handled) -> Response:
+        if call.token.expires_at - time.time() < TOKEN_LEFT:
+            return error(412, "PreconditionFailed", "the token must be at least 45 minutes from expiry")
+        body = call.json()
+        refused = _bad_notification(body)
+        if refused is not None:
+            return error(400, "BadRequest", refused)
+        with self.tenant.lock:
+            self.tenant.bulk_calls.append(len(body["recipients"]))
+            for recipient in body["recipients"]:
+                user = self.tenant.users.get(recipient["userId"])
+                if user is not None and user.app_installed:
+                    one = {k: v for k, v in body.items() if k != "recipients"}
+                    self.tenant.activities.append((user.id, one))
+        return Response(202)
+
     def activity(self, call: Handled) -> Response:
         user = self.tenant.users.get(call.groups[0])
         if user is None or not user.app_installed:
@@ -275,4 +302,26 @@ def _bad_attachments(body: dict[str, Any]) -> str | None:
             return "the card is not an AdaptiveCard"
         if card.get("version") not in CARD_VERSIONS:
             return "unsupported Adaptive Card version"
+    return None
+
+
+MOST_RECIPIENTS = 100
+TOKEN_LEFT = 45 * 60  # seconds a token must still be valid for the bulk activity notification
+RECIPIENT = "microsoft.graph.aadUserNotificationRecipient"
+
+
+def _bad_notification(body: dict[str, Any]) -> str | None:
+    """What Graph refuses in a bulk activity notification, or None."""
+    recipients = body.get("recipients")
+    if not isinstance(recipients, list) or not 1 <= len(recipients) <= MOST_RECIPIENTS:
+        return f"between 1 and {MOST_RECIPIENTS} recipients in a request"
+    if any(r.get("@odata.type") != RECIPIENT or not r.get("userId") for r in recipients):
+        return "only aadUserNotificationRecipient recipients with a userId are supported"
+    topic = body.get("topic") or {}
+    if topic.get("source") not in ("text", "entityUrl") or not topic.get("value"):
+        return "a topic with a source and a value is required"
+    if topic.get("source") == "text" and not topic.get("webUrl"):
+        return "webUrl is required when the topic's source is text"
+    if not body.get("activityType") or not (body.get("previewText") or {}).get("content"):
+        return "activityType and previewText are required"
     return None

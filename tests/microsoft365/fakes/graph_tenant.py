@@ -154,6 +154,7 @@ class Tenant:
         self.messages: list[Message] = []
         self.chats: dict[str, Chat] = {}
         self.activities: list[tuple[str, dict[str, Any]]] = []
+        self.bulk_calls: list[int] = []  # recipients of each bulk activity notification
         # The organiser mailbox has a Teams licence: its calendar allows Teams meetings.
         self.teams_meetings = True
         # Edits the organiser saves in Outlook just before the next PATCH reaches Exchange (a race).

@@ -189,6 +189,12 @@ class FakeIdentityProvider(HttpsFake):
             for info in self.tokens.values():
                 info.expires_at = 0
 
+    def age_access_tokens(self, seconds: float) -> None:
+        """Every access token issued so far is `seconds` closer to its expiry (time passed)."""
+        with self._lock:
+            for info in self.tokens.values():
+                info.expires_at -= seconds
+
     def expire_client_secret(self) -> None:
         """The app's client secret passed its end date: client-credentials requests are refused
         (tokens already issued work until they expire)."""
