@@ -131,11 +131,13 @@ class GraphClient:
         params: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         wait_when_throttled: bool = True,
+        fresh_token: bool = False,
     ) -> GraphResponse:
-        """One request with retries; raises a GraphError subclass when it does not succeed."""
+        """One request with retries; raises a GraphError subclass when it does not succeed.
+        `fresh_token`: with a new token, not the cached one (an API that wants a long-lived one)."""
         safe = method in IDEMPOTENT if idempotent is None else idempotent
         label = f"Graph {method} {path.split('?')[0][:120]}"
-        refreshed, attempt = False, 0
+        refreshed, attempt = fresh_token, 0
         while True:
             attempt += 1
             token = self.tokens.token(auth, refresh=refreshed)
