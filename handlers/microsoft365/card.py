@@ -25,8 +25,9 @@ from bot.views import SeriesView, SessionView
 
 CARD = "application/vnd.microsoft.card.adaptive"
 VERSION = "1.4"
-# Teams refuses a message over about 28 KB; the card stays well below, the text cut if need be.
-MOST_CARD_BYTES = 20_000
+# Teams refuses a message over about 28 KB (413 MessageSizeTooBig); the post stays below this, as
+# sent (the card's JSON inside the message's JSON, non-ASCII escaped), its text cut if need be.
+MOST_POST_BYTES = 24_000
 URL = re.compile(r"https://\S+")
 # Posts that invite people to subscribe, and those whose meeting is still ahead.
 RECRUITING = frozenset({kinds.INVITATION, kinds.REMINDER, kinds.CHANGE, kinds.FOLLOWUP})
@@ -97,7 +98,21 @@ def session_card(
 ) -> CardPost:
     """The card for one channel post: `body` is the message's plain text (its lines with a link
     open it when clicked)."""
-    lines = _fitting(body.splitlines())
+    lines = body.splitlines()
+    buttons = _buttons(kind, labels, series, session, public_base_url)
+    hint = labels["hint"] if kind != kinds.INVITATION else None  # the invitation says how itself
+    post = CardPost(subject, attachment_id(key), _card(subject, lines, hint, buttons))
+    while len(lines) > 1 and _size(post) > MOST_POST_BYTES:  # a long follow-up: its last lines go
+        lines = lines[: max(1, len(lines) * 9 // 10)]
+        post = CardPost(subject, post.attachment_id, _card(subject, [*lines, "…"], hint, buttons))
+    return post
+
+
+def _size(post: CardPost) -> int:
+    return len(json.dumps(post.as_json()).encode())
+
+
+def _card(subject: str, lines: list[str], hint: str | None, buttons: list[dict[str, Any]]) -> dict[str, Any]:
     blocks = [_text(subject, weight="bolder", size="medium")]
     new_paragraph = True
     for line in lines:
@@ -106,29 +121,15 @@ def session_card(
             continue
         blocks.append(_line(line.strip(), "default" if new_paragraph else "none"))
         new_paragraph = False
-    if kind != kinds.INVITATION:  # the invitation's own text says how (with the prefix)
-        blocks.append(_text(labels["hint"], isSubtle=True))
-    card = {
+    if hint is not None:
+        blocks.append(_text(hint, isSubtle=True))
+    return {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": VERSION,
         "body": blocks,
-        "actions": _buttons(kind, labels, series, session, public_base_url),
+        "actions": buttons,
     }
-    return CardPost(subject, attachment_id(key), card)
-
-
-def _fitting(lines: list[str]) -> list[str]:
-    """The text's lines, the last ones left out (ending in "…") when the card would be too big."""
-    kept: list[str] = []
-    size = 0
-    for line in lines:
-        size += len(line.encode()) + 120  # the block around it
-        if size > MOST_CARD_BYTES:
-            kept.append("…")
-            break
-        kept.append(line)
-    return kept
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from bot.views import SeriesView
 from handlers.microsoft365.client import Auth
 from handlers.microsoft365.errors import GraphError
 from handlers.microsoft365.teams_sender import TeamsSender
-from tests.conftest import NOW
+from tests.conftest import NOW, ORGANISER
 from tests.delivery.helpers import simulate
 from tests.microsoft365.fakes.graph_teams import CARD
 from tests.microsoft365.fakes.graph_tenant import Message
@@ -96,6 +96,20 @@ def test_the_channel_post_is_an_adaptive_card_with_buttons_and_true_instructions
     simulate(ms.app, ms.clock, NOW + timedelta(days=1, minutes=1))
     reminder = ms.graph.tenant.channel_posts(by=BOT_ID)[-1]
     assert "Svar i denne tråden med «!baerekraft meld på»" in " ".join(card_texts(reminder))
+
+
+def test_a_follow_up_too_long_for_one_post_is_cut_to_fit_teams_28_kb(ms: Tenant365) -> None:
+    ms.login()
+    session_id = ms.add_session(NOW - timedelta(hours=4), allow_past=True)
+    for i in range(250):
+        url = f"https://ks.no/lysark/{i:03d}-sirkulaer-okonomi-i-kommunene-del-{i}.pdf"
+        ms.say(ORGANISER, f"ny lenke {session_id} {url} Lysark {i}: sirkulær økonomi i kommunene")
+    simulate(ms.app, ms.clock, NOW + timedelta(hours=2))
+    [post] = ms.graph.tenant.channel_posts(by=BOT_ID)
+    texts = card_texts(post)
+    assert "…" in texts and "Lysark 0: sirkulær økonomi i kommunene" in " ".join(texts)
+    assert teams_states(ms)[("channel", "sent")] == 1
+    assert ms.graph.count("POST", "/channels/[^/]+/messages$", successful_only=False) == 1
 
 
 def test_graph_refuses_a_card_the_message_body_does_not_name(ms: Tenant365) -> None:

@@ -11,7 +11,8 @@ bulk (`/teamwork/sendActivityNotificationToRecipients`): at most 100 recipients,
 45 minutes; 202 with no word about each recipient (one without the app gets nothing). A message's attachments
 are checked as Graph checks them: each has an id the body names (`<attachment id="…"></attachment>`)
 and every id the body names is attached; an Adaptive Card's `content` is the card serialized as a
-JSON string, of type AdaptiveCard with a version Teams renders (up to 1.5)."""
+JSON string, of type AdaptiveCard with a version Teams renders (up to 1.5). A message over about
+28 KB (all of it: text, markup, cards) is refused with 413 MessageSizeTooBig."""
 
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ class Teams:
         return call.groups[0] == self.tenant.team_id and call.groups[1] == self.tenant.channel_id
 
     def _new(self, call: Handled, **where: Any) -> Message | Response:
+        if len(call.request.body) > MOST_MESSAGE_BYTES:
+            return error(413, "MessageSizeTooBig", "Request Entity too large")
         body = call.json()
         refused = _bad_attachments(body)
         if refused is not None:
@@ -271,6 +274,7 @@ def _refused(query: dict[str, str], allowed: set[str], default: int, most: int) 
 
 
 CARD = "application/vnd.microsoft.card.adaptive"
+MOST_MESSAGE_BYTES = 28 * 1024
 CARD_VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5")
 
 
