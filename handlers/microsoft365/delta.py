@@ -107,8 +107,9 @@ class ChannelDelta:
                 self.cursors.expire(self.name)
                 return 0
             raise
-        if cursor:
-            messages += recent_replies(self.client, self.teams.channel_path)
+        if cursor:  # replies since a little before the last good read (clocks differ)
+            since = max(watching_since, cursor.updated_at - timedelta(minutes=1))
+            messages += recent_replies(self.client, self.teams.channel_path, since)
         self.directory.prefetch(_senders(messages))
         done = sum(self.inbound.handle(m, since=watching_since) for m in messages) if cursor else 0
         self.cursors.put(self.name, delta_link or start, watching_since)

@@ -10,6 +10,7 @@ A reply in a thread older than the 50 newest is read only by change notification
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from handlers.microsoft365.client import Auth, GraphClient
@@ -18,8 +19,9 @@ from handlers.microsoft365.teams import READ_CHANNEL
 THREADS = 50  # the most threads Graph returns in one page of the listing
 
 
-def recent_replies(client: GraphClient, channel_path: str) -> list[dict[str, Any]]:
-    """The replies in the channel's newest threads, oldest thread first."""
+def recent_replies(client: GraphClient, channel_path: str, since: datetime) -> list[dict[str, Any]]:
+    """The replies written since `since` in the channel's newest threads, oldest thread first (the
+    older ones were read before: no directory look-up for their writers)."""
     params = {"$top": str(THREADS), "$expand": "replies"}
     page = client.call(
         "GET", f"{channel_path}/messages", auth=Auth.USER, permission=READ_CHANNEL, params=params
@@ -30,4 +32,12 @@ def recent_replies(client: GraphClient, channel_path: str) -> list[dict[str, Any
         more = thread.get("replies@odata.nextLink")
         if isinstance(more, str):
             found += client.items(more, auth=Auth.USER, permission=READ_CHANNEL)
-    return found
+    return [reply for reply in found if _written(reply) >= since]
+
+
+def _written(reply: dict[str, Any]) -> datetime:
+    raw = str(reply.get("createdDateTime") or "")
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)  # unknown: the inbound path judges it

@@ -116,6 +116,13 @@ def test_a_command_typed_as_a_reply_in_a_thread_is_answered_there_once(ms: Tenan
     assert {asked.id, mentioned.id} <= {m.id for m in ms.graph.tenant.replies(thread.id)}
     assert ms.poll() == 0  # read again next time: carried out once
     assert len(answers(ms, thread.id)) == 2
+    # Hours later the old replies are still listed, but their writers are not looked up again.
+    ms.clock.advance(timedelta(seconds=90))
+    ms.poll()  # the replies of the last read's minute of overlap, once more
+    ms.clock.advance(timedelta(hours=2))
+    lookups = ms.graph.count("POST", r"/\$batch$") + ms.graph.count("GET", "^/users/")
+    assert ms.poll() == 0
+    assert ms.graph.count("POST", r"/\$batch$") + ms.graph.count("GET", "^/users/") == lookups
 
 
 def test_a_thread_with_more_replies_than_one_expansion_holds_is_read_to_its_end(
