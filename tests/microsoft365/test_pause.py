@@ -18,6 +18,7 @@ from bot.clock import ManualClock
 from bot.commands import Actor
 from bot.entry.server import create_web_app
 from bot.models import AuditEvent, Delivery
+from handlers.microsoft365.status import channel_state, status_lines
 from tests.conftest import NOW, ORGANISER, person
 from tests.delivery.helpers import simulate
 from tests.microsoft365.support import BOT_ID, HEALTH_TOKEN, KARI, Tenant365, tenant365
@@ -95,6 +96,10 @@ def test_withdrawn_mail_consent_pauses_mail_until_it_is_granted_again(
     assert report["channels"]["email"].startswith("degraded: sending paused: ")  # type: ignore[index]
     assert "Mail.Send" in report["channels"]["email"]  # type: ignore[index]
     assert "(permission)" in report["channels"]["email"]  # type: ignore[index]
+    # `teams status` (another process) says so too, and needs an operator.
+    [paused] = [line for line in status_lines(ms.m365, check=False) if "PAUSED" in line]
+    assert paused.startswith("email sending PAUSED since ") and "Mail.Send" in paused
+    assert channel_state(ms.m365).startswith("degraded: ") and "sending paused" in channel_state(ms.m365)
     # Teams goes on, and the organiser is told there, once, with what to do.
     assert rows(ms, "teams")[("sent", 1)] >= 2
     [(who, title)] = notices(ms)
@@ -112,6 +117,7 @@ def test_withdrawn_mail_consent_pauses_mail_until_it_is_granted_again(
     assert "email" not in health(ms)["channels"] or health(ms)["status"] == "ok"  # type: ignore[operator]
     assert audit(ms) == ["channel.paused", "channel.resumed"]
     assert len(notices(ms)) == 1
+    assert not [line for line in status_lines(ms.m365, check=False) if "PAUSED" in line]
 
 
 def test_an_expired_client_secret_pauses_mail_and_the_activity_feed_not_channel_posts(
