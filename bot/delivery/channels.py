@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.views import SeriesView, SessionView
 
@@ -142,4 +142,26 @@ class Sender(Protocol):
         """For a message in doubt: its reference if it did go out, None if not. Raises Unverifiable
         when the platform cannot answer and never will, TransientError (or RetryLater) when it may
         answer later."""
+        ...
+
+
+@runtime_checkable
+class BulkSender(Sender, Protocol):
+    """A sender whose platform takes one message for many targets in one call (Teams' activity
+    feed: 100 people). The worker begins each row, groups those with the same `bulk_key`, and
+    records the call's outcome for every row of it: each row is still sent once."""
+
+    bulk_most: int  # targets in one call
+
+    def bulk_key(self, message: OutgoingMessage) -> str | None:
+        """What messages sent in one call must share (the same content); None: it goes alone."""
+        ...
+
+    def bulk_pacing(self) -> list[Pace]:
+        """The rate limits one call counts against."""
+        ...
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Send the one message to every target of `messages` in one call; raises as `send` does,
+        for all of them."""
         ...

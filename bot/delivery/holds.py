@@ -1,8 +1,10 @@
 """Channels held back, in SQL so every process keeps to them: `channel_hold`, one row per channel
-(target "") or per target that cannot send now. While a hold stands, its rows stay pending and only
-one probing send goes out at a time, at `probe_at`; the probe interval grows from a minute to ten
-while the trouble lasts. A probe that gets through lifts the hold (bot/delivery/outages.py decides
-what else happens then)."""
+(target "") or per target that cannot send now, or per family of targets (a target ending in "*"
+holds every target that starts with what comes before it: Teams' "user:*" is every activity-feed
+notification, which one app permission allows, while the channel's posts go on). While a hold
+stands, its rows stay pending and only one probing send goes out at a time, at `probe_at`; the
+probe interval grows from a minute to ten while the trouble lasts. A probe that gets through lifts
+the hold (bot/delivery/outages.py decides what else happens then)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,7 @@ from bot.models import ChannelHold, Delivery
 HOLD = cast(Table, ChannelHold.__table__)
 D = cast(Table, Delivery.__table__)
 WHOLE = ""  # the target of a hold on the whole channel
+FAMILY = "*"  # a hold's target ending in this holds every target starting with the rest
 FIRST_PROBE = timedelta(seconds=60)
 LAST_PROBE = timedelta(minutes=10)
 
@@ -45,9 +48,35 @@ def _hold(row: Any) -> Hold:
     )
 
 
+def covers(hold_target: str, target: str) -> bool:
+    """Whether a hold on `hold_target` keeps back a send to `target`."""
+    if hold_target in (WHOLE, target):
+        return True
+    return hold_target.endswith(FAMILY) and target.startswith(hold_target[: -len(FAMILY)])
+
+
+def _of_family(hold_target: Any) -> ColumnElement[bool]:
+    """The delivery row's target is of the family `hold_target` names (a column: no LIKE escaping)."""
+    stem = func.length(hold_target) - len(FAMILY)
+    return and_(
+        hold_target.like("%" + FAMILY),
+        func.substr(D.c.target, 1, stem) == func.substr(hold_target, 1, stem),
+    )
+
+
 def covering(hold_target: Any) -> ColumnElement[bool]:
-    """A delivery row the hold with `hold_target` keeps back: the whole channel's, or its target's."""
-    return or_(hold_target == WHOLE, hold_target == D.c.target)
+    """A delivery row the hold with `hold_target` keeps back: the whole channel's, its target's or
+    its family's."""
+    return or_(hold_target == WHOLE, hold_target == D.c.target, _of_family(hold_target))
+
+
+def under(hold: Hold) -> ColumnElement[bool]:
+    """For the probe of `hold`: a row it keeps back (for a whole channel: one no other hold keeps)."""
+    if hold.whole:
+        return not_held_by_a_target()
+    if hold.target.endswith(FAMILY):
+        return D.c.target.startswith(hold.target[: -len(FAMILY)], autoescape=True)
+    return D.c.target == hold.target
 
 
 def not_held() -> ColumnElement[bool]:
@@ -56,8 +85,12 @@ def not_held() -> ColumnElement[bool]:
 
 
 def not_held_by_a_target() -> ColumnElement[bool]:
-    """For the probe of a whole channel: a row whose own target is not held as well."""
-    return ~exists().where(HOLD.c.channel == D.c.channel, HOLD.c.target == D.c.target)
+    """For the probe of a whole channel: a row whose own target (or family) is not held as well."""
+    return ~exists().where(
+        HOLD.c.channel == D.c.channel,
+        HOLD.c.target != WHOLE,
+        or_(HOLD.c.target == D.c.target, _of_family(HOLD.c.target)),
+    )
 
 
 def hold(
@@ -103,13 +136,16 @@ def hold(
 
 
 def lift(s: Session, channel: str, target: str) -> list[Hold]:
-    """A send to `target` got through: the holds it proves wrong (the channel's, the target's) go."""
+    """A send to `target` got through: the holds it proves wrong (the channel's, the target's, its
+    family's) go."""
+    standing = s.scalars(select(HOLD.c.target).where(HOLD.c.channel == channel)).all()
+    wrong = [held for held in standing if covers(held, target)]
+    if not wrong:
+        return []
     return [
         _hold(row)
         for row in s.execute(
-            delete(HOLD)
-            .where(HOLD.c.channel == channel, HOLD.c.target.in_((WHOLE, target)))
-            .returning(*HOLD.c)
+            delete(HOLD).where(HOLD.c.channel == channel, HOLD.c.target.in_(wrong)).returning(*HOLD.c)
         )
     ]
 

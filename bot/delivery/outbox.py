@@ -107,10 +107,9 @@ class Outbox:
         taken: list[Claimed] = []
         with self.db.transaction() as s:
             for hold in holds.due_for_probe(s, channel, now):
-                under = holds.not_held_by_a_target() if hold.whole else D.c.target == hold.target
                 probe = DELIVERIES.claim(
                     s,
-                    waiting=(*waiting, under),
+                    waiting=(*waiting, holds.under(hold)),
                     order_by=CLAIM_ORDER,
                     limit=1,
                     values=values,

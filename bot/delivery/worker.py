@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
@@ -12,6 +13,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.delivery import events, pacing
 from bot.delivery.channels import (
+    BulkSender,
     ChannelUnavailable,
     NotSent,
     OutgoingMessage,
@@ -57,7 +59,8 @@ class Worker:
         self.sender, self.db, self.outbox, self.clock, self.errors = sender, db, outbox, clock, errors
         self.outages = outages
         self.report = report or NoEvents()
-        self.batch = max(batch, in_flight)
+        self.bulk = sender if isinstance(sender, BulkSender) else None
+        self.batch = max(batch, in_flight, self.bulk.bulk_most if self.bulk is not None else 1)
         self.in_flight = in_flight
         self.name = f"{sender.channel}-{uuid.uuid4().hex[:8]}"
         self.stopping = threading.Event()
@@ -74,6 +77,9 @@ class Worker:
         now = self.clock.now()
         self._recover(now)
         claimed = self._claim(now)
+        if self.bulk is not None:
+            self._take_bulk(self.bulk, claimed)
+            return len(claimed)
         if self._pool is None:
             for number, item in enumerate(claimed):
                 try:
@@ -83,6 +89,59 @@ class Worker:
                     raise
             return len(claimed)
         return self._run_in_flight(claimed)
+
+    def _take_bulk(self, sender: BulkSender, claimed: list[Claimed]) -> None:
+        """Rows with the same message go out in one call per `bulk_most`; a probe, a row in doubt
+        and one the sender sends alone go one by one. On an error (the database went away) the
+        rows not begun are handed back and those begun are no longer renewed: they come back in
+        doubt when their lease runs out."""
+        try:
+            self._take_bulk_rows(sender, claimed)
+        except BaseException:
+            self._let_go([item.id for item in claimed])
+            with self._lock:
+                self._sending.difference_update(item.id for item in claimed)
+            raise
+
+    def _take_bulk_rows(self, sender: BulkSender, claimed: list[Claimed]) -> None:
+        groups: dict[str, list[tuple[Claimed, OutgoingMessage]]] = {}
+        for item in claimed:
+            if item.probe or self.stopping.is_set():
+                self._take(item)
+                continue
+            message = self.outbox.begin(item.id, self.name, self.clock.now())
+            with self._lock:
+                self._held.remove(item.id)
+                if message is not None:
+                    self._sending.add(item.id)
+            if message is not None:
+                key = None if message.in_doubt else sender.bulk_key(message)
+                groups.setdefault(key or f"alone:{item.id}", []).append((item, message))
+        for group in groups.values():
+            for start in range(0, len(group), sender.bulk_most):
+                self._send_group(sender, group[start : start + sender.bulk_most])
+
+    def _send_group(self, sender: BulkSender, group: list[tuple[Claimed, OutgoingMessage]]) -> None:
+        """One call for the group, after the pace allows it; its outcome recorded for every row."""
+        try:
+            alone = len(group) == 1
+            paces = sender.pacing(group[0][0].target) if alone else sender.bulk_pacing()
+            with self.db.transaction() as s:
+                slot = pacing.reserve(s, paces, self.clock.now())
+            self.clock.sleep(max((slot - self.clock.now()).total_seconds(), 0.0))
+            if alone:
+                self._outcome(*group[0], paces)
+                return
+            failure: Exception | None = None
+            try:
+                sender.send_many([message for _, message in group])
+            except Exception as exc:  # recorded for each row below, as one send's would be
+                failure = exc
+            for item, message in group:
+                self._outcome(item, message, paces, attempt=_replay(failure))
+        finally:
+            with self._lock:
+                self._sending.difference_update(item.id for item, _ in group)
 
     def _claim(self, now: datetime) -> list[Claimed]:
         claimed = self.outbox.claim(self.sender.channel, self.name, now, self.batch)
@@ -208,14 +267,21 @@ class Worker:
             with self.errors.guard(f"delivery release {self.sender.channel}"):
                 self.outbox.release(ours, self.name, self.clock.now())
 
-    def _outcome(self, item: Claimed, message: OutgoingMessage, paces: list[Pace]) -> None:
-        """Send one message in flight and record what came of it."""
+    def _outcome(
+        self,
+        item: Claimed,
+        message: OutgoingMessage,
+        paces: list[Pace],
+        attempt: Callable[[], tuple[str | None, str | None]] | None = None,
+    ) -> None:
+        """Send one message in flight (or take `attempt`'s word for it: a call for many rows) and
+        record what came of it."""
         delivery_id = message.delivery_id
         started, took = self.clock.now(), 0.0
         outcome = events.ERROR
         try:
-            try:
-                ref, note = self._send(message)
+            try:  # a row of a call for many: the call's outcome (its time is counted for none)
+                ref, note = self._send(message) if attempt is None else attempt()
             finally:  # the platform's part only, not the recording below
                 took = max(0.0, (self.clock.now() - started).total_seconds())
         except NotSent as exc:
@@ -324,3 +390,14 @@ class Worker:
             if message.skip_unless_sent is not None:
                 raise NotSent(message.skip_unless_sent)
         return self.sender.send(message), None
+
+
+def _replay(failure: Exception | None) -> Callable[[], tuple[str | None, str | None]]:
+    """A bulk call's outcome for one of its rows: sent (no reference), or the call's error."""
+
+    def outcome() -> tuple[str | None, str | None]:
+        if failure is not None:
+            raise failure
+        return None, None
+
+    return outcome

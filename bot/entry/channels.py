@@ -33,8 +33,15 @@ CHANNEL_PACKAGES: tuple[ModuleType, ...] = (
 
 
 def channel_templates() -> dict[str, Path]:
-    """Each channel's own template folder, by channel name (for the renderer)."""
-    return {package.NAME: package.TEMPLATES for package in CHANNEL_PACKAGES if package.TEMPLATES is not None}
+    """Each channel's own template folder, by channel name (for the renderer), and by the names of
+    its senders where they differ (`SENDERS`): the core's notice that a sender paused looks up
+    `<language>/<sender>/outage/<problem>.txt` for what to do about it."""
+    found: dict[str, Path] = {}
+    for package in CHANNEL_PACKAGES:
+        if package.TEMPLATES is not None:
+            for name in (package.NAME, *getattr(package, "SENDERS", ())):
+                found[name] = package.TEMPLATES
+    return found
 
 
 def channel_erasers() -> tuple[Eraser, ...]:

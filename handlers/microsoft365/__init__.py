@@ -10,4 +10,6 @@ from pathlib import Path
 # What the registry (bot/entry/channels.py) knows without importing the channel and its libraries.
 NAME = "microsoft365"
 TEMPLATES: Path | None = Path(__file__).resolve().parent / "templates"
+# Its senders' names (mail_sender, teams_sender), under which its templates are found too.
+SENDERS = ("email", "teams")
 ERASE = None  # its part of an erasure: none (its tables hold person ids, not their data)

@@ -3,8 +3,10 @@
 429 is throttling (nothing was done): wait `Retry-After` (or back off when it is missing) and try
 again. 503 is throttling too, but Graph may answer it after doing the work (Exchange took the mail
 into Sent Items): like other 5xx and timeouts it is retried only for requests that are safe to
-repeat; for the rest the caller learns the outcome is in doubt. 401 gets one retry with a fresh
-token; 401/403 then name the missing permission. TLS is verified by httpx (trusting `SSL_CERT_FILE` when set).
+repeat; for the rest the caller learns the outcome is in doubt. 401 and 403 get one retry with a
+fresh token (a token keeps the permissions it was issued with: consent granted since is only in a
+new one); 401/403 then name the missing permission. TLS is verified by httpx (trusting
+`SSL_CERT_FILE` when set).
 """
 
 from __future__ import annotations
@@ -129,11 +131,13 @@ class GraphClient:
         params: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         wait_when_throttled: bool = True,
+        fresh_token: bool = False,
     ) -> GraphResponse:
-        """One request with retries; raises a GraphError subclass when it does not succeed."""
+        """One request with retries; raises a GraphError subclass when it does not succeed.
+        `fresh_token`: with a new token, not the cached one (an API that wants a long-lived one)."""
         safe = method in IDEMPOTENT if idempotent is None else idempotent
         label = f"Graph {method} {path.split('?')[0][:120]}"
-        refreshed, attempt = False, 0
+        refreshed, attempt = fresh_token, 0
         while True:
             attempt += 1
             token = self.tokens.token(auth, refresh=refreshed)
@@ -149,7 +153,7 @@ class GraphClient:
             else:
                 if response.status_code < 300:
                     return _response(response)
-                if response.status_code == 401 and not refreshed:
+                if response.status_code in (401, 403) and not refreshed:
                     refreshed = True
                     continue
                 failure = _failure(response, label, permission, auth, attempt, safe)

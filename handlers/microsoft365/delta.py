@@ -1,6 +1,7 @@
-"""Reading Teams without a public URL: the channel by delta query, the 1:1 chats by their newest
-messages. Both remember where they left off in `graph_cursor`; messages from before the bot started
-watching are never carried out, and the once-only key makes a repeat (or one also notified) harmless.
+"""Reading Teams without a public URL: the channel by delta query, the replies in its threads
+(which the delta never returns) with the newest threads, the 1:1 chats by their newest messages.
+Both remember where they left off in `graph_cursor`; messages from before the bot started watching
+are never carried out, and the once-only key makes a repeat (or one also notified) harmless.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from handlers.microsoft365.errors import GraphError
 from handlers.microsoft365.inbound import InboundCommands
 from handlers.microsoft365.models import GraphCursor
 from handlers.microsoft365.teams import CHATS, READ_CHANNEL, TeamsApi
+from handlers.microsoft365.thread_replies import recent_replies
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,9 @@ class ChannelDelta:
                 self.cursors.expire(self.name)
                 return 0
             raise
+        if cursor:  # replies since a little before the last good read (clocks differ)
+            since = max(watching_since, cursor.updated_at - timedelta(minutes=1))
+            messages += recent_replies(self.client, self.teams.channel_path, since)
         self.directory.prefetch(_senders(messages))
         done = sum(self.inbound.handle(m, since=watching_since) for m in messages) if cursor else 0
         self.cursors.put(self.name, delta_link or start, watching_since)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from bot.delivery.channels import CREDENTIALS, PERMISSION, ChannelUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -23,6 +25,14 @@ class GraphError(Exception):
 
 class GraphAuthError(GraphError):
     """401/403: the token was refused or the app lacks a permission (named in the message)."""
+
+
+def paused_by(exc: GraphAuthError, *, target: str | None = None) -> ChannelUnavailable:
+    """A refusal that stops every send of its kind, not one message: the delivery engine holds the
+    channel (or `target`) back until a probe gets through. 403: a permission (consent) is missing;
+    401, or the identity provider refusing the app (an expired client secret): the credentials."""
+    problem = PERMISSION if exc.status == 403 else CREDENTIALS
+    return ChannelUnavailable(problem, str(exc), target=target)
 
 
 class GraphNotFound(GraphError):

@@ -26,7 +26,14 @@ from bot.delivery.channels import (
 from bot.rendering import Renderer
 from bot.settings import Settings
 from bot.views import SeriesView
-from handlers.microsoft365.errors import GraphAuthError, GraphError, GraphThrottled, GraphUnavailable, Health
+from handlers.microsoft365.errors import (
+    GraphAuthError,
+    GraphError,
+    GraphThrottled,
+    GraphUnavailable,
+    Health,
+    paused_by,
+)
 from handlers.microsoft365.mail import MailApi, delivery_message_id
 from handlers.microsoft365.mail_compose import compose
 from handlers.microsoft365.mailbox import DailyLimitReached, Mailbox
@@ -106,12 +113,12 @@ class MailSender:
             if not exc.in_doubt:
                 self.mailbox.refund(ledger)
             raise TransientError(str(exc), in_doubt=exc.in_doubt) from exc
+        except GraphAuthError as exc:  # refused credentials or consent stop every mail: mail pauses
+            self.mailbox.refund(ledger)
+            self.health.report("mail", str(exc))  # for `teams status`, until a mail gets through
+            raise paused_by(exc) from exc
         except GraphError as exc:
             self.mailbox.refund(ledger)
-            if isinstance(exc, GraphAuthError):
-                # Issue 15: a 401/403 stops every mail, not this one; it is to become the engine's
-                # ChannelUnavailable (as Slack's token errors are) once Graph's cases are sorted out.
-                self.health.report("mail", str(exc))
             raise PermanentError(str(exc)) from exc
         self.health.clear("mail")
         return message_id

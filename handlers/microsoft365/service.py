@@ -132,7 +132,12 @@ class Microsoft365:
                 self.meeting_ics,
             ),
             TeamsSender(
-                self.core.renderer, self.teams, self.health, self.self_id, self.calendar.ensure_meeting
+                self.core.renderer,
+                self.teams,
+                self.health,
+                self.self_id,
+                self.calendar.ensure_meeting,
+                self.core.settings.public_base_url,
             ),
         ]
 

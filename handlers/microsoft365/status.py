@@ -10,6 +10,9 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
+from bot.delivery import holds
+from bot.delivery.holds import Hold
+from handlers.microsoft365 import SENDERS
 from handlers.microsoft365.calendar_sync import no_teams
 from handlers.microsoft365.client import Auth
 from handlers.microsoft365.errors import GraphError, LoginNeeded
@@ -32,6 +35,8 @@ def channel_state(graph: Microsoft365) -> str:
     problems = graph.health.problems()
     if _options_problems(graph):  # kept in the database, so `teams status` sees the bot's failures too
         problems.setdefault(OPTIONS_AREA, "")
+    if _paused(graph):  # held in the database by whichever process met the refusal
+        problems.setdefault("sending paused", "")
     if problems:
         return f"degraded: {', '.join(sorted(problems))} (see `baerekraft-bot teams status`)"
     return "on"
@@ -69,6 +74,12 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
             lines.append(f"Teams login PROBLEM since {login.problem_at}: {login.problem}")
     for area, problem in sorted(graph.health.problems().items()):
         lines.append(f"{area} PROBLEM: {problem}")
+    for hold in _paused(graph):
+        where = "" if hold.whole else f" to {hold.target}"
+        lines.append(
+            f"{hold.channel} sending PAUSED{where} since {hold.began_at.isoformat(timespec='seconds')}: "
+            f"{hold.reason} ({hold.problem}); next try {hold.probe_at.isoformat(timespec='seconds')}"
+        )
     lines += _options_lines(graph)
     with graph.core.db.read() as session:
         events = session.scalar(
@@ -85,6 +96,12 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
     if not subs:
         lines.append(f"notifications: {graph.subscriptions.off_reason or 'none yet'}")
     return lines
+
+
+def _paused(graph: Microsoft365) -> list[Hold]:
+    """Mail or Teams sending held back (401/403 from Graph), as every process sees it."""
+    with graph.core.db.read() as session:
+        return [hold for hold in holds.current(session) if hold.channel in SENDERS]
 
 
 def _options_problems(graph: Microsoft365) -> list[tuple[int, str]]:

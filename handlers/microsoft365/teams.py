@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.microsoft365.card import CardPost
 from handlers.microsoft365.client import Auth, GraphClient, segment
+from handlers.microsoft365.errors import GraphConflict
 from handlers.microsoft365.settings import MicrosoftSettings
 
 SEND_CHANNEL = "ChannelMessage.Send"
 READ_CHANNEL = "ChannelMessage.Read.All"
 CHATS = "Chat.ReadWrite"
 ACTIVITY = "TeamsActivity.Send"
+RECIPIENT = "microsoft.graph.aadUserNotificationRecipient"
 
 
 def html_body(content: str) -> dict[str, Any]:
@@ -40,6 +43,18 @@ class TeamsApi:
             auth=Auth.USER,
             permission=SEND_CHANNEL,
             json=body,
+            wait_when_throttled=wait_when_throttled,
+        )
+        return str(posted.object().get("id", ""))
+
+    def post_card(self, post: CardPost, *, wait_when_throttled: bool = True) -> str:
+        """A new thread in the network's channel holding an Adaptive Card; returns the message id."""
+        posted = self.client.call(
+            "POST",
+            f"{self.channel_path}/messages",
+            auth=Auth.USER,
+            permission=SEND_CHANNEL,
+            json=post.as_json(),
             wait_when_throttled=wait_when_throttled,
         )
         return str(posted.object().get("id", ""))
@@ -80,14 +95,34 @@ class TeamsApi:
             "GET", f"/chats/{segment(chat_id)}", auth=Auth.USER, permission=CHATS
         ).object()
 
+    def notify_many(self, user_ids: list[str], *, title: str, preview: str, web_url: str) -> None:
+        """One activity-feed notification to up to 100 people. Graph answers 202 whoever has the
+        Teams app (those without get nothing), and 412 when the token expires within 45 minutes:
+        then once more with a fresh token."""
+        body = {
+            **_notification(title, preview, web_url),
+            "recipients": [{"@odata.type": RECIPIENT, "userId": user_id} for user_id in user_ids],
+        }
+        path = "/teamwork/sendActivityNotificationToRecipients"
+        for fresh in (False, True):
+            try:
+                self.client.call(
+                    "POST",
+                    path,
+                    auth=Auth.APP,
+                    permission=ACTIVITY,
+                    json=body,
+                    wait_when_throttled=False,
+                    fresh_token=fresh,
+                )
+                return
+            except GraphConflict:
+                if fresh:
+                    raise
+
     def notify(self, user_id: str, *, title: str, preview: str, web_url: str) -> None:
         """A personal activity-feed notification (the Teams app must be installed for the user)."""
-        body = {
-            "topic": {"source": "text", "value": title[:100], "webUrl": web_url},
-            "activityType": "announcement",
-            "previewText": {"content": preview[:150]},
-            "templateParameters": [{"name": "title", "value": title[:100]}],
-        }
+        body = _notification(title, preview, web_url)
         self.client.call(
             "POST",
             f"/users/{segment(user_id)}/teamwork/sendActivityNotification",
@@ -96,3 +131,12 @@ class TeamsApi:
             json=body,
             wait_when_throttled=False,
         )
+
+
+def _notification(title: str, preview: str, web_url: str) -> dict[str, Any]:
+    return {
+        "topic": {"source": "text", "value": title[:100], "webUrl": web_url},
+        "activityType": "announcement",
+        "previewText": {"content": preview[:150]},
+        "templateParameters": [{"name": "title", "value": title[:100]}],
+    }

@@ -4,7 +4,7 @@ expire; several sends in flight at once, each row still sent once."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.clock import ManualClock, SystemClock
 from bot.delivery import pacing
-from bot.delivery.channels import OutgoingMessage
+from bot.delivery.channels import OutgoingMessage, Pace, RetryLater
 from bot.entry.composition import App, build
 from bot.entry.settings import BotSettings
 from bot.models import Delivery
@@ -274,3 +274,43 @@ def test_a_row_whose_start_failed_is_handed_back_not_kept_under_lease_forever(
     worker.drain()
     assert delivery_states(app) == {"sent": 2}
     assert len(sender.sent) == 2
+
+
+@dataclass
+class BulkRecordingSender(RecordingSender):
+    """A platform that takes one message for many people in one call (as Teams' activity feed)."""
+
+    bulk_most: int = 4
+    calls: list[list[str]] = field(default_factory=list)
+    refuse_next: int = 0  # the next calls answer 429
+
+    def bulk_key(self, message: OutgoingMessage) -> str | None:
+        return None if message.target == "post" else f"{message.kind}:{message.language}"
+
+    def bulk_pacing(self) -> list[Pace]:
+        return [Pace(f"{self.channel}:bulk", timedelta(milliseconds=500))]
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> None:
+        if self.refuse_next:
+            self.refuse_next -= 1
+            raise RetryLater(10.0)
+        self.calls.append([m.target for m in messages])
+        for message in messages:
+            self._record(message)
+
+
+def test_a_bulk_sender_sends_each_row_once_in_calls_of_its_size_through_a_throttle(
+    app: App, clock: ManualClock, say: Say
+) -> None:
+    sender = BulkRecordingSender(clock, refuse_next=1)
+    app.delivery.add_sender(sender)
+    for i in range(10):
+        say(person(f"p{i}@kommune.no"), "meld på")
+    say(ORGANISER, "ny økt 2026-03-09 09:00 Mange på en gang")
+    simulate(app, clock, NOW + timedelta(minutes=5))
+    # The first call was throttled: its rows came back and went out later, each once.
+    assert sender.refuse_next == 0 and max(len(call) for call in sender.calls) == 4
+    assert sender.duplicates() == [] and len(sender.sent) == 11
+    with app.db.read() as s:
+        rows = s.execute(select(Delivery.state, Delivery.attempts).where(Delivery.channel == "fake")).all()
+    assert {state for state, _ in rows} == {"sent"} and len(rows) == 11  # the post went alone

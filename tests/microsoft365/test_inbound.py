@@ -12,8 +12,12 @@ from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.models import AuditEvent, Identity, Person, Subscription
+from handlers.microsoft365.client import Auth
+from handlers.microsoft365.errors import GraphError
 from handlers.microsoft365.inbound_message import Where, read_message
+from handlers.microsoft365.teams import READ_CHANNEL
 from tests.conftest import NOW
+from tests.microsoft365.fakes import graph_teams
 from tests.microsoft365.support import BOT_ID, JOHN, KARI, OLA, Tenant365, tenant365
 
 
@@ -96,6 +100,89 @@ def test_a_message_is_carried_out_once_however_often_it_is_seen(ms: Tenant365) -
     assert len(answers(ms, leave.id)) == 1
     with ms.app.db.read() as s:
         assert s.scalar(select(func.count()).where(AuditEvent.action == "subscription.ended")) == 1
+
+
+def test_a_command_typed_as_a_reply_in_a_thread_is_answered_there_once(ms: Tenant365) -> None:
+    thread = ms.in_channel(KARI, "Spennende økt på fredag!")
+    assert ms.poll() == 0
+    ms.clock.advance(timedelta(seconds=5))
+    asked = ms.in_channel(JOHN, "!baerekraft subscribe", reply_to=thread.id)
+    mentioned = ms.in_channel(KARI, "meld på", mention=True, reply_to=thread.id)
+    ms.in_channel(OLA, "Gleder meg, meld på meg også", reply_to=thread.id)  # chatter, not a command
+    assert ms.poll() == 2
+    bot_answers = answers(ms, thread.id)
+    assert len(bot_answers) == 2 and "subscribed" in bot_answers[0] and "påmeldt" in bot_answers[1]
+    assert active_subscribers(ms) == [("john@example.org", "en"), ("kari@kommune.no", "nb")]
+    assert {asked.id, mentioned.id} <= {m.id for m in ms.graph.tenant.replies(thread.id)}
+    assert ms.poll() == 0  # read again next time: carried out once
+    assert len(answers(ms, thread.id)) == 2
+    # Hours later the old replies are still listed, but their writers are not looked up again.
+    ms.clock.advance(timedelta(seconds=90))
+    ms.poll()  # the replies of the last read's minute of overlap, once more
+    ms.clock.advance(timedelta(hours=2))
+    lookups = ms.graph.count("POST", r"/\$batch$") + ms.graph.count("GET", "^/users/")
+    assert ms.poll() == 0
+    assert ms.graph.count("POST", r"/\$batch$") + ms.graph.count("GET", "^/users/") == lookups
+
+
+def test_a_thread_with_more_replies_than_one_expansion_holds_is_read_to_its_end(
+    ms: Tenant365, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graph_teams, "MOST_EXPANDED", 3)  # Graph's 1000, made small
+    thread = ms.in_channel(KARI, "Hei")
+    for n in range(4):
+        ms.in_channel(KARI, f"takk {n}", reply_to=thread.id)
+    ms.in_channel(JOHN, "!baerekraft subscribe", reply_to=thread.id)  # the sixth, past the expansion
+    assert ms.poll() == 1
+    assert active_subscribers(ms) == [("john@example.org", "en")]
+
+
+def test_replies_from_before_the_bot_watched_are_not_carried_out(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tenant365(db_url, ManualClock(NOW), monkeypatch) as ms:
+        ms.login()
+        thread = ms.in_channel(KARI, "Hei")
+        ms.in_channel(KARI, "!baerekraft meld på", reply_to=thread.id)
+        ms.clock.advance(timedelta(seconds=5))
+        assert ms.poll() == 0
+        assert ms.poll() == 0
+        assert active_subscribers(ms) == []
+
+
+def test_the_fake_lists_a_channel_as_graph_does(ms: Tenant365) -> None:
+    """Graph: the delta and the plain listing give root messages only; replies come with
+    `$expand=replies` (up to 1000 a thread, then `replies@odata.nextLink`) or from `/replies`;
+    a page holds at most 50 threads (`$top`), a replies page at most 50; no $filter on a listing."""
+    thread = ms.in_channel(KARI, "Hei")
+    for n in range(3):
+        ms.in_channel(JOHN, f"svar {n}", reply_to=thread.id)
+    client, path = ms.m365.client, ms.m365.teams.channel_path
+    user = Auth.USER
+    delta = list(client.items(f"{path}/messages/delta", auth=user, permission=READ_CHANNEL))
+    assert [m["id"] for m in delta] == [thread.id] and "replies" not in delta[0]
+    plain = client.call("GET", f"{path}/messages", auth=user, permission=READ_CHANNEL).object()
+    assert [m["id"] for m in plain["value"]] == [thread.id] and "replies" not in plain["value"][0]
+    params = {"$top": "50", "$expand": "replies"}
+    expanded = client.call("GET", f"{path}/messages", auth=user, permission=READ_CHANNEL, params=params)
+    [root] = expanded.object()["value"]
+    assert [r["replyToId"] for r in root["replies"]] == [thread.id] * 3
+    replies = client.items(
+        f"{path}/messages/{thread.id}/replies", auth=user, permission=READ_CHANNEL, params={"$top": "2"}
+    )
+    assert len(list(replies)) == 3  # two pages
+    for bad in ({"$top": "51"}, {"$filter": "lastModifiedDateTime gt 2026-01-01T00:00:00Z"}):
+        with pytest.raises(GraphError) as refused:
+            client.call("GET", f"{path}/messages", auth=user, permission=READ_CHANNEL, params=bad)
+        assert refused.value.status == 400
+    with pytest.raises(GraphError):
+        client.call(
+            "GET",
+            f"{path}/messages/{thread.id}/replies",
+            auth=user,
+            permission=READ_CHANNEL,
+            params={"$top": "51"},
+        )
 
 
 def test_a_one_to_one_chat_needs_no_prefix(ms: Tenant365) -> None:

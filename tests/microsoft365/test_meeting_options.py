@@ -149,9 +149,10 @@ def test_without_the_permission_the_invitation_goes_and_teams_status_says_why(ms
     ms.say(OTHER, "meld på")
     session_id = ms.add_session(NOW + timedelta(days=10), speakers="Kari Nordmann")
     ms.m365.calendar.run_once()
+    tried = ms.graph.count("GET", MEETINGS, successful_only=False)  # a 403 is asked once more, fresh
     ms.clock.advance(timedelta(minutes=1))
     ms.m365.calendar.run_once()
-    assert ms.graph.count("GET", MEETINGS, successful_only=False) == 1, "not retried at every pass"
+    assert ms.graph.count("GET", MEETINGS, successful_only=False) == tried, "not retried at every pass"
     invitation_due(ms, session_id)
     ms.m365.calendar.run_once()
     [event] = ms.graph.tenant.live_events()

@@ -4,6 +4,7 @@ post in doubt looked up instead of posted twice."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,10 +18,14 @@ from bot.delivery import kinds
 from bot.delivery.channels import Recipient
 from bot.models import Delivery
 from bot.views import SeriesView
+from handlers.microsoft365.client import Auth
+from handlers.microsoft365.errors import GraphError
 from handlers.microsoft365.teams_sender import TeamsSender
-from tests.conftest import NOW
+from tests.conftest import NOW, ORGANISER
 from tests.delivery.helpers import simulate
-from tests.microsoft365.support import BOT_ID, JOHN, KARI, Tenant365, tenant365
+from tests.microsoft365.fakes.graph_teams import CARD
+from tests.microsoft365.fakes.graph_tenant import Message
+from tests.microsoft365.support import BOT_ID, JOHN, KARI, PUBLIC, Tenant365, tenant365
 
 HOSTILE = "Likestilling <b>nå</b> & <at>alle</at>"
 
@@ -51,14 +56,80 @@ def test_posts_in_the_channel_and_notifications_in_the_activity_feed(ms: Tenant3
     simulate(ms.app, ms.clock, NOW + timedelta(days=1, minutes=1))
     posts = ms.graph.tenant.channel_posts(by=BOT_ID)
     assert [p.subject.split(":")[0] for p in posts if p.subject] == ["Invitasjon", "Påminnelse"]
-    assert all("&lt;b&gt;nå&lt;/b&gt; &amp; &lt;at&gt;" in p.html and "<at>" not in p.html for p in posts)
+    # The title is plain text in the card (never markup or a mention), and nothing else is in the body.
+    assert all(HOSTILE in " ".join(card_texts(p)) and "<at>" not in p.html for p in posts)
     notified = [(user, body["topic"]["value"].split(":")[0]) for user, body in ms.graph.tenant.activities]
     assert notified == [(KARI, "Invitasjon"), (KARI, "Påminnelse")]
     assert all(body["activityType"] == "announcement" for _, body in ms.graph.tenant.activities)
-    assert teams_states(ms) == {("channel", "sent"): 2, ("user", "sent"): 2, ("user", "failed"): 2}
-    with ms.app.db.read() as s:
-        errors = s.scalars(select(Delivery.last_error).where(Delivery.state == "failed")).all()
-    assert all("Teams app installed" in (e or "") for e in errors)
+    # Kari and John are notified in one call each time; Graph accepts it whoever has the Teams app
+    # (202, no word per person), so John's rows are sent though he gets nothing.
+    assert teams_states(ms) == {("channel", "sent"): 2, ("user", "sent"): 4}
+    assert ms.graph.tenant.bulk_calls == [2, 2]
+
+
+def card_texts(post: Message) -> list[str]:
+    [card] = post.cards()
+    return [run["text"] for block in card["body"] for run in block.get("inlines", [])]
+
+
+def test_the_channel_post_is_an_adaptive_card_with_buttons_and_true_instructions(ms: Tenant365) -> None:
+    ms.login()
+    ms.add_session(NOW + timedelta(days=2), "Sirkulær **økonomi** [klikk](https://evil.example)")
+    simulate(ms.app, ms.clock, NOW + timedelta(minutes=1))
+    [post] = ms.graph.tenant.channel_posts(by=BOT_ID)
+    [attachment] = post.attachments
+    assert post.html == f'<attachment id="{attachment["id"]}"></attachment>'
+    [card] = post.cards()
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+    # Text goes in TextRuns, which Teams never reads as markdown: the title cannot make a link.
+    assert {block["type"] for block in card["body"]} == {"RichTextBlock"}
+    texts = " ".join(card_texts(post))
+    assert "Sirkulær **økonomi** [klikk](https://evil.example)" in texts
+    assert "Skriv «!baerekraft meld på»" in texts  # how to write a command in the channel: the prefix
+    buttons = {a["title"]: a["url"] for a in card["actions"]}
+    assert all(a["type"] == "Action.OpenUrl" for a in card["actions"])
+    assert buttons["Meld meg på"] == f"{PUBLIC}/s/baerekraftsfredag/subscribe"
+    assert buttons["Meld meg av"] == f"{PUBLIC}/s/baerekraftsfredag/leave"
+    [event] = ms.graph.tenant.live_events()
+    assert buttons["Bli med i Teams-møtet"] == event.join_url
+    # Later posts say where and how: a reply in the thread, with the prefix or a mention.
+    simulate(ms.app, ms.clock, NOW + timedelta(days=1, minutes=1))
+    reminder = ms.graph.tenant.channel_posts(by=BOT_ID)[-1]
+    assert "Svar i denne tråden med «!baerekraft meld på»" in " ".join(card_texts(reminder))
+
+
+def test_a_follow_up_too_long_for_one_post_is_cut_to_fit_teams_28_kb(ms: Tenant365) -> None:
+    ms.login()
+    session_id = ms.add_session(NOW - timedelta(hours=4), allow_past=True)
+    for i in range(250):
+        url = f"https://ks.no/lysark/{i:03d}-sirkulaer-okonomi-i-kommunene-del-{i}.pdf"
+        ms.say(ORGANISER, f"ny lenke {session_id} {url} Lysark {i}: sirkulær økonomi i kommunene")
+    simulate(ms.app, ms.clock, NOW + timedelta(hours=2))
+    [post] = ms.graph.tenant.channel_posts(by=BOT_ID)
+    texts = card_texts(post)
+    assert "…" in texts and "Lysark 0: sirkulær økonomi i kommunene" in " ".join(texts)
+    assert teams_states(ms)[("channel", "sent")] == 1
+    assert ms.graph.count("POST", "/channels/[^/]+/messages$", successful_only=False) == 1
+
+
+def test_graph_refuses_a_card_the_message_body_does_not_name(ms: Tenant365) -> None:
+    ms.login()
+    card = {"type": "AdaptiveCard", "version": "1.4", "body": []}
+    attachment = {"id": "card-1", "contentType": CARD, "content": json.dumps(card)}
+    for content, attached in (("<p>hei</p>", attachment), ('<attachment id="card-1"></attachment>', None)):
+        body = {"body": {"contentType": "html", "content": content}}
+        if attached is not None:
+            body["attachments"] = [attached]
+        with pytest.raises(GraphError) as refused:
+            ms.m365.client.call(
+                "POST",
+                f"{ms.m365.teams.channel_path}/messages",
+                auth=Auth.USER,
+                permission="ChannelMessage.Send",
+                json=body,
+            )
+        assert refused.value.status == 400
+    assert ms.graph.tenant.channel_posts() == []
 
 
 def test_channel_posts_wait_for_a_login_while_the_activity_feed_goes_on(ms: Tenant365) -> None:

@@ -4,6 +4,7 @@ sent mail, Teams messages in the channel and chats, activity notifications. Test
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 import threading
 from collections.abc import Callable, Sequence
@@ -92,6 +93,20 @@ class Message:
     reply_to: str | None = None
     mentions: list[dict[str, Any]] = field(default_factory=list)
     channel: tuple[str, str] | None = None  # (team, channel)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def shown(self) -> str:
+        """What Teams shows of it: the body, and each attachment's content (a card's texts and links)."""
+        return self.html + "".join(str(a.get("content") or "") for a in self.attachments)
+
+    def cards(self) -> list[dict[str, Any]]:
+        """The Adaptive Cards attached, parsed."""
+        return [
+            json.loads(a["content"])
+            for a in self.attachments
+            if a.get("contentType") == "application/vnd.microsoft.card.adaptive"
+        ]
 
     def resource(self) -> str:
         if self.chat_id is not None:
@@ -113,6 +128,7 @@ class Message:
             "from": {"user": {"id": self.from_id, "displayName": self.from_name}, "application": None},
             "body": {"contentType": "html", "content": self.html},
             "mentions": self.mentions,
+            "attachments": self.attachments,
         }
         if self.chat_id is not None:
             body["chatId"] = self.chat_id
@@ -138,6 +154,7 @@ class Tenant:
         self.messages: list[Message] = []
         self.chats: dict[str, Chat] = {}
         self.activities: list[tuple[str, dict[str, Any]]] = []
+        self.bulk_calls: list[int] = []  # recipients of each bulk activity notification
         # The organiser mailbox has a Teams licence: its calendar allows Teams meetings.
         self.teams_meetings = True
         # Edits the organiser saves in Outlook just before the next PATCH reaches Exchange (a race).

@@ -3,7 +3,9 @@ credentials, device code and refresh tokens, and the device-code endpoint, over 
 
 Point msal at it with `MS_AUTHORITY_HOST=idp.url`. Tokens are opaque random strings the fake Graph
 checks here (`token_info`). A test approves a device login (`approve`), revokes a user's refresh
-tokens (`revoke`), expires every access token (`expire_access_tokens`), or makes the token endpoint
+tokens (`revoke`), expires every access token (`expire_access_tokens`) or the app's client secret
+(`expire_client_secret`), withdraws or grants the app's consent to a permission (`withdraw`, `grant`;
+as in Entra ID, a token keeps the roles it was issued with), or makes the token endpoint
 answer as Entra ID does when something is wrong (`fail_token`: the AADSTS error bodies below, or a 5xx
 with Retry-After, on which msal raises `MsalServiceError`).
 
@@ -87,6 +89,10 @@ MFA_REQUIRED = TokenError(
     "Due to a configuration change made by your administrator, or because you moved to a new location, "
     "you must use multi-factor authentication to access '00000003-0000-0000-c000-000000000000'.",
 )
+SECRET_EXPIRED = (
+    f"AADSTS7000222: The provided client secret keys for app '{CLIENT_ID}' are expired. "
+    "Visit the Azure portal to create new keys for your app."
+)
 SERVER_ERROR = TokenError("server_error", 90100, "An unexpected error occurred.", status=503)
 
 
@@ -149,6 +155,7 @@ class FakeIdentityProvider(HttpsFake):
         self.refused: Counter[str] = Counter()
         self.issued: list[str] = []  # every token ever handed out, revoked ones too
         self.failures: list[Failure] = []
+        self.secret_expired = False
         self._lock = threading.Lock()
 
     # --- test helpers -------------------------------------------------------------------------
@@ -181,6 +188,27 @@ class FakeIdentityProvider(HttpsFake):
         with self._lock:
             for info in self.tokens.values():
                 info.expires_at = 0
+
+    def age_access_tokens(self, seconds: float) -> None:
+        """Every access token issued so far is `seconds` closer to its expiry (time passed)."""
+        with self._lock:
+            for info in self.tokens.values():
+                info.expires_at -= seconds
+
+    def expire_client_secret(self) -> None:
+        """The app's client secret passed its end date: client-credentials requests are refused
+        (tokens already issued work until they expire)."""
+        self.secret_expired = True
+
+    def withdraw(self, *permissions: str) -> None:
+        """An admin removes the app's consent to application `permissions` (new tokens lack them)."""
+        with self._lock:
+            self.app_permissions -= set(permissions)
+
+    def grant(self, *permissions: str) -> None:
+        """An admin grants consent to application `permissions` again (in new tokens)."""
+        with self._lock:
+            self.app_permissions |= set(permissions)
 
     def token_info(self, token: str | None) -> TokenInfo | None:
         with self._lock:
@@ -246,6 +274,8 @@ class FakeIdentityProvider(HttpsFake):
         if grant == "client_credentials":
             if form.get("client_secret") != CLIENT_SECRET:
                 return self._refuse(grant, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+            if self.secret_expired:
+                return self._refuse(grant, "invalid_client", SECRET_EXPIRED)
             audience = form.get("scope", "").removesuffix("/.default")
             return self._issue(grant, TokenInfo("app", audience, 0, None, frozenset(self.app_permissions)))
         if grant == DEVICE_GRANT:
