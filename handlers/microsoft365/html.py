@@ -1,29 +1,12 @@
-"""Small conversions between the bot's text and Teams' HTML, safe in both directions."""
+"""Small conversions between the bot's text and Teams' HTML, safe in both directions (text to
+HTML is the core's, bot/html_text.py)."""
 
 from __future__ import annotations
 
-import html
 import re
 from html.parser import HTMLParser
 
-URL = re.compile(r"https?://[^\s<>\"']+")
 AT = re.compile(r'<at\s+id="(\d+)"[^>]*>.*?</at>', re.IGNORECASE | re.DOTALL)
-
-
-def linkify(escaped: str) -> str:
-    """Turn URLs in already-escaped text into links (the href is the same escaped text)."""
-    return URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
-
-
-def paragraphs(escaped: str) -> str:
-    """Escaped plain text (line breaks and blank lines) as HTML paragraphs with clickable links."""
-    blocks = [b.strip("\n") for b in re.split(r"\n\s*\n", escaped.strip()) if b.strip()]
-    return "".join(f"<p>{linkify(b).replace(chr(10), '<br>')}</p>" for b in blocks)
-
-
-def text_as_html(text: str) -> str:
-    """Unescaped plain text (e.g. a rendered .txt template) as safe HTML."""
-    return paragraphs(html.escape(text, quote=True))
 
 
 class _Text(HTMLParser):

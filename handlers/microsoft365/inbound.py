@@ -13,11 +13,11 @@ from typing import Any
 from bot.commands import Command, Help
 from bot.core import Core
 from bot.dispatch import Reply
+from bot.html_text import paragraphs
 from bot.inbox import Executed
 from bot.parser import parse
 from handlers.microsoft365.directory import Directory
 from handlers.microsoft365.errors import GraphError, LoginNeeded
-from handlers.microsoft365.html import paragraphs
 from handlers.microsoft365.inbound_message import Incoming, Where, read_message
 from handlers.microsoft365.teams import TeamsApi
 

@@ -8,23 +8,23 @@ from the delivery's key (so the same delivery always has the same id).
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import uuid
 
 from bot.clock import Clock
 from bot.mail import MailFailed, MailMessage
+from bot.mail_mime import build_mime
 from handlers.microsoft365.client import Auth, GraphClient, segment
 from handlers.microsoft365.errors import GraphError
 from handlers.microsoft365.mailbox import DailyLimitReached, Mailbox
-from handlers.microsoft365.mime import build_mime, graph_body
 
 PERMISSION = "Mail.Send"
 READ_PERMISSION = "Mail.ReadBasic.All"
 
 
-def delivery_message_id(key: str, host: str) -> str:
-    """A deterministic Message-ID for one delivery."""
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{host}>"
+def graph_body(mime: bytes) -> bytes:
+    """What Graph's sendMail takes for MIME: the message base64-encoded, sent as text/plain."""
+    return base64.b64encode(mime)
 
 
 class MailApi:

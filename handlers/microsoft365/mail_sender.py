@@ -23,6 +23,8 @@ from bot.delivery.channels import (
     Target,
     TransientError,
 )
+from bot.mail_compose import compose, delivery_message_id
+from bot.mail_mime import IcsChoice, build_mime
 from bot.rendering import Renderer
 from bot.settings import Settings
 from bot.views import SeriesView
@@ -34,11 +36,9 @@ from handlers.microsoft365.errors import (
     Health,
     paused_by,
 )
-from handlers.microsoft365.mail import MailApi, delivery_message_id
-from handlers.microsoft365.mail_compose import compose
+from handlers.microsoft365.mail import MailApi
 from handlers.microsoft365.mailbox import DailyLimitReached, Mailbox
 from handlers.microsoft365.meeting_parts import EnsureMeeting, with_join_link
-from handlers.microsoft365.mime import IcsChoice, build_mime
 
 log = logging.getLogger(__name__)
 

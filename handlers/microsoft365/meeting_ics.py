@@ -15,9 +15,9 @@ import logging
 from sqlalchemy import select
 
 from bot.db import Database
+from bot.mail_mime import IcsChoice
 from handlers.microsoft365.calendar import CalendarApi
 from handlers.microsoft365.errors import GraphError
-from handlers.microsoft365.mime import IcsChoice
 from handlers.microsoft365.models import GraphEvent
 
 log = logging.getLogger(__name__)

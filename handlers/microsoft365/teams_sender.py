@@ -23,6 +23,7 @@ from bot.delivery.channels import (
     TransientError,
 )
 from bot.delivery.messages import context, render
+from bot.html_text import text_as_html
 from bot.rendering import Renderer
 from bot.views import SeriesView
 from handlers.microsoft365.card import CardLabels, CardPost, attachment_id, session_card
@@ -36,7 +37,7 @@ from handlers.microsoft365.errors import (
     LoginNeeded,
     paused_by,
 )
-from handlers.microsoft365.html import html_to_text, text_as_html
+from handlers.microsoft365.html import html_to_text
 from handlers.microsoft365.meeting_parts import EnsureMeeting, with_join_link
 from handlers.microsoft365.teams import TeamsApi
 

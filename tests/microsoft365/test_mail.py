@@ -244,7 +244,7 @@ def test_the_mime_is_a_real_multipart_mail() -> None:
     from datetime import UTC, datetime
 
     from bot.mail import Attachment
-    from handlers.microsoft365.mime import build_mime
+    from bot.mail_mime import build_mime
 
     raw = build_mime(
         MailMessage(
@@ -306,7 +306,7 @@ def test_list_unsubscribe_is_a_literal_https_url_at_real_length(
 def test_list_unsubscribe_with_two_addresses_folds_only_at_whitespace() -> None:
     from datetime import UTC, datetime
 
-    from handlers.microsoft365.mime import build_mime
+    from bot.mail_mime import build_mime
 
     https = f"https://{'a' * 40}.example.org/u/{'t' * 150}"
     header = f"<mailto:leave@{'b' * 60}.example.org?subject=unsubscribe>, <{https}>"

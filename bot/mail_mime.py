@@ -1,8 +1,8 @@
 """A mail as MIME (RFC 5322): text and HTML alternatives, attachments (the session's `.ics`), and any
-headers we need.
+headers we need; the same bytes whatever carries them (Graph's sendMail, SMTP, an `.eml` file).
 
 Graph's JSON sendMail accepts only `X-` custom headers; List-Unsubscribe and List-Unsubscribe-Post
-need the MIME route, so every mail the bot sends is built here and posted base64-encoded.
+need the MIME route, so every mail the bot sends is built here.
 
 Mail providers read `List-Unsubscribe` only as literal `<https://…>` (RFC 2369, RFC 8058), but the
 stdlib's email policy RFC 2047-encodes any header with a word longer than a line (a real unsubscribe
@@ -12,7 +12,6 @@ whitespace between their addresses, never encoded.
 
 from __future__ import annotations
 
-import base64
 import email.utils
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,11 +100,6 @@ def build_mime(message: MailMessage, *, sender: str, message_id: str, date: date
             params=params,
         )
     return mail.as_bytes()
-
-
-def graph_body(mime: bytes) -> bytes:
-    """What Graph's sendMail takes for MIME: the message base64-encoded, sent as text/plain."""
-    return base64.b64encode(mime)
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,30 @@
 """One delivery as a mail: subject, text and HTML in the person's language, the session's `.ics`,
-`List-Unsubscribe` (RFC 8058 one-click) and a header naming the delivery."""
+`List-Unsubscribe` (RFC 8058 one-click), a header naming the delivery, and its stable Message-ID.
+Every mail transport sends these (Exchange through Graph, SMTP, the development mailbox)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from bot.delivery import kinds
 from bot.delivery.channels import OutgoingMessage
 from bot.delivery.messages import context, render
+from bot.html_text import text_as_html
 from bot.mail import Attachment, MailMessage
+from bot.mail_mime import IcsChoice, session_ics
 from bot.rendering import Renderer
 from bot.settings import Settings
 from bot.tokens import unsubscribe_headers, unsubscribe_url
-from handlers.microsoft365.html import text_as_html
-from handlers.microsoft365.mime import IcsChoice, session_ics
 
 DELIVERY_HEADER = "X-Baerekraft-Delivery"
 FEED_ICS = IcsChoice()  # the .ics under the web feed's UID (no Exchange meeting)
+
+
+def delivery_message_id(key: str, host: str) -> str:
+    """A deterministic Message-ID for one delivery: a resend after a crash carries the same id, so
+    the sender's Sent Items can be searched for it and receivers can tell it is the same mail."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{host}>"
 
 
 def compose(
