@@ -68,6 +68,7 @@ def compose(
                     organiser=organiser,
                     description=rendered.body,
                     uid=ics.uid,
+                    attendee=to if ics.invite else None,
                 ),
             )
     return MailMessage(to, rendered.subject, text, html, headers, attachments)

@@ -108,6 +108,9 @@ class IcsChoice:
 
     include: bool = True
     uid: str | None = None  # the Exchange meeting's iCalUId; None: the feed's `session-<id>@<host>`
+    # The mail is the invitation itself (no Exchange meeting): METHOD:REQUEST to the recipient as
+    # attendee, so calendars file it as a meeting and later REQUESTs/CANCELs update that entry.
+    invite: bool = False
 
 
 def session_ics(
@@ -118,12 +121,14 @@ def session_ics(
     organiser: str,
     description: str,
     uid: str | None = None,
+    attendee: str | None = None,
 ) -> Attachment:
     """The session as an `.ics`: `uid` (the Exchange meeting's iCalUId) or the UID of the web calendar
     feed (`session-<id>@<host>`), and the session's SEQUENCE, so calendars update their entry. PUBLISH
     for a planned session (a calendar offers to add or update it); CANCEL for a cancelled one. The MIME
-    type names the method and the charset (RFC 6047 2.4)."""
-    method = "CANCEL" if session.cancelled else "PUBLISH"
+    type names the method and the charset (RFC 6047 2.4). With an `attendee` the `.ics` is a meeting
+    request for that address (REQUEST, RFC 5546 3.2.2; not asked to reply) or its cancellation."""
+    method = "CANCEL" if session.cancelled else ("REQUEST" if attendee else "PUBLISH")
     calendar = Calendar()
     calendar.add("prodid", ICS_PRODID)
     calendar.add("version", "2.0")
@@ -137,6 +142,12 @@ def session_ics(
     event.add("summary", f"{session.series.name}: {session.title}")
     event.add("status", "CANCELLED" if session.cancelled else "CONFIRMED")
     event.add("organizer", f"mailto:{organiser}")
+    if attendee:
+        event.add(
+            "attendee",
+            f"mailto:{attendee}",
+            parameters={"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": "FALSE"},
+        )
     if session.join_url:
         event.add("location", session.join_url)
         event.add("url", session.join_url)

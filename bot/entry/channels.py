@@ -4,7 +4,7 @@ A channel's package is listed here; its channel (and the platform libraries it b
 or msal) is imported only when it is configured, so a CLI command that needs no Slack does not load
 it. The order matters where one channel uses what another offers: the web pages send their
 confirmation mails through the first channel that carries mail (the console in a console session,
-else Microsoft 365's Exchange).
+else Microsoft 365's Exchange, else an SMTP relay; SMTP is on only without Microsoft 365).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TextIO
 import handlers.console
 import handlers.microsoft365
 import handlers.slack
+import handlers.smtp
 import handlers.web
 from bot.channel import Channel, checked
 from bot.core import Core
@@ -28,6 +29,7 @@ CHANNEL_PACKAGES: tuple[ModuleType, ...] = (
     handlers.console,
     handlers.slack,
     handlers.microsoft365,
+    handlers.smtp,
     handlers.web,
 )
 
@@ -54,9 +56,10 @@ def channel_types() -> tuple[type[Channel], ...]:
     from handlers.console.channel import ConsoleChannel
     from handlers.microsoft365.channel import Microsoft365Channel
     from handlers.slack.channel import SlackChannel
+    from handlers.smtp.channel import SmtpChannel
     from handlers.web.channel import WebChannel
 
-    return ConsoleChannel, SlackChannel, Microsoft365Channel, WebChannel
+    return ConsoleChannel, SlackChannel, Microsoft365Channel, SmtpChannel, WebChannel
 
 
 def build_channels(
@@ -82,6 +85,10 @@ def build_channels(
         from handlers.microsoft365.channel import Microsoft365Channel
 
         channels.append(Microsoft365Channel(core, settings.microsoft))
+    if settings.smtp is not None:
+        from handlers.smtp.channel import SmtpChannel
+
+        channels.append(SmtpChannel(core, settings.smtp))
     from handlers.console.mailer import ConsoleMailer
     from handlers.web.channel import WebChannel
 

@@ -36,7 +36,7 @@ from bot.services.context import CoreConfig
 log = logging.getLogger(__name__)
 C = TypeVar("C", bound=Channel)
 # Channels reported on /healthz even when they are not configured ("off").
-KNOWN_CHANNELS = ("slack", "microsoft365")
+KNOWN_CHANNELS = ("slack", "microsoft365", "smtp")
 
 
 @dataclass

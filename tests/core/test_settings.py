@@ -15,6 +15,7 @@ import pytest
 import bot.settings as settings_module
 import handlers.microsoft365.settings
 import handlers.slack.settings
+import handlers.smtp.settings
 import handlers.web.settings
 from bot.entry.settings import BotSettings, load_settings
 from bot.settings import DeliveryLimits, SettingsError
@@ -25,6 +26,7 @@ SETTINGS_MODULES = (
     settings_module,
     handlers.slack.settings,
     handlers.microsoft365.settings,
+    handlers.smtp.settings,
     handlers.web.settings,
 )
 
@@ -45,6 +47,12 @@ MS_FULL = {
     "MS_CLIENT_SECRET": "client-SECRET-4444",
     "MS_ORGANISER": "baerekraft@ks.no",
 }
+SMTP_FULL = {
+    "SMTP_HOST": "smtp.kommune.no",
+    "SMTP_FROM": "Baerekraft@Kommune.no",
+    "SMTP_USERNAME": "baerekraft",
+    "SMTP_PASSWORD": "smtp-SECRET-7777",
+}
 SECRET_KEY = "secret-key-SECRET-5555-0123456789"
 HEALTH_TOKEN = "health-token-SECRET-6666"
 SECRETS = (
@@ -54,6 +62,7 @@ SECRETS = (
     SLACK_FULL["SLACK_SIGNING_SECRET"],
     SLACK_FULL["SLACK_APP_TOKEN"],
     MS_FULL["MS_CLIENT_SECRET"],
+    SMTP_FULL["SMTP_PASSWORD"],
 )
 
 
@@ -294,7 +303,8 @@ def test_without_credentials_both_channels_are_off_with_a_reason_each() -> None:
     s = load()
     assert len(channel_lines(s, "Slack")) == 1
     assert len(channel_lines(s, "Microsoft")) == 1
-    assert len(s.disabled_channels) == 2
+    assert len(channel_lines(s, "SMTP")) == 1
+    assert len(s.disabled_channels) == 3
 
 
 def test_slack_with_only_a_token_is_off_naming_the_signing_secret() -> None:
@@ -363,7 +373,7 @@ def test_full_microsoft_credentials_give_microsoft_settings() -> None:
         graph_api_url="https://graph.test/v1.0",
     )
     assert channel_lines(s, "Microsoft") == []
-    assert len(s.disabled_channels) == 1  # Slack is still off
+    assert len(s.disabled_channels) == 2  # Slack and SMTP are still off
 
 
 def test_repr_never_shows_a_secret() -> None:
@@ -475,6 +485,7 @@ def test_env_example_documents_every_variable_read(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(settings_module.Reader, "__init__", recording)
     load()
     load({**SLACK_FULL, **MS_FULL, "SECRET_KEY": SECRET_KEY})
+    load({**SMTP_FULL, "SECRET_KEY": SECRET_KEY})
     assert {"SECRET_KEY", "TEAMS_TEAM_ID", "GRAPH_API_URL", "MAIL_MAX_RECIPIENTS"} <= read
     undocumented = read - set(documented_variables())
     assert not undocumented, f"read by load_settings but not in .env.example: {sorted(undocumented)}"
@@ -513,3 +524,49 @@ def test_database_password_stays_out_of_repr_and_safe_url() -> None:
     assert "s3cr3t-pw" not in settings.database_url_safe
     assert settings.database_url_safe.startswith("postgresql+psycopg://bot:***@db.example.org")
     assert "s3cr3t-pw" in settings.database_url  # still usable to connect
+
+
+# --- SMTP ---------------------------------------------------------------------------------------
+
+
+def test_smtp_defaults_to_starttls_on_the_submission_port() -> None:
+    s = load(SMTP_FULL)
+    assert s.smtp is not None and s.mail_configured and not s.chat_configured
+    assert (s.smtp.host, s.smtp.port, s.smtp.starttls, s.smtp.tls) == ("smtp.kommune.no", 587, True, False)
+    assert s.smtp.sender == "baerekraft@kommune.no"  # one mailbox, as addresses are kept
+    assert (s.smtp.username, s.smtp.password) == ("baerekraft", "smtp-SECRET-7777")
+    assert "smtp-SECRET-7777" not in repr(s)
+
+
+def test_smtp_with_tls_from_the_start_uses_port_465() -> None:
+    s = load({**SMTP_FULL, "SMTP_TLS": "true"})
+    assert s.smtp is not None and (s.smtp.port, s.smtp.tls, s.smtp.starttls) == (465, True, False)
+
+
+def test_a_local_relay_without_login_may_go_unencrypted() -> None:
+    s = load({"SMTP_HOST": "localhost", "SMTP_PORT": "25", "SMTP_STARTTLS": "false", "SMTP_FROM": "a@b.no"})
+    assert s.smtp is not None and (s.smtp.port, s.smtp.starttls, s.smtp.username) == (25, False, None)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SMTP_HOST": "smtp.kommune.no"}, "SMTP_FROM"),
+        ({**SMTP_FULL, "SMTP_FROM": "a@b.no, c@d.no"}, "SMTP_FROM"),
+        ({**SMTP_FULL, "SMTP_PASSWORD": ""}, "SMTP_USERNAME and SMTP_PASSWORD"),
+        ({**SMTP_FULL, "SMTP_STARTTLS": "false"}, "SMTP_USERNAME: a password is sent only over TLS"),
+        ({**SMTP_FULL, "SMTP_TLS": "true", "SMTP_STARTTLS": "true"}, "SMTP_TLS and SMTP_STARTTLS"),
+        ({**SMTP_FULL, "SMTP_PORT": "99999"}, "SMTP_PORT"),
+        ({**SMTP_FULL, "SMTP_TIMEOUT": "-1"}, "SMTP_TIMEOUT"),
+    ],
+)
+def test_a_bad_smtp_setting_stops_start_up_naming_it(env: dict[str, str], named: str) -> None:
+    found = problems_of(env)
+    assert any(p.startswith(named) for p in found), found
+    assert not any("smtp-SECRET-7777" in p for p in found)
+
+
+def test_smtp_is_off_when_microsoft_365_carries_the_mail() -> None:
+    s = load({**SMTP_FULL, **MS_FULL})
+    assert s.smtp is None and s.microsoft is not None
+    assert channel_lines(s, "SMTP") == ["SMTP is off: Microsoft 365 is configured and carries the mail"]

@@ -166,6 +166,7 @@ def test_a_workspace_error_mid_fan_out_pauses_slack_and_it_resumes_by_itself(
     assert health["channels"] == {
         "slack": f"degraded: sending paused: {reason} ({problem})",
         "microsoft365": "off",
+        "smtp": "off",
         "web": "on",
     }
     [paused] = health["paused"]  # type: ignore[misc]
@@ -196,7 +197,12 @@ def test_a_workspace_error_mid_fan_out_pauses_slack_and_it_resumes_by_itself(
     assert len(per_key) == MEMBERS + 1 and set(per_key.values()) == {1}
     assert [r.getMessage() for r in caplog.records if "sending again" in r.getMessage()] != []
     health = _health(app)
-    assert health["channels"] == {"slack": "off", "microsoft365": "off", "web": "on"}  # (not configured)
+    assert health["channels"] == {
+        "slack": "off",
+        "microsoft365": "off",
+        "smtp": "off",
+        "web": "on",
+    }  # (not configured)
     assert "paused" not in health and health["status"] == "ok"
     assert _audit(app) == ["channel.paused", "channel.resumed"]
     assert len([x for x in mail.sent if x.kind == kinds.CHANNEL_DOWN]) == 1  # not again

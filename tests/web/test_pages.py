@@ -226,7 +226,7 @@ def test_healthz_reports_the_database_and_the_channels_to_operators(operated: We
     assert response.status_code == 200
     body = response.json()
     assert body["database"] == "ok"
-    assert body["channels"] == {"slack": "off", "microsoft365": "off", "web": "on"}
+    assert body["channels"] == {"slack": "off", "microsoft365": "off", "smtp": "off", "web": "on"}
     assert (body["status"], "problems" in body) == ("ok", False)
 
 
