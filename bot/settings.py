@@ -68,6 +68,8 @@ class Settings:
     limits: DeliveryLimits = field(default_factory=DeliveryLimits)
     # Where acked requests wait on local disk while the database cannot take them (bot/inbox_spool.py).
     inbox_spool_dir: str = "./spool"
+    # The development mailbox: console mode without a mail transport writes mails here as .eml files.
+    mail_dir: str = "./mail"
 
     @property
     def database_url_safe(self) -> str:
@@ -239,6 +241,7 @@ def core_settings(r: Reader) -> Settings:
         worker_process=r.parsed("WORKER_PROCESS", True, boolean, "true or false"),
         worker_nice=r.parsed("WORKER_NICE", 10, nice, "a whole number from 0 to 19"),
         inbox_spool_dir=r.text("INBOX_SPOOL_DIR", "./spool") or "./spool",
+        mail_dir=r.text("MAIL_DIR", "./mail") or "./mail",
         limits=DeliveryLimits(
             mail_rate_per_minute=r.parsed(
                 "MAIL_RATE_PER_MINUTE", 30, positive_int, "a positive whole number"

@@ -76,7 +76,9 @@ def build_channels(
     if console is not None:
         from handlers.console.channel import ConsoleChannel
 
-        channels.append(ConsoleChannel(core, console))
+        # Without a mail transport, the console's development mailbox takes the mail (.eml files).
+        mail_dir = None if settings.mail_configured else Path(settings.mail_dir)
+        channels.append(ConsoleChannel(core, console, mail_dir=mail_dir))
     if settings.slack is not None:
         from handlers.slack.channel import SlackChannel
 
