@@ -77,6 +77,9 @@ class Dispatcher:
     ) -> None:
         self.db, self.clock, self.config, self.errors = db, clock, config, errors
         self.erasers = tuple(erasers)
+        # How many of a series' subscribers no configured channel reaches (bot/delivery/reach.py),
+        # told to organisers with the count; set by the composition root once the channels exist.
+        self.unreached: Callable[[Session, Series], int] | None = None
 
     def execute(
         self, actor: c.Actor, command: c.Command, *, within: Callable[[Session], None] | None = None
@@ -102,6 +105,8 @@ class Dispatcher:
         with self.db.transaction() as s:
             ctx = Ctx(s, actor, self.clock.now(), self.config, self.erasers)
             result = handler(ctx, command)
+            if result.key == "count" and result.series is not None and self.unreached is not None:
+                result.data["unreached"] = self.unreached(s, result.series)
             spoken = self._spoken(command, result.series)
             if spoken is not None and not isinstance(command, _NOT_LEARNED_FROM):
                 languages.learn(ctx, spoken)

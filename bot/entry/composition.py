@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -19,8 +19,10 @@ from bot.channel import Channel
 from bot.clock import Clock, SystemClock
 from bot.core import Core
 from bot.db import Database, make_engine
+from bot.delivery.channels import Sender
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.leader import Leadership
+from bot.delivery.reach import unreached, unreached_by_series
 from bot.dispatch import Dispatcher
 from bot.entry.channels import build_channels, channel_erasers, channel_templates
 from bot.entry.send_metrics import SendMetrics
@@ -48,6 +50,7 @@ class App:
     mailer: Mailer
     health: HealthBoard
     send_metrics: SendMetrics
+    _senders: list[Sender] | None = field(default=None, repr=False)
 
     @property
     def db(self) -> Database:
@@ -80,6 +83,20 @@ class App:
     def channel(self, kind: type[C]) -> C | None:
         """The running channel of this type, if configured."""
         return next((c for c in self.channels if isinstance(c, kind)), None)
+
+    def reach_senders(self) -> list[Sender]:
+        """The senders that decide whom the bot reaches: the engine's, or (a command that attached
+        none) the channels' own, made once."""
+        if self.delivery.senders:
+            return list(self.delivery.senders)
+        if self._senders is None:
+            self._senders = [sender for channel in self.channels for sender in channel.senders()]
+        return self._senders
+
+    def unreached(self) -> dict[str, int]:
+        """Per series, how many subscribers no configured channel reaches (series with none left out)."""
+        with self.db.read() as s:
+            return unreached_by_series(s, self.reach_senders())
 
     def channel_states(self) -> dict[str, str]:
         """Each channel's state for operators (`/healthz`): its own report, or "off"; "degraded"
@@ -142,7 +159,9 @@ def build(
         deliveries_queued=delivery.wake,
     )
     channels, transport = build_channels(core, settings, console=console, mailer=mailer)
-    return App(settings, core, delivery, tuple(channels), transport, health, send_metrics)
+    app = App(settings, core, delivery, tuple(channels), transport, health, send_metrics)
+    core.dispatcher.unreached = lambda s, series: len(unreached(s, series, app.reach_senders()))
+    return app
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 import jobs
 from bot.channel import Channel, checked
@@ -87,6 +88,7 @@ class Runtime:
             self.started.append(channel)
         jobs.register(self.scheduler, app, [job for channel in channels for job in channel.jobs()])
         self.scheduler.start()
+        log_unreached(app)
 
     def stop(self) -> None:
         if self.fronts:
@@ -101,6 +103,23 @@ class Runtime:
         self.started.clear()
         if self.web is not None:
             self.web.stop()
+
+
+def log_unreached(app: App) -> None:
+    """Once at start: subscribers that no configured channel reaches (they would get nothing)."""
+    try:
+        counts = app.unreached()
+    except SQLAlchemyError as exc:
+        log.warning("cannot count the subscribers no channel reaches: %s", type(exc).__name__)
+        return
+    for slug, count in counts.items():
+        log.warning(
+            "series %s: %d subscriber%s no configured channel reaches (set up mail: SMTP_HOST or "
+            "Microsoft 365); they get nothing until one does",
+            slug,
+            count,
+            "" if count == 1 else "s",
+        )
 
 
 def attach_senders(app: App) -> None:

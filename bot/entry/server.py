@@ -73,9 +73,14 @@ def _report(app: App, database: str) -> dict[str, object]:
         for place, trouble in app.health.recent().items()
         if trouble.last_at is not None
     }
+    unreached = _unreached(app) if database == "ok" else {}
     # "on" works, "off" is not configured; anything else ("degraded", "reconnecting (...)") does not.
+    # Subscribers no channel reaches make it degraded too: they would get nothing, silently.
     degraded = (
-        database != "ok" or bool(problems) or any(state not in ("on", "off") for state in channels.values())
+        database != "ok"
+        or bool(problems)
+        or bool(unreached)
+        or any(state not in ("on", "off") for state in channels.values())
     )
     body: dict[str, object] = {
         "status": "degraded" if degraded else "ok",
@@ -84,9 +89,20 @@ def _report(app: App, database: str) -> dict[str, object]:
     }
     if problems:
         body["problems"] = problems
+    if unreached:
+        body["unreached_subscribers"] = unreached
     if paused := _paused(app):
         body["paused"] = paused
     return body
+
+
+def _unreached(app: App) -> dict[str, int]:
+    """Per series, subscribers no configured channel reaches; empty if the count itself fails."""
+    try:
+        return app.unreached()
+    except SQLAlchemyError as exc:
+        log.warning("health check: cannot count unreached subscribers: %s", type(exc).__name__)
+        return {}
 
 
 def _paused(app: App) -> list[dict[str, str | None]]:

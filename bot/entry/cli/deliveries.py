@@ -14,10 +14,12 @@ from sqlalchemy import select
 
 from bot.bounds import MAX_ID
 from bot.delivery.operations import list_deliveries, preview, retry, send_now
+from bot.delivery.reach import unreached
 from bot.entry.cli.common import open_app, operate
 from bot.entry.composition import App
 from bot.entry.runtime import attach_senders
 from bot.models import Delivery, DeliveryState
+from bot.models import Session as SessionRow
 from handlers.console.sender import ConsoleSender
 
 app = typer.Typer(help="The outbox: what was, is being and will be sent.", no_args_is_help=True)
@@ -112,11 +114,28 @@ def send(
                 table.add_row(channel, target, language, str(person_id or "–"))
             out.print(table)
             out.print(f"{len(rows)} messages would be sent. Nothing was sent.")
+            _say_unreached(bot, session_id)
             return
         ids = operate(bot, lambda ctx: send_now(ctx, bot.delivery.planner, session_id, kind))
         left = _drain_with_progress(bot, ids, wait)
         if left:
             raise typer.Exit(1)
+
+
+def _say_unreached(bot: App, session_id: int) -> None:
+    """How many of the session's series' subscribers no configured channel reaches (if any)."""
+    with bot.db.read() as s:
+        session = s.get(SessionRow, session_id)
+        if session is None:
+            return
+        missed = len(unreached(s, session.series, bot.reach_senders()))
+        name = session.series.name
+    if missed:
+        out.print(
+            f"{missed} subscriber{'' if missed == 1 else 's'} of {name} no configured channel reaches: "
+            "they get nothing (set up mail: SMTP_HOST, or Microsoft 365).",
+            markup=False,
+        )
 
 
 def _drain_with_progress(bot: App, ids: list[int], patience: float) -> int:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.delivery.operations import set_offsets
+from bot.delivery.reach import unreached
 from bot.entry.cli.common import open_app, operate
 from bot.services.context import Ctx
 from bot.services.series import all_series, create_series, resolve_series, set_language
@@ -71,6 +72,8 @@ def show_cmd(slug: str = typer.Argument(..., help="The series' slug.")) -> None:
                 "reminders": series.reminder_offsets + " before",
                 "followup": series.followup_delay + " after the end (once slides are added)",
                 "subscribers": active_count(ctx, series),
+                # Subscribers no configured channel reaches (they get nothing): bot/delivery/reach.py.
+                "unreached": len(unreached(ctx.s, series, bot.reach_senders())),
             }
 
         data = operate(bot, show)

@@ -1,0 +1,44 @@
+"""Who no configured channel reaches: subscribers the bot holds but cannot tell anything (an imported
+address with no mail transport, a Slack user without Slack). Shown wherever an operator or organiser
+looks (`/healthz`, `send --dry-run`, `series show`, `antall`, the start-up log), never silently.
+
+A subscriber is reached when some sender, for some kind of public message, has a target that is them
+(a mail, a direct message, an activity-feed notice), or posts to a place shared by everyone (an
+announcement channel) on a platform where they have an account (the sender's channel name is the
+identity's platform: "slack", "teams", "console").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.delivery import kinds
+from bot.delivery.channels import Recipient, Sender
+from bot.delivery.recipients import subscribers
+from bot.models import Series
+from bot.views import SeriesView
+
+
+def unreached(s: Session, series: Series, senders: Sequence[Sender]) -> list[Recipient]:
+    """The series' active subscribers whom none of `senders` reaches."""
+    people = subscribers(s, series)
+    view = SeriesView.of(series)
+    reached: set[int] = set()
+    for sender in senders:
+        for kind in sorted(kinds.PUBLIC):
+            targets = sender.audience(kind, view, people)
+            reached.update(t.person_id for t in targets if t.person_id is not None)
+            if any(t.person_id is None for t in targets):
+                reached.update(p.person_id for p in people if sender.channel in p.identities)
+    return [p for p in people if p.person_id not in reached]
+
+
+def unreached_by_series(s: Session, senders: Sequence[Sender]) -> dict[str, int]:
+    """Per series' slug, how many of its subscribers no sender reaches (only series with any)."""
+    counts = {
+        one.slug: len(unreached(s, one, senders)) for one in s.scalars(select(Series).order_by(Series.id))
+    }
+    return {slug: count for slug, count in counts.items() if count}
