@@ -5,6 +5,7 @@ through 4xx, 5xx, a refused login and an answer lost after the message."""
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -189,3 +190,19 @@ def test_a_relay_that_is_down_delays_the_mail(bot: SmtpBot, relay: FakeRelay) ->
     relay.restart()
     simulate(bot.app, bot.clock, bot.clock.now() + timedelta(hours=2))
     assert len(mails_to(relay, "kari@kommune.no")) == 1
+
+
+def test_a_relay_that_never_answers_times_out_and_the_mail_waits(db_url: str) -> None:
+    """A listening socket that takes the connection and says nothing (a hung relay)."""
+    with socket.socket() as silent, fake_relay() as relay:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        relay.port = silent.getsockname()[1]
+        with smtp_bot(db_url, relay, timeout=0.3) as bot:
+            bot.say(KARI, "meld på")
+            bot.plan(5)
+            simulate(bot.app, bot.clock, bot.clock.now() + timedelta(seconds=30))
+            with bot.app.db.read() as s:
+                [row] = s.scalars(select(Delivery)).all()
+            assert row.state == "pending" and row.attempts >= 1
+            assert "unreachable" in (row.last_error or "") and "timed out" in (row.last_error or "")
