@@ -30,7 +30,7 @@ class EmlFolder:
     sender = SENDER
 
     def __init__(self, folder: Path, clock: Clock, out: TextIO, lock: threading.Lock) -> None:
-        self.folder, self.clock, self.out, self.lock = folder, clock, out, lock
+        self.folder, self.clock, self.out, self.lock = folder.resolve(), clock, out, lock
 
     def paces(self) -> list[Pace]:
         return []
