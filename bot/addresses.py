@@ -54,3 +54,15 @@ def is_mailbox(text: str) -> bool:
     except BadAddress:
         return False
     return True
+
+
+def ascii_mailbox(address: str) -> str:
+    """The address with its domain in IDNA A-labels (`kari@xn--kommun-fva.no`), as the SMTP envelope
+    and mail headers need it without SMTPUTF8; unchanged when it is ASCII or not one mailbox."""
+    if address.isascii():
+        return address
+    try:
+        found = validate_email(address, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        return address
+    return str(found.ascii_email or address)

@@ -21,6 +21,7 @@ from typing import Any
 
 from icalendar import Calendar, Event
 
+from bot.addresses import ascii_mailbox
 from bot.calendar_ids import session_uid
 from bot.mail import Attachment, MailMessage
 from bot.views import SessionView
@@ -78,16 +79,17 @@ def one_line(value: str) -> str:
 def build_mime(message: MailMessage, *, sender: str, message_id: str, date: datetime) -> bytes:
     mail = EmailMessage(policy=SMTP)
     mail["From"] = sender
-    mail["To"] = one_line(message.to)
+    mail["To"] = ascii_mailbox(one_line(message.to))  # an IDN domain as xn--, never RFC 2047
     mail["Subject"] = one_line(message.subject)
     mail["Date"] = email.utils.format_datetime(date)
     mail["Message-ID"] = message_id
     for name, value in message.headers.items():
         if name.lower() not in OWN:
             mail[one_line(name)] = one_line(value)
-    mail.set_content(message.text, charset="utf-8")
+    # Quoted-printable: 7-bit clean, so any relay takes it (8BITMIME or not) and lines stay short.
+    mail.set_content(message.text, charset="utf-8", cte="quoted-printable")
     if message.html is not None:
-        mail.add_alternative(message.html, subtype="html", charset="utf-8")
+        mail.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
     for attachment in message.attachments:
         kind, *raw_params = (part.strip() for part in attachment.content_type.split(";"))
         maintype, _, subtype = kind.partition("/")

@@ -21,6 +21,7 @@ import socket
 import ssl
 from functools import cached_property
 
+from bot.addresses import ascii_mailbox
 from bot.delivery.channels import (
     CREDENTIALS,
     PERMISSION,
@@ -55,7 +56,7 @@ class SmtpTransport:
     def deliver(self, mime: bytes, *, to: str, message_id: str) -> str:
         smtp = self._open()
         try:
-            self._envelope(smtp, to, eight_bit=not mime.isascii())
+            self._envelope(smtp, ascii_mailbox(to))
             self._data(smtp, mime)
         finally:
             _close(smtp)
@@ -107,10 +108,10 @@ class SmtpTransport:
             _close(smtp)
             raise TransientError(f"{self.where} unreachable: {type(exc).__name__}: {exc}") from exc
 
-    def _envelope(self, smtp: smtplib.SMTP, to: str, *, eight_bit: bool) -> None:
-        options = ["BODY=8BITMIME"] if eight_bit and smtp.has_extn("8bitmime") else []
+    def _envelope(self, smtp: smtplib.SMTP, to: str) -> None:
+        """MAIL FROM and RCPT TO (the message is 7-bit: bot/mail_mime.py, so no BODY=8BITMIME)."""
         try:
-            code, reply = smtp.mail(self.sender, options)
+            code, reply = smtp.mail(self.sender)
             if code != 250:
                 said = f"{self.where} refused the sender {self.sender}: {_said(code, reply)}"
                 if code in AUTH_CODES:

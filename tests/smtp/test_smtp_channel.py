@@ -206,3 +206,17 @@ def test_a_relay_that_never_answers_times_out_and_the_mail_waits(db_url: str) ->
                 [row] = s.scalars(select(Delivery)).all()
             assert row.state == "pending" and row.attempts >= 1
             assert "unreachable" in (row.last_error or "") and "timed out" in (row.last_error or "")
+
+
+def test_an_address_with_an_international_domain_is_sent_as_idna_and_every_mail_is_7_bit(
+    bot: SmtpBot, relay: FakeRelay
+) -> None:
+    bot.say(person("ola@kommuné.no"), "meld på")
+    bot.plan(5, "Sirkulær økonomi – æøå")
+    simulate(bot.app, bot.clock, bot.clock.now() + timedelta(minutes=2))
+    [received] = relay.received
+    assert received.rcpt_tos == ("ola@xn--kommun-gva.no",)
+    assert received.message()["To"] == "ola@xn--kommun-gva.no"  # never an RFC 2047 word in an address
+    assert received.data.isascii()  # any relay takes it, 8BITMIME or not
+    text = received.message().get_body(("plain",))
+    assert text is not None and "Sirkulær økonomi – æøå" in text.get_content()
