@@ -24,16 +24,21 @@ from bot.views import SeriesView
 
 def unreached(s: Session, series: Series, senders: Sequence[Sender]) -> list[Recipient]:
     """The series' active subscribers whom none of `senders` reaches."""
-    people = subscribers(s, series)
+    left = subscribers(s, series)
     view = SeriesView.of(series)
-    reached: set[int] = set()
     for sender in senders:
         for kind in sorted(kinds.PUBLIC):
-            targets = sender.audience(kind, view, people)
-            reached.update(t.person_id for t in targets if t.person_id is not None)
-            if any(t.person_id is None for t in targets):
-                reached.update(p.person_id for p in people if sender.channel in p.identities)
-    return [p for p in people if p.person_id not in reached]
+            if not left:
+                return left
+            targets = sender.audience(kind, view, left)
+            reached = {t.person_id for t in targets if t.person_id is not None}
+            shared = any(t.person_id is None for t in targets)
+            left = [
+                p
+                for p in left
+                if p.person_id not in reached and not (shared and sender.channel in p.identities)
+            ]
+    return left
 
 
 def unreached_by_series(s: Session, senders: Sequence[Sender]) -> dict[str, int]:
