@@ -10,6 +10,7 @@ CANCELLATION = "cancellation"
 TOPIC_NEEDED = "topic_needed"
 LEAD_TIME_WARNING = "lead_time_warning"
 CHANNEL_DOWN = "channel_down"  # a channel stopped sending (bot/delivery/outages.py)
+UNREACHED = "unreached"  # subscribers no configured channel reaches, at the invitation (reach.py)
 # A mail a web form asked for (a link to confirm a subscription or an erasure): one message to one
 # address, queued by the web channel (bot/delivery/fanouts.py `one_message`), never planned.
 CONFIRMATION = "confirmation"
@@ -17,7 +18,7 @@ CONFIRMATION = "confirmation"
 # To the series' subscribers (and its announcement channels).
 PUBLIC = frozenset({INVITATION, REMINDER, FOLLOWUP, CHANGE, CANCELLATION})
 # To the series' organisers only, through the channels they use.
-ORGANISERS = frozenset({TOPIC_NEEDED, LEAD_TIME_WARNING, CHANNEL_DOWN})
+ORGANISERS = frozenset({TOPIC_NEEDED, LEAD_TIME_WARNING, CHANNEL_DOWN, UNREACHED})
 # No longer worth sending once the session has started.
 BEFORE_START = frozenset({INVITATION, REMINDER, CHANGE, CANCELLATION})
 ALL = PUBLIC | ORGANISERS

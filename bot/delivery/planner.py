@@ -35,6 +35,7 @@ from bot.delivery.fanouts import (
     snapshots,
 )
 from bot.delivery.outbox import ENGINE
+from bot.delivery.reach import unreached_among
 from bot.delivery.recipients import Audience, AudienceStamp
 from bot.delivery.schedule import Planned, miss_reason, too_recent
 from bot.models import Delivery, DeliveryState, Fanout, FanoutState, Series, SessionStatus
@@ -211,6 +212,7 @@ class Planner:
             report.expanded.append(plan.key)
             if plan.kind == kinds.INVITATION:
                 invitation = Invitation(fanout.id, now)
+                self._warn_unreached(s, session, series, plan, p.audience.people(s, series), now)
             late = max(now, plan.due_at - lead) + lead > plan.due_at + LATE_WARNING
             if plan.kind in kinds.PUBLIC and lead > LATE_WARNING and late:
                 self._warn_late(s, session, series, plan, expansion, now)
@@ -327,6 +329,25 @@ class Planner:
             s, self.senders(), series, session.id, kinds.LEAD_TIME_WARNING, f"{plan.key}:late", payload, now
         )
         log.warning("fan-out %s to %s recipients takes %s: later than due", plan.key, payload["count"], lead)
+
+    def _warn_unreached(
+        self,
+        s: Session,
+        session: SessionRow,
+        series: Series,
+        plan: Planned,
+        people: list[Recipient],
+        now: datetime,
+    ) -> None:
+        """As the invitation goes out: tell the organisers (once) how many subscribers no configured
+        channel reaches, so they are not left out in silence."""
+        missed = len(unreached_among(people, SeriesView.of(series), self.senders()))
+        if not missed:
+            return
+        payload = {"about": plan.kind, "count": missed}
+        key = f"{plan.key}:unreached"
+        if notify_organisers(s, self.senders(), series, session.id, kinds.UNREACHED, key, payload, now):
+            log.warning("%s: %s subscribers no configured channel reaches; organisers told", plan.key, missed)
 
     def _audit(
         self, s: Session, now: datetime, series: Series, action: str, plan: Planned, **details: Any

@@ -24,8 +24,12 @@ from bot.views import SeriesView
 
 def unreached(s: Session, series: Series, senders: Sequence[Sender]) -> list[Recipient]:
     """The series' active subscribers whom none of `senders` reaches."""
-    left = subscribers(s, series)
-    view = SeriesView.of(series)
+    return unreached_among(subscribers(s, series), SeriesView.of(series), senders)
+
+
+def unreached_among(people: list[Recipient], view: SeriesView, senders: Sequence[Sender]) -> list[Recipient]:
+    """Those of `people` (a series' subscribers) whom none of `senders` reaches."""
+    left = people
     for sender in senders:
         for kind in sorted(kinds.PUBLIC):
             if not left:

@@ -43,6 +43,7 @@ PAYLOADS = {
         "start": "2026-03-06T08:00:00+00:00",
     },
     kinds.REMINDER: {"start": "2026-03-06T08:00:00+00:00", "offset": "1d"},
+    kinds.UNREACHED: {"about": "invitation", "count": 3},
     kinds.CHANNEL_DOWN: {
         "channel": "slack",
         "problem": "credentials",

@@ -14,6 +14,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
+from bot.commands import Actor
 from bot.models import Delivery
 from tests.conftest import ORGANISER, person
 from tests.delivery.helpers import simulate
@@ -220,3 +221,28 @@ def test_an_address_with_an_international_domain_is_sent_as_idna_and_every_mail_
     assert received.data.isascii()  # any relay takes it, 8BITMIME or not
     text = received.message().get_body(("plain",))
     assert text is not None and "Sirkulær økonomi – æøå" in text.get_content()
+
+
+def test_organisers_are_told_once_when_the_invitation_cannot_reach_everyone(
+    bot: SmtpBot, relay: FakeRelay
+) -> None:
+    bot.say(ORGANISER, "gi arrangør org@kommune.no")
+    bot.say(KARI, "meld på")
+    bot.say(Actor("slack", "U0SLACK1", name="Sol"), "meld på")  # Slack is not set up here
+    bot.plan(10)
+    simulate(bot.app, bot.clock, bot.clock.now() + timedelta(days=4))
+    [notice] = mails_to(relay, "org@kommune.no")
+    assert notice["Subject"] == "1 påmeldt til Bærekraftsfredag får ikke invitasjonen"
+    text = notice.get_body(("plain",))
+    assert text is not None and "når ikke fram til 1 av de påmeldte" in text.get_content()
+    [invitation] = mails_to(relay, "kari@kommune.no")
+    assert invitation["Subject"].startswith("Invitasjon")
+
+
+def test_no_notice_when_every_subscriber_is_reached(bot: SmtpBot, relay: FakeRelay) -> None:
+    bot.say(ORGANISER, "gi arrangør org@kommune.no")
+    bot.say(KARI, "meld på")
+    bot.plan(10)
+    simulate(bot.app, bot.clock, bot.clock.now() + timedelta(days=4))
+    assert mails_to(relay, "org@kommune.no") == []
+    assert len(mails_to(relay, "kari@kommune.no")) == 1
