@@ -65,7 +65,7 @@ class Channel(ABC):
         return ()
 
     def mail_transport(self) -> Mailer | None:
-        """A mail transport, if this channel carries mail (Exchange through Graph)."""
+        """A mail transport, if this channel carries mail (Exchange through Graph, an SMTP relay)."""
         return None
 
     def start(self) -> None:

@@ -1,7 +1,8 @@
 """Mail as the core sees it: a message and something that sends it.
 
-A channel that carries mail offers a transport (`Channel.mail_transport`: Exchange through Graph);
-without one the console channel prints the mail, so a new user still sees confirmation links work.
+A channel that carries mail offers a transport (`Channel.mail_transport`: Exchange through Graph, or
+an SMTP relay); without one the console channel writes the mail to its development mailbox (or prints
+it), so a new user still sees confirmation links work.
 """
 
 from __future__ import annotations
