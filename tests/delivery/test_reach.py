@@ -52,6 +52,10 @@ def test_mail_reaches_those_with_an_address_and_nothing_reaches_a_slack_user_wit
     assert "2 påmeldte" in reply and "1 av dem når boten ikke" in reply
     english = say(with_smtp, replace(ORGANISER, language="en"), "count")
     assert "1 of them is beyond every channel" in english
+    danish = say(with_smtp, replace(ORGANISER, language="da"), "antal")
+    assert "1 af dem kan botten ikke nå" in danish
+    nynorsk = say(with_smtp, replace(ORGANISER, language="nn"), "antall")
+    assert "1 av dei når ikkje boten" in nynorsk
 
 
 def test_all_reached_means_nothing_said(with_smtp: App) -> None:
