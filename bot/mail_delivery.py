@@ -54,13 +54,20 @@ class MimeTransport(Protocol):
 
 
 class MailDelivery:
-    channel = CHANNEL
     in_flight = 1
 
     def __init__(
-        self, renderer: Renderer, settings: Settings, transport: MimeTransport, clock: Clock
+        self,
+        renderer: Renderer,
+        settings: Settings,
+        transport: MimeTransport,
+        clock: Clock,
+        channel: str = CHANNEL,
     ) -> None:
+        """`channel`: the sender's name in the outbox, holds and notices ("smtp" for the relay, whose
+        outage advice differs from Exchange's "email")."""
         self.renderer, self.settings, self.transport, self.clock = renderer, settings, transport, clock
+        self.channel = channel
         self.host = uid_host(settings.public_base_url)
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:

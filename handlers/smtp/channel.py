@@ -1,4 +1,4 @@
-"""SMTP as a `Channel`: the "email" sender of the delivery engine (invitations with a meeting
+"""SMTP as a `Channel`: the mail sender ("smtp") of the delivery engine (invitations with a meeting
 request, changes, cancellations, reminders, follow-ups and organiser notices, one mail per person
 with an address) and the mail transport of the web pages. Nothing to receive, nothing in the
 background."""
@@ -33,10 +33,10 @@ class SmtpChannel(Channel):
         # The same key as any sender from this address: every process and mail kind share the pace.
         pace = Pace(f"mail:{settings.sender.lower()}", timedelta(seconds=60 / rate))
         self.transport = SmtpTransport(settings, pace)
-        self.delivery = MailDelivery(core.renderer, core.settings, self.transport, core.clock)
+        self.delivery = MailDelivery(core.renderer, core.settings, self.transport, core.clock, channel=NAME)
 
     def health(self) -> str:
-        # A relay that refuses the bot pauses the "email" sender: /healthz shows that hold itself.
+        # A relay that refuses the bot pauses this channel's sender: /healthz shows that hold itself.
         return "on"
 
     def senders(self) -> Sequence[Sender]:

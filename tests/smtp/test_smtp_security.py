@@ -9,12 +9,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.delivery.channels import CREDENTIALS
+from bot.delivery import kinds
+from bot.delivery.channels import CREDENTIALS, OutgoingMessage
+from bot.delivery.messages import render
+from bot.entry.composition import make_renderer
 from bot.mail import MailFailed, MailMessage
 from bot.models import Delivery
 from handlers.smtp.mailer import SmtpMailer
 from tests.conftest import person
 from tests.delivery.helpers import simulate
+from tests.delivery.test_messages import SERIES
 from tests.fakes.https_fake import local_ca
 from tests.smtp.fake_relay import fake_relay
 from tests.smtp.support import SENDER, smtp_bot
@@ -50,7 +54,7 @@ def test_a_relay_demanding_starttls_is_refused_in_the_clear_and_nothing_is_sent(
         simulate(bot.app, bot.clock, bot.clock.now() + timedelta(minutes=1))
         assert relay.received == []
         [hold] = bot.app.delivery.paused()
-        assert hold.channel == "email" and hold.problem == CREDENTIALS and "STARTTLS" in hold.reason
+        assert hold.channel == "smtp" and hold.problem == CREDENTIALS and "STARTTLS" in hold.reason
 
 
 def test_an_untrusted_certificate_pauses_the_mail(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,3 +102,20 @@ def test_the_web_confirmation_mails_go_through_the_relay(db_url: str) -> None:
         relay.refuse_rcpt["per@kommune.no"] = "550 5.1.1 No such user"
         with pytest.raises(MailFailed, match="550"):
             bot.app.mailer.send(MailMessage("per@kommune.no", "Bekreft", "Klikk her"))
+
+
+@pytest.mark.parametrize("language", ["nb", "en", "da", "nn"])
+@pytest.mark.parametrize(
+    ("problem", "advice"), [("credentials", "SMTP_PASSWORD"), ("permission", "SMTP_FROM")]
+)
+def test_the_organisers_notice_of_a_pause_gives_the_relays_advice_not_exchanges(
+    language: str, problem: str, advice: str
+) -> None:
+    payload = {"channel": "smtp", "problem": problem, "reason": "535 5.7.8", "target": None}
+    payload["since"] = "2026-03-06T08:00:00+00:00"
+    message = OutgoingMessage(
+        1, "k", kinds.CHANNEL_DOWN, "console", "console", language, SERIES, None, None, payload
+    )
+    rendered = render(make_renderer(), message)
+    assert advice in rendered.body and "Entra" not in rendered.body and "535 5.7.8" in rendered.body
+    assert "smtp" not in rendered.subject  # named as mail in the reader's language
