@@ -116,3 +116,22 @@ def pending_of_link(
     if found is None:
         return site.problem(req, "invalid_link", 400, again_url=again_url(None))
     return found
+
+
+def series_link(
+    site: Site, req: WebRequest, purpose: str, again_path: Callable[[str], str]
+) -> tuple[Pending, SeriesView] | Response:
+    """A confirmation link about a series (subscribe, leave) and its series, or the page explaining
+    why there is nothing to confirm. `again_path(slug)` is where to start again: a series' form."""
+
+    def again(found: Pending | None) -> str:
+        series = site.series_by_id(found.series_id) if found and found.series_id else None
+        return again_path(series.slug) if series else "/"
+
+    found = pending_of_link(site, req, purpose, again)
+    if isinstance(found, Response):
+        return found
+    series = site.series_by_id(found.series_id or 0)
+    if series is None:
+        return site.problem(req, "unknown_series", 404, again_url="/")
+    return found, series

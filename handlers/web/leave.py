@@ -16,7 +16,7 @@ from bot.commands import Actor, Unsubscribe
 from bot.text import visible
 from bot.views import SeriesView
 from handlers.web import pending
-from handlers.web.confirmations import MAX_EMAIL, email_problem, filled_by_a_bot, pending_of_link, send_link
+from handlers.web.confirmations import MAX_EMAIL, email_problem, filled_by_a_bot, send_link, series_link
 from handlers.web.pending import Pending
 from handlers.web.request import WebRequest
 from handlers.web.site import Site, masked
@@ -70,12 +70,10 @@ def sent(site: Site, req: WebRequest) -> Response:
 
 
 def confirm_page(site: Site, req: WebRequest) -> Response:
-    found = pending_of_link(site, req, pending.LEAVE, lambda p: _again(site, p))
-    if isinstance(found, Response):
-        return found
-    series = site.series_by_id(found.series_id or 0)
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+    link = series_link(site, req, pending.LEAVE, leave_path)
+    if isinstance(link, Response):
+        return link
+    found, series = link
     if found.confirmed or found.email is None:
         return _result(site, req, found, series, "unsubscribed")
     data = {"series": series, "address": masked(found.email), "token": req.param("token")}
@@ -83,12 +81,10 @@ def confirm_page(site: Site, req: WebRequest) -> Response:
 
 
 def confirm(site: Site, req: WebRequest) -> Response:
-    found = pending_of_link(site, req, pending.LEAVE, lambda p: _again(site, p))
-    if isinstance(found, Response):
-        return found
-    series = site.series_by_id(found.series_id or 0)
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+    link = series_link(site, req, pending.LEAVE, leave_path)
+    if isinstance(link, Response):
+        return link
+    found, series = link
     if not site.csrf_ok(req):
         return site.problem(req, "csrf", 403, again_url=req.path, fallback_language=found.language)
     if found.confirmed or found.email is None:  # a second press: the first one did it
@@ -104,8 +100,3 @@ def confirm(site: Site, req: WebRequest) -> Response:
 def _result(site: Site, req: WebRequest, found: Pending, series: SeriesView, outcome: str) -> Response:
     data = {"series": series, "outcome": outcome, "undo": None, "token": None}
     return site.page(req, "unsubscribed", data, fallback_language=found.language)
-
-
-def _again(site: Site, found: Pending | None) -> str:
-    series = site.series_by_id(found.series_id) if found and found.series_id else None
-    return leave_path(series.slug) if series else "/"

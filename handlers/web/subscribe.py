@@ -18,10 +18,9 @@ from handlers.web.confirmations import (
     MAX_NAME,
     email_problem,
     filled_by_a_bot,
-    pending_of_link,
     send_link,
+    series_link,
 )
-from handlers.web.pending import Pending
 from handlers.web.request import WebRequest
 from handlers.web.site import Site, masked
 
@@ -84,12 +83,10 @@ def sent(site: Site, req: WebRequest) -> Response:
 
 
 def confirm_page(site: Site, req: WebRequest) -> Response:
-    found = pending_of_link(site, req, pending.SUBSCRIBE, lambda p: _again(site, p))
-    if isinstance(found, Response):
-        return found
-    series = site.series_by_id(found.series_id or 0)
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+    link = series_link(site, req, pending.SUBSCRIBE, _subscribe_path)
+    if isinstance(link, Response):
+        return link
+    found, series = link
     if found.confirmed or found.email is None:
         return _result(site, req, series, "already_confirmed")
     data = {"series": series, "address": masked(found.email), "token": req.param("token")}
@@ -97,12 +94,10 @@ def confirm_page(site: Site, req: WebRequest) -> Response:
 
 
 def confirm(site: Site, req: WebRequest) -> Response:
-    found = pending_of_link(site, req, pending.SUBSCRIBE, lambda p: _again(site, p))
-    if isinstance(found, Response):
-        return found
-    series = site.series_by_id(found.series_id or 0)
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+    link = series_link(site, req, pending.SUBSCRIBE, _subscribe_path)
+    if isinstance(link, Response):
+        return link
+    found, series = link
     if not site.csrf_ok(req):
         return site.problem(req, "csrf", 403, again_url=req.path, fallback_language=found.language)
     if found.confirmed or found.email is None:
@@ -145,6 +140,5 @@ def _form_page(
     return site.page(req, "subscribe", data, status=status, fallback_language=series.language)
 
 
-def _again(site: Site, found: Pending | None) -> str:
-    series = site.series_by_id(found.series_id) if found and found.series_id else None
-    return f"/s/{series.slug}/subscribe" if series else "/"
+def _subscribe_path(slug: str) -> str:
+    return f"/s/{slug}/subscribe"
