@@ -29,7 +29,7 @@ from handlers.console.mailer import ConsoleMailer
 from handlers.console.sender import ConsoleSender
 
 LINE = "line"
-MAILBOX_NOTE = "E-post skrives til {where} som .eml-filer. (No mail transport: mails are written there.)"
+MAILBOX_NOTE = "Ingen e-post sendes herfra: e-postene skrives som .eml-filer til {where}"
 log = logging.getLogger(__name__)
 
 
