@@ -8,17 +8,20 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from bot.delivery import kinds
+from bot.delivery.channels import Recipient
 from bot.delivery.durations import format_offsets, parse_offset, parse_offsets
 from bot.delivery.fanouts import record_fanout
 from bot.delivery.planner import Planner
+from bot.delivery.reach import unreached_among
 from bot.delivery.recipients import subscribers
 from bot.delivery.schedule import Planned
-from bot.models import Delivery, DeliveryState, Fanout, FanoutState, Series
+from bot.models import Delivery, DeliveryState, Fanout, FanoutState, Series, SessionStatus
 from bot.models import Session as SessionRow
 from bot.services import audit
 from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.services.sessions import get_session
+from bot.views import SeriesView, SessionView
 
 MANUAL_KINDS = (kinds.INVITATION, kinds.REMINDER, kinds.FOLLOWUP)
 
@@ -123,15 +126,44 @@ def manual_plan(ctx: Ctx, session_id: int, kind: str) -> tuple[SessionRow, Plann
     return session, Planned(f"s{session.id}:{kind}:manual:{ctx.now.isoformat()}", kind, ctx.now, payload)
 
 
-def preview(ctx: Ctx, planner: Planner, session_id: int, kind: str) -> list[tuple[str, str, str, int | None]]:
-    """Who would get this message now, through which channel: (channel, target, language, person)."""
+def why_not_sent(session: SessionRow, kind: str, now: datetime) -> str | None:
+    """Why the outbox would skip every row of `kind` for this session now (as `outbox.skip_reason`
+    decides at sending), or None."""
+    if session.status == SessionStatus.CANCELLED.value:
+        return f"session {session.id} is cancelled"
+    if kind in kinds.BEFORE_START and session.start_at <= now:
+        held = session.status == SessionStatus.HELD.value
+        return f"session {session.id} {'was held' if held else 'has started'}: no {kind} goes out any more"
+    return None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What sending `kind` now would do: the sends (channel, target, language, person), why none
+    would go out (if so), the subscribers, and those of them no configured channel reaches
+    (`bot.delivery.reach`)."""
+
+    session: SessionView
+    plan: Planned
+    sends: list[tuple[str, str, str, int | None]]
+    blocked: str | None
+    people: list[Recipient]
+    unreached: list[Recipient]
+
+
+def preview(ctx: Ctx, planner: Planner, session_id: int, kind: str) -> Preview:
+    """Who would get this message now, through which channel; nothing is written."""
     session, plan = manual_plan(ctx, session_id, kind)
-    expansion = planner.expand_targets(plan, session.series, subscribers(ctx.s, session.series))
-    return [
+    people = subscribers(ctx.s, session.series)
+    expansion = planner.expand_targets(plan, session.series, people)
+    sends = [
         (channel, t.target, t.language, t.person_id)
         for channel, targets in expansion.targets.items()
         for t in targets
     ]
+    unreached = unreached_among(people, SeriesView.of(session.series), planner.senders())
+    blocked = why_not_sent(session, kind, ctx.now)
+    return Preview(SessionView.of(session), plan, sends, blocked, people, unreached)
 
 
 def send_now(ctx: Ctx, planner: Planner, session_id: int, kind: str) -> list[int]:

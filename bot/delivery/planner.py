@@ -179,9 +179,7 @@ class Planner:
         now = p.now
         if plan.key in snap.facts.existing or plan.due_at > now + LOOKAHEAD:
             return None
-        reason = miss_reason(plan, snap.session, plans, now) if plan.due_at <= now else None
-        if reason is None and plan.kind == kinds.REMINDER and invited_when and plan.due_at < invited_when:
-            reason = "missed: the invitation went out after this reminder's time"
+        reason = skip_reason(snap, plans, plan, invited_when, now)
         if reason is not None:
             return Verdict(skip=reason)
         if plan.due_at > now and not self._lead_reached(s, plan, snap.session.series, p):
@@ -361,6 +359,17 @@ class Planner:
             kind=plan.kind,
             **details,
         )
+
+
+def skip_reason(
+    snap: Snapshot, plans: list[Planned], plan: Planned, invited_when: datetime | None, now: datetime
+) -> str | None:
+    """Why the planner skips `plan` instead of sending it (it was missed), or None. `invited_when`:
+    when the invitation went out (or goes out in this pass), None if it has not."""
+    reason = miss_reason(plan, snap.session, plans, now) if plan.due_at <= now else None
+    if reason is None and plan.kind == kinds.REMINDER and invited_when and plan.due_at < invited_when:
+        reason = "missed: the invitation went out after this reminder's time"
+    return reason
 
 
 def _window(now: datetime) -> tuple[ColumnElement[bool], ...]:

@@ -46,12 +46,14 @@ def planned_for(
         return [Planned(f"s{session.id}:cancellation", kinds.CANCELLATION, session.updated_at)]
     start, tz = session.start_at, series.timezone
     start_iso = start.isoformat()
+    invitation = parse_offset(series.invitation_offset)
     plans = [
         Planned(
             invitation_key(session.id),
             kinds.INVITATION,
-            parse_offset(series.invitation_offset).before(start, tz),
+            invitation.before(start, tz),
             _announced(start_iso, session.join_url),
+            invitation,
         )
     ]
     offsets = parse_offsets(series.reminder_offsets)  # largest first: the last one is the last reminder
@@ -78,10 +80,9 @@ def planned_for(
             payload["previous_join_url"] = invited_join_url
         plans.append(Planned(key, kinds.CHANGE, session.updated_at, payload))
     if last_link_at is not None:
-        due = max(
-            parse_offset(series.followup_delay).after(session.end_at, tz), last_link_at + FOLLOWUP_GRACE
-        )
-        plans.append(Planned(f"s{session.id}:followup", kinds.FOLLOWUP, due))
+        delay = parse_offset(series.followup_delay)
+        due = max(delay.after(session.end_at, tz), last_link_at + FOLLOWUP_GRACE)
+        plans.append(Planned(f"s{session.id}:followup", kinds.FOLLOWUP, due, offset=delay))
     return plans
 
 

@@ -58,7 +58,8 @@ def test_preview_sends_nothing_and_send_now_sends_once(app: App, clock: ManualCl
     say(ORGANISER, "ny økt 2026-04-20 09:00 For hånd")
     with app.db.transaction() as s:
         shown = preview(_ctx(app, s), app.delivery.planner, 1, "reminder")
-    assert shown == [
+    assert shown.blocked is None and shown.unreached == []
+    assert shown.sends == [
         ("fake", "post", "nb", None),
         ("fake", "person:1", "nb", 1),
         ("fake", "person:2", "en", 2),

@@ -13,16 +13,22 @@ from rich.table import Table
 from sqlalchemy import select
 
 from bot.bounds import MAX_ID
-from bot.delivery.operations import list_deliveries, preview, retry, send_now
-from bot.delivery.reach import unreached
-from bot.entry.cli.common import open_app, operate
+from bot.delivery.ahead import Upcoming, schedule_ahead
+from bot.delivery.channels import OutgoingMessage
+from bot.delivery.messages import render
+from bot.delivery.operations import Preview, list_deliveries, preview, retry, send_now, why_not_sent
+from bot.entry.cli.common import fail, open_app, operate
 from bot.entry.composition import App
 from bot.entry.runtime import attach_senders
 from bot.models import Delivery, DeliveryState
-from bot.models import Session as SessionRow
+from bot.services.context import Ctx
+from bot.services.sessions import get_session
 from handlers.console.sender import ConsoleSender
+from handlers.web.mail_sender import CHANNEL as WEB_MAIL
 
-app = typer.Typer(help="The outbox: what was, is being and will be sent.", no_args_is_help=True)
+app = typer.Typer(
+    help="The outbox (what was and is being sent) and the schedule ahead (`plan`).", no_args_is_help=True
+)
 out = Console(highlight=False)
 
 
@@ -37,7 +43,8 @@ def list_cmd(
     limit: int = typer.Option(200, min=1, max=100_000, help="At most this many rows, newest first."),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
 ) -> None:
-    """List deliveries with their state, attempts and last error."""
+    """List the outbox: messages sent, failed, skipped or waiting, with state, attempts and last
+    error. Messages not yet due are not in it until the planner expands them: see `deliveries plan`."""
     with open_app() as bot:
         rows = operate(bot, lambda ctx: list_deliveries(ctx, session, state, limit))
         zone = ZoneInfo(bot.settings.timezone)
@@ -72,6 +79,45 @@ def list_cmd(
     out.print(table)
 
 
+@app.command("plan")
+def plan_cmd(
+    session: int | None = typer.Option(None, "--session", min=1, max=MAX_ID, help="Only this session."),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+) -> None:
+    """The schedule ahead: every message still to go out, when (UTC and the series' local time),
+    through which channels and to how many, as the planner will send it."""
+    with open_app() as bot:
+        _with_senders(bot)
+        ahead = operate(bot, lambda ctx: _ahead(ctx, bot, session))
+    if as_json:
+        typer.echo(json.dumps([u.as_json() for u in ahead], ensure_ascii=False, indent=2))
+        return
+    table = Table("session", "kind", "offset", "due (UTC)", "due (local)", "channels", "recipients")
+    for u in ahead:
+        shown = u.as_json()
+        table.add_row(
+            str(u.session_id),
+            u.kind,
+            u.offset or "–",
+            u.due_at.strftime("%Y-%m-%d %H:%M"),
+            u.due_at.astimezone(ZoneInfo(u.timezone)).strftime("%Y-%m-%d %H:%M %Z"),
+            ", ".join(f"{channel} {n}" for channel, n in sorted(u.channels.items())) or "–",
+            str(shown["recipients"]),
+        )
+    out.print(table)
+    out.print(_count(len(ahead), "message", "messages") + " still to go out.")
+
+
+def _ahead(ctx: Ctx, bot: App, session_id: int | None) -> list[Upcoming]:
+    if session_id is not None:
+        get_session(ctx, session_id)  # an unknown id is refused, not an empty plan
+    return schedule_ahead(ctx.s, bot.delivery.planner, ctx.now, session_id)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 @app.command("retry")
 def retry_cmd(
     ids: Annotated[list[int] | None, typer.Argument(min=1, max=MAX_ID, help="Delivery ids to retry.")] = None,
@@ -87,9 +133,10 @@ def retry_cmd(
 
 
 def _with_senders(bot: App) -> None:
-    """The channels' senders, or the console's when no channel sends (posts are printed)."""
+    """The channels' senders, or the console's when no channel sends announcements (posts are
+    printed; the web's confirmation mails are no announcements)."""
     attach_senders(bot)
-    if not bot.delivery.senders:
+    if all(sender.channel == WEB_MAIL for sender in bot.delivery.senders):
         bot.delivery.add_sender(ConsoleSender(bot.renderer))
 
 
@@ -108,34 +155,67 @@ def send(
     with open_app() as bot:
         _with_senders(bot)
         if dry_run:
-            rows = operate(bot, lambda ctx: preview(ctx, bot.delivery.planner, session_id, kind))
-            table = Table("channel", "target", "language", "person")
-            for channel, target, language, person_id in rows:
-                table.add_row(channel, target, language, str(person_id or "–"))
-            out.print(table)
-            out.print(f"{len(rows)} messages would be sent. Nothing was sent.")
-            _say_unreached(bot, session_id)
+            _dry_run(bot, operate(bot, lambda ctx: preview(ctx, bot.delivery.planner, session_id, kind)))
             return
+        reason = operate(bot, lambda ctx: why_not_sent(get_session(ctx, session_id), kind, ctx.now))
+        if reason is not None:
+            fail(f"Nothing was sent: {reason}.")
         ids = operate(bot, lambda ctx: send_now(ctx, bot.delivery.planner, session_id, kind))
         left = _drain_with_progress(bot, ids, wait)
         if left:
             raise typer.Exit(1)
 
 
-def _say_unreached(bot: App, session_id: int) -> None:
-    """How many of the session's series' subscribers no configured channel reaches (if any)."""
-    with bot.db.read() as s:
-        session = s.get(SessionRow, session_id)
-        if session is None:
-            return
-        missed = len(unreached(s, session.series, bot.reach_senders()))
-        name = session.series.name
-    if missed:
+# How each channel formats a message's text (the rest: plain text).
+FORMATS = {"slack": "mrkdwn"}
+
+
+def _dry_run(bot: App, shown: Preview) -> None:
+    """Who would get what through which channel, one rendered message per channel and language, and
+    plainly why nothing (or not everyone) would be reached."""
+    table = Table("channel", "target", "language", "person")
+    for channel, target, language, person_id in shown.sends:
+        table.add_row(channel, target, language, str(person_id or "–"))
+    out.print(table)
+    for (channel, language), message in _samples(bot, shown).items():
+        rendered = render(bot.renderer, message, fmt=FORMATS.get(channel, "text"))
+        out.print(f"\n── {channel}, {language} ──", markup=False)
+        out.print(f"{rendered.subject}\n\n{rendered.body}", markup=False)
+    if shown.unreached:
+        what = _count(len(shown.unreached), "subscriber", "subscribers")
         out.print(
-            f"{missed} subscriber{'' if missed == 1 else 's'} of {name} no configured channel reaches: "
-            "they get nothing (set up mail: SMTP_HOST, or Microsoft 365).",
+            f"\n{what} of {shown.session.series.name} no configured channel reaches: they get nothing"
+            " (set up mail: SMTP_HOST, or Microsoft 365).",
             markup=False,
         )
+    if shown.blocked:
+        out.print(f"\nNo message would be sent: {shown.blocked}. Nothing was sent.", markup=False)
+        return
+    would = _count(len(shown.sends), "message", "messages")
+    out.print(f"\n{would} would be sent. Nothing was sent.", markup=False)
+
+
+def _samples(bot: App, shown: Preview) -> dict[tuple[str, str], OutgoingMessage]:
+    """The message each (channel, language) would get: the first of its sends, as the worker builds it."""
+    people = {p.person_id: p for p in shown.people}
+    view = shown.session
+    samples: dict[tuple[str, str], OutgoingMessage] = {}
+    for channel, target, language, person_id in shown.sends:
+        if (channel, language) in samples:
+            continue
+        samples[(channel, language)] = OutgoingMessage(
+            delivery_id=0,
+            key=shown.plan.key,
+            kind=shown.plan.kind,
+            channel=channel,
+            target=target,
+            language=language,
+            series=view.series,
+            session=view,
+            recipient=people.get(person_id) if person_id is not None else None,
+            payload=dict(shown.plan.payload),
+        )
+    return samples
 
 
 def _drain_with_progress(bot: App, ids: list[int], patience: float) -> int:
