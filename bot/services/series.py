@@ -11,6 +11,7 @@ from bot.models import Series
 from bot.services import audit
 from bot.services.context import Ctx
 from bot.services.errors import UserError
+from bot.services.organisers import require_organiser
 from bot.settings import LANGUAGES
 from bot.views import SeriesView
 
@@ -41,10 +42,7 @@ def create_series(ctx: Ctx, slug: str, name: str, language: str, timezone: str) 
     if not SLUG_RE.match(slug):
         raise UserError("bad_slug", slug=slug)
     check_language(language)
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UserError("bad_timezone", timezone=timezone) from exc
+    _check_timezone(timezone)
     if ctx.s.scalar(select(func.count()).select_from(Series).where(Series.slug == slug)):
         raise UserError("series_exists", slug=slug)
     series = Series(slug=slug, name=name.strip(), language=language, timezone=timezone, created_at=ctx.now)
@@ -76,3 +74,40 @@ def set_language(ctx: Ctx, series: Series, language: str) -> bool:
         previous=previous,
     )
     return True
+
+
+def edit_series(
+    ctx: Ctx, series: Series, *, name: str | None, language: str | None, timezone: str | None
+) -> list[str]:
+    """Change a series' name, language (as `set_language` does) or time zone; returns what changed.
+    Sessions keep their moment in UTC: with a new time zone they show at the local time that moment
+    is there."""
+    require_organiser(ctx, series)
+    wanted: dict[str, str] = {}
+    if name is not None:
+        if not name.strip():
+            raise UserError("missing_name")
+        wanted["name"] = name.strip()
+    if timezone is not None:
+        wanted["timezone"] = _check_timezone(timezone)
+    changed = ["language"] if language is not None and set_language(ctx, series, language) else []
+    others = [key for key, value in wanted.items() if getattr(series, key) != value]
+    for key in others:
+        setattr(series, key, wanted[key])
+    if others:
+        audit.record(
+            ctx,
+            "series.changed",
+            series_id=series.id,
+            subject=("series", series.id),
+            changed={key: wanted[key] for key in others},
+        )
+    return changed + others
+
+
+def _check_timezone(timezone: str) -> str:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UserError("bad_timezone", timezone=timezone) from exc
+    return timezone

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import NoReturn, TextIO, TypeVar
 
@@ -72,13 +72,17 @@ def open_app(
         app.close()
 
 
-def operate(app: App, fn: Callable[[Ctx], T], actor: Actor | None = None) -> T:
-    """Run `fn` as one transaction; a refusal is printed from its reply template and exits 1."""
+def operate(
+    app: App, fn: Callable[[Ctx], T], actor: Actor | None = None, hints: Mapping[str, str] | None = None
+) -> T:
+    """Run `fn` as one transaction; a refusal is printed from its reply template and exits 1.
+    `hints`: by refusal key, a line for the operator naming the flag that would help."""
     try:
         with app.db.transaction() as s:
             return fn(Ctx(s, actor or operator(), app.clock.now(), app.config))
     except UserError as refusal:
-        fail(refusal_text(app, refusal))
+        hint = (hints or {}).get(refusal.key)
+        fail(refusal_text(app, refusal) + (f"\n{hint}" if hint else ""))
 
 
 def refusal_text(app: App, refusal: UserError) -> str:

@@ -10,13 +10,13 @@ from rich.table import Table
 
 from bot.delivery.operations import set_offsets
 from bot.delivery.reach import unreached
-from bot.entry.cli.common import open_app, operate
+from bot.entry.cli.common import fail, open_app, operate
 from bot.services.context import Ctx
-from bot.services.series import all_series, create_series, resolve_series, set_language
+from bot.services.series import all_series, create_series, edit_series, resolve_series, set_language
 from bot.services.subscriptions import active_count
 from bot.views import SeriesView
 
-app = typer.Typer(help="Series: list, add, show, set.", no_args_is_help=True)
+app = typer.Typer(help="Series: list, add, show, edit, set.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -79,6 +79,34 @@ def show_cmd(slug: str = typer.Argument(..., help="The series' slug.")) -> None:
         data = operate(bot, show)
     for key, value in data.items():
         typer.echo(f"{key}: {value if value is not None else '–'}")
+
+
+@app.command("edit")
+def edit_cmd(
+    slug: str = typer.Argument(..., help="The series' slug."),
+    name: str | None = typer.Option(None, help="New display name."),
+    language: str | None = typer.Option(
+        None, help="The series' language for people who chose none: nb, en, da or nn."
+    ),
+    timezone: str | None = typer.Option(
+        None, help="IANA time zone, e.g. Europe/Copenhagen (sessions keep their moment in UTC)."
+    ),
+) -> None:
+    """Change a series' name, language or time zone."""
+    if name is None and language is None and timezone is None:
+        fail("Nothing to change: give --name, --language or --timezone.", 2)
+    with open_app() as bot:
+
+        def edit(ctx: Ctx) -> dict[str, object]:
+            series = resolve_series(ctx, slug)
+            changed = edit_series(ctx, series, name=name, language=language, timezone=timezone)
+            return {key: getattr(series, key) for key in changed}
+
+        changed = operate(bot, edit)
+    if not changed:
+        typer.echo(f"Series {slug}: nothing changed.")
+    for key, value in changed.items():
+        typer.echo(f"{key}: {value}")
 
 
 @app.command("set")

@@ -12,14 +12,16 @@ from rich.table import Table
 
 from bot.bounds import MAX_ID
 from bot.commands import SessionFields
+from bot.delivery.ahead import Upcoming, schedule_ahead
 from bot.entry.cli.common import fail, open_app, operate
+from bot.entry.runtime import attach_senders
 from bot.services.context import Ctx
 from bot.services.links import add_link
 from bot.services.series import resolve_series
-from bot.services.sessions import add_session, cancel_session, list_sessions
+from bot.services.sessions import add_session, cancel_session, change_session, get_session, list_sessions
 from bot.views import SessionView
 
-app = typer.Typer(help="Sessions: add, list, cancel.", no_args_is_help=True)
+app = typer.Typer(help="Sessions: add, list, show, edit, cancel.", no_args_is_help=True)
 links_app = typer.Typer(help="Presentation links on a session.", no_args_is_help=True)
 
 
@@ -56,9 +58,112 @@ def add_cmd(
     )
     with open_app() as bot:
         session_id = operate(
-            bot, lambda ctx: add_session(ctx, resolve_series(ctx, series), fields, allow_past=past).id
+            bot,
+            lambda ctx: add_session(ctx, resolve_series(ctx, series), fields, allow_past=past).id,
+            hints={"start_in_past": "To add a session that took place (for the archive), add --past."},
         )
     typer.echo(session_id)
+
+
+@app.command("edit")
+def edit_cmd(
+    session_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The session's id."),
+    title: str | None = typer.Option(None, help="New title."),
+    start: str | None = typer.Option(
+        None, help='New local start in the series\' time zone: "YYYY-MM-DD HH:MM".'
+    ),
+    duration: int | None = typer.Option(None, min=1, max=1440, help="New duration in minutes."),
+    topic: str | None = typer.Option(None, help="Topic, e.g. SDG 5."),
+    speakers: str | None = typer.Option(None, help="Speakers, comma-separated."),
+    description: str | None = typer.Option(None, help="Description or agenda."),
+    join_url: str | None = typer.Option(None, help="Teams join link."),
+) -> None:
+    """Change a session, as `endre økt` in chat does: subscribers who were invited get the change."""
+    fields = SessionFields(
+        title=title,
+        start_local=_local_start(start) if start is not None else None,
+        duration_minutes=duration,
+        topic=topic,
+        speakers=speakers,
+        description=description,
+        join_url=join_url,
+    )
+    if fields == SessionFields():
+        fail(
+            "Nothing to change: give --title, --start, --duration, --topic, --speakers, "
+            "--description or --join-url.",
+            2,
+        )
+    with open_app() as bot:
+
+        def edit(ctx: Ctx) -> tuple[SessionView, list[str]]:
+            session, changed = change_session(ctx, session_id, fields)
+            return SessionView.of(session), changed
+
+        view, changed = operate(
+            bot,
+            edit,
+            hints={
+                "start_in_past": "A session cannot be moved into the past; give a later --start.",
+                "session_cancelled": "A cancelled session stays so: add a new one with `sessions add`.",
+            },
+        )
+    if not changed:
+        typer.echo(f"Session {session_id}: nothing changed.")
+        return
+    typer.echo(f"Session {session_id} changed: {', '.join(changed)}.")
+    for line in _details(view):
+        typer.echo(line)
+
+
+@app.command("show")
+def show_cmd(
+    session_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The session's id."),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
+) -> None:
+    """Show one session: its times (local and UTC), details, links and the messages still to go out."""
+    with open_app() as bot:
+        attach_senders(bot)
+
+        def show(ctx: Ctx) -> tuple[SessionView, list[Upcoming]]:
+            view = SessionView.of(get_session(ctx, session_id))
+            return view, schedule_ahead(ctx.s, bot.delivery.planner, ctx.now, session_id)
+
+        view, ahead = operate(bot, show)
+    if as_json:
+        data = {**_as_dict(view), "ahead": [u.as_json() for u in ahead]}
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for line in _details(view):
+        typer.echo(line)
+    typer.echo(f"links: {len(view.links)}")
+    for link in view.links:
+        typer.echo(f"  {link.id}: {link.title}{f' ({link.speaker})' if link.speaker else ''} {link.url}")
+    typer.echo(f"still to go out: {len(ahead)}")
+    for u in ahead:
+        local = u.due_at.astimezone(ZoneInfo(u.timezone)).strftime("%Y-%m-%d %H:%M")
+        offset = f" ({u.offset})" if u.offset else ""
+        typer.echo(
+            f"  {u.kind}{offset} at {local} to {u.recipients} via {', '.join(sorted(u.channels)) or '–'}"
+        )
+
+
+def _details(v: SessionView) -> list[str]:
+    zone = ZoneInfo(v.series.timezone)
+    rows = {
+        "id": v.id,
+        "series": v.series.slug,
+        "title": v.title,
+        "status": v.status,
+        "start (local)": f"{v.start.astimezone(zone):%Y-%m-%d %H:%M} {v.series.timezone}",
+        "start (UTC)": f"{v.start:%Y-%m-%d %H:%M}",
+        "duration": f"{v.duration_minutes} min",
+        "topic": v.topic,
+        "speakers": v.speakers,
+        "description": v.description,
+        "join link": v.join_url,
+    }
+    return [f"{key}: {value if value not in (None, '') else '–'}" for key, value in rows.items()]
 
 
 @app.command("list")
@@ -77,11 +182,18 @@ def list_cmd(
     if as_json:
         typer.echo(json.dumps([_as_dict(v) for v in views], ensure_ascii=False, indent=2))
         return
-    table = Table("id", "series", "start (local)", "min", "status", "title", "links")
+    table = Table("id", "series", "start (local)", "start (UTC)", "min", "status", "title", "links")
     for v in views:
-        local = v.start.astimezone(ZoneInfo(v.series.timezone)).strftime("%Y-%m-%d %H:%M")
+        local = v.start.astimezone(ZoneInfo(v.series.timezone)).strftime("%Y-%m-%d %H:%M %Z")
         table.add_row(
-            str(v.id), v.series.slug, local, str(v.duration_minutes), v.status, v.title, str(len(v.links))
+            str(v.id),
+            v.series.slug,
+            local,
+            v.start.strftime("%Y-%m-%d %H:%M"),
+            str(v.duration_minutes),
+            v.status,
+            v.title,
+            str(len(v.links)),
         )
     Console().print(table)
 

@@ -1,0 +1,102 @@
+"""`sessions edit|show|list` and `series edit` through the command line: the CLI can edit, through the
+same service as `endre økt`, and its errors name the flag that would help."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner, Result
+
+from bot.entry.cli import app as cli
+from bot.entry.composition import build
+from bot.entry.settings import BotSettings
+from bot.models import AuditEvent, Series
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "DATABASE_URL": db_url,
+        "SECRET_KEY": "cli-test-secret-key-123",
+        "LOG_LEVEL": "WARNING",
+        "COLUMNS": "200",  # tables unwrapped
+    }
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    return invoke
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_sessions_edit_moves_a_session_and_its_messages_follow(run: Run) -> None:
+    added = run("sessions", "add", "--title", "Sirkulær økonomi", "--start", "2027-06-04 09:00")
+    sid = added.output.strip()
+    moved = run("sessions", "edit", sid, "--start", "2027-06-11 10:30", "--topic", "SDG 12")
+    assert moved.exit_code == 0, moved.output
+    assert f"Session {sid} changed: start, topic." in moved.output
+    assert "start (local): 2027-06-11 10:30 Europe/Oslo" in moved.output
+    assert "start (UTC): 2027-06-11 08:30" in moved.output
+    shown = json.loads(run("sessions", "show", sid, "--json").output)
+    assert (shown["start_utc"], shown["topic"]) == ("2027-06-11T08:30:00+00:00", "SDG 12")
+    reminder = next(u for u in shown["ahead"] if u["offset"] == "1d")
+    assert reminder["due_local"] == "2027-06-10T10:30:00+02:00"  # the plan follows the move
+    same = run("sessions", "edit", sid, "--topic", "SDG 12")
+    assert same.exit_code == 0 and f"Session {sid}: nothing changed." in same.output
+    text = run("sessions", "show", sid)
+    assert "title: Sirkulær økonomi" in text.output and "still to go out: 3" in text.output
+    listed = run("sessions", "list")
+    assert "2027-06-11 10:30 CEST" in listed.output and "2027-06-11 08:30" in listed.output
+
+
+def test_edit_errors_are_clear_and_name_the_flag(run: Run) -> None:
+    sid = run("sessions", "add", "--title", "X", "--start", "2027-06-04 09:00").output.strip()
+    nothing = run("sessions", "edit", sid)
+    assert nothing.exit_code == 2 and "--title" in flat(nothing.output)
+    past = run("sessions", "edit", sid, "--start", "2001-01-05 09:00")
+    assert past.exit_code == 1 and "later --start" in flat(past.output)
+    assert "Traceback" not in past.output
+    bad_time = run("sessions", "edit", sid, "--start", "fredag")
+    assert bad_time.exit_code == 1 and "YYYY-MM-DD HH:MM" in flat(bad_time.output)
+    unknown = run("sessions", "edit", "4242", "--title", "Y")
+    assert unknown.exit_code == 1 and "4242" in unknown.output
+    archive = run("sessions", "add", "--title", "Gammel", "--start", "2025-01-10 09:00")
+    assert archive.exit_code == 1 and "--past" in flat(archive.output)
+    assert run("sessions", "add", "--title", "Gammel", "--start", "2025-01-10 09:00", "--past").exit_code == 0
+    assert run("sessions", "cancel", sid).exit_code == 0
+    cancelled = run("sessions", "edit", sid, "--title", "Z")
+    assert cancelled.exit_code == 1 and "sessions add" in flat(cancelled.output)
+
+
+def test_series_edit_changes_name_language_and_zone_audited(run: Run, settings: BotSettings) -> None:
+    done = run("series", "edit", "baerekraftsfredag", "--language", "en", "--timezone", "Europe/Copenhagen")
+    assert done.exit_code == 0, done.output
+    assert "language: en" in done.output and "timezone: Europe/Copenhagen" in done.output
+    again = run("series", "edit", "baerekraftsfredag", "--language", "en")
+    assert "nothing changed" in again.output
+    bad = run("series", "edit", "baerekraftsfredag", "--timezone", "Europe/Bergen")
+    assert bad.exit_code == 1 and "Europe/Bergen" in bad.output
+    assert run("series", "edit", "baerekraftsfredag", "--language", "sv").exit_code == 1
+    assert run("series", "edit", "baerekraftsfredag", "--name", "  ").exit_code == 1
+    assert run("series", "edit", "baerekraftsfredag").exit_code == 2
+    bot = build(settings, migrate=False)
+    try:
+        with bot.db.read() as s:
+            series = s.scalars(select(Series)).one()
+            assert (series.language, series.timezone) == ("en", "Europe/Copenhagen")
+            events = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "series.changed")))
+            languages = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "series.language_set")))
+    finally:
+        bot.close()
+    assert [e.details["changed"] for e in events] == [{"timezone": "Europe/Copenhagen"}]
+    assert [e.details["language"] for e in languages] == ["en"]
