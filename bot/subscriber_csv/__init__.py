@@ -1,9 +1,12 @@
 """Subscriber lists as CSV: import a list into a series, export the lists.
 
 Import rules:
-- The file needs a header naming `email`, `name` and `language` (any order and case; other columns are
-  ignored). UTF-8 with or without a byte order mark; `,` or `;` between fields (Norwegian Excel writes
-  `;`). Rows whose cells are all empty (spreadsheet leftovers) are ignored.
+- The file needs a header naming `email`, `name` and `language` (any order and case, or as an office
+  writes them in nb, nn, da or en: `E-post`, `Navn`, `Namn`, `Språk`, `Sprog`...; other columns are
+  ignored). UTF-8 with or without a byte order mark, else Windows-1252 (Excel's "CSV"); `,` or `;`
+  between fields (Norwegian Excel writes `;`). Rows whose cells are all empty are ignored.
+- A row whose address an earlier row has (in any case) is merged into it: the first row counts, and
+  the report lists the merged ones; that is no error.
 - Every row is validated before anything is written. Any invalid row stops the whole import unless
   `skip_invalid` is set, in which case the valid rows are imported and the invalid ones reported.
 - An import never overrides an unsubscribe: people with an inactive subscription to the series,
@@ -55,6 +58,7 @@ from bot.subscriber_csv.rows import (
     decode,
     left_reason,
     parse_csv,
+    read_text,
     unescape,
     validate,
 )
@@ -85,6 +89,7 @@ __all__ = [
     "left_reason",
     "neutralise",
     "parse_csv",
+    "read_text",
     "unescape",
     "validate",
 ]

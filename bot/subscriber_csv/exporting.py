@@ -19,16 +19,22 @@ EXPORT_FETCH = 1000  # rows fetched per round trip when exporting
 
 
 def export_subscribers(
-    s: Session, out: TextIO, *, series: Series | None = None, include_unsubscribed: bool = False
+    s: Session,
+    out: TextIO,
+    *,
+    series: Series | None = None,
+    include_unsubscribed: bool = False,
+    delimiter: str = ",",
 ) -> int:
     """Write the subscriptions (of `series`, or all) as CSV to `out`; returns the number of rows.
 
     One row per active subscription. With `include_unsubscribed`, ended ones too, and a last column
     `unsubscribed_at` (empty for active ones), which makes a later import skip those rows.
     Times are ISO 8601 in UTC; cells a spreadsheet would run as a formula get a leading `'`.
+    `delimiter`: `;` for a spreadsheet set up for Norwegian or Danish (where `,` is the decimal sign).
     """
     columns = EXPORT_COLUMNS + ((UNSUBSCRIBED_COLUMN,) if include_unsubscribed else ())
-    writer = csv.writer(out)
+    writer = csv.writer(out, delimiter=delimiter)
     writer.writerow(columns)
     count = 0
     for sub in _subscriptions(s, series, include_unsubscribed):

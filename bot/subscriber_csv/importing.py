@@ -80,8 +80,10 @@ def import_rows(
 ) -> ImportReport:
     """Import parsed rows into `series` in the caller's transaction; see the package's rules."""
     tz = ZoneInfo(series.timezone)
-    valid, skipped, rejected = validate(rows, tz)
-    report = ImportReport(series=series.slug, rows=len(rows), skipped=skipped, rejected=rejected)
+    valid, skipped, rejected, merged = validate(rows, tz)
+    report = ImportReport(
+        series=series.slug, rows=len(rows), skipped=skipped, rejected=rejected, merged=merged
+    )
     if rejected and not skip_invalid:
         report.applied = False
         return report
@@ -223,6 +225,7 @@ def _record_summary(ctx: Ctx, series: Series, report: ImportReport) -> None:
         unchanged=report.unchanged,
         skipped=len(report.skipped),
         rejected=len(report.rejected),
+        merged=len(report.merged),
     )
     event.channel = IMPORT_CHANNEL
 

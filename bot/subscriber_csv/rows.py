@@ -22,6 +22,35 @@ from bot.settings import LANGUAGES
 from bot.text import is_plain_text
 
 REQUIRED_COLUMNS = ("email", "name", "language")
+# Header cells an office writes, in nb, nn, da and en (compared in lower case, `_` as a space).
+COLUMN_ALIASES = {
+    **dict.fromkeys(
+        (
+            "email",
+            "e-mail",
+            "e-post",
+            "epost",
+            "mail",
+            "e-mail address",
+            "email address",
+            "e-postadresse",
+            "epostadresse",
+            "e-mailadresse",
+            "mailadresse",
+            "adresse",
+        ),
+        "email",
+    ),
+    **dict.fromkeys(("name", "navn", "namn", "full name", "fullt navn", "fullt namn", "fulde navn"), "name"),
+    **dict.fromkeys(("language", "språk", "sprog", "mål", "målform", "lang"), "language"),
+}
+# Language cells as people write them, to the codes the bot knows.
+LANGUAGE_NAMES = {
+    **dict.fromkeys(("norsk", "bokmål", "bokmal", "no", "nob", "norwegian"), "nb"),
+    **dict.fromkeys(("nynorsk", "nno"), "nn"),
+    **dict.fromkeys(("dansk", "danish", "dan"), "da"),
+    **dict.fromkeys(("engelsk", "english", "eng"), "en"),
+}
 # Written by `--include-unsubscribed`; on import, a row with a value here is never subscribed.
 UNSUBSCRIBED_COLUMN = "unsubscribed_at"
 MAX_NAME = 200
@@ -71,6 +100,10 @@ class ImportReport:
     unchanged: int = 0
     skipped: list[RowIssue] = field(default_factory=list)
     rejected: list[RowIssue] = field(default_factory=list)
+    # Rows with an address an earlier row has (in any case): the first row counts, not an error.
+    merged: list[RowIssue] = field(default_factory=list)
+    # How the file was read ("UTF-8", "UTF-8 with BOM", "Windows-1252"), when known.
+    encoding: str | None = None
     # False when invalid rows stopped the import (no `skip_invalid`): nothing was written.
     applied: bool = True
 
@@ -84,14 +117,35 @@ class ImportReport:
 
 
 def decode(data: bytes) -> str:
-    """The file's text: UTF-8, with or without a byte order mark."""
-    body = data.removeprefix(codecs.BOM_UTF8)
+    """The file's text (see `read_text`)."""
+    return read_text(data)[0]
+
+
+def read_text(data: bytes) -> tuple[str, str]:
+    """The file's text and the encoding it was read as: UTF-8 when it has a byte order mark or
+    decodes as UTF-8, else Windows-1252 (what Excel in Norway and Denmark saves as "CSV")."""
+    if data.startswith(codecs.BOM_UTF8):
+        return _utf8(data.removeprefix(codecs.BOM_UTF8)), "UTF-8 with BOM"
+    try:
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CsvFormatError(
+            f"line {line}: neither UTF-8 nor Windows-1252 text; in Excel, save as 'CSV UTF-8'"
+        ) from exc
+
+
+def _utf8(body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = body[: exc.start].count(b"\n") + 1
         raise CsvFormatError(
-            f"line {line}: not UTF-8 text; in Excel, save as 'CSV UTF-8 (comma delimited)'"
+            f"line {line}: not UTF-8 text although the file says so; in Excel, save as 'CSV UTF-8'"
         ) from exc
 
 
@@ -106,7 +160,7 @@ def parse_csv(text: str) -> list[CsvRow]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text.splitlines()[0]))
     rows: list[CsvRow] = []
     try:
-        header = [name.strip().lower() for name in next(reader)]
+        header = columns(next(reader))
         start = reader.line_num + 1
         for values in reader:
             if any(value.strip() for value in values):
@@ -120,13 +174,31 @@ def parse_csv(text: str) -> list[CsvRow]:
 def _delimiter(first_line: str) -> str:
     """`,` or `;`: whichever makes line 1 a header with the required columns."""
     for delimiter in (",", ";"):
-        names = {name.strip().lower() for name in next(csv.reader([first_line], delimiter=delimiter))}
+        names = set(columns(next(csv.reader([first_line], delimiter=delimiter))))
         if names.issuperset(REQUIRED_COLUMNS):
             return delimiter
     raise CsvFormatError(
-        f"line 1 must be a header with the columns {', '.join(REQUIRED_COLUMNS)} (separated by , or ;);"
-        f" found: {first_line[:200]!r}"
+        f"line 1 must be a header with the columns {', '.join(REQUIRED_COLUMNS)} (or E-post, Navn, Språk;"
+        f" separated by , or ;); found: {first_line[:200]!r}"
     )
+
+
+def columns(header: list[str]) -> list[str]:
+    """The columns a header row names (see `column_name`); a column named exactly `email`, `name` or
+    `language` wins over another's alias (an export's `e-post` beside its `email`)."""
+    exact = {cell.strip().lower() for cell in header} & set(REQUIRED_COLUMNS)
+    named = [column_name(cell) for cell in header]
+    return [
+        name if name not in exact or cell.strip().lower() == name else cell.strip().lower()
+        for cell, name in zip(header, named, strict=True)
+    ]
+
+
+def column_name(header: str) -> str:
+    """A header cell as the column it names: `E-post`, `Navn`, `Språk` (nb), `Namn` (nn), `Sprog`
+    (da) and their like are `email`, `name` and `language`; any other is kept, in lower case."""
+    name = " ".join(header.strip().lower().replace("_", " ").split())
+    return COLUMN_ALIASES.get(name, name.replace(" ", "_"))
 
 
 def _by_name(header: list[str], values: list[str]) -> dict[str, str]:
@@ -142,14 +214,16 @@ def _by_name(header: list[str], values: list[str]) -> dict[str, str]:
 
 def validate(
     rows: Iterable[CsvRow], tz: ZoneInfo | None = None
-) -> tuple[list[Candidate], list[RowIssue], list[RowIssue]]:
-    """Split rows into valid candidates, rows recording an unsubscribe (skipped) and rejected rows.
+) -> tuple[list[Candidate], list[RowIssue], list[RowIssue], list[RowIssue]]:
+    """Split rows into valid candidates, rows recording an unsubscribe (skipped), rejected rows and
+    duplicates merged into an earlier row with the same address (in any case: the first one wins).
 
     `tz` gives the date in the reason of a skipped row (default UTC).
     """
     valid: list[Candidate] = []
     skipped: list[RowIssue] = []
     rejected: list[RowIssue] = []
+    merged: list[RowIssue] = []
     first_line: dict[str, int] = {}
     for row in rows:
         left = row.cells.get(UNSUBSCRIBED_COLUMN, "").strip()
@@ -160,19 +234,24 @@ def validate(
             else:
                 skipped.append(RowIssue(row.line, left_reason(when, tz)))
             continue
-        checked = _check(row, first_line)
-        if isinstance(checked, Candidate):
-            valid.append(checked)
-        else:
+        checked = _check(row)
+        if not isinstance(checked, Candidate):
             rejected.append(RowIssue(row.line, "; ".join(checked)))
-    return valid, skipped, rejected
+        elif checked.email in first_line:
+            first = first_line[checked.email]
+            merged.append(RowIssue(row.line, f"same address as line {first}; line {first} counts"))
+        else:
+            first_line[checked.email] = row.line
+            valid.append(checked)
+    return valid, skipped, rejected, merged
 
 
-def _check(row: CsvRow, first_line: dict[str, int]) -> Candidate | list[str]:
-    """The row as a candidate, or its problems. Records the row's address in `first_line`."""
+def _check(row: CsvRow) -> Candidate | list[str]:
+    """The row as a candidate, or its problems."""
     written = unescape(row.cells.get("email", ""))
     name = unescape(row.cells.get("name", "")).strip()
     language = row.cells.get("language", "").strip().lower()
+    language = LANGUAGE_NAMES.get(language, language)
     problems: list[str] = []
     email = ""
     if not written.strip():
@@ -182,10 +261,6 @@ def _check(row: CsvRow, first_line: dict[str, int]) -> Candidate | list[str]:
             email = mailbox(written)
         except BadAddress:
             problems.append("invalid e-mail address")
-    if email and email in first_line:
-        problems.append(f"duplicate of line {first_line[email]}")
-    elif email:
-        first_line[email] = row.line
     if len(name) > MAX_NAME:
         problems.append(f"name longer than {MAX_NAME} characters")
     elif not is_plain_text(name):

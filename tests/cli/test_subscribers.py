@@ -75,7 +75,8 @@ def test_import_reads_excel_csv_and_reports(app: App, env: dict[str, str | None]
     result = invoke(env, "import", path)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == (
-        "Imported into baerekraftsfredag: 2 created, 0 unchanged (already subscribed), 0 skipped, 0 rejected."
+        "Imported into baerekraftsfredag (read as UTF-8 with BOM): 2 created, 0 unchanged (already"
+        " subscribed), 0 merged (same address as an earlier row), 0 skipped, 0 rejected."
     )
     assert active_emails(app) == {"kari@x.no", "ola@x.no"}
 
@@ -87,13 +88,13 @@ def test_import_reads_excel_csv_and_reports(app: App, env: dict[str, str | None]
 def test_invalid_rows_are_listed_with_line_numbers_and_nothing_is_imported(
     app: App, env: dict[str, str | None], tmp_path: Path
 ) -> None:
-    path = write(tmp_path, "email,name,language\nok@x.no,Ok,nb\nbroken,B,nb\nok@x.no,Again,en\n")
+    path = write(tmp_path, "email,name,language\nok@x.no,Ok,nb\nbroken,B,nb\nOK@x.no,Again,en\n")
     result = invoke(env, "import", path)
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
         "line 3: rejected: invalid e-mail address",
-        "line 4: rejected: duplicate of line 2",
-        "Nothing imported: 2 invalid row(s). Fix them, or use --skip-invalid to import the valid rows.",
+        "line 4: merged: same address as line 2; line 2 counts",
+        "Nothing imported: 1 invalid row(s). Fix them, or use --skip-invalid to import the valid rows.",
     ]
     assert active_emails(app) == set()
 
@@ -109,7 +110,8 @@ def test_skip_invalid_imports_the_rest_and_lists_rejected_and_skipped_rows(
     lines = result.stdout.splitlines()
     assert lines[0] == "line 2: skipped: unsubscribed on 2026-03-04; must subscribe themselves"
     assert lines[1] == "line 3: rejected: invalid e-mail address"
-    assert "1 created, 0 unchanged (already subscribed), 1 skipped, 1 rejected" in lines[2]
+    assert "1 created, 0 unchanged (already subscribed), 0 merged" in lines[2]
+    assert "1 skipped, 1 rejected" in lines[2]
     assert active_emails(app) == {"new@x.no"}
 
 
@@ -118,7 +120,7 @@ def test_skip_invalid_imports_the_rest_and_lists_rejected_and_skipped_rows(
     [
         (None, "Cannot read"),
         (b"mail,navn\nola@x.no,Ola\n", "must be a header with the columns email, name, language"),
-        ("email,name,language\nola@x.no,Åse,nb\n".encode("cp1252"), "line 2: not UTF-8"),
+        (b"email,name,language\nola@x.no,\x8fse,nb\n", "line 2: neither UTF-8 nor Windows-1252"),
         (b"", "empty"),
     ],
 )
@@ -150,7 +152,7 @@ def test_series_is_asked_for_when_there_are_several(
     assert unknown.exit_code == 1 and "nope" in unknown.stderr
 
     done = invoke(env, "import", path, "--series", "verdensmaal")
-    assert done.exit_code == 0 and "Imported into verdensmaal: 1 created" in done.stdout
+    assert done.exit_code == 0 and "Imported into verdensmaal (read as UTF-8): 1 created" in done.stdout
 
 
 def test_import_refuses_without_secret_key_when_erased_people_exist(
@@ -198,7 +200,7 @@ def test_exported_file_imports_into_an_empty_list(
         s.execute(delete(Subscription))
     result = invoke(env, "import", write(tmp_path, exported, "exported.csv"))
     assert result.exit_code == 0, result.output
-    assert "Imported into baerekraftsfredag: 2 created, 0 unchanged" in result.stdout
+    assert "Imported into baerekraftsfredag (read as UTF-8): 2 created, 0 unchanged" in result.stdout
     assert active_emails(app) == {"ola@x.no", "kari@x.no"}
 
 
@@ -227,3 +229,63 @@ def test_export_in_a_real_process_reads_back_as_csv(
     assert all(r["subscribed_at"].endswith("Z") and r["source_channel"] == "import" for r in rows)
     with app.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Subscription)) == 2
+
+
+def test_a_norwegian_office_list_imports_in_cp1252_with_its_own_headers(
+    app: App, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    text = (
+        "E-post;Navn;Språk\r\n"
+        "aase@kommune.no;Åse Ærlig;norsk\r\n"
+        "ole@kommune.no;Ole Øye;Engelsk\r\n"
+        "AASE@Kommune.no;Åse igjen;en\r\n"
+    )
+    path = write(tmp_path, text.encode("cp1252"))
+    result = invoke(env, "import", path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "line 4: merged: same address as line 2; line 2 counts",
+        "Imported into baerekraftsfredag (read as Windows-1252): 2 created, 0 unchanged (already"
+        " subscribed), 1 merged (same address as an earlier row), 0 skipped, 0 rejected.",
+    ]
+    assert active_emails(app) == {"aase@kommune.no", "ole@kommune.no"}
+    with app.db.read() as s:
+        people = {p.email: (p.name, p.language) for p in s.scalars(select(Person))}
+    assert people == {"aase@kommune.no": ("Åse Ærlig", "nb"), "ole@kommune.no": ("Ole Øye", "en")}
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Namn,E-post,Mål", "Navn;E-mail;Sprog", "E-mail address,Full name,Language", "EPOST;NAVN;SPRÅK"],
+)
+def test_headers_in_nynorsk_danish_and_english_are_understood(
+    app: App, env: dict[str, str | None], tmp_path: Path, header: str
+) -> None:
+    delimiter = ";" if ";" in header else ","
+    names = [column.strip().lower() for column in header.split(delimiter)]
+    cells = {"namn": "Kari", "navn": "Kari", "full name": "Kari"}
+    row = [cells.get(name, "kari@x.dk" if "mail" in name or "post" in name else "nb") for name in names]
+    path = write(tmp_path, f"{header}\n{delimiter.join(row)}\n")
+    result = invoke(env, "import", path)
+    assert result.exit_code == 0, result.output
+    with app.db.read() as s:
+        kari = s.scalars(select(Person)).one()
+    assert (kari.email, kari.name, kari.language) == ("kari@x.dk", "Kari", "nb")
+
+
+def test_export_for_excel_is_semicolon_separated_utf8_with_bom_and_imports_again(
+    app: App, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    path = write(tmp_path, 'email,name,language\naase@x.no,"Ærlig; Åse",nb\nola@x.no,Ola,en\n')
+    assert invoke(env, "import", path).exit_code == 0
+    result = CliRunner().invoke(cli, ["subscribers", "export", "--excel"], env=env)
+    assert result.exit_code == 0, result.output
+    data = result.stdout_bytes
+    assert data.startswith(b"\xef\xbb\xbf")
+    lines = data.decode("utf-8-sig").splitlines()
+    assert lines[0] == "email;name;language;channels;subscribed_at;source_channel;series"
+    assert lines[1].startswith('aase@x.no;"Ærlig; Åse";nb;')
+    with app.db.transaction() as s:
+        s.execute(delete(Subscription))
+    again = invoke(env, "import", write(tmp_path, data, "again.csv"))
+    assert again.exit_code == 0 and "2 created" in again.stdout

@@ -145,7 +145,10 @@ def test_line_numbers_count_file_lines_across_multi_line_fields() -> None:
         (b"", "empty"),
         (b"email,name\nola@x.no,Ola\n", "header"),
         (b"ola@x.no,Ola,nb\n", "header"),
-        ("email,name,language\nola@x.no,Åse,nb\n".encode("latin-1"), "line 2: not UTF-8"),
+        (
+            b"email,name,language\nola@x.no,,nb\nkari@x.no,\x81se,nb\n",
+            "line 3: neither UTF-8 nor Windows-1252",
+        ),
         (b"\xef\xbb\xbfemail,name,language\nola@x.no,,nb\nkari@x.no,\xc5se,nb\n", "line 3: not UTF-8"),
     ],
 )
@@ -196,7 +199,7 @@ def test_invalid_rows_are_all_reported_and_nothing_is_imported(app: App) -> None
         + ",No address,en\n"  # 4
         + f"long@x.no,{'n' * 201},nb\n"  # 5
         + "lang@x.no,Lang,de\n"  # 6
-        + "GOOD@x.no,Again,en\n"  # 7
+        + "GOOD@x.no,Again,en\n"  # 7: merged into line 2, no error
     )
     report = do_import(app, text)
     assert not report.applied and report.failed
@@ -206,8 +209,8 @@ def test_invalid_rows_are_all_reported_and_nothing_is_imported(app: App) -> None
         (4, "missing e-mail address"),
         (5, "name longer than 200 characters"),
         (6, "unknown language 'de' (use one of nb, en, da, nn, or leave it empty)"),
-        (7, "duplicate of line 2"),
     ]
+    assert report.merged == [(7, "same address as line 2; line 2 counts")]
     assert count(app, Subscription) == 0
     assert count(app, Person) == 0
     assert count(app, AuditEvent) == 0
@@ -310,7 +313,14 @@ def test_audit_one_event_per_subscription_with_ids_only_and_a_summary(app: App) 
     assert all(e.actor_label == "cli:tester" and e.actor_person_id is None for e in events)
     summary = [e for e in events if e.action == "subscribers.imported"]
     assert len(summary) == 1
-    assert summary[0].details == {"rows": 4, "created": 2, "unchanged": 1, "skipped": 0, "rejected": 1}
+    assert summary[0].details == {
+        "rows": 4,
+        "created": 2,
+        "unchanged": 1,
+        "skipped": 0,
+        "rejected": 1,
+        "merged": 0,
+    }
     assert "@" not in json.dumps([e.details for e in events])
     assert "Anne" not in json.dumps([e.details for e in events])
 

@@ -10,10 +10,12 @@ Exit codes: 0 done; 1 rows were rejected and nothing was imported, or the series
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,11 +28,11 @@ from bot.subscriber_csv import (
     CsvRow,
     ImportReport,
     ProgressHook,
-    decode,
     export_subscribers,
     has_erased_people,
     import_rows,
     parse_csv,
+    read_text,
 )
 
 app = typer.Typer(help="Subscribers: import and export as CSV.", no_args_is_help=True)
@@ -39,7 +41,9 @@ app = typer.Typer(help="Subscribers: import and export as CSV.", no_args_is_help
 @app.command("import")
 def import_cmd(
     file: str = typer.Argument(
-        ..., help="CSV with a header naming email, name and language; fields separated by , or ;."
+        ...,
+        help="CSV with a header naming email, name and language (or E-post, Navn, Språk...); fields"
+        " separated by , or ;; UTF-8 or Windows-1252.",
     ),
     series: str | None = typer.Option(
         None, "--series", help="The series' slug; may be left out when there is only one series."
@@ -49,7 +53,7 @@ def import_cmd(
     ),
 ) -> None:
     """Subscribe the people in a CSV file. Never re-subscribes anyone who unsubscribed."""
-    rows = _read(Path(file))
+    rows, encoding = _read(Path(file))
     with open_app() as bot:
         _require_secret_key_if_erased(bot)
         with _progress_bar() as progress:
@@ -59,6 +63,7 @@ def import_cmd(
                     ctx, resolve_series(ctx, series), rows, skip_invalid=skip_invalid, progress=progress
                 ),
             )
+    report.encoding = encoding
     _print_report(report)
     if report.failed:
         raise typer.Exit(1)
@@ -72,30 +77,43 @@ def export_cmd(
         "--include-unsubscribed",
         help="Also ended subscriptions, with an extra unsubscribed_at column (empty for active ones).",
     ),
+    excel: bool = typer.Option(
+        False,
+        "--excel",
+        help="As Excel in Norway and Denmark opens it: fields separated by ; in UTF-8 with a BOM.",
+    ),
 ) -> None:
     """Write the subscribers as CSV to standard output: one row per subscription."""
+    sys.stdout.flush()
+    wrapper = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8-sig", newline="") if excel else None
+    out: TextIO = wrapper or sys.stdout
     with open_app() as bot:
         count = operate(
             bot,
             lambda ctx: export_subscribers(
                 ctx.s,
-                sys.stdout,
+                out,
                 series=resolve_series(ctx, series) if series is not None else None,
                 include_unsubscribed=include_unsubscribed,
+                delimiter=";" if excel else ",",
             ),
         )
-    sys.stdout.flush()
+    out.flush()
+    if wrapper is not None:
+        wrapper.detach()  # leave standard output open
     err.print(f"{count} rows exported.", markup=False)
 
 
-def _read(path: Path) -> list[CsvRow]:
-    """The file's data rows; a file that cannot be used ends the command with exit code 2."""
+def _read(path: Path) -> tuple[list[CsvRow], str]:
+    """The file's data rows and the encoding it was read as; a file that cannot be used ends the
+    command with exit code 2."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         fail(f"Cannot read {path}: {exc.strerror or exc}", code=2)
     try:
-        return parse_csv(decode(data))
+        text, encoding = read_text(data)
+        return parse_csv(text), encoding
     except CsvFormatError as exc:
         fail(f"{path}: {exc}", code=2)
 
@@ -127,6 +145,7 @@ def _print_report(report: ImportReport) -> None:
     """Every row not imported, in file order, then one summary line."""
     issues = [(i.line, "rejected", i.reason) for i in report.rejected]
     issues += [(i.line, "skipped", i.reason) for i in report.skipped]
+    issues += [(i.line, "merged", i.reason) for i in report.merged]
     for line, what, reason in sorted(issues):
         typer.echo(f"line {line}: {what}: {reason}")
     if not report.applied:
@@ -135,7 +154,9 @@ def _print_report(report: ImportReport) -> None:
             " Fix them, or use --skip-invalid to import the valid rows."
         )
         return
+    read_as = f" (read as {report.encoding})" if report.encoding else ""
     typer.echo(
-        f"Imported into {report.series}: {report.created} created, {report.unchanged} unchanged"
-        f" (already subscribed), {len(report.skipped)} skipped, {len(report.rejected)} rejected."
+        f"Imported into {report.series}{read_as}: {report.created} created, {report.unchanged} unchanged"
+        f" (already subscribed), {len(report.merged)} merged (same address as an earlier row),"
+        f" {len(report.skipped)} skipped, {len(report.rejected)} rejected."
     )
