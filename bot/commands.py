@@ -146,12 +146,14 @@ class SessionFields:
 class AddSession(Said):
     fields: SessionFields
     series: str | None = None
+    force: bool = False  # also when it overlaps another session of the series
 
 
 @dataclass(frozen=True)
 class ChangeSession(Said):
     session_id: int
     fields: SessionFields
+    force: bool = False  # also when the new time overlaps another session of the series
 
 
 @dataclass(frozen=True)

@@ -285,13 +285,13 @@ def _forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Result:
 @handles(c.AddSession)
 def _add_session(ctx: Ctx, cmd: c.AddSession) -> Result:
     series = resolve_series(ctx, cmd.series)
-    session = sessions.add_session(ctx, series, cmd.fields)
+    session = sessions.add_session(ctx, series, cmd.fields, force=cmd.force)
     return Result("session_added", {"session": SessionView.of(session)}, series)
 
 
 @handles(c.ChangeSession)
 def _change_session(ctx: Ctx, cmd: c.ChangeSession) -> Result:
-    session, changed = sessions.change_session(ctx, cmd.session_id, cmd.fields)
+    session, changed = sessions.change_session(ctx, cmd.session_id, cmd.fields, force=cmd.force)
     key = "session_changed" if changed else "session_unchanged"
     return Result(key, {"session": SessionView.of(session), "changed": changed}, session.series)
 

@@ -41,6 +41,8 @@ class Base(DeclarativeBase):
 
 
 class SessionStatus(enum.StrEnum):
+    # Made by a recurrence rule: seen by organisers only, sends nothing until one gives it a title.
+    DRAFT = "draft"
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
     HELD = "held"
@@ -54,6 +56,8 @@ class Series(Base):
     name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(8), default="nb")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
+    # ISO 3166 code whose public holidays a recurrence rule skips (bot/holidays.py).
+    country: Mapped[str] = mapped_column(String(2), default="NO", server_default="NO")
     default_start_time: Mapped[time] = mapped_column(Time, default=time(9, 0))
     default_duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
     # RFC 5545 RRULE (e.g. FREQ=MONTHLY;BYDAY=1FR;BYMONTH=1,2,3,4,5,6,8,9,10,11,12), in local time.

@@ -131,6 +131,10 @@ def why_not_sent(session: SessionRow, kind: str, now: datetime) -> str | None:
     decides at sending), or None."""
     if session.status == SessionStatus.CANCELLED.value:
         return f"session {session.id} is cancelled"
+    if session.status == SessionStatus.DRAFT.value:
+        return (
+            f"session {session.id} is a draft until it has a title (sessions edit {session.id} --title ...)"
+        )
     if kind in kinds.BEFORE_START and session.start_at <= now:
         held = session.status == SessionStatus.HELD.value
         return f"session {session.id} {'was held' if held else 'has started'}: no {kind} goes out any more"

@@ -40,6 +40,8 @@ def planned_for(
     """Every message this session calls for now. `invited_start` is the start the invitation
     announced (None if no invitation went out), `invited_join_url` the join link it (or the latest
     change) announced, if any; `last_link_at` when the latest slide link was added."""
+    if session.status == SessionStatus.DRAFT.value:
+        return []  # nothing until an organiser gives it a title
     if session.status == SessionStatus.CANCELLED.value:
         if invited_start is None:
             return []

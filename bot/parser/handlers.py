@@ -49,6 +49,7 @@ from bot.parser.tokens import (
     fold_spelling,
     is_slug_like,
     join,
+    key_form,
     no_more,
     parse_identity,
     slug,
@@ -60,6 +61,8 @@ from bot.text import visible
 Handler = Callable[[Sequence[Token]], Command | None]
 
 _CONFIRM = frozenset({"bekreft", "confirm", "bekraeft", "ja", "yes"})
+# `; likevel` after a session's options: plan it although it overlaps another session (nb/nn, da, en).
+FORCE_WORDS = frozenset({"likevel", "uansett", "tving", "alligevel", "force", "anyway"})
 
 
 def _series_command(make: Callable[[str | None], Command]) -> Handler:
@@ -111,8 +114,16 @@ def _forget_me(args: Sequence[Token]) -> Command:
     raise Problem("unexpected_text", join(args))
 
 
+def _forced(segments: list[str]) -> tuple[list[str], bool]:
+    """The option segments without a word that forces a clash through (`; likevel`), and whether
+    one was there."""
+    kept = [segment for segment in segments if key_form(segment) not in FORCE_WORDS]
+    return kept, len(kept) < len(segments)
+
+
 def _add_session(args: Sequence[Token]) -> Command:
     head, segments = split_options(join(args))
+    segments, force = _forced(segments)
     tokens = tokenise(head)
     series = None
     if tokens and is_slug_like(tokens[0]) and not starts_a_date(tokens):
@@ -137,6 +148,7 @@ def _add_session(args: Sequence[Token]) -> Command:
             join_url=fields.join_url,
         ),
         series=series,
+        force=force,
     )
 
 
@@ -146,10 +158,11 @@ def _change_session(args: Sequence[Token]) -> Command:
     session_id = take_id(tokens)
     if len(tokens) > 1:
         segments = [join(tokens[1:]), *segments]
+    segments, force = _forced(segments)
     options = parse_options(segments, SESSION_KEY_TABLE)
     if not options:
         raise Problem("no_changes")
-    return ChangeSession(session_id, session_fields(options))
+    return ChangeSession(session_id, session_fields(options), force=force)
 
 
 def _cancel_session(args: Sequence[Token]) -> Command:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.models import Person, Series, Session
+from bot.models import Person, Series, Session, SessionStatus
 from bot.services.context import Ctx
 from bot.services.subscriptions import subscription_of
 
@@ -23,10 +23,14 @@ def series_by_id(ctx: Ctx, series_id: int) -> Series | None:
 
 
 def calendar_sessions(ctx: Ctx, series: Series, since: datetime) -> list[Session]:
-    """Every session of `series` (cancelled ones too) that ends after `since`, oldest first."""
+    """Every session of `series` (cancelled ones too, drafts not) that ends after `since`, oldest first."""
     rows = ctx.s.scalars(
         select(Session)
-        .where(Session.series_id == series.id, Session.start_at >= since - LONGEST_SESSION)
+        .where(
+            Session.series_id == series.id,
+            Session.start_at >= since - LONGEST_SESSION,
+            Session.status != SessionStatus.DRAFT.value,
+        )
         .order_by(Session.start_at, Session.id)
     )
     return [x for x in rows if x.end_at > since]

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 
+from bot.holidays import default_country, known_country
 from bot.models import Series
 from bot.services import audit
 from bot.services.context import Ctx
@@ -37,7 +38,9 @@ def resolve_series(ctx: Ctx, slug: str | None) -> Series:
     raise UserError("which_series", options=[SeriesView.of(x) for x in options])
 
 
-def create_series(ctx: Ctx, slug: str, name: str, language: str, timezone: str) -> Series:
+def create_series(
+    ctx: Ctx, slug: str, name: str, language: str, timezone: str, country: str | None = None
+) -> Series:
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
         raise UserError("bad_slug", slug=slug)
@@ -45,7 +48,14 @@ def create_series(ctx: Ctx, slug: str, name: str, language: str, timezone: str) 
     _check_timezone(timezone)
     if ctx.s.scalar(select(func.count()).select_from(Series).where(Series.slug == slug)):
         raise UserError("series_exists", slug=slug)
-    series = Series(slug=slug, name=name.strip(), language=language, timezone=timezone, created_at=ctx.now)
+    series = Series(
+        slug=slug,
+        name=name.strip(),
+        language=language,
+        timezone=timezone,
+        country=_check_country(country) if country else default_country(language, timezone),
+        created_at=ctx.now,
+    )
     ctx.s.add(series)
     ctx.s.flush()
     audit.record(ctx, "series.created", series_id=series.id, subject=("series", series.id), slug=slug)
@@ -77,11 +87,17 @@ def set_language(ctx: Ctx, series: Series, language: str) -> bool:
 
 
 def edit_series(
-    ctx: Ctx, series: Series, *, name: str | None, language: str | None, timezone: str | None
+    ctx: Ctx,
+    series: Series,
+    *,
+    name: str | None,
+    language: str | None,
+    timezone: str | None,
+    country: str | None = None,
 ) -> list[str]:
-    """Change a series' name, language (as `set_language` does) or time zone; returns what changed.
-    Sessions keep their moment in UTC: with a new time zone they show at the local time that moment
-    is there."""
+    """Change a series' name, language (as `set_language` does), time zone or country (whose
+    holidays its rule skips); returns what changed. Sessions keep their moment in UTC: with a new
+    time zone they show at the local time that moment is there."""
     require_organiser(ctx, series)
     wanted: dict[str, str] = {}
     if name is not None:
@@ -90,6 +106,8 @@ def edit_series(
         wanted["name"] = name.strip()
     if timezone is not None:
         wanted["timezone"] = _check_timezone(timezone)
+    if country is not None:
+        wanted["country"] = _check_country(country)
     changed = ["language"] if language is not None and set_language(ctx, series, language) else []
     others = [key for key, value in wanted.items() if getattr(series, key) != value]
     for key in others:
@@ -111,3 +129,10 @@ def _check_timezone(timezone: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise UserError("bad_timezone", timezone=timezone) from exc
     return timezone
+
+
+def _check_country(country: str) -> str:
+    code = country.strip().upper()
+    if not known_country(code):
+        raise UserError("bad_country", country=country)
+    return code

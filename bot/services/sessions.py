@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields as dc_fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.services.organisers import require_organiser
 from bot.services.timezones import local_to_utc
+from bot.views import SessionView
 
 # The description's limit is the most any form can hold (Slack's text input: 3000), so whatever was
 # entered can be shown and sent again where it is edited.
@@ -48,7 +49,18 @@ def get_session(ctx: Ctx, session_id: int) -> Session:
     return session
 
 
-def add_session(ctx: Ctx, series: Series, fields: SessionFields, *, allow_past: bool = False) -> Session:
+def add_session(
+    ctx: Ctx,
+    series: Series,
+    fields: SessionFields,
+    *,
+    allow_past: bool = False,
+    force: bool = False,
+    draft: bool = False,
+) -> Session:
+    """Plan a session. One that overlaps another of the series is refused unless `force`d; a
+    `draft` (made by a recurrence rule) is seen by organisers only and sends nothing until one
+    gives it a title."""
     require_organiser(ctx, series)
     fields = start_dates.settle(fields, series.timezone, ctx.now)
     _check(fields)
@@ -60,6 +72,12 @@ def add_session(ctx: Ctx, series: Series, fields: SessionFields, *, allow_past: 
     duration = fields.duration_minutes or series.default_duration_minutes
     if start + timedelta(minutes=duration) <= ctx.now and not allow_past:
         raise UserError("start_in_past", start=start)
+    if not force:
+        _refuse_clash(ctx, series, start, duration)
+    if start + timedelta(minutes=duration) <= ctx.now:
+        status = SessionStatus.HELD
+    else:
+        status = SessionStatus.DRAFT if draft else SessionStatus.SCHEDULED
     session = Session(
         series=series,
         title=fields.title.strip(),
@@ -69,24 +87,52 @@ def add_session(ctx: Ctx, series: Series, fields: SessionFields, *, allow_past: 
         start_at=start,
         duration_minutes=duration,
         join_url=fields.join_url,
-        status=(
-            SessionStatus.HELD.value
-            if start + timedelta(minutes=duration) <= ctx.now
-            else SessionStatus.SCHEDULED.value
-        ),
+        status=status.value,
         created_at=ctx.now,
         updated_at=ctx.now,
     )
     ctx.s.add(session)
     ctx.s.flush()
     audit.record(
-        ctx, "session.created", series_id=series.id, subject=("session", session.id), start=start.isoformat()
+        ctx,
+        "session.created",
+        series_id=series.id,
+        subject=("session", session.id),
+        start=start.isoformat(),
+        status=session.status,
+        forced=force,
     )
     return session
 
 
-def change_session(ctx: Ctx, session_id: int, fields: SessionFields) -> tuple[Session, list[str]]:
-    """Apply the given fields; returns the session and the names of what changed."""
+def clashes(
+    ctx: Ctx, series: Series, start: datetime, duration: int, but: int | None = None
+) -> list[Session]:
+    """The series' other sessions (not cancelled) whose time overlaps [start, start + duration)."""
+    end = start + timedelta(minutes=duration)
+    rows = ctx.s.scalars(
+        select(Session).where(
+            Session.series_id == series.id,
+            Session.status != SessionStatus.CANCELLED.value,
+            Session.start_at < end,
+            Session.start_at > start - timedelta(days=1),  # none lasts longer than a day
+        )
+    )
+    return [x for x in rows if x.id != but and x.end_at > start]
+
+
+def _refuse_clash(ctx: Ctx, series: Series, start: datetime, duration: int, but: int | None = None) -> None:
+    found = clashes(ctx, series, start, duration, but)
+    if found:
+        raise UserError("session_clash", other=SessionView.of(found[0]))
+
+
+def change_session(
+    ctx: Ctx, session_id: int, fields: SessionFields, *, force: bool = False
+) -> tuple[Session, list[str]]:
+    """Apply the given fields; returns the session and the names of what changed. A new time that
+    overlaps another session of the series is refused unless `force`d. A draft given a title is
+    planned from then on: subscribers see it and get its messages."""
     session = get_session(ctx, session_id)
     require_organiser(ctx, session.series)
     if session.status == SessionStatus.CANCELLED.value:
@@ -111,6 +157,12 @@ def change_session(ctx: Ctx, session_id: int, fields: SessionFields) -> tuple[Se
         if getattr(session, attr) != new:
             setattr(session, attr, new)
             changed.append(attr)
+    if not force and ("start" in changed or "duration_minutes" in changed):
+        _refuse_clash(ctx, session.series, session.start_at, session.duration_minutes, but=session.id)
+    if session.status == SessionStatus.DRAFT.value and fields.title is not None:
+        session.status = SessionStatus.SCHEDULED.value  # titled: planned from now on
+        if "title" not in changed:
+            changed.append("title")
     if not changed:
         return session, changed
     if any(name in changed for name in CALENDAR_CHANGES):
@@ -143,13 +195,17 @@ def cancel_session(ctx: Ctx, session_id: int) -> tuple[Session, bool]:
     return session, True
 
 
+# What subscribers never see: cancelled sessions, and drafts until an organiser titles them.
+UNSEEN = (SessionStatus.CANCELLED.value, SessionStatus.DRAFT.value)
+
+
 def next_session(ctx: Ctx, series: Series) -> Session | None:
-    """The session running now or the first one to come; cancelled ones are left out."""
+    """The session running now or the first one to come; cancelled ones and drafts are left out."""
     candidates = ctx.s.scalars(
         select(Session)
         .where(
             Session.series_id == series.id,
-            Session.status != SessionStatus.CANCELLED.value,
+            Session.status.not_in(UNSEEN),
             Session.start_at >= ctx.now - timedelta(days=1),
         )
         .order_by(Session.start_at)
@@ -166,12 +222,12 @@ def upcoming_sessions(ctx: Ctx, series: Series | None = None, limit: int = 50) -
 
 
 def past_sessions(ctx: Ctx, series: Series, limit: int = 10) -> list[Session]:
-    """Sessions that took place, newest first (cancelled ones left out)."""
+    """Sessions that took place, newest first (cancelled ones and drafts left out)."""
     rows = ctx.s.scalars(
         select(Session)
         .where(
             Session.series_id == series.id,
-            Session.status != SessionStatus.CANCELLED.value,
+            Session.status.not_in(UNSEEN),
             Session.start_at <= ctx.now,
         )
         .order_by(Session.start_at.desc())

@@ -49,7 +49,10 @@ def load_home(db: Database, clock: Clock, config: CoreConfig, actor: Actor) -> H
             organiser = organisers.is_organiser(ctx, series)
             limit = UPCOMING_FOR_ORGANISERS if organiser else UPCOMING
             ahead = sessions.upcoming_sessions(ctx, series, limit=limit + UPCOMING_FOR_ORGANISERS)
-            ahead = [x for x in ahead if x.status != SessionStatus.CANCELLED.value][:limit]
+            hidden = {SessionStatus.CANCELLED.value} | (
+                {SessionStatus.DRAFT.value} if not organiser else set()
+            )
+            ahead = [x for x in ahead if x.status not in hidden][:limit]
             past = sessions.past_sessions(ctx, series, PAST_SHOWN + 1)
             active = bool(sub and sub.active)
             found.append(

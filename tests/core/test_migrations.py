@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     Row,
     String,
+    Time,
     column,
     func,
     insert,
@@ -301,3 +302,33 @@ def test_the_model_comparison_sees_a_difference(empty_url: str) -> None:
     diffs = differences(empty_url, changed)
     assert len(diffs) == 1
     assert "colour" in repr(diffs[0])
+
+
+def test_series_get_a_country_from_their_zone_or_language(empty_url: str) -> None:
+    upgrade(empty_url, "0016")
+    older = table(
+        "series",
+        *(column(c.name, c.type) for c in SERIES.columns),
+        column("default_start_time", Time),
+        column("default_duration_minutes", Integer),
+    )
+    with engine_for(empty_url) as engine, engine.begin() as conn:
+        for slug, language, zone in (("verdensmaal", "en", "Europe/Copenhagen"), ("dansk", "da", "UTC")):
+            conn.execute(
+                insert(older).values(
+                    slug=slug,
+                    name=slug,
+                    language=language,
+                    timezone=zone,
+                    default_start_time=time(9, 0),
+                    default_duration_minutes=60,
+                    created_at=NOW,
+                )
+            )
+    upgrade(empty_url)
+    countries = table("series", column("slug"), column("country"))
+    with engine_for(empty_url) as engine, engine.connect() as conn:
+        found = {
+            slug: country for slug, country in conn.execute(select(countries.c.slug, countries.c.country))
+        }
+    assert found == {SEED_SLUG: "NO", "verdensmaal": "DK", "dansk": "DK"}

@@ -306,6 +306,8 @@ class Builder:
                 Case({"language": u("fr"), "supported": ["nb", "en", "da", "nn"]}, ("fr", "nb, en, da, nn"))
             ],
             "bad_timezone": [Case({"timezone": u("Europe/Osloo")}, ("Europe/Osloo",))],
+            "bad_country": [Case({"country": u("Norge")}, ("Norge",))],
+            "session_clash": [Case({"other": session}, ("12", title))],
             "series_exists": [Case({"slug": "klimatorsdag"}, ("klimatorsdag",))],
             "bad_identity": [Case({"identity": u("kari at kommune")}, ("kari at kommune",))],
             "bad_address": [Case({"address": u("x0,victim@x.no")}, ("x0,victim@x.no",))],

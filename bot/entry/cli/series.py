@@ -50,10 +50,16 @@ def add_cmd(
         "nb", help="nb (Norwegian Bokmål), en (English), da (Danish) or nn (Norwegian Nynorsk)."
     ),
     timezone: str = typer.Option("Europe/Oslo", help="IANA time zone."),
+    country: str | None = typer.Option(
+        None,
+        help="Country whose public holidays a rule skips, e.g. NO or DK (default: from language and zone).",
+    ),
 ) -> None:
     """Create a series."""
     with open_app() as bot:
-        created = operate(bot, lambda ctx: SeriesView.of(create_series(ctx, slug, name, language, timezone)))
+        created = operate(
+            bot, lambda ctx: SeriesView.of(create_series(ctx, slug, name, language, timezone, country))
+        )
     typer.echo(f"Series {created.slug} created (id {created.id}).")
 
 
@@ -66,6 +72,7 @@ def show_cmd(slug: str = typer.Argument(..., help="The series' slug.")) -> None:
             series = resolve_series(ctx, slug)
             return {
                 **SeriesView.of(series).__dict__,
+                "country": series.country,
                 "default_start_time": series.default_start_time.strftime("%H:%M"),
                 "default_duration_minutes": series.default_duration_minutes,
                 "invitation": series.invitation_offset + " before",
@@ -91,15 +98,18 @@ def edit_cmd(
     timezone: str | None = typer.Option(
         None, help="IANA time zone, e.g. Europe/Copenhagen (sessions keep their moment in UTC)."
     ),
+    country: str | None = typer.Option(None, help="Country whose public holidays a rule skips: NO, DK..."),
 ) -> None:
-    """Change a series' name, language or time zone."""
-    if name is None and language is None and timezone is None:
-        fail("Nothing to change: give --name, --language or --timezone.", 2)
+    """Change a series' name, language, time zone or country."""
+    if name is None and language is None and timezone is None and country is None:
+        fail("Nothing to change: give --name, --language, --timezone or --country.", 2)
     with open_app() as bot:
 
         def edit(ctx: Ctx) -> dict[str, object]:
             series = resolve_series(ctx, slug)
-            changed = edit_series(ctx, series, name=name, language=language, timezone=timezone)
+            changed = edit_series(
+                ctx, series, name=name, language=language, timezone=timezone, country=country
+            )
             return {key: getattr(series, key) for key in changed}
 
         changed = operate(bot, edit)

@@ -25,6 +25,9 @@ app = typer.Typer(help="Sessions: add, list, show, edit, cancel.", no_args_is_he
 links_app = typer.Typer(help="Presentation links on a session.", no_args_is_help=True)
 
 
+CLASH_HINT = "To have both sessions anyway, add --force."
+
+
 def _local_start(text: str) -> datetime:
     try:
         return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
@@ -45,6 +48,7 @@ def add_cmd(
     description: str | None = typer.Option(None, help="Description or agenda."),
     join_url: str | None = typer.Option(None, help="Teams join link."),
     past: bool = typer.Option(False, "--past", help="Allow a session in the past (filling the archive)."),
+    force: bool = typer.Option(False, "--force", help="Add it although it overlaps another session."),
 ) -> None:
     """Add a session; prints its id."""
     fields = SessionFields(
@@ -59,8 +63,13 @@ def add_cmd(
     with open_app() as bot:
         session_id = operate(
             bot,
-            lambda ctx: add_session(ctx, resolve_series(ctx, series), fields, allow_past=past).id,
-            hints={"start_in_past": "To add a session that took place (for the archive), add --past."},
+            lambda ctx: (
+                add_session(ctx, resolve_series(ctx, series), fields, allow_past=past, force=force).id
+            ),
+            hints={
+                "start_in_past": "To add a session that took place (for the archive), add --past.",
+                "session_clash": CLASH_HINT,
+            },
         )
     typer.echo(session_id)
 
@@ -77,6 +86,7 @@ def edit_cmd(
     speakers: str | None = typer.Option(None, help="Speakers, comma-separated."),
     description: str | None = typer.Option(None, help="Description or agenda."),
     join_url: str | None = typer.Option(None, help="Teams join link."),
+    force: bool = typer.Option(False, "--force", help="Move it although it overlaps another session."),
 ) -> None:
     """Change a session, as `endre økt` in chat does: subscribers who were invited get the change."""
     fields = SessionFields(
@@ -97,7 +107,7 @@ def edit_cmd(
     with open_app() as bot:
 
         def edit(ctx: Ctx) -> tuple[SessionView, list[str]]:
-            session, changed = change_session(ctx, session_id, fields)
+            session, changed = change_session(ctx, session_id, fields, force=force)
             return SessionView.of(session), changed
 
         view, changed = operate(
@@ -105,6 +115,7 @@ def edit_cmd(
             edit,
             hints={
                 "start_in_past": "A session cannot be moved into the past; give a later --start.",
+                "session_clash": CLASH_HINT,
                 "session_cancelled": "A cancelled session stays so: add a new one with `sessions add`.",
             },
         )
