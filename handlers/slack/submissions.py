@@ -30,6 +30,7 @@ FIELD_OF = {
     "bad_duration": "duration",
     "bad_url": "join_url",
     "session_over": "cancel",  # only a cancellation (edit modal) can find the session over
+    "session_clash": "date",
 }
 LINK_FIELD_OF = {"missing_title": "link_title", "too_long": "link_title", "bad_url": "link_url"}
 SESSION_DONE = frozenset(

@@ -100,3 +100,26 @@ def test_series_edit_changes_name_language_and_zone_audited(run: Run, settings: 
         bot.close()
     assert [e.details["changed"] for e in events] == [{"timezone": "Europe/Copenhagen"}]
     assert [e.details["language"] for e in languages] == ["en"]
+
+
+def test_a_clash_needs_force_and_a_country_can_be_set(run: Run) -> None:
+    first = run("sessions", "add", "--title", "Første", "--start", "2027-09-03 09:00").output.strip()
+    clash = run("sessions", "add", "--title", "Andre", "--start", "2027-09-03 09:30")
+    assert clash.exit_code == 1 and "--force" in flat(clash.output) and f"nummer {first}" in clash.output
+    forced = run("sessions", "add", "--title", "Andre", "--start", "2027-09-03 09:30", "--force")
+    assert forced.exit_code == 0, forced.output
+    second = forced.output.strip()
+    onto = run("sessions", "edit", first, "--start", "2027-09-03 09:45")
+    assert onto.exit_code == 1 and "--force" in flat(onto.output)
+    assert run("sessions", "edit", first, "--start", "2027-09-03 09:45", "--force").exit_code == 0
+    assert second != first
+    shown = run("series", "show", "baerekraftsfredag")
+    assert "country: NO" in shown.output
+    assert "country: DK" in run("series", "edit", "baerekraftsfredag", "--country", "dk").output
+    bad = run("series", "edit", "baerekraftsfredag", "--country", "Norge")
+    assert bad.exit_code == 1 and "Norge" in bad.output
+    added = run(
+        "series", "add", "--slug", "verdensmaal", "--name", "Verdensmål", "--timezone", "Europe/Copenhagen"
+    )
+    assert added.exit_code == 0, added.output
+    assert "country: DK" in run("series", "show", "verdensmaal").output

@@ -141,3 +141,24 @@ def test_cli_send_returns_when_a_channel_cannot_deliver_and_says_what_is_left(
     assert sent.exit_code == 1, sent.output
     assert "1 still pending" in sent.output and "Slack HTTP 503" in sent.output
     assert slack.calls("chat.postMessage")  # it was tried
+
+
+def test_preview_says_plainly_why_nothing_would_go_out(app: App, clock: ManualClock, say: Say) -> None:
+    from bot.commands import SessionFields
+    from bot.services.series import resolve_series
+    from bot.services.sessions import add_session
+
+    app.delivery.add_sender(RecordingSender(clock, posts=False))
+    say(person("a@x.no"), "meld på")
+    with app.db.transaction() as s:
+        ctx = _ctx(app, s)
+        fields = SessionFields(title="Utkast", start_local=datetime(2026, 4, 3, 9, 0))
+        draft = add_session(ctx, resolve_series(ctx, None), fields, draft=True).id
+    assert "lagt inn" in say(ORGANISER, "ny økt 2026-03-04 10:30 Nå")  # 09:30Z: began half an hour ago
+    with app.db.transaction() as s:
+        shown = preview(_ctx(app, s), app.delivery.planner, draft, "invitation")
+        assert shown.blocked is not None and "draft" in shown.blocked and "--title" in shown.blocked
+        started = preview(_ctx(app, s), app.delivery.planner, draft + 1, "reminder")
+        assert started.blocked == f"session {draft + 1} has started: no reminder goes out any more"
+        followup = preview(_ctx(app, s), app.delivery.planner, draft + 1, "followup")
+        assert followup.blocked is None and len(followup.sends) == 1
