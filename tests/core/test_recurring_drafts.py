@@ -141,3 +141,38 @@ def test_a_clash_is_refused_unless_forced(app: App, say: Say) -> None:
             for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "session.created"))
         ]
     assert forced == [False, False, True]
+
+
+def test_organisers_are_reminded_of_a_draft_before_its_invitation_would_be_due(
+    app: App, clock: ManualClock, say: Say
+) -> None:
+    sender = RecordingSender(clock, posts=False)
+    app.delivery.add_sender(sender)
+    say(ORGANISER, "gi arrangør org@kommune.no")
+    clock.set(datetime(2026, 3, 7, tzinfo=UTC))
+    say(ORGANISER, "gjentakelse andre tirsdag i måneden 09:00-10:00")
+    # 10 March (its invitation was due already) and 14 April (invitation due 7 April 07:00Z).
+    soon, later = create_recurring_sessions(app)
+    app.delivery.run_until_idle()
+    assert [x.key.split("|")[0] for x in sender.sent] == [f"s{soon}:topic_needed", f"s{later}:topic_needed"]
+
+    def about(*ids: int) -> list[str]:
+        keys = [x.key.split("|")[0] for x in sender.sent]
+        return [key for key in keys if key.split(":")[0] in {f"s{i}" for i in ids}]
+
+    clock.set(datetime(2026, 4, 4, 6, 59, tzinfo=UTC))
+    create_recurring_sessions(app)  # makes 12 May's draft too
+    app.delivery.run_until_idle()
+    assert about(soon, later) == [f"s{soon}:topic_needed", f"s{later}:topic_needed"]
+    clock.set(datetime(2026, 4, 4, 7, 0, tzinfo=UTC))  # three days before 14 April's invitation
+    create_recurring_sessions(app)
+    create_recurring_sessions(app)  # once only
+    app.delivery.run_until_idle()
+    # The one made after its reminder time (10 March) is not asked twice.
+    assert about(soon, later)[2:] == [f"s{later}:draft_reminder"]
+    say(ORGANISER, f"endre økt {later} tema=SDG 12")  # no title: still a draft
+    with app.db.read() as s:
+        assert s.get(Session, later).status == "draft"  # type: ignore[union-attr]
+    say(ORGANISER, f"endre økt {later} tittel=Sirkulær økonomi")
+    with app.db.read() as s:
+        assert s.get(Session, later).status == "scheduled"  # type: ignore[union-attr]

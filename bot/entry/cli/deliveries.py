@@ -20,7 +20,8 @@ from bot.delivery.operations import Preview, list_deliveries, preview, retry, se
 from bot.entry.cli.common import fail, open_app, operate
 from bot.entry.composition import App
 from bot.entry.runtime import attach_senders
-from bot.models import Delivery, DeliveryState
+from bot.models import Delivery, DeliveryState, SessionStatus
+from bot.models import Session as SessionRow
 from bot.services.context import Ctx
 from bot.services.sessions import get_session
 from handlers.console.sender import ConsoleSender
@@ -87,8 +88,8 @@ def plan_cmd(
     """The schedule ahead: every message still to go out, when (UTC and the series' local time),
     through which channels and to how many, as the planner will send it."""
     with open_app() as bot:
-        _with_senders(bot)
-        ahead = operate(bot, lambda ctx: _ahead(ctx, bot, session))
+        with_senders(bot)
+        ahead, drafts = operate(bot, lambda ctx: _ahead(ctx, bot, session))
     if as_json:
         typer.echo(json.dumps([u.as_json() for u in ahead], ensure_ascii=False, indent=2))
         return
@@ -106,12 +107,21 @@ def plan_cmd(
         )
     out.print(table)
     out.print(_count(len(ahead), "message", "messages") + " still to go out.")
+    if drafts:
+        listed = ", ".join(str(x) for x in drafts)
+        out.print(f"Drafts, which send nothing until they have a title (sessions edit ID --title): {listed}.")
 
 
-def _ahead(ctx: Ctx, bot: App, session_id: int | None) -> list[Upcoming]:
+def _ahead(ctx: Ctx, bot: App, session_id: int | None) -> tuple[list[Upcoming], list[int]]:
+    """The schedule ahead, and the drafts ahead whose messages it leaves out."""
+    query = select(SessionRow.id).where(
+        SessionRow.status == SessionStatus.DRAFT.value, SessionRow.start_at > ctx.now
+    )
     if session_id is not None:
         get_session(ctx, session_id)  # an unknown id is refused, not an empty plan
-    return schedule_ahead(ctx.s, bot.delivery.planner, ctx.now, session_id)
+        query = query.where(SessionRow.id == session_id)
+    drafts = list(ctx.s.scalars(query.order_by(SessionRow.start_at)))
+    return schedule_ahead(ctx.s, bot.delivery.planner, ctx.now, session_id), drafts
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -132,7 +142,7 @@ def retry_cmd(
     typer.echo(f"{count} deliveries queued again.")
 
 
-def _with_senders(bot: App) -> None:
+def with_senders(bot: App) -> None:
     """The channels' senders, or the console's when no channel sends announcements (posts are
     printed; the web's confirmation mails are no announcements)."""
     attach_senders(bot)
@@ -153,7 +163,7 @@ def send(
 ) -> None:
     """Send a session's invitation, reminder or follow-up now, to everyone concerned."""
     with open_app() as bot:
-        _with_senders(bot)
+        with_senders(bot)
         if dry_run:
             _dry_run(bot, operate(bot, lambda ctx: preview(ctx, bot.delivery.planner, session_id, kind)))
             return

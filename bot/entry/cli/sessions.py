@@ -14,7 +14,7 @@ from bot.bounds import MAX_ID
 from bot.commands import SessionFields
 from bot.delivery.ahead import Upcoming, schedule_ahead
 from bot.entry.cli.common import fail, open_app, operate
-from bot.entry.runtime import attach_senders
+from bot.entry.cli.deliveries import with_senders
 from bot.services.context import Ctx
 from bot.services.links import add_link
 from bot.services.series import resolve_series
@@ -134,7 +134,7 @@ def show_cmd(
 ) -> None:
     """Show one session: its times (local and UTC), details, links and the messages still to go out."""
     with open_app() as bot:
-        attach_senders(bot)
+        with_senders(bot)
 
         def show(ctx: Ctx) -> tuple[SessionView, list[Upcoming]]:
             view = SessionView.of(get_session(ctx, session_id))
