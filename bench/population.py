@@ -126,7 +126,9 @@ def plan_sessions(
         tz = ZoneInfo(series.timezone)
         for number, start in enumerate(starts, 1):
             local = start.astimezone(tz).replace(tzinfo=None)
-            session = add_session(ctx, series, SessionFields(title=f"Benchmark {number}", start_local=local))
+            fields = SessionFields(title=f"Benchmark {number}", start_local=local)
+            # Forced: a benchmark plans sessions seconds apart, overlapping on purpose.
+            session = add_session(ctx, series, fields, force=True)
             ids.append(session.id)
     engine.dispose()
     return ids
