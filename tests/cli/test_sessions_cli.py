@@ -3,9 +3,12 @@ same service as `endre økt`, and its errors name the flag that would help."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +18,7 @@ from bot.entry.cli import app as cli
 from bot.entry.composition import build
 from bot.entry.settings import BotSettings
 from bot.models import AuditEvent, Series
+from handlers.console.sender import ConsoleSender
 
 Run = Callable[..., Result]
 
@@ -123,3 +127,21 @@ def test_a_clash_needs_force_and_a_country_can_be_set(run: Run) -> None:
     )
     assert added.exit_code == 0, added.output
     assert "country: DK" in run("series", "show", "verdensmaal").output
+
+
+def test_moving_an_invited_session_plans_the_change_message(run: Run, settings: BotSettings) -> None:
+    soon = datetime.now(ZoneInfo("Europe/Oslo")) + timedelta(days=3)
+    sid = run("sessions", "add", "--title", "Snart", "--start", f"{soon:%Y-%m-%d} 09:00").output.strip()
+    bot = build(settings, migrate=False)  # the running bot's planner sends the invitation now
+    try:
+        bot.delivery.add_sender(ConsoleSender(bot.renderer, out=io.StringIO()))
+        bot.delivery.planner.run(bot.clock.now())
+    finally:
+        bot.close()
+    moved = run("sessions", "edit", sid, "--start", f"{soon:%Y-%m-%d} 13:00")
+    assert moved.exit_code == 0, moved.output
+    plan = json.loads(run("deliveries", "plan", "--session", sid, "--json").output)
+    # The invitation's rows still wait (nobody sent them), and the change is due now, as for endre økt.
+    assert sorted(row["kind"] for row in plan if row["kind"] != "reminder") == ["change", "invitation"]
+    reminders = [row for row in plan if row["kind"] == "reminder"]
+    assert [row["due_local"][11:16] for row in reminders] == ["13:00", "12:00"]
