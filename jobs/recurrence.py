@@ -49,7 +49,7 @@ def create_recurring_sessions(app: JobContext) -> list[int]:
                     ctx, series, SessionFields(title=series.name, start_local=local), draft=True
                 )
                 created.append(session.id)
-                _ask_organisers(app, s, series, session, now, f"s{session.id}:topic_needed")
+                _ask_organisers(app, s, series, session, now, f"s{session.id}:topic_needed", {})
                 log.info("created draft session %s of %s at %s", session.id, series.slug, start.isoformat())
     reminded = _remind_of_drafts(app, now)
     if created or reminded:
@@ -89,13 +89,21 @@ def _remind_of_drafts(app: JobContext, now: datetime) -> int:
             invitation = parse_offset(series.invitation_offset).before(session.start_at, series.timezone)
             # One created within that time already had its organisers asked: no second notice.
             if session.created_at < invitation - DRAFT_REMINDER <= now:
-                reminded += _ask_organisers(app, s, series, session, now, f"s{session.id}:draft_reminder")
+                key = f"s{session.id}:draft_reminder"
+                reminded += _ask_organisers(app, s, series, session, now, key, {"reminder": True})
     return reminded
 
 
 def _ask_organisers(
-    app: JobContext, s: OrmSession, series: Series, session: Session, now: datetime, key: str
+    app: JobContext,
+    s: OrmSession,
+    series: Series,
+    session: Session,
+    now: datetime,
+    key: str,
+    extra: dict[str, object],
 ) -> bool:
+    """Ask the series' organisers (once per `key`) to give the draft its title."""
     return notify_organisers(
         s,
         app.delivery.senders,
@@ -103,7 +111,7 @@ def _ask_organisers(
         session.id,
         kinds.TOPIC_NEEDED,
         key,
-        {"start": session.start_at.isoformat()},
+        {"start": session.start_at.isoformat(), **extra},
         now,
     )
 

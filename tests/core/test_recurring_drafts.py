@@ -14,10 +14,11 @@ from bot.clock import ManualClock
 from bot.delivery.ahead import schedule_ahead
 from bot.entry.composition import App
 from bot.entry.settings import BotSettings
-from bot.models import AuditEvent, Series, Session
+from bot.models import AuditEvent, Fanout, Series, Session
 from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.services.series import create_series, edit_series
+from bot.views import SessionView
 from jobs.recurrence import create_recurring_sessions
 from tests.conftest import ORGANISER, person
 from tests.fakes.recording_sender import RecordingSender
@@ -170,6 +171,16 @@ def test_organisers_are_reminded_of_a_draft_before_its_invitation_would_be_due(
     app.delivery.run_until_idle()
     # The one made after its reminder time (10 March) is not asked twice.
     assert about(soon, later)[2:] == [f"s{later}:draft_reminder"]
+    with app.db.read() as s:
+        fanout = s.scalars(select(Fanout).where(Fanout.key == f"s{later}:draft_reminder")).one()
+        view = SessionView.of(s.get_one(Session, later))
+        message = app.renderer.render(
+            "messages/topic_needed.txt",
+            {"series": view.series, "session": view, "payload": fanout.payload},
+            language="nb",
+            timezone="Europe/Oslo",
+        )
+    assert message.startswith("Påminnelse: økten tirsdag 14. april 2026 kl. 09:00 i Bærekraftsfredag")
     say(ORGANISER, f"endre økt {later} tema=SDG 12")  # no title: still a draft
     with app.db.read() as s:
         assert s.get(Session, later).status == "draft"  # type: ignore[union-attr]
