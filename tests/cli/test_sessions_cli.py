@@ -145,3 +145,28 @@ def test_moving_an_invited_session_plans_the_change_message(run: Run, settings: 
     assert sorted(row["kind"] for row in plan if row["kind"] != "reminder") == ["change", "invitation"]
     reminders = [row for row in plan if row["kind"] == "reminder"]
     assert [row["due_local"][11:16] for row in reminders] == ["13:00", "12:00"]
+
+
+def test_a_draft_is_shown_as_one_and_titled_from_the_cli(run: Run, settings: BotSettings) -> None:
+    from bot.commands import SessionFields
+    from bot.entry.cli.common import operator
+    from bot.services.context import Ctx
+    from bot.services.series import resolve_series
+    from bot.services.sessions import add_session
+
+    bot = build(settings, migrate=False)  # as the recurrence job makes one
+    try:
+        with bot.db.transaction() as s:
+            ctx = Ctx(s, operator(), bot.clock.now(), bot.config)
+            fields = SessionFields(title="Bærekraftsfredag", start_local=datetime(2027, 10, 1, 9, 0))
+            draft = str(add_session(ctx, resolve_series(ctx, None), fields, draft=True).id)
+    finally:
+        bot.close()
+    shown = run("sessions", "show", draft)
+    assert "status: draft" in shown.output and "still to go out: 0" in shown.output
+    assert f"sessions edit {draft} --title" in shown.output
+    plan = run("deliveries", "plan")
+    assert "0 messages still to go out." in plan.output and f"--title): {draft}." in flat(plan.output)
+    titled = run("sessions", "edit", draft, "--title", "Sirkulær økonomi")
+    assert "status: scheduled" in titled.output
+    assert len(json.loads(run("deliveries", "plan", "--json").output)) == 3

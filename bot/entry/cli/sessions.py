@@ -15,6 +15,7 @@ from bot.commands import SessionFields
 from bot.delivery.ahead import Upcoming, schedule_ahead
 from bot.entry.cli.common import fail, open_app, operate
 from bot.entry.cli.deliveries import with_senders
+from bot.models import SessionStatus
 from bot.services.context import Ctx
 from bot.services.links import add_link
 from bot.services.series import resolve_series
@@ -151,6 +152,8 @@ def show_cmd(
     for link in view.links:
         typer.echo(f"  {link.id}: {link.title}{f' ({link.speaker})' if link.speaker else ''} {link.url}")
     typer.echo(f"still to go out: {len(ahead)}")
+    if view.status == SessionStatus.DRAFT.value:
+        typer.echo(f"  (a draft: nothing goes out until it has a title: sessions edit {view.id} --title ...)")
     for u in ahead:
         local = u.due_at.astimezone(ZoneInfo(u.timezone)).strftime("%Y-%m-%d %H:%M")
         offset = f" ({u.offset})" if u.offset else ""
