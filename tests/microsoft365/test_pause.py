@@ -202,3 +202,24 @@ def test_the_organisers_notice_says_what_to_do_in_microsoft_365(
         "messages/channel_down.subject.txt", {"payload": payload}, language="en", timezone="Europe/Oslo"
     )
     assert ("cannot post in its Teams channel" in subject) == (target == "channel")
+
+
+@pytest.mark.parametrize("target", ["user:*", None])
+def test_a_paused_activity_feed_is_not_called_a_stop_of_all_teams_messages(
+    ms: Tenant365, target: str | None
+) -> None:
+    """The feed pauses on its own (a hold on `user:*`) while channel posts go on: the notice must say
+    so, in every language, instead of «every message through Teams»."""
+    payload = {"channel": "teams", "problem": "credentials", "reason": "401", "target": target, "since": NOW}
+    goes_on = {
+        "nb": "innlegg i Teams-kanalen går som før",
+        "en": "posts in the Teams channel go out as before",
+        "da": "opslag i Teams-kanalen går som før",
+        "nn": "innlegg i Teams-kanalen går som før",
+    }
+    for language, words in goes_on.items():
+        text = ms.app.renderer.render(
+            "messages/channel_down.txt", {"payload": payload}, language=language, timezone="Europe/Oslo"
+        )
+        assert (words in text) == (target == "user:*"), (language, text)
+        assert ("Teams" in text.split(".")[0]) and "MS_CLIENT_SECRET" in text
