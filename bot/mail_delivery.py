@@ -53,6 +53,25 @@ class MimeTransport(Protocol):
         ...
 
 
+def mail_targets(kind: str, recipients: Sequence[Recipient], mailed: frozenset[str]) -> list[Target]:
+    """One mail per person with an address, for the kinds a mail channel carries (`mailed`); the
+    target names the person, never the address (read fresh at sending, so an erased or changed
+    address is respected)."""
+    if kind not in mailed:
+        return []
+    return [Target(f"person:{r.person_id}", r.language, r.person_id) for r in recipients if r.email]
+
+
+def recipient_address(message: OutgoingMessage) -> str:
+    """The address to mail `message` to, as stored now; PermanentError when there is none to use."""
+    recipient = message.recipient
+    if recipient is None or not recipient.email:
+        raise PermanentError("no e-mail address for this person any more")
+    if not is_mailbox(recipient.email):  # kept from before addresses were checked as they came in
+        raise PermanentError("the stored address is not one e-mail address")
+    return recipient.email
+
+
 class MailDelivery:
     in_flight = 1
 
@@ -71,27 +90,19 @@ class MailDelivery:
         self.host = uid_host(settings.public_base_url)
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
-        """One mail per person with an address; the target names the person, never the address
-        (read fresh at sending, so an erased or changed address is respected)."""
-        if kind not in MAILED:
-            return []
-        return [Target(f"person:{r.person_id}", r.language, r.person_id) for r in recipients if r.email]
+        return mail_targets(kind, recipients, MAILED)
 
     def pacing(self, target: str) -> list[Pace]:
         return self.transport.paces()
 
     def send(self, message: OutgoingMessage) -> str | None:
-        recipient = message.recipient
-        if recipient is None or not recipient.email:
-            raise PermanentError("no e-mail address for this person any more")
-        if not is_mailbox(recipient.email):
-            raise PermanentError("the stored address is not one e-mail address")
+        address = recipient_address(message)
         now = self.clock.now()
         mail = compose(
             self.renderer,
             self.settings,
             message,
-            to=recipient.email,
+            to=address,
             organiser=self.transport.sender,
             host=self.host,
             now=now,
@@ -99,7 +110,7 @@ class MailDelivery:
         )
         message_id = delivery_message_id(message.key, self.host)
         mime = build_mime(mail, sender=self.transport.sender, message_id=message_id, date=now)
-        return self.transport.deliver(mime, to=recipient.email, message_id=message_id)
+        return self.transport.deliver(mime, to=address, message_id=message_id)
 
     def find_sent(self, message: OutgoingMessage) -> str | None:
         return self.transport.find(delivery_message_id(message.key, self.host))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from bot.addresses import is_mailbox
 from bot.clock import Clock
 from bot.delivery import kinds
 from bot.delivery.channels import (
@@ -24,6 +23,7 @@ from bot.delivery.channels import (
     TransientError,
 )
 from bot.mail_compose import compose, delivery_message_id
+from bot.mail_delivery import mail_targets, recipient_address
 from bot.mail_mime import IcsChoice, build_mime
 from bot.rendering import Renderer
 from bot.settings import Settings
@@ -67,32 +67,24 @@ class MailSender:
         self.ensure_meeting, self.ics_of = ensure_meeting, ics_of
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
-        """One mail per person with an address; the target names the person, never the address
-        (read fresh at sending, so an erased or changed address is respected)."""
-        if kind not in MAILED:
-            return []
-        return [Target(f"person:{r.person_id}", r.language, r.person_id) for r in recipients if r.email]
+        return mail_targets(kind, recipients, MAILED)
 
     def pacing(self, target: str) -> list[Pace]:
         return [self.mailbox.pace]
 
     def send(self, message: OutgoingMessage) -> str | None:
-        recipient = message.recipient
-        if recipient is None or not recipient.email:
-            raise PermanentError("no e-mail address for this person any more")
-        if not is_mailbox(recipient.email):  # kept from before addresses were checked as they came in
-            raise PermanentError("the stored address is not one e-mail address")
+        address = recipient_address(message)
         message_id = delivery_message_id(message.key, self.host)
         message = with_join_link(message, self.ensure_meeting)
         now = self.clock.now()
         ics = IcsChoice()
-        if self.ics_of is not None and message.session is not None:
-            ics = self.ics_of(message.session.id, recipient.person_id)
+        if self.ics_of is not None and message.session is not None and message.recipient is not None:
+            ics = self.ics_of(message.session.id, message.recipient.person_id)
         mail = compose(
             self.renderer,
             self.settings,
             message,
-            to=recipient.email,
+            to=address,
             organiser=self.organiser,
             host=self.host,
             now=now,
