@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from bot.delivery import kinds
+from bot.labels import LabelTable
 from bot.rendering import Renderer
-from bot.settings import LANGUAGES
 from bot.views import SeriesView, SessionView
 
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -65,25 +64,11 @@ def attachment_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-class CardLabels:
+class CardLabels(LabelTable):
     """The `key: text` lines of `microsoft365/card.txt`, per language and command prefix."""
 
     def __init__(self, renderer: Renderer, prefix: str) -> None:
-        self.renderer, self.prefix = renderer, prefix
-        self._by_language: dict[str, dict[str, str]] = {}
-        self._lock = threading.Lock()
-
-    def of(self, language: str) -> dict[str, str]:
-        language = language if language in LANGUAGES else LANGUAGES[0]
-        with self._lock:
-            found = self._by_language.get(language)
-            if found is None:
-                text = self.renderer.render(
-                    "microsoft365/card.txt", {"prefix": self.prefix}, language=language, timezone="UTC"
-                )
-                pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line)
-                found = self._by_language[language] = {k.strip(): v.strip() for k, v in pairs}
-        return found
+        super().__init__(renderer, "microsoft365/card.txt", {"prefix": prefix})
 
 
 def session_card(
