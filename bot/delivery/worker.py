@@ -110,10 +110,7 @@ class Worker:
                 self._take(item)
                 continue
             message = self.outbox.begin(item.id, self.name, self.clock.now())
-            with self._lock:
-                self._held.remove(item.id)
-                if message is not None:
-                    self._sending.add(item.id)
+            self._begun(item.id, message)
             if message is not None:
                 key = None if message.in_doubt else sender.bulk_key(message)
                 groups.setdefault(key or f"alone:{item.id}", []).append((item, message))
@@ -249,11 +246,15 @@ class Worker:
                 self._let_go([item.id])
                 return None
             message = self.outbox.begin(item.id, self.name, self.clock.now(), probe=item.probe)
-        with self._lock:
-            self._held.remove(item.id)
-            if message is not None:
-                self._sending.add(item.id)
+        self._begun(item.id, message)
         return message
+
+    def _begun(self, delivery_id: int, message: OutgoingMessage | None) -> None:
+        """A claimed row left the claim: it is in flight now (its message in hand), or was not sent."""
+        with self._lock:
+            self._held.remove(delivery_id)
+            if message is not None:
+                self._sending.add(delivery_id)
 
     def _let_go(self, delivery_ids: list[int]) -> None:
         """Stop renewing claimed rows and hand them back. Should the hand-back fail too (the database
