@@ -87,7 +87,7 @@ def microsoft_settings(fakes: Fakes, **overrides: object) -> MicrosoftSettings:
         channel_id=CHANNEL_ID,
         authority_host=fakes.idp.url,
         graph_api_url=fakes.graph.base,
-        timeout=1.0,
+        timeout=5.0,  # generous: a loaded CI machine must not turn a slow answer into a lost one
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 

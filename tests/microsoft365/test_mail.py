@@ -168,7 +168,7 @@ def test_a_burst_of_throttling_and_lost_answers_still_sends_each_mail_once(ms: T
     ms.graph.fail("POST", "/sendMail", status=429, retry_after=5, times=8)
     ms.graph.fail("POST", "/sendMail", status=503, retry_after=None, times=2)
     ms.graph.fail("POST", "/sendMail", status=504, retry_after=None, after=True, times=2)  # sent, answer lost
-    ms.graph.fail("POST", "/sendMail", status=202, retry_after=None, delay=1.5, after=True)  # sent, timed out
+    ms.graph.fail("POST", "/sendMail", status=202, retry_after=None, delay=5.5, after=True)  # sent, timed out
     simulate(ms.app, ms.clock, NOW + timedelta(days=1, hours=1))
     counts = Counter(m.to[0] for m in reminders(ms))
     assert sorted(counts) == sorted(p.external_id for p in people)
