@@ -36,6 +36,12 @@ def calendar_sessions(ctx: Ctx, series: Series, since: datetime) -> list[Session
     return [x for x in rows if x.end_at > since]
 
 
+def programme(ctx: Ctx, series: Series, limit: int = 100) -> list[Session]:
+    """The season ahead: every session of `series` not yet over, oldest first; drafts are left out,
+    cancelled ones kept (the page marks them), as in the calendar feed."""
+    return calendar_sessions(ctx, series, ctx.now)[:limit]
+
+
 def person_email(ctx: Ctx, person_id: int) -> str | None:
     """The vouched-for address of a person; None when unknown or erased."""
     person = ctx.s.get(Person, person_id)

@@ -17,6 +17,7 @@ from handlers.web.request import WebRequest
 from handlers.web.site import SECURITY_HEADERS, Site
 
 ARCHIVE_SIZE = 100
+PROGRAMME_SIZE = 100
 # The feed keeps a month of past sessions, so calendars do not drop an entry the moment it ends.
 FEED_KEEPS = timedelta(days=30)
 
@@ -28,7 +29,8 @@ def index(site: Site, req: WebRequest) -> Response:
 
 
 def overview(site: Site, req: WebRequest) -> Response:
-    """Next session (time in the series' zone, how to join or subscribe) and the archive with slides."""
+    """Next session (time in the series' zone, how to join or subscribe), the season's programme
+    (cancelled sessions marked) and the archive with slides."""
     with site.reading() as ctx:
         found = public.series_by_slug(ctx, req.param("slug"))
         if found is None:
@@ -36,11 +38,13 @@ def overview(site: Site, req: WebRequest) -> Response:
         series = SeriesView.of(found)
         upcoming = sessions.next_session(ctx, found)
         next_view = _web_safe(SessionView.of(upcoming)) if upcoming else None
+        ahead = [_web_safe(SessionView.of(x)) for x in public.programme(ctx, found, PROGRAMME_SIZE)]
         past = [_web_safe(SessionView.of(x)) for x in sessions.past_sessions(ctx, found, ARCHIVE_SIZE)]
     feed = f"{site.base_url()}/s/{series.slug}/calendar.ics"
     data = {
         "series": series,
         "next": next_view,
+        "programme": ahead,
         "past": past,
         "feed_url": feed,
         "webcal_url": "webcal://" + feed.split("://", 1)[1],

@@ -148,6 +148,7 @@ def scenarios(series_name: str) -> Iterator[dict[str, Any]]:
     series = SeriesView(1, "baerekraftsfredag", series_name, "nb", OSLO, "FREQ=MONTHLY;BYDAY=2FR")
     session = _session(series, START)
     past = _session(series, START - timedelta(days=7), sid=11)
+    later = _session(series, START + timedelta(days=28), sid=12)
     common: dict[str, Any] = {
         "series": series,
         "session": session,
@@ -176,6 +177,7 @@ def scenarios(series_name: str) -> Iterator[dict[str, Any]]:
         "purpose": "subscribe",
         "next": session,
         "past": [past],
+        "programme": [later],
         "webcal_url": "webcal://webinar.example.org/s/baerekraftsfredag/calendar.ics",
         "feed_url": "https://webinar.example.org/s/baerekraftsfredag/calendar.ics",
         "undo": "undo",

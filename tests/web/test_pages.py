@@ -14,7 +14,9 @@ from icalendar import Calendar
 from bot.clock import ManualClock
 from bot.entry.settings import BotSettings
 from bot.services.context import Ctx
-from bot.services.sessions import cancel_session
+from bot.commands import SessionFields
+from bot.services.series import resolve_series
+from bot.services.sessions import add_session, cancel_session
 from tests.conftest import ORGANISER
 from tests.web.support import SLUG, Web, add_a_session, h1, open_web
 
@@ -74,7 +76,46 @@ def test_the_series_page_shows_the_next_session_in_the_series_zone(
     assert "fredag 6. mars 2026 kl. 09:00" in page.text
     assert "(Europe/Oslo)" in page.text
     assert 'href="https://teams.example/j/1"' in page.text
-    assert "Naturmangfold" not in page.text, "a cancelled session is not the next one"
+    next_card = page.text.split('id="next-title"')[1].split("</section>")[0]
+    assert "Naturmangfold" not in next_card, "a cancelled session is not the next one"
+
+
+def test_the_series_page_lists_the_seasons_programme_in_the_series_zone(
+    site: Web, planned: dict[str, int]
+) -> None:
+    add_a_session(site.app, "Klimatilpasning", datetime(2026, 6, 5, 9, 0), speakers="Per Hansen")
+    with site.app.db.transaction() as s:
+        ctx = Ctx(s, ORGANISER, site.app.clock.now(), site.app.config)
+        series = resolve_series(ctx, SLUG)
+        fields = SessionFields(title="Utkast", start_local=datetime(2026, 5, 8, 9, 0))
+        add_session(ctx, series, fields, draft=True)
+    programme = site.client.get(PAGE).text.split('id="programme-title"')[1].split("</section>")[0]
+    assert programme.index("Likestilling i kommunen") < programme.index("Naturmangfold")
+    assert programme.index("Naturmangfold") < programme.index("Klimatilpasning")
+    assert "fredag 6. mars 2026 kl. 09:00" in programme
+    assert "fredag 5. juni 2026 kl. 09:00" in programme, "summer time: still 09:00 on the wall clock"
+    assert "Per Hansen" in programme
+    assert "<s>Naturmangfold</s>" in programme and "Avlyst" in programme
+    assert "Utkast" not in programme, "a draft is not shown to the public"
+    assert "Sirkulær økonomi" not in programme, "a past session belongs in the archive"
+
+
+def test_the_programme_speaks_each_language(site: Web, planned: dict[str, int]) -> None:
+    expected = {
+        "en": ("Upcoming sessions", "Cancelled"),
+        "da": ("Kommende møder", "Aflyst"),
+        "nn": ("Komande økter", "Avlyst"),
+        "nb": ("Kommende økter", "Avlyst"),
+    }
+    for language, (heading, cancelled) in expected.items():
+        page = site.client.get(f"{PAGE}?lang={language}").text
+        programme = page.split('id="programme-title"')[1].split("</section>")[0]
+        assert heading in programme and cancelled in programme
+
+
+def test_an_empty_programme_says_so(site: Web) -> None:
+    page = site.client.get(PAGE).text
+    assert "Ingen flere økter er satt opp ennå." in page
 
 
 def test_the_archive_shows_past_sessions_with_speakers_and_slides(site: Web, planned: dict[str, int]) -> None:
