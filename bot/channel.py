@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute
 from bot.delivery.channels import Sender
 from bot.inbox import Work
 from bot.mail import Mailer
+from bot.services.colleagues import ColleagueMailer
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class Channel(ABC):
 
     def mail_transport(self) -> Mailer | None:
         """A mail transport, if this channel carries mail (Exchange through Graph, an SMTP relay)."""
+        return None
+
+    def colleague_mailer(self) -> ColleagueMailer | None:
+        """What queues the mail to an invited colleague, if this channel sends it (the web pages'
+        confirmation mail, whose link they answer)."""
         return None
 
     def start(self) -> None:

@@ -57,6 +57,17 @@ class Unsubscribe(Said):
 
 
 @dataclass(frozen=True)
+class InviteColleague(Said):
+    """Send a colleague one mail with a link to subscribe (double opt-in). A web form, whose sender
+    is nobody the bot knows, gives the inviter's name and address; a chat knows its sender."""
+
+    email: str
+    series: str | None = None
+    inviter_name: str | None = None
+    inviter_email: str | None = None
+
+
+@dataclass(frozen=True)
 class Status(Said):
     series: str | None = None
 
@@ -237,6 +248,7 @@ class Invalid(Said):
 Command = (
     Subscribe
     | Unsubscribe
+    | InviteColleague
     | Status
     | NextSession
     | Archive

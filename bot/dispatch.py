@@ -21,7 +21,7 @@ from bot.db import Database
 from bot.error_policy import ErrorPolicy, describe
 from bot.models import Series
 from bot.recurrence import to_rrule
-from bot.services import audit, languages, links, organisers, privacy, sessions, subscriptions
+from bot.services import audit, colleagues, languages, links, organisers, privacy, sessions, subscriptions
 from bot.services.context import CoreConfig, Ctx
 from bot.services.errors import UserError
 from bot.services.people import channels_of, find_person
@@ -80,6 +80,8 @@ class Dispatcher:
         # How many of a series' subscribers no configured channel reaches (bot/delivery/reach.py),
         # told to organisers with the count; set by the composition root once the channels exist.
         self.unreached: Callable[[Session, Series], int] | None = None
+        # Queues the mail to an invited colleague (the web channel's); set by the composition root.
+        self.colleague_mail: colleagues.ColleagueMailer | None = None
 
     def execute(
         self, actor: c.Actor, command: c.Command, *, within: Callable[[Session], None] | None = None
@@ -103,7 +105,7 @@ class Dispatcher:
     def _run(self, actor: c.Actor, command: c.Command, within: Callable[[Session], None] | None) -> Reply:
         handler = HANDLERS[type(command)]
         with self.db.transaction() as s:
-            ctx = Ctx(s, actor, self.clock.now(), self.config, self.erasers)
+            ctx = Ctx(s, actor, self.clock.now(), self.config, self.erasers, self.colleague_mail)
             result = handler(ctx, command)
             if result.key == "count" and result.series is not None and self.unreached is not None:
                 result.data["unreached"] = self.unreached(s, result.series)
@@ -167,6 +169,13 @@ def _unsubscribe(ctx: Ctx, cmd: c.Unsubscribe) -> Result:
     outcome = subscriptions.unsubscribe(ctx, series)
     key = "unsubscribed" if outcome.changed else "not_subscribed"
     return Result(key, {"series": SeriesView.of(series)}, series)
+
+
+@handles(c.InviteColleague)
+def _invite_colleague(ctx: Ctx, cmd: c.InviteColleague) -> Result:
+    series = resolve_series(ctx, cmd.series)
+    colleagues.invite(ctx, series, cmd.email, inviter_name=cmd.inviter_name, inviter_email=cmd.inviter_email)
+    return Result("colleague_invited", {"series": SeriesView.of(series)}, series)
 
 
 @handles(c.SetDirectMessages)

@@ -348,3 +348,21 @@ class HealthProblem(Base):
     failures: Mapped[int] = mapped_column(default=0)
     last_at: Mapped[datetime] = mapped_column(index=True)
     last_error: Mapped[str] = mapped_column(String(400))
+
+
+class ColleagueInvitation(Base):
+    """One «bring a colleague» request: who asked and for whom, as keyed hashes (never an address),
+    for the limits per inviter and per invited address; `mailed` says whether a mail went out."""
+
+    __tablename__ = "colleague_invitation"
+    __table_args__ = (
+        Index("ix_colleague_invitation_inviter_at", "inviter_hash", "created_at"),
+        Index("ix_colleague_invitation_invitee_at", "series_id", "invitee_hash", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    inviter_hash: Mapped[str] = mapped_column(String(64))
+    invitee_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    mailed: Mapped[bool] = mapped_column(Boolean, default=False)

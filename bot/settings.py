@@ -70,6 +70,10 @@ class Settings:
     inbox_spool_dir: str = "./spool"
     # The development mailbox: console mode without a mail transport writes mails here as .eml files.
     mail_dir: str = "./mail"
+    # «Bring a colleague»: invitations one person may send a day, and how long an address that had
+    # one waits before another invitation to the same series may reach it.
+    colleague_invites_per_day: int = 5
+    colleague_invite_quiet_days: int = 30
 
     @property
     def database_url_safe(self) -> str:
@@ -242,6 +246,12 @@ def core_settings(r: Reader) -> Settings:
         worker_nice=r.parsed("WORKER_NICE", 10, nice, "a whole number from 0 to 19"),
         inbox_spool_dir=r.text("INBOX_SPOOL_DIR", "./spool") or "./spool",
         mail_dir=r.text("MAIL_DIR", "./mail") or "./mail",
+        colleague_invites_per_day=r.parsed(
+            "COLLEAGUE_INVITES_PER_DAY", 5, positive_int, "a positive whole number"
+        ),
+        colleague_invite_quiet_days=r.parsed(
+            "COLLEAGUE_INVITE_QUIET_DAYS", 30, positive_int, "a positive whole number"
+        ),
         limits=DeliveryLimits(
             mail_rate_per_minute=r.parsed(
                 "MAIL_RATE_PER_MINUTE", 30, positive_int, "a positive whole number"

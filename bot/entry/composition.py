@@ -139,7 +139,12 @@ def build(
     db = Database(make_engine(settings.database_url))
     clock = clock or SystemClock()
     config = CoreConfig(
-        timezone=settings.timezone, language=settings.language, secret_key=settings.secret_key
+        timezone=settings.timezone,
+        language=settings.language,
+        secret_key=settings.secret_key,
+        public_base_url=settings.public_base_url,
+        colleague_invites_per_day=settings.colleague_invites_per_day,
+        colleague_invite_quiet_days=settings.colleague_invite_quiet_days,
     )
     health = HealthBoard(clock, db)
     errors = ErrorPolicy(health)
@@ -161,6 +166,9 @@ def build(
     channels, transport = build_channels(core, settings, console=console, mailer=mailer)
     app = App(settings, core, delivery, tuple(channels), transport, health, send_metrics)
     core.dispatcher.unreached = lambda s, series: len(unreached(s, series, app.reach_senders()))
+    core.dispatcher.colleague_mail = next(
+        (mailer for channel in channels if (mailer := channel.colleague_mailer()) is not None), None
+    )
     return app
 
 

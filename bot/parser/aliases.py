@@ -11,6 +11,7 @@ USAGES: frozenset[str] = frozenset(
     {
         "subscribe",
         "unsubscribe",
+        "invite_colleague",
         "status",
         "next",
         "archive",
@@ -63,6 +64,13 @@ WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         ),
         "en": ("unsubscribe", "stop"),
         "da": ("afmeld", "afmeld mig", "afmelding", "frameld", "frameld mig", "framelding", "stop"),
+    },
+    "invite_colleague": {
+        "no": ("inviter kollega", "ta med kollega"),
+        "nb": ("inviter en kollega", "ta med en kollega"),
+        "nn": ("inviter ein kollega", "ta med ein kollega"),
+        "en": ("invite colleague", "invite a colleague", "bring a colleague"),
+        "da": ("inviter kollega", "inviter en kollega", "invitér kollega", "invitér en kollega"),
     },
     "status": {"any": ("status",)},
     "next": {

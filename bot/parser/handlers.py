@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+from bot.addresses import BadAddress, mailbox
 from bot.commands import (
     AddLink,
     AddSession,
@@ -20,6 +21,7 @@ from bot.commands import (
     ForgetMe,
     GrantOrganiser,
     Help,
+    InviteColleague,
     MyData,
     NextSession,
     OpenStart,
@@ -45,6 +47,7 @@ from bot.parser.fields import (
 from bot.parser.problems import Problem
 from bot.parser.recurrence_rule import is_off, is_rule_start, parse_rule
 from bot.parser.tokens import (
+    TRAILING,
     Token,
     fold_spelling,
     is_slug_like,
@@ -216,9 +219,25 @@ def _organiser_command(make: Callable[[str, str | None], Command]) -> Handler:
     return handle
 
 
+def _invite_colleague(args: Sequence[Token]) -> Command:
+    """`ADDRESS [SLUG]`: the colleague's address, then the series where there are several."""
+    words = [token for token in args if token.meaningful]
+    if not words:
+        raise Problem("missing_address")
+    text = words[0].raw.rstrip(TRAILING)
+    try:
+        address = mailbox(text.removeprefix("mailto:"))
+    except BadAddress:
+        raise Problem("bad_address", words[0].raw) from None
+    if len(words) > 2:
+        raise Problem("unexpected_text", join(words[1:]))
+    return InviteColleague(address, slug(words[1]) if len(words) == 2 else None)
+
+
 HANDLERS: Mapping[str, Handler] = {
     "subscribe": _series_command(Subscribe),
     "unsubscribe": _series_command(Unsubscribe),
+    "invite_colleague": _invite_colleague,
     "status": _series_command(Status),
     "next": _series_command(NextSession),
     "archive": _series_command(Archive),

@@ -23,6 +23,7 @@ PROBLEMS: frozenset[str] = frozenset(
         "missing_identity",
         "bad_identity",
         "bad_address",
+        "missing_address",
     }
 )
 

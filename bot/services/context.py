@@ -19,6 +19,9 @@ class CoreConfig:
     timezone: str
     language: str
     secret_key: str
+    public_base_url: str | None = None  # where the public pages are, for links in messages
+    colleague_invites_per_day: int = 5
+    colleague_invite_quiet_days: int = 30
 
 
 @dataclass
@@ -29,6 +32,9 @@ class Ctx:
     config: CoreConfig
     # The channels' parts of an erasure (bot.services.privacy.Eraser), from the composition root.
     erasers: Sequence[Callable[[Session, Any], None]] = ()
+    # Queues the mail to an invited colleague (bot.services.colleagues.ColleagueMailer), from the
+    # composition root: the web channel's confirmation mail. None where no channel sends it.
+    colleague_mail: Callable[[Session, Any], None] | None = None
 
     @property
     def channel(self) -> str:

@@ -13,7 +13,9 @@ from bot.core import Core
 from bot.delivery.channels import Sender
 from bot.inbox import Work
 from bot.mail import Mailer
+from bot.services.colleagues import ColleagueMailer
 from handlers.web import NAME, TEMPLATES
+from handlers.web.invite import colleague_mailer
 from handlers.web.jobs import purge_expired_confirmations
 from handlers.web.mail_sender import ConfirmationMailSender
 from handlers.web.routes import routes
@@ -42,6 +44,9 @@ class WebChannel(Channel):
     def work(self) -> Mapping[str, Work]:
         # A page carries its command out itself; this is for one taken up after a crash.
         return {COMMAND: self.site.carry_out}
+
+    def colleague_mailer(self) -> ColleagueMailer:
+        return colleague_mailer(self.site)
 
     def jobs(self) -> Sequence[ChannelJob]:
         return [ChannelJob("web.purge_confirmations", lambda: purge_expired_confirmations(self.core), 3600)]

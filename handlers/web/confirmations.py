@@ -63,33 +63,48 @@ def send_link(
     email = mailbox(email)  # the one form: "Kari@X.no" and "kari@x.no" share their limit and request
     if not ratelimit.allow_mail(core, site.limits, email, req.client):
         return site.problem(req, "too_many", 429, again_url=again_url)
-    path = LINK_PATHS[purpose]
-    timezone = series.timezone if series else core.settings.timezone
 
     def queue_mail(s: Session, request_id: int, token: str) -> None:
-        now = core.clock.now()
-        payload = confirmation_payload(
-            f"confirm_{purpose}",
-            f"{site.base_url()}/{path}/{token}",
-            now + CONFIRM_VALID_FOR,
-            timezone,
-            series=series is not None,
-        )
-        one_message(
-            s,
-            key=f"{kinds.CONFIRMATION}:{request_id}",
-            kind=kinds.CONFIRMATION,
-            series_id=series.id if series else _any_series(s),
-            channel=CHANNEL,
-            target=Target(email, language),
-            payload=payload,
-            now=now,
-        )
+        target = Target(email, language)
+        queue_link_mail(s, site, f"confirm_{purpose}", LINK_PATHS[purpose], request_id, token, target, series)
 
     series_id = series.id if series else None
     pending.create(core, purpose, email, name=name, language=language, series_id=series_id, then=queue_mail)
     core.deliveries_queued()
     return RedirectResponse(sent_url, status_code=303)
+
+
+def queue_link_mail(
+    s: Session,
+    site: Site,
+    template: str,
+    path: str,
+    request_id: int,
+    token: str,
+    target: Target,
+    series: SeriesView | None,
+    data: dict[str, str | None] | None = None,
+) -> None:
+    """Queue the mail carrying a request's link (`/<path>/<token>`) in the outbox, in `s`."""
+    now = site.core.clock.now()
+    payload = confirmation_payload(
+        template,
+        f"{site.base_url()}/{path}/{token}",
+        now + CONFIRM_VALID_FOR,
+        series.timezone if series else site.core.settings.timezone,
+        series=series is not None,
+        data=data,
+    )
+    one_message(
+        s,
+        key=f"{kinds.CONFIRMATION}:{request_id}",
+        kind=kinds.CONFIRMATION,
+        series_id=series.id if series else _any_series(s),
+        channel=CHANNEL,
+        target=target,
+        payload=payload,
+        now=now,
+    )
 
 
 def _any_series(s: Session) -> int:

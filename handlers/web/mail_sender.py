@@ -35,16 +35,24 @@ CHANNEL = "web-mail"
 
 
 def confirmation_payload(
-    template: str, link: str, valid_until: datetime, timezone: str, *, series: bool
+    template: str,
+    link: str,
+    valid_until: datetime,
+    timezone: str,
+    *,
+    series: bool,
+    data: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """What the outbox keeps of a confirmation mail until it is sent (the address is the row's
-    target): the template, the link, and what the text says about them."""
+    target): the template, the link, and what the text says about them (`data`: who invited a
+    colleague)."""
     return {
         "template": template,
         "link": link,
         "valid_until": valid_until.isoformat(),
         "timezone": timezone,
         "series": series,
+        "data": data or {},
     }
 
 
@@ -79,7 +87,10 @@ class ConfirmationMailSender:
             valid_until=valid_until,
             language=message.language,
             timezone=str(payload["timezone"]),
-            data={"series": message.series if payload.get("series") else None},
+            data={
+                **dict(payload.get("data") or {}),
+                "series": message.series if payload.get("series") else None,
+            },
         )
         try:
             self.mailer.send(mail)

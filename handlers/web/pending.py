@@ -50,25 +50,40 @@ def create(
 ) -> str:
     """Store a request and return the token for its confirmation link; `then(s, id, token)` runs in
     the same transaction (queueing the mail that carries the link: both happen, or neither)."""
-    now = core.clock.now()
-    token, token_hash = new_confirm_token(core.settings.secret_key, core.clock)
     purge_expired(core)
     with core.db.transaction() as s:
-        row = PendingConfirmation(
-            token_hash=token_hash,
-            purpose=purpose,
-            email=normalise_email(email),
-            name=name or None,
-            language=language,
-            series_id=series_id,
-            created_at=now,
-            expires_at=now + CONFIRM_VALID_FOR,
-        )
-        s.add(row)
+        request_id, token = add(s, core, purpose, email, name=name, language=language, series_id=series_id)
         if then is not None:
-            s.flush()
-            then(s, row.id, token)
+            then(s, request_id, token)
     return token
+
+
+def add(
+    s: Session,
+    core: Core,
+    purpose: str,
+    email: str,
+    *,
+    name: str | None = None,
+    language: str | None = None,
+    series_id: int | None = None,
+) -> tuple[int, str]:
+    """`create` inside the caller's transaction: the new request's id and its link's token."""
+    now = core.clock.now()
+    token, token_hash = new_confirm_token(core.settings.secret_key, core.clock)
+    row = PendingConfirmation(
+        token_hash=token_hash,
+        purpose=purpose,
+        email=normalise_email(email),
+        name=name or None,
+        language=language,
+        series_id=series_id,
+        created_at=now,
+        expires_at=now + CONFIRM_VALID_FOR,
+    )
+    s.add(row)
+    s.flush()
+    return row.id, token
 
 
 def purge_expired(core: Core) -> int:

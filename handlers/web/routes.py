@@ -1,4 +1,5 @@
-"""Every route of the web pages (subscribe, unsubscribe, leave, erase, archive, feed), listed here.
+"""Every route of the web pages (subscribe, invite a colleague, unsubscribe, leave, erase, archive,
+feed), listed here.
 
 Each request is read in full first, then its page runs in a worker thread (database calls block),
 and whatever goes wrong ends as a page, never a traceback: an unexpected error goes to the error
@@ -18,7 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.inbox import RequestFailed
-from handlers.web import erase, leave, series_pages, subscribe, unsubscribe
+from handlers.web import erase, invite, leave, series_pages, subscribe, unsubscribe
 from handlers.web.request import BadForm, WebRequest, read_request
 from handlers.web.site import STATIC_DIR, Site, with_security_headers
 
@@ -38,6 +39,9 @@ def routes(site: Site) -> Sequence[BaseRoute]:
         route("/s/{slug}/subscribe", subscribe.form, GET),
         route("/s/{slug}/subscribe", subscribe.submit, POST),
         route("/s/{slug}/subscribe/sent", subscribe.sent, GET),
+        route("/s/{slug}/invite", invite.form, GET),
+        route("/s/{slug}/invite", invite.submit, POST),
+        route("/s/{slug}/invite/sent", invite.sent, GET),
         route("/confirm/{token}", subscribe.confirm_page, GET),
         route("/confirm/{token}", subscribe.confirm, POST),
         route("/s/{slug}/leave", leave.form, GET),

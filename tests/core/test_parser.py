@@ -20,6 +20,7 @@ from bot.commands import (
     ForgetMe,
     GrantOrganiser,
     Help,
+    InviteColleague,
     Invalid,
     MyData,
     NextSession,
@@ -570,6 +571,15 @@ LINKS_AND_PEOPLE = [
     ("gi arrangør slack:U1\x07", bad("grant_organiser", "bad_identity", "slack:U1\ufffd")),
     ("gi arrangør slack:", bad("grant_organiser", "bad_identity", "slack:")),
     ("gi arrangør ola@x.no verdensmal nå", bad("grant_organiser", "unexpected_text", "verdensmal nå")),
+    ("inviter kollega ola@kommune.no", InviteColleague("ola@kommune.no")),
+    ("Inviter en kollega Ola@Kommune.NO verdensmal", InviteColleague("ola@kommune.no", "verdensmal")),
+    ("inviter ein kollega ola@kommune.no.", InviteColleague("ola@kommune.no")),
+    ("invite colleague mailto:ola@example.org", InviteColleague("ola@example.org")),
+    ("invitér en kollega ole@kommune.dk", InviteColleague("ole@kommune.dk")),
+    ("inviter kollega", bad("invite_colleague", "missing_address")),
+    ("invite colleague Ola Nordmann", bad("invite_colleague", "bad_address", "Ola")),
+    ("inviter kollega x0,victim@x.no", bad("invite_colleague", "bad_address", "x0,victim@x.no")),
+    ("inviter kollega ola@x.no verdensmal nå", bad("invite_colleague", "unexpected_text", "verdensmal nå")),
 ]
 
 ALL_CASES = EVERYONE + SESSIONS + RULES + LINKS_AND_PEOPLE
@@ -614,6 +624,7 @@ COMMAND_TYPES = {
     "remove_link": Invalid,
     "count": CountSubscribers,
     "grant_organiser": Invalid,
+    "invite_colleague": Invalid,
     "revoke_organiser": Invalid,
     "dm_on": SetDirectMessages,
     "dm_off": SetDirectMessages,

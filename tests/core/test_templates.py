@@ -49,6 +49,7 @@ NO_USER_TEXT = frozenset(
         "date_out_of_range",
         "too_long",
         "unavailable",
+        "colleague_limit",
         "unknown_link",
         "unknown_session",
         "language",
@@ -189,6 +190,9 @@ class Builder:
             "subscribed": [Case(with_next, ("Bærekraftsfredag", title)), Case(without_next)],
             "next": [Case(with_next, ("Bærekraftsfredag", title)), Case(without_next, ("Bærekraftsfredag",))],
             "unsubscribed": [Case({"series": series}, ("Bærekraftsfredag",))],
+            "colleague_invited": [Case({"series": series}, ("Bærekraftsfredag",))],
+            "colleague_limit": [Case({"series": series, "limit": 5}, ("5",))],
+            "colleague_unavailable": [Case({"series": series}, ("Bærekraftsfredag",))],
             "not_subscribed": [Case({"series": series}, ("Bærekraftsfredag",))],
             "status": [
                 Case(
