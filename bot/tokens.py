@@ -79,6 +79,14 @@ def leave_url(settings: Settings, series_slug: str) -> str | None:
     return f"{settings.public_base_url}/s/{quote(series_slug, safe='')}/leave"
 
 
+def invite_url(public_base_url: str | None, series_slug: str) -> str | None:
+    """The series' «invite a colleague» page, for every message to its subscribers; None without
+    PUBLIC_BASE_URL."""
+    if not public_base_url:
+        return None
+    return f"{public_base_url}/s/{quote(series_slug, safe='')}/invite"
+
+
 def unsubscribe_headers(settings: Settings, person_id: int, series_id: int) -> dict[str, str]:
     """List-Unsubscribe and RFC 8058 one-click headers for a mail; empty without PUBLIC_BASE_URL."""
     url = unsubscribe_url(settings, person_id, series_id)

@@ -52,6 +52,8 @@ class OutgoingMessage:
     first_ref: str | None = None
     # In doubt, and no longer to be sent (why): only look whether it went out before the crash.
     skip_unless_sent: str | None = None
+    # For a message to subscribers: the series' «invite a colleague» page (needs PUBLIC_BASE_URL).
+    invite_url: str | None = None
 
 
 class NotSent(Exception):

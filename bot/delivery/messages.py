@@ -30,6 +30,7 @@ def context(message: OutgoingMessage, **extra: Any) -> dict[str, Any]:
         "session": message.session,
         "recipient": message.recipient,
         "payload": payload,
+        "invite_url": message.invite_url,
         **extra,
     }
 

@@ -42,6 +42,7 @@ from bot.models import (
 from bot.models import Session as SessionRow
 from bot.services import audit
 from bot.services.context import CoreConfig
+from bot.tokens import invite_url
 from bot.views import LinkView, SeriesView, SessionView
 
 # How long a worker's claim holds without news from it; the worker renews it while it works through
@@ -171,7 +172,7 @@ class Outbox:
         )
         if rowcount(marked) != 1:
             return None
-        message = _message(s, row, fanout)
+        message = _message(s, row, fanout, self.config.public_base_url)
         return replace(message, skip_unless_sent=reason) if reason is not None else message
 
     def skipped(self, delivery_id: int, now: datetime, reason: str) -> None:
@@ -443,7 +444,7 @@ def skip_reason(fanout: FanoutPart, row: AnyRow, now: datetime) -> str | None:
     return None
 
 
-def _message(s: Session, row: AnyRow, fanout: FanoutPart) -> OutgoingMessage:
+def _message(s: Session, row: AnyRow, fanout: FanoutPart, base_url: str | None) -> OutgoingMessage:
     series = fanout.series
     session = None
     if row.session_id is not None:
@@ -490,4 +491,5 @@ def _message(s: Session, row: AnyRow, fanout: FanoutPart) -> OutgoingMessage:
         payload=dict(fanout.payload),
         in_doubt=bool(row.in_doubt),
         first_ref=first_ref,
+        invite_url=invite_url(base_url, series.slug) if fanout.kind in kinds.PUBLIC else None,
     )

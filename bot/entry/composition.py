@@ -167,7 +167,7 @@ def build(
     app = App(settings, core, delivery, tuple(channels), transport, health, send_metrics)
     core.dispatcher.unreached = lambda s, series: len(unreached(s, series, app.reach_senders()))
     core.dispatcher.colleague_mail = next(
-        (mailer for channel in channels if (mailer := channel.colleague_mailer()) is not None), None
+        (hook for channel in channels if (hook := channel.colleague_mailer()) is not None), None
     )
     return app
 

@@ -246,3 +246,20 @@ def test_no_notice_when_every_subscriber_is_reached(bot: SmtpBot, relay: FakeRel
     simulate(bot.app, bot.clock, bot.clock.now() + timedelta(days=4))
     assert mails_to(relay, "org@kommune.no") == []
     assert len(mails_to(relay, "kari@kommune.no")) == 1
+
+
+def test_every_mail_to_subscribers_invites_them_to_bring_a_colleague(bot: SmtpBot, relay: FakeRelay) -> None:
+    bot.say(KARI, "meld på")
+    bot.say(JOHN, "subscribe")
+    bot.plan(10, "Sirkulær økonomi")
+    simulate(bot.app, bot.clock, bot.clock.now() + timedelta(days=3, hours=1))
+    page = "https://baerekraft.example.org/s/baerekraftsfredag/invite"
+    for address, words in (
+        ("kari@kommune.no", "Inviter en kollega"),
+        ("john@example.org", "Invite a colleague"),
+    ):
+        [mail] = mails_to(relay, address)
+        text, html = mail.get_body(("plain",)), mail.get_body(("html",))
+        assert text is not None and html is not None
+        assert f"{words}: {page}" in text.get_content()
+        assert f'<a href="{page}">{words}</a>' in html.get_content()

@@ -12,9 +12,9 @@ import pytest
 from icalendar import Calendar
 
 from bot.clock import ManualClock
+from bot.commands import SessionFields
 from bot.entry.settings import BotSettings
 from bot.services.context import Ctx
-from bot.commands import SessionFields
 from bot.services.series import resolve_series
 from bot.services.sessions import add_session, cancel_session
 from tests.conftest import ORGANISER

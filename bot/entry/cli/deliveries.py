@@ -24,6 +24,7 @@ from bot.models import Delivery, DeliveryState, SessionStatus
 from bot.models import Session as SessionRow
 from bot.services.context import Ctx
 from bot.services.sessions import get_session
+from bot.tokens import invite_url
 from handlers.console.sender import ConsoleSender
 from handlers.web.mail_sender import CHANNEL as WEB_MAIL
 
@@ -224,6 +225,7 @@ def _samples(bot: App, shown: Preview) -> dict[tuple[str, str], OutgoingMessage]
             session=view,
             recipient=people.get(person_id) if person_id is not None else None,
             payload=dict(shown.plan.payload),
+            invite_url=invite_url(bot.settings.public_base_url, view.series.slug),
         )
     return samples
 
