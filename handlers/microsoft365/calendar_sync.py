@@ -40,6 +40,7 @@ from bot.models import Session as SessionRow
 from bot.rendering import Renderer
 from bot.services import audit
 from bot.services.context import CoreConfig, Ctx
+from bot.tokens import invite_url
 from bot.views import SessionView
 from handlers.microsoft365.calendar import Attendee, CalendarApi, EventContent
 from handlers.microsoft365.errors import (
@@ -184,6 +185,7 @@ class CalendarSync:
                 "series": series,
                 "join_url": join_url,
                 "leave_url": self.leave_link(series.slug),
+                "invite_url": invite_url(self.config.public_base_url, series.slug),
             },
             language=series.language,
             timezone=series.timezone,

@@ -66,5 +66,13 @@ def test_without_a_public_address_the_invitation_says_how_to_leave_otherwise(
         ms.add_session(NOW + timedelta(days=10))
         ms.m365.calendar.run_once()
         [event] = ms.graph.tenant.live_events()
-    assert "/leave" not in event.body
+    assert "/leave" not in event.body and "/invite" not in event.body
     assert "meld av" in event.body
+
+
+def test_the_invitation_asks_attendees_to_bring_a_colleague(ms: Tenant365) -> None:
+    ms.add_session(NOW + timedelta(days=10))
+    ms.m365.calendar.run_once()
+    [event] = ms.graph.tenant.live_events()
+    assert f"{PUBLIC}/s/baerekraftsfredag/invite" in hrefs(event.body)
+    assert "Inviter en kollega" in event.body

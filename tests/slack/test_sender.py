@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -14,8 +15,10 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.commands import Actor
 from bot.delivery.channels import OutgoingMessage
-from bot.entry.composition import App
+from bot.entry.composition import App, build
+from bot.entry.settings import BotSettings
 from bot.models import Delivery
+from bot.parser import parse
 from handlers.slack.client import sending_client
 from handlers.slack.sender import METADATA_TYPE, WORKSPACE_BURST, SlackSender
 from handlers.slack.settings import SlackSettings
@@ -319,3 +322,19 @@ def _text_objects(node: object) -> list[dict[str, object]]:
     if isinstance(node, list):
         return [t for value in node for t in _text_objects(value)]
     return []
+
+
+def test_with_a_public_address_the_post_links_the_colleague_invitation(
+    settings: BotSettings, clock: ManualClock, fake: FakeSlackAPI
+) -> None:
+    app = build(replace(settings, public_base_url="https://webinar.example.org"), clock=clock, migrate=False)
+    try:
+        _sender(app, fake)
+        app.dispatcher.execute(ORGANISER, parse("ny økt 2026-03-09 09:00 Sirkulær økonomi"))
+        app.delivery.run_until_idle()
+        [post] = _posted(fake)
+        assert "Inviter en kollega: <https://webinar.example.org/s/baerekraftsfredag/invite>" in str(
+            post["blocks"]
+        )
+    finally:
+        app.close()
