@@ -21,9 +21,12 @@ import base64
 import copy
 import email
 import email.policy
+import email.utils
 import html
+import math
 import re
 import secrets
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from tests.microsoft365.fakes.graph_api import FakeGraph, Handled, Route
 
 MAX_ATTENDEES = 500
+DAY = timedelta(days=1)
 ID = r"([^/]+)"
 
 
@@ -62,6 +66,12 @@ def exchange_routes(graph: FakeGraph) -> list[Route]:
 class Exchange:
     def __init__(self, graph: FakeGraph) -> None:
         self.graph, self.tenant = graph, graph.tenant
+
+    def _mail_about(self, mailed: list[Mailed]) -> None:
+        """Exchange mails the attendees about a meeting; each counts against the mailbox's day."""
+        self.tenant.exchange += mailed
+        if mailed:
+            self.tenant.count_recipients(len(mailed))
 
     def _mine(self, call: Handled) -> bool:
         return call.groups[0].lower() == self.tenant.organiser
@@ -116,7 +126,7 @@ class Exchange:
                 event.blob = meeting_blob(join)
                 body["body"] = {"contentType": "html", "content": event.body + event.blob}
             self.tenant.events[event_id] = event
-            self.tenant.exchange += [Mailed("invitation", event_id, a) for a in attendees]
+            self._mail_about([Mailed("invitation", event_id, a) for a in attendees])
         return Response(201, self._event_json(event))
 
     def _event(self, call: Handled) -> Event | None:
@@ -151,14 +161,10 @@ class Exchange:
                 if len(after) > MAX_ATTENDEES:
                     return error(400, "ErrorTooManyAttendees", "at most 500 attendees")
                 event.attendees = after
-                self.tenant.exchange += [Mailed("invitation", event.id, a) for a in after if a not in before]
-                self.tenant.exchange += [
-                    Mailed("cancellation", event.id, a) for a in before if a not in after
-                ]
+                self._mail_about([Mailed("invitation", event.id, a) for a in after if a not in before])
+                self._mail_about([Mailed("cancellation", event.id, a) for a in before if a not in after])
             if {"start", "end", "subject", "body", "location"} & body.keys():
-                self.tenant.exchange += [
-                    Mailed("update", event.id, a) for a in event.attendees if a in before
-                ]
+                self._mail_about([Mailed("update", event.id, a) for a in event.attendees if a in before])
             if "body" in body and event.blob and event.blob not in str(body["body"].get("content")):
                 event.online, event.join_url, event.blob = False, None, None  # the meeting is disabled
             event.fields.update(body)
@@ -173,7 +179,7 @@ class Exchange:
             if not event.cancelled:
                 event.cancelled = True
                 event.changed()
-                self.tenant.exchange += [Mailed("cancellation", event.id, a) for a in event.attendees]
+                self._mail_about([Mailed("cancellation", event.id, a) for a in event.attendees])
         return Response(202)
 
     def delete_event(self, call: Handled) -> Response:
@@ -196,8 +202,38 @@ class Exchange:
                 return found
             mail = found
         with self.tenant.lock:
+            refused = self._over_limits(len(mail.recipients))
+            if refused is not None:
+                return refused
             self.tenant.mails.append(mail)
+            self.tenant.count_recipients(len(mail.recipients))
         return Response(202)
+
+    def _over_limits(self, recipients: int) -> Response | None:
+        """Exchange Online's sending limits. Graph documents no error code for them; these mirror the
+        non-delivery reports Exchange gives (RESOLVER.ADR.RecipLimit for too many recipients in one
+        message, SubmissionQuotaExceeded for the rolling day's recipients, as documented for SMTP
+        AUTH submission), the day's as a 429 whose Retry-After says when enough places free."""
+        tenant = self.tenant
+        if recipients > tenant.recipients_per_message:
+            most = tenant.recipients_per_message
+            return error(400, "ErrorTooManyRecipients", f"5.5.3 RESOLVER.ADR.RecipLimit; at most {most}")
+        now = tenant.now()
+        day = [(at, n) for at, n in tenant.submitted if at > now - DAY]
+        excess = sum(n for _, n in day) + recipients - tenant.recipients_per_day
+        if excess <= 0:
+            return None
+        freed, wait = 0, DAY.total_seconds()
+        for at, n in sorted(day):
+            freed += n
+            if freed >= excess:
+                wait = (at + DAY - now).total_seconds()
+                break
+        message = (
+            "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; "
+            "the mailbox reached its daily limit for message recipients"
+        )
+        return error(429, "SubmissionQuotaExceeded", message, **{"Retry-After": str(max(1, math.ceil(wait)))})
 
     def sent_items(self, call: Handled) -> Response:
         wanted = re.fullmatch(r"internetMessageId eq '(.*)'", call.request.query.get("$filter", ""))
@@ -300,7 +336,13 @@ def _from_mime(raw: bytes, sender: str) -> Mail:
         str(parsed["Message-ID"]),
         "mime",
         raw,
+        _addresses(parsed, "Cc"),
+        _addresses(parsed, "Bcc"),
     )
+
+
+def _addresses(parsed: EmailMessage, header: str) -> list[str]:
+    return [address for _, address in email.utils.getaddresses([str(v) for v in parsed.get_all(header, [])])]
 
 
 def _payload(part: EmailMessage) -> bytes:
@@ -327,4 +369,6 @@ def _from_json(body: dict[str, Any], sender: str) -> Mail | Response:
         ],
         f"<{secrets.token_hex(8)}@fake.exchange>",
         "json",
+        cc=[r["emailAddress"]["address"] for r in message.get("ccRecipients", [])],
+        bcc=[r["emailAddress"]["address"] for r in message.get("bccRecipients", [])],
     )

@@ -9,7 +9,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -78,6 +78,13 @@ class Mail:
     message_id: str
     route: str  # "mime" or "json"
     raw: bytes = b""  # the MIME message exactly as Graph received it (the MIME route)
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+
+    @property
+    def recipients(self) -> list[str]:
+        """Every address the mail goes to (To, Cc and Bcc), as Exchange counts them."""
+        return [*self.to, *self.cc, *self.bcc]
 
 
 @dataclass
@@ -160,6 +167,12 @@ class Tenant:
         # Edits the organiser saves in Outlook just before the next PATCH reaches Exchange (a race).
         self.before_next_patch: list[Callable[[Event], None]] = []
         self.lock = threading.RLock()
+        # Exchange Online's sending limits of one mailbox (service description, "Sending limits"):
+        # recipients in a rolling 24 hours (To, Cc and Bcc each count; so does each attendee a meeting
+        # invitation goes to) and recipients in one message.
+        self.recipients_per_day = 10_000
+        self.recipients_per_message = 500
+        self.submitted: list[tuple[datetime, int]] = []  # (when, recipients) of the rolling day
         # The tenant's time (tests set their clock here, so Graph and the bot agree on "now").
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._ids = itertools.count(1_700_000_000_000)
@@ -235,6 +248,17 @@ class Tenant:
     def chat_messages(self, chat_id: str) -> list[Message]:
         with self.lock:
             return [m for m in self.messages if m.chat_id == chat_id]
+
+    def count_recipients(self, n: int) -> None:
+        """Meeting mail Exchange sends from the organiser mailbox counts against its day too."""
+        with self.lock:
+            self.submitted.append((self.now(), n))
+
+    def recipients_in_day(self) -> int:
+        """Recipients the organiser mailbox sent to in the rolling 24 hours up to now."""
+        with self.lock:
+            since = self.now() - timedelta(days=1)
+            return sum(n for at, n in self.submitted if at > since)
 
     def mailed(self, kind: str) -> list[Mailed]:
         with self.lock:
