@@ -68,7 +68,7 @@ def schedule_ahead(
         series = snap.session.series
         if series.id not in audiences:
             audiences[series.id] = subscribers(s, series)
-        for plan in _to_expand(snap, now):
+        for plan in to_expand(snap, now):
             expansion = planner.expand_targets(plan, series, audiences[series.id])
             channels = {channel: len(targets) for channel, targets in expansion.targets.items() if targets}
             offset = str(plan.offset) if plan.offset else None
@@ -77,7 +77,7 @@ def schedule_ahead(
     return sorted(found, key=lambda u: (u.due_at, u.session_id, u.kind))
 
 
-def _to_expand(snap: Snapshot, now: datetime) -> list[Planned]:
+def to_expand(snap: Snapshot, now: datetime) -> list[Planned]:
     """The session's messages the planner has yet to expand and will not skip."""
     plans = snap.plans()
     pending = [plan for plan in plans if plan.key not in snap.facts.existing]

@@ -147,6 +147,29 @@ class Sender(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class DailyCap:
+    """How many recipients a transport takes in a rolling 24 hours (Exchange Online: 10,000 per
+    mailbox, every To, Cc, Bcc and meeting attendee counted); `key` names what is counted (the
+    mailbox), so senders sharing one count together."""
+
+    key: str
+    recipients: int
+
+
+@runtime_checkable
+class CappedSender(Sender, Protocol):
+    """A sender whose transport caps the recipients of a day (`daily_cap`), and how many of a
+    message's recipients count against it, whichever way it reaches them (one mail each, a batch
+    in Bcc, or the Teams meeting's invitation that Exchange mails from the same mailbox)."""
+
+    daily_cap: DailyCap
+
+    def daily_load(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> int:
+        """Recipients that sending `kind` to `recipients` counts against `daily_cap`."""
+        ...
+
+
 @runtime_checkable
 class BulkSender(Sender, Protocol):
     """A sender whose platform takes one message for many targets in one call (Teams' activity

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.delivery.cap_warnings import CapWarnings
 from bot.delivery.channels import Sender
 from bot.delivery.events import NoEvents, SendEvents
 from bot.delivery.holds import Hold
@@ -39,6 +40,7 @@ class DeliveryEngine:
         self.senders: list[Sender] = []
         self.outbox = Outbox(db, config, lease)
         self.planner = Planner(db, config, lambda: list(self.senders))
+        self.cap_warnings = CapWarnings(db, lambda: list(self.senders))
         self.outages = Outages(db, config, self.outbox, lambda: list(self.senders), self.wake)
         self.leadership = leadership
         self.workers: dict[str, Worker] = {}
@@ -59,8 +61,10 @@ class DeliveryEngine:
         if not self.leadership.is_leader():
             return None
         with self._planning:
-            report = self.planner.run(self.clock.now())
-        if report.expanded or report.added_late:
+            now = self.clock.now()
+            report = self.planner.run(now)
+            told = self.cap_warnings.check(now)
+        if report.expanded or report.added_late or told:
             self.wake()
         return report
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from bot.clock import Clock
 from bot.delivery import kinds
 from bot.delivery.channels import (
+    DailyCap,
     OutgoingMessage,
     Pace,
     PermanentError,
@@ -43,6 +44,9 @@ from handlers.microsoft365.meeting_parts import EnsureMeeting, with_join_link
 log = logging.getLogger(__name__)
 
 MAILED = frozenset({kinds.REMINDER, kinds.FOLLOWUP}) | kinds.ORGANISERS
+# What counts against the mailbox's day, planned ahead: the meeting invitation Exchange mails to
+# every subscriber with an address, and the reminders and follow-up mailed here.
+COUNTED = frozenset({kinds.INVITATION, kinds.REMINDER, kinds.FOLLOWUP})
 
 
 class MailSender:
@@ -65,6 +69,10 @@ class MailSender:
         self.renderer, self.settings, self.organiser, self.api = renderer, settings, organiser, api
         self.mailbox, self.clock, self.health, self.host = mailbox, clock, health, host
         self.ensure_meeting, self.ics_of = ensure_meeting, ics_of
+        self.daily_cap = DailyCap(mailbox.pace.key, settings.limits.mail_daily_recipients)
+
+    def daily_load(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> int:
+        return sum(1 for r in recipients if r.email) if kind in COUNTED else 0
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
         return mail_targets(kind, recipients, MAILED)

@@ -197,6 +197,9 @@ def scenarios(series_name: str) -> Iterator[dict[str, Any]]:
         "reason": "token_revoked",
         "target": None,
         "offset": "1d",
+        "recipients": 20_000,
+        "cap": 10_000,
+        "others": 1,
     }
     variants = [
         ({"previous_start": START - timedelta(hours=1), "problem": "credentials"}, "subscribed", False),

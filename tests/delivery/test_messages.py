@@ -44,6 +44,7 @@ PAYLOADS = {
     },
     kinds.REMINDER: {"start": "2026-03-06T08:00:00+00:00", "offset": "1d"},
     kinds.UNREACHED: {"about": "invitation", "count": 3},
+    kinds.MAIL_CAP_WARNING: {"channel": "email", "cap": 10_000, "recipients": 20_000, "others": 2},
     kinds.CHANNEL_DOWN: {
         "channel": "slack",
         "problem": "credentials",

@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from bot.bounds import MAX_ID
 from bot.delivery.ahead import Upcoming, schedule_ahead
+from bot.delivery.cap_warnings import overruns_ahead
 from bot.delivery.channels import OutgoingMessage
+from bot.delivery.daily_caps import Overrun
 from bot.delivery.messages import render
 from bot.delivery.operations import Preview, list_deliveries, preview, retry, send_now, why_not_sent
 from bot.entry.cli.common import fail, open_app, operate
@@ -91,6 +93,9 @@ def plan_cmd(
     with open_app() as bot:
         with_senders(bot)
         ahead, drafts = operate(bot, lambda ctx: _ahead(ctx, bot, session))
+        over = operate(bot, lambda ctx: overruns_ahead(ctx.s, bot.delivery.senders, ctx.now))
+    if session is not None:
+        over = [o for o in over if session in o.sessions]
     if as_json:
         typer.echo(json.dumps([u.as_json() for u in ahead], ensure_ascii=False, indent=2))
         return
@@ -111,6 +116,19 @@ def plan_cmd(
     if drafts:
         listed = ", ".join(str(x) for x in drafts)
         out.print(f"Drafts, which send nothing until they have a title (sessions edit ID --title): {listed}.")
+    for line in over_the_cap(over):
+        out.print(line)
+
+
+def over_the_cap(over: list[Overrun]) -> list[str]:
+    """What does not fit a transport's daily recipient cap (the organisers were told), one line each."""
+    return [
+        f"Over the daily cap: {o.channel} to {o.recipients:,} recipients within 24 hours from "
+        f"{o.start:%Y-%m-%d %H:%M} UTC (cap {o.cap.recipients:,}; sessions "
+        f"{', '.join(str(x) for x in o.sessions)}): what does not fit waits for room, so a "
+        "reminder may come late. Options: README, «Mail at scale»."
+        for o in over
+    ]
 
 
 def _ahead(ctx: Ctx, bot: App, session_id: int | None) -> tuple[list[Upcoming], list[int]]:

@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.delivery.cap_warnings import overruns_ahead
+from bot.delivery.channels import Sender
 from bot.delivery.operations import set_offsets
 from bot.delivery.reach import unreached
 from bot.entry.cli.common import fail, open_app, operate
@@ -81,11 +83,24 @@ def show_cmd(slug: str = typer.Argument(..., help="The series' slug.")) -> None:
                 "subscribers": active_count(ctx, series),
                 # Subscribers no configured channel reaches (they get nothing): bot/delivery/reach.py.
                 "unreached": len(unreached(ctx.s, series, bot.reach_senders())),
+                # Sessions whose mail will not fit a transport's daily recipient cap (cap_warnings.py).
+                "over_daily_cap": _over_the_cap(ctx, bot.reach_senders(), series.id),
             }
 
         data = operate(bot, show)
     for key, value in data.items():
         typer.echo(f"{key}: {value if value is not None else '–'}")
+
+
+def _over_the_cap(ctx: Ctx, senders: list[Sender], series_id: int) -> str | None:
+    mine = [
+        f"session {load.session_id}: {o.recipients:,} {o.channel} recipients in 24 h "
+        f"(cap {o.cap.recipients:,})"
+        for o in overruns_ahead(ctx.s, senders, ctx.now)
+        for load in o.loads
+        if load.series_id == series_id
+    ]
+    return "; ".join(dict.fromkeys(mine)) or None
 
 
 @app.command("edit")
