@@ -37,12 +37,18 @@ def compose(
     host: str,
     now: datetime,
     ics: IcsChoice = FEED_ICS,
+    list_wide: str | None = None,
 ) -> MailMessage:
-    """The mail; `ics` says whether the session's `.ics` goes with it, and its UID (meeting_ics)."""
+    """The mail; `ics` says whether the session's `.ics` goes with it, and its UID (meeting_ics).
+    `list_wide`: a mail to many at once (a batch in Bcc) links to this page to leave the series
+    (its leave page) instead of a personal link, in the text and in List-Unsubscribe, without
+    RFC 8058's one-click POST: that needs a URL that names the one recipient who clicks."""
     rendered = render(renderer, message)
     recipient, series = message.recipient, message.series
     public = message.kind in kinds.PUBLIC and recipient is not None
     unsubscribe = unsubscribe_url(settings, recipient.person_id, series.id) if public and recipient else None
+    if list_wide is not None and message.kind in kinds.PUBLIC:
+        unsubscribe = list_wide
     options = {"language": message.language, "timezone": series.timezone}
     footer = renderer.render(
         "messages/_mail_footer.txt",
@@ -56,6 +62,8 @@ def compose(
     else:
         html = text_as_html(text)
     headers = {DELIVERY_HEADER: message.key}
+    if list_wide is not None and message.kind in kinds.PUBLIC:
+        headers["List-Unsubscribe"] = f"<{list_wide}>"
     attachments: tuple[Attachment, ...] = ()
     if public and recipient is not None:
         headers.update(unsubscribe_headers(settings, recipient.person_id, series.id))

@@ -38,6 +38,9 @@ class DeliveryLimits:
     mail_daily_recipients: int = 10_000
     mail_max_recipients: int = 500
     delivery_lease_seconds: int = 30
+    # "bcc": reminders and follow-ups by mail go as one message per MAIL_MAX_RECIPIENTS people of a
+    # language, in Bcc, with the series' leave page instead of a personal unsubscribe link.
+    mail_batch: str = "off"
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,13 @@ class Reader:
             self.problems.append(f"{name}: {raw!r} is not {need}")
             return default
         return raw
+
+
+def batch_mode(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("bcc", "off"):
+        raise ValueError(raw)
+    return value
 
 
 def positive_int(raw: str) -> int:
@@ -263,5 +273,6 @@ def core_settings(r: Reader) -> Settings:
             delivery_lease_seconds=r.parsed(
                 "DELIVERY_LEASE_SECONDS", 30, lease_seconds, "a whole number of seconds from 5 to 3600"
             ),
+            mail_batch=r.parsed("MAIL_BATCH", "off", batch_mode, "bcc or off"),
         ),
     )

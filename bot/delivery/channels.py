@@ -54,6 +54,8 @@ class OutgoingMessage:
     skip_unless_sent: str | None = None
     # For a message to subscribers: the series' «invite a colleague» page (needs PUBLIC_BASE_URL).
     invite_url: str | None = None
+    # A batch's target (bot/delivery/batches.py): the people it goes to, read fresh.
+    batch: tuple[Recipient, ...] = ()
 
 
 class NotSent(Exception):

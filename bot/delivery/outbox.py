@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from bot.commands import Actor
 from bot.db import Database
 from bot.delivery import holds, kinds
+from bot.delivery.batches import batch_members, is_batch
 from bot.delivery.channels import OutgoingMessage, Recipient
 from bot.delivery.fanouts import delivery_key
 from bot.delivery.schedule import invitation_key
@@ -87,6 +88,8 @@ class FanoutPart:
     series_id: int
     payload: dict[str, Any]
     series: SeriesView
+    created_at: datetime
+    due_at: datetime
 
 
 class Outbox:
@@ -295,12 +298,12 @@ class Outbox:
         if found is not None:
             return found
         row = s.execute(
-            select(F.c.kind, F.c.payload, SERIES)
+            select(F.c.kind, F.c.payload, F.c.created_at, F.c.due_at, SERIES)
             .join(SERIES, SERIES.c.id == F.c.series_id)
             .where(F.c.id == fanout_id)
         ).one()
         series = SeriesView.of(row)
-        found = FanoutPart(row.kind, row.id, dict(row.payload or {}), series)
+        found = FanoutPart(row.kind, row.id, dict(row.payload or {}), series, row.created_at, row.due_at)
         with self._fanouts_lock:
             if len(self._fanouts) >= FANOUTS_KEPT:
                 self._fanouts.clear()
@@ -474,6 +477,10 @@ def _message(s: Session, row: AnyRow, fanout: FanoutPart, base_url: str | None) 
             email=row.person_email,
             identities={platform: external for platform, external in identities},
         )
+    batch: tuple[Recipient, ...] = ()
+    if row.person_id is None and is_batch(row.target):
+        when = (fanout.created_at, fanout.due_at)
+        batch = batch_members(s, series, row.target, fanout.kind, fanout.payload, *when)
     first_ref = None
     if row.session_id is not None and row.person_id is None and fanout.kind != kinds.INVITATION:
         key = delivery_key(invitation_key(row.session_id), row.channel, row.target)
@@ -492,4 +499,5 @@ def _message(s: Session, row: AnyRow, fanout: FanoutPart, base_url: str | None) 
         in_doubt=bool(row.in_doubt),
         first_ref=first_ref,
         invite_url=invite_url(base_url, series.slug) if fanout.kind in kinds.PUBLIC else None,
+        batch=batch,
     )

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.delivery import kinds
+from bot.delivery.batches import covered, is_batch
 from bot.delivery.channels import Recipient, Sender
 from bot.delivery.recipients import subscribers
 from bot.models import Series
@@ -35,8 +36,8 @@ def unreached_among(people: list[Recipient], view: SeriesView, senders: Sequence
             if not left:
                 return left
             targets = sender.audience(kind, view, left)
-            reached = {t.person_id for t in targets if t.person_id is not None}
-            shared = any(t.person_id is None for t in targets)
+            reached = {t.person_id for t in targets if t.person_id is not None} | covered(targets, left)
+            shared = any(t.person_id is None and not is_batch(t.target) for t in targets)
             left = [
                 p
                 for p in left

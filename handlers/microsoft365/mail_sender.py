@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+from bot.addresses import ascii_mailbox, is_mailbox
 from bot.clock import Clock
 from bot.delivery import kinds
+from bot.delivery.batches import batch_targets, is_batch
 from bot.delivery.channels import (
     DailyCap,
+    NotSent,
     OutgoingMessage,
     Pace,
     PermanentError,
@@ -28,6 +32,7 @@ from bot.mail_delivery import mail_targets, recipient_address
 from bot.mail_mime import IcsChoice, build_mime
 from bot.rendering import Renderer
 from bot.settings import Settings
+from bot.tokens import leave_url
 from bot.views import SeriesView
 from handlers.microsoft365.errors import (
     GraphAuthError,
@@ -47,6 +52,8 @@ MAILED = frozenset({kinds.REMINDER, kinds.FOLLOWUP}) | kinds.ORGANISERS
 # What counts against the mailbox's day, planned ahead: the meeting invitation Exchange mails to
 # every subscriber with an address, and the reminders and follow-up mailed here.
 COUNTED = frozenset({kinds.INVITATION, kinds.REMINDER, kinds.FOLLOWUP})
+# With MAIL_BATCH=bcc these go in batches (bot/delivery/batches.py); notices to organisers do not.
+BATCHED = frozenset({kinds.REMINDER, kinds.FOLLOWUP})
 
 
 class MailSender:
@@ -75,12 +82,16 @@ class MailSender:
         return sum(1 for r in recipients if r.email) if kind in COUNTED else 0
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
+        if self.settings.limits.mail_batch == "bcc" and kind in BATCHED:
+            return batch_targets(recipients, self.settings.limits.mail_max_recipients)
         return mail_targets(kind, recipients, MAILED)
 
     def pacing(self, target: str) -> list[Pace]:
         return [self.mailbox.pace]
 
     def send(self, message: OutgoingMessage) -> str | None:
+        if is_batch(message.target):
+            return self._send_batch(message)
         address = recipient_address(message)
         message_id = delivery_message_id(message.key, self.host)
         message = with_join_link(message, self.ensure_meeting)
@@ -99,8 +110,40 @@ class MailSender:
             ics=ics,
         )
         mime = build_mime(mail, sender=self.api.sender, message_id=message_id, date=now)
+        self._submit(mime, 1)
+        return message_id
+
+    def _send_batch(self, message: OutgoingMessage) -> str | None:
+        """One mail to the batch's people in Bcc, addressed To the mailbox itself (nobody sees the
+        others); no .ics: everyone in it with an address is an attendee of the Exchange meeting."""
+        addresses = [ascii_mailbox(r.email) for r in message.batch if r.email and is_mailbox(r.email)]
+        if not addresses:
+            raise NotSent("nobody in this batch can be mailed any more")
+        if len(addresses) > self.settings.limits.mail_max_recipients:
+            raise PermanentError(f"{len(addresses)} recipients, over MAIL_MAX_RECIPIENTS")
+        message_id = delivery_message_id(message.key, self.host)
+        message = with_join_link(message, self.ensure_meeting)
+        now = self.clock.now()
+        mail = compose(
+            self.renderer,
+            self.settings,
+            message,
+            to=self.organiser,
+            organiser=self.organiser,
+            host=self.host,
+            now=now,
+            ics=IcsChoice(include=False),
+            list_wide=leave_url(self.settings, message.series.slug) or self.settings.public_base_url,
+        )
+        mail = replace(mail, headers={**mail.headers, "Bcc": ", ".join(addresses)})
+        mime = build_mime(mail, sender=self.api.sender, message_id=message_id, date=now)
+        self._submit(mime, len(addresses))
+        return message_id
+
+    def _submit(self, mime: bytes, recipients: int) -> None:
+        """Count `recipients` against the mailbox's day, then hand the mail to Exchange once."""
         try:
-            ledger = self.mailbox.take(1, "mail")
+            ledger = self.mailbox.take(recipients, "mail")
         except DailyLimitReached as exc:
             raise RetryLater(exc.seconds, str(exc)) from exc
         try:
@@ -121,7 +164,6 @@ class MailSender:
             self.mailbox.refund(ledger)
             raise PermanentError(str(exc)) from exc
         self.health.clear("mail")
-        return message_id
 
     def find_sent(self, message: OutgoingMessage) -> str | None:
         """Look in Sent Items for the Message-ID this delivery was sent with."""
