@@ -1,6 +1,6 @@
 """Mail in batches: one message to many subscribers in Bcc (MAIL_BATCH=bcc), for a transport whose
 messages, not recipients, are what is slow (Exchange Online: 30 messages a minute, 500 recipients
-each: 10,000 reminders in 20 messages instead of 10,000).
+each, the To: included: 10,000 reminders in 21 messages instead of 10,000).
 
 A batch is one outbox row, so one send with one stable Message-ID, and exactly-once holds per batch
 as it does per mail. Its target names the people it holds without listing them: the subscribers of

@@ -83,7 +83,8 @@ class MailSender:
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
         if self.settings.limits.mail_batch == "bcc" and kind in BATCHED:
-            return batch_targets(recipients, self.settings.limits.mail_max_recipients)
+            # To: is the mailbox itself, which Exchange counts among the message's recipients too.
+            return batch_targets(recipients, self.settings.limits.mail_max_recipients - 1)
         return mail_targets(kind, recipients, MAILED)
 
     def pacing(self, target: str) -> list[Pace]:
@@ -119,7 +120,7 @@ class MailSender:
         addresses = [ascii_mailbox(r.email) for r in message.batch if r.email and is_mailbox(r.email)]
         if not addresses:
             raise NotSent("nobody in this batch can be mailed any more")
-        if len(addresses) > self.settings.limits.mail_max_recipients:
+        if len(addresses) + 1 > self.settings.limits.mail_max_recipients:
             raise PermanentError(f"{len(addresses)} recipients, over MAIL_MAX_RECIPIENTS")
         message_id = delivery_message_id(message.key, self.host)
         message = with_join_link(message, self.ensure_meeting)
