@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from bot.addresses import ascii_mailbox, is_mailbox
 from bot.clock import Clock
@@ -136,8 +135,7 @@ class MailSender:
             ics=IcsChoice(include=False),
             list_wide=leave_url(self.settings, message.series.slug) or self.settings.public_base_url,
         )
-        mail = replace(mail, headers={**mail.headers, "Bcc": ", ".join(addresses)})
-        mime = build_mime(mail, sender=self.api.sender, message_id=message_id, date=now)
+        mime = build_mime(mail, sender=self.api.sender, message_id=message_id, date=now, bcc=addresses)
         self._submit(mime, len(addresses))
         return message_id
 
