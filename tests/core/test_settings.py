@@ -206,6 +206,7 @@ def test_env_example_itself_is_a_valid_configuration() -> None:
         ("MAIL_RATE_PER_MINUTE", "1.5"),
         ("MAIL_DAILY_RECIPIENTS", "0"),
         ("MAIL_MAX_RECIPIENTS", "many"),
+        ("MAIL_BATCH", "yes"),
         ("SLACK_RATE_PER_SECOND", "0"),
         ("SLACK_RATE_PER_SECOND", "nan"),
         ("SLACK_WORKSPACE_RATE_PER_MINUTE", "0"),
@@ -417,12 +418,14 @@ def test_delivery_limits_are_read() -> None:
             "MAIL_RATE_PER_MINUTE": "60",
             "MAIL_DAILY_RECIPIENTS": "20000",
             "MAIL_MAX_RECIPIENTS": "100",
+            "MAIL_BATCH": "BCC",
             "SLACK_RATE_PER_SECOND": "2.5",
             "SLACK_WORKSPACE_RATE_PER_MINUTE": "1200",
             "SLACK_SENDS_IN_FLIGHT": "8",
         }
     )
-    assert s.limits == DeliveryLimits(60, 20_000, 100)
+    assert s.limits == DeliveryLimits(60, 20_000, 100, mail_batch="bcc")
+    assert load(SLACK_FULL).limits.mail_batch == "off"
     assert s.slack is not None
     assert (s.slack.rate_per_second, s.slack.workspace_rate_per_minute, s.slack.sends_in_flight) == (
         2.5,
