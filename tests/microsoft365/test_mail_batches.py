@@ -27,7 +27,10 @@ LEAVE = f"{PUBLIC}/s/baerekraftsfredag/leave"
 
 @pytest.fixture
 def ms(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tenant365]:
-    limits = DeliveryLimits(mail_rate_per_minute=600, mail_max_recipients=3, mail_batch="bcc")
+    # An hour's lease: days of simulated time renew each claim far less often (not what is tested).
+    limits = DeliveryLimits(
+        mail_rate_per_minute=600, mail_max_recipients=3, mail_batch="bcc", delivery_lease_seconds=3600
+    )
     with tenant365(db_url, ManualClock(NOW), monkeypatch, limits=limits) as tenant:
         tenant.attach_senders()
         for address in NB:
@@ -96,3 +99,20 @@ def test_a_batch_is_read_when_it_goes_out(ms: Tenant365) -> None:
     ms.app.delivery.run_until_idle()
     recipients = sorted(a for m in batches(ms) for a in m.bcc)
     assert recipients == sorted(NB[1:] + EN)
+
+
+def test_no_reminder_in_a_batch_to_someone_who_joined_within_its_offset(ms: Tenant365) -> None:
+    """As for one mail each: no 1-day reminder to someone who joined a day and a half before the
+    session (less than a day before that reminder's moment plus its day); the 1-hour one, yes."""
+    start = NOW + timedelta(days=3)
+    ms.add_session(start)
+    simulate(ms.app, ms.clock, start - timedelta(days=1, hours=12))
+    ms.say(person("late@kommune.no"), "meld på")
+    simulate(ms.app, ms.clock, start - timedelta(minutes=30))
+    reminders: dict[str, list[str]] = {}
+    for mail in batches(ms):
+        offset = mail.headers["X-Baerekraft-Delivery"].split(":")[2]
+        reminders.setdefault(offset, []).extend(mail.bcc)
+    assert sorted(reminders) == ["1d", "1h"]
+    assert "late@kommune.no" not in reminders["1d"] and "late@kommune.no" in reminders["1h"]
+    assert sorted(reminders["1d"]) == sorted(NB + EN)
