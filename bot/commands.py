@@ -209,6 +209,13 @@ class CountSubscribers(Said):
 
 
 @dataclass(frozen=True)
+class SessionNumbers(Said):
+    """`antall 12`: the numbers of one session (invited, reached per channel, left since, attended)."""
+
+    session_id: int
+
+
+@dataclass(frozen=True)
 class GrantOrganiser(Said):
     identity: str  # an e-mail, or platform:user-id such as slack:U123
     series: str | None = None
@@ -265,6 +272,7 @@ Command = (
     | AddLink
     | RemoveLink
     | CountSubscribers
+    | SessionNumbers
     | GrantOrganiser
     | RevokeOrganiser
     | Unknown

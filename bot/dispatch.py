@@ -21,7 +21,17 @@ from bot.db import Database
 from bot.error_policy import ErrorPolicy, describe
 from bot.models import Series
 from bot.recurrence import to_rrule
-from bot.services import audit, colleagues, languages, links, organisers, privacy, sessions, subscriptions
+from bot.services import (
+    audit,
+    colleagues,
+    languages,
+    links,
+    numbers,
+    organisers,
+    privacy,
+    sessions,
+    subscriptions,
+)
 from bot.services.context import CoreConfig, Ctx
 from bot.services.errors import UserError
 from bot.services.people import channels_of, find_person
@@ -352,6 +362,14 @@ def _count(ctx: Ctx, cmd: c.CountSubscribers) -> Result:
     organisers.require_organiser(ctx, series)
     count = subscriptions.active_count(ctx, series)
     return Result("count", {"series": SeriesView.of(series), "count": count}, series)
+
+
+@handles(c.SessionNumbers)
+def _session_numbers(ctx: Ctx, cmd: c.SessionNumbers) -> Result:
+    found = numbers.numbers_of(ctx, cmd.session_id)
+    session = sessions.get_session(ctx, cmd.session_id)
+    data = {"session": SessionView.of(session), "numbers": found, "now": ctx.now}
+    return Result("session_numbers", data, session.series)
 
 
 @handles(c.GrantOrganiser)

@@ -113,6 +113,19 @@ class PresentationLink(Base):
     session: Mapped[Session] = relationship(back_populates="links")
 
 
+class SessionAttendance(Base):
+    """How many took part in a session, as a platform's attendance reports say (Teams): distinct
+    attendees over all its reports. `final` once it is no longer read again."""
+
+    __tablename__ = "session_attendance"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), primary_key=True)
+    attended: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
+
+
 class Person(Base):
     """Someone the bot knows. `email` is only ever set from a trusted source (see services.people)."""
 

@@ -170,3 +170,26 @@ def test_a_draft_is_shown_as_one_and_titled_from_the_cli(run: Run, settings: Bot
     titled = run("sessions", "edit", draft, "--title", "Sirkulær økonomi")
     assert "status: scheduled" in titled.output
     assert len(json.loads(run("deliveries", "plan", "--json").output)) == 3
+
+
+def test_sessions_show_gives_the_numbers_of_a_session(run: Run) -> None:
+    sid = run("sessions", "add", "--title", "Tall", "--start", "2027-06-04 09:00").output.strip()
+    text = run("sessions", "show", sid)
+    assert "invited: – (no invitation yet)" in text.output and "attended: unknown" in text.output
+    numbers = json.loads(run("sessions", "show", sid, "--json").output)["numbers"]
+    assert numbers == {
+        "session_id": int(sid),
+        "invited": None,
+        "invited_at": None,
+        "reached": 0,
+        "channels": [],
+        "unsubscribed_since": 0,
+        "attended": None,
+        "attendance_source": None,
+        "attendance_final": False,
+    }
+    sent = run("send", sid, "invitation")  # now, through the console's post
+    assert sent.exit_code == 0, sent.output
+    after = run("sessions", "show", sid)
+    assert "invited: 0 (invitation " in after.output
+    assert "console invitation: 0 reached, 1 posts" in after.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from bot.entry.cli.deliveries import with_senders
 from bot.models import SessionStatus
 from bot.services.context import Ctx
 from bot.services.links import add_link
+from bot.services.numbers import SessionNumbers, numbers_of
 from bot.services.series import resolve_series
 from bot.services.sessions import add_session, cancel_session, change_session, get_session, list_sessions
 from bot.views import SessionView
@@ -133,17 +135,19 @@ def show_cmd(
     session_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The session's id."),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
 ) -> None:
-    """Show one session: its times (local and UTC), details, links and the messages still to go out."""
+    """Show one session: its times (local and UTC), details, links, the messages still to go out and
+    its numbers (invited, reached per channel, unsubscribed since, attended)."""
     with open_app() as bot:
         with_senders(bot)
 
-        def show(ctx: Ctx) -> tuple[SessionView, list[Upcoming]]:
+        def show(ctx: Ctx) -> tuple[SessionView, list[Upcoming], SessionNumbers]:
             view = SessionView.of(get_session(ctx, session_id))
-            return view, schedule_ahead(ctx.s, bot.delivery.planner, ctx.now, session_id)
+            ahead = schedule_ahead(ctx.s, bot.delivery.planner, ctx.now, session_id)
+            return view, ahead, numbers_of(ctx, session_id)
 
-        view, ahead = operate(bot, show)
+        view, ahead, numbers = operate(bot, show)
     if as_json:
-        data = {**_as_dict(view), "ahead": [u.as_json() for u in ahead]}
+        data = {**_as_dict(view), "ahead": [u.as_json() for u in ahead], "numbers": _numbers_dict(numbers)}
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for line in _details(view):
@@ -160,6 +164,46 @@ def show_cmd(
         typer.echo(
             f"  {u.kind}{offset} at {local} to {u.recipients} via {', '.join(sorted(u.channels)) or '–'}"
         )
+    for line in _numbers_lines(numbers):
+        typer.echo(line)
+
+
+def _numbers_lines(n: SessionNumbers) -> list[str]:
+    invited = (
+        "– (no invitation yet)"
+        if n.invited is None
+        else f"{n.invited} (invitation {n.invited_at:%Y-%m-%d %H:%M} UTC)"
+    )
+    attended = (
+        "unknown"
+        if n.attended is None
+        else f"{n.attended} ({n.attendance_source}{'' if n.attendance_final else ', provisional'})"
+    )
+    lines = [
+        f"invited: {invited}",
+        f"reached: {n.reached}",
+        f"unsubscribed since the invitation: {n.unsubscribed_since}",
+        f"attended: {attended}",
+    ]
+    for c in n.channels:
+        parts = [f"{c.sent} reached"] + [
+            f"{value} {label}"
+            for value, label in (
+                (c.posts, "posts"),
+                (c.failed, "failed"),
+                (c.skipped, "skipped"),
+                (c.pending, "pending"),
+            )
+            if value
+        ]
+        lines.append(f"  {c.channel} {c.kind}: {', '.join(parts)}")
+    return lines
+
+
+def _numbers_dict(n: SessionNumbers) -> dict[str, object]:
+    data = asdict(n)
+    data["invited_at"] = n.invited_at.isoformat() if n.invited_at else None
+    return data
 
 
 def _details(v: SessionView) -> list[str]:

@@ -1,0 +1,40 @@
+"""A session's attendance, as a platform's attendance reports count it (the numbers per session).
+
+Revision ID: 0019
+Revises: 0020
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0019"
+down_revision: str | None = "0020"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "session_attendance",
+        sa.Column("session_id", sa.Integer(), nullable=False),
+        sa.Column("attended", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("final", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["session.id"],
+            name=op.f("fk_session_attendance_session_id_session"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("session_id", name=op.f("pk_session_attendance")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("session_attendance")
