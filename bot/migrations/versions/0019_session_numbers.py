@@ -1,4 +1,5 @@
-"""A session's attendance, as a platform's attendance reports count it (the numbers per session).
+"""A session's attendance, as a platform's attendance reports count it (the numbers per session),
+and the reading of Teams' attendance reports (`graph_attendance`).
 
 Revision ID: 0019
 Revises: 0020
@@ -34,7 +35,24 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("session_id", name=op.f("pk_session_attendance")),
     )
+    op.create_table(
+        "graph_attendance",
+        sa.Column("session_id", sa.Integer(), nullable=False),
+        sa.Column("meeting_id", sa.String(length=300), nullable=True),
+        sa.Column("report_ids", sa.JSON(), nullable=False),
+        sa.Column("final", sa.Boolean(), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("problem", sa.String(length=500), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["session.id"],
+            name=op.f("fk_graph_attendance_session_id_session"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("session_id", name=op.f("pk_graph_attendance")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("graph_attendance")
     op.drop_table("session_attendance")
