@@ -196,6 +196,7 @@ class AddLink(Said):
     url: str
     title: str
     speaker: str | None = None
+    kind: str = "slides"  # or "recording" (bot.models.LinkKind)
 
 
 @dataclass(frozen=True)

@@ -345,7 +345,7 @@ def _set_recurrence(ctx: Ctx, cmd: c.SetRecurrence) -> Result:
 
 @handles(c.AddLink)
 def _add_link(ctx: Ctx, cmd: c.AddLink) -> Result:
-    link = links.add_link(ctx, cmd.session_id, cmd.url, cmd.title, cmd.speaker)
+    link = links.add_link(ctx, cmd.session_id, cmd.url, cmd.title, cmd.speaker, cmd.kind)
     session = SessionView.of(link.session)
     return Result("link_added", {"link": LinkView.of(link), "session": session}, link.session.series)
 

@@ -100,6 +100,11 @@ class Session(Base):
         return self.start_at + timedelta(minutes=self.duration_minutes)
 
 
+class LinkKind(enum.StrEnum):
+    SLIDES = "slides"
+    RECORDING = "recording"  # shown first, with a note that its captions are automatic
+
+
 class PresentationLink(Base):
     __tablename__ = "presentation_link"
 
@@ -108,6 +113,7 @@ class PresentationLink(Base):
     title: Mapped[str] = mapped_column(String(300))
     speaker: Mapped[str | None] = mapped_column(String(200), default=None)
     url: Mapped[str] = mapped_column(String(2000))
+    kind: Mapped[str] = mapped_column(String(16), default=LinkKind.SLIDES.value, server_default="slides")
     added_at: Mapped[datetime]
 
     session: Mapped[Session] = relationship(back_populates="links")

@@ -36,7 +36,7 @@ from bot.commands import (
     Subscribe,
     Unsubscribe,
 )
-from bot.parser.aliases import LINK_KEY_TABLE, SESSION_KEY_TABLE
+from bot.parser.aliases import LINK_KEY_TABLE, LINK_KIND_TABLE, SESSION_KEY_TABLE
 from bot.parser.fields import (
     parse_options,
     parse_start,
@@ -196,7 +196,13 @@ def _add_link(args: Sequence[Token]) -> Command:
     title = options.get("title") or join(tokens[2:])
     if not title:
         raise Problem("missing_title")
-    return AddLink(session_id, url, title, speaker=options.get("speaker"))
+    kind = "slides"
+    if "kind" in options:
+        found = LINK_KIND_TABLE.get(key_form(options["kind"]))
+        if found is None:
+            raise Problem("bad_link_kind", options["kind"])
+        kind = found
+    return AddLink(session_id, url, title, speaker=options.get("speaker"), kind=kind)
 
 
 def _remove_link(args: Sequence[Token]) -> Command:

@@ -193,3 +193,20 @@ def test_sessions_show_gives_the_numbers_of_a_session(run: Run) -> None:
     after = run("sessions", "show", sid)
     assert "invited: 0 (invitation " in after.output
     assert "console invitation: 0 reached, 1 posts" in after.output
+
+
+def test_links_add_takes_a_recording_and_show_lists_it_first(run: Run) -> None:
+    sid = run("sessions", "add", "--title", "Opptak", "--start", "2025-01-10 09:00", "--past").output.strip()
+    assert run("links", "add", sid, "--title", "Lysark", "--url", "https://ks.no/l.pdf").exit_code == 0
+    added = run(
+        "links", "add", sid, "--title", "Opptaket", "--url", "https://v.example/o", "--kind", "recording"
+    )
+    assert added.exit_code == 0, added.output
+    shown = json.loads(run("sessions", "show", sid, "--json").output)
+    assert [(x["title"], x["kind"]) for x in shown["links"]] == [
+        ("Opptaket", "recording"),
+        ("Lysark", "slides"),
+    ]
+    assert "[recording] Opptaket" in run("sessions", "show", sid).output
+    wrong = run("links", "add", sid, "--title", "X", "--url", "https://v.example/x", "--kind", "podcast")
+    assert wrong.exit_code == 1 and "'podcast' is neither slides nor recording" in wrong.output

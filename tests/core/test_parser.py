@@ -514,6 +514,23 @@ LINKS_AND_PEOPLE = [
     ),
     ("ny lenke 3 https://a.no; tittel=Fra valg; taler=Kari", AddLink(3, "https://a.no", "Fra valg", "Kari")),
     ("ny lenke 3 HTTPS://A.NO/Sti Store Bokstaver", AddLink(3, "HTTPS://A.NO/Sti", "Store Bokstaver")),
+    (
+        "ny lenke 12 https://x.no/v Opptak; type=opptak",
+        AddLink(12, "https://x.no/v", "Opptak", kind="recording"),
+    ),
+    (
+        "add link 12 https://x.no/v Video; type=Recording",
+        AddLink(12, "https://x.no/v", "Video", kind="recording"),
+    ),
+    (
+        "tilføj link 12 https://x.dk/v Optagelse; type=optagelse",
+        AddLink(12, "https://x.dk/v", "Optagelse", kind="recording"),
+    ),
+    (
+        "ny lenke 12 https://x.no/s Lysark; type=lysark",
+        AddLink(12, "https://x.no/s", "Lysark", kind="slides"),
+    ),
+    ("ny lenke 12 https://x.no/v Opptak; type=podkast", bad("add_link", "bad_link_kind", "podkast")),
     ("ny lenke", bad("add_link", "missing_id")),
     ("ny lenke https://a.no Tittel", bad("add_link", "bad_id", "https://a.no")),
     ("ny lenke 3", bad("add_link", "missing_url")),

@@ -160,6 +160,8 @@ class Builder:
         series = self.series()
         session = self.session()
         past = self.session(sid=3, start=datetime(2026, 2, 6, 8, 0, tzinfo=UTC), links=(self.link(),))
+        recording = LinkView(8, u("Opptak av økta"), None, u("https://example.org/opptak"), "recording")
+        recorded = self.session(sid=4, start=datetime(2026, 2, 6, 8, 0, tzinfo=UTC), links=(recording,))
         bare_past = self.session(sid=2, start=datetime(2026, 1, 9, 8, 0, tzinfo=UTC), full=False)
         title = "Sirkulær økonomi i kommunene"
         rule = Recurrence(1, 4, time(9, 0), time(10, 0), frozenset({7}))
@@ -225,6 +227,7 @@ class Builder:
                     (title, "Lysark om sirkulærøkonomi", "https://example.org/lysark.pdf", "Ola Nordmann"),
                 ),
                 Case({"series": series, "sessions": []}, ("Bærekraftsfredag",)),
+                Case({"series": series, "sessions": [recorded]}, ("https://example.org/opptak",)),
             ],
             "help": [
                 Case({"unknown": None, "organiser": True}),
@@ -351,6 +354,7 @@ class Builder:
                 Case({"state": u("lost"), "options": ["pending", "sent"]}, ("lost", "pending, sent"))
             ],
             "bad_kind": [Case({"kind": u("change"), "options": ["invitation", "reminder"]}, ("change",))],
+            "bad_link_kind": [Case({"kind": u("podkast"), "kinds": ["slides", "recording"]}, ("podkast",))],
         }
 
 

@@ -16,7 +16,7 @@ from bot.commands import SessionFields
 from bot.delivery.ahead import Upcoming, schedule_ahead
 from bot.entry.cli.common import fail, open_app, operate
 from bot.entry.cli.deliveries import with_senders
-from bot.models import SessionStatus
+from bot.models import LinkKind, SessionStatus
 from bot.services.context import Ctx
 from bot.services.links import add_link
 from bot.services.numbers import SessionNumbers, numbers_of
@@ -154,7 +154,10 @@ def show_cmd(
         typer.echo(line)
     typer.echo(f"links: {len(view.links)}")
     for link in view.links:
-        typer.echo(f"  {link.id}: {link.title}{f' ({link.speaker})' if link.speaker else ''} {link.url}")
+        kind = " [recording]" if link.recording else ""
+        typer.echo(
+            f"  {link.id}:{kind} {link.title}{f' ({link.speaker})' if link.speaker else ''} {link.url}"
+        )
     typer.echo(f"still to go out: {len(ahead)}")
     if view.status == SessionStatus.DRAFT.value:
         typer.echo(f"  (a draft: nothing goes out until it has a title: sessions edit {view.id} --title ...)")
@@ -272,10 +275,15 @@ def links_add_cmd(
     title: str = typer.Option(..., help="Title of the presentation."),
     url: str = typer.Option(..., help="Link to the slides (https://...)."),
     speaker: str | None = typer.Option(None, help="Who presented."),
+    kind: str = typer.Option(
+        "slides", help="slides, or recording (shown first, noting its automatic captions)."
+    ),
 ) -> None:
-    """Add a presentation link to a session; prints the link's id."""
+    """Add a presentation link (slides or a recording) to a session; prints the link's id."""
+    if kind not in set(LinkKind):
+        fail(f"--kind: {kind!r} is neither {' nor '.join(LinkKind)}")
     with open_app() as bot:
-        link_id = operate(bot, lambda ctx: add_link(ctx, session_id, url, title, speaker).id)
+        link_id = operate(bot, lambda ctx: add_link(ctx, session_id, url, title, speaker, kind).id)
     typer.echo(link_id)
 
 
@@ -293,5 +301,8 @@ def _as_dict(v: SessionView) -> dict[str, object]:
         "duration_minutes": v.duration_minutes,
         "join_url": v.join_url,
         "status": v.status,
-        "links": [{"id": x.id, "title": x.title, "speaker": x.speaker, "url": x.url} for x in v.links],
+        "links": [
+            {"id": x.id, "title": x.title, "speaker": x.speaker, "url": x.url, "kind": x.kind}
+            for x in v.links
+        ],
     }

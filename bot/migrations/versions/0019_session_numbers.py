@@ -1,5 +1,6 @@
 """A session's attendance, as a platform's attendance reports count it (the numbers per session),
-and the reading of Teams' attendance reports (`graph_attendance`).
+the reading of Teams' attendance reports (`graph_attendance`), and a presentation link's kind
+(slides or a recording).
 
 Revision ID: 0019
 Revises: 0020
@@ -51,8 +52,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("session_id", name=op.f("pk_graph_attendance")),
     )
+    with op.batch_alter_table("presentation_link") as batch:
+        batch.add_column(sa.Column("kind", sa.String(length=16), nullable=False, server_default="slides"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("presentation_link") as batch:
+        batch.drop_column("kind")
     op.drop_table("graph_attendance")
     op.drop_table("session_attendance")
