@@ -92,6 +92,9 @@ class Dispatcher:
         self.unreached: Callable[[Session, Series], int] | None = None
         # Queues the mail to an invited colleague (the web channel's); set by the composition root.
         self.colleague_mail: colleagues.ColleagueMailer | None = None
+        # What the channels delivered for a session outside the outbox, for its numbers (`antall
+        # 12`); set by the composition root once the channels exist.
+        self.outside_reach: Callable[[Session, int], list[numbers.OutsideReach]] | None = None
 
     def execute(
         self, actor: c.Actor, command: c.Command, *, within: Callable[[Session], None] | None = None
@@ -119,6 +122,9 @@ class Dispatcher:
             result = handler(ctx, command)
             if result.key == "count" and result.series is not None and self.unreached is not None:
                 result.data["unreached"] = self.unreached(s, result.series)
+            if result.key == "session_numbers" and self.outside_reach is not None:
+                found = result.data["numbers"]
+                result.data["numbers"] = numbers.numbers_of(ctx, found.session_id, self.outside_reach)
             spoken = self._spoken(command, result.series)
             if spoken is not None and not isinstance(command, _NOT_LEARNED_FROM):
                 languages.learn(ctx, spoken)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session as OrmSession
 
 from bot.channel import Channel
 from bot.clock import Clock, SystemClock
@@ -34,6 +35,7 @@ from bot.mail import Mailer
 from bot.migrate import upgrade
 from bot.rendering import Renderer
 from bot.services.context import CoreConfig
+from bot.services.numbers import OutsideReach
 
 log = logging.getLogger(__name__)
 C = TypeVar("C", bound=Channel)
@@ -92,6 +94,10 @@ class App:
         if self._senders is None:
             self._senders = [sender for channel in self.channels for sender in channel.senders()]
         return self._senders
+
+    def outside_reach(self, s: OrmSession, session_id: int) -> list[OutsideReach]:
+        """What the channels delivered for a session outside the outbox (its numbers count it)."""
+        return [found for channel in self.channels for found in channel.session_reach(s, session_id)]
 
     def unreached(self) -> dict[str, int]:
         """Per series, how many subscribers no configured channel reaches (series with none left out)."""
@@ -169,6 +175,7 @@ def build(
     core.dispatcher.colleague_mail = next(
         (hook for channel in channels if (hook := channel.colleague_mailer()) is not None), None
     )
+    core.dispatcher.outside_reach = app.outside_reach
     return app
 
 

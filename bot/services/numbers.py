@@ -7,10 +7,11 @@ dashboard all show the same figures from one reading.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import ColumnElement, and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.delivery import kinds
@@ -56,11 +57,46 @@ class SessionNumbers:
     attendance_final: bool
 
 
-def numbers_of(ctx: Ctx, session_id: int) -> SessionNumbers:
+@dataclass(frozen=True)
+class OutsideReach:
+    """What a channel delivered for a session outside the outbox (Exchange sends the Teams meeting
+    itself as the invitation): the counts, and the people it reached."""
+
+    reach: ChannelReach
+    people: frozenset[int]
+
+
+def with_outside(
+    numbers: SessionNumbers, outside: Sequence[OutsideReach], reached: frozenset[int]
+) -> SessionNumbers:
+    """`numbers` with what the channels delivered outside the outbox added: counts of the same
+    channel and kind summed, `reached` (the people the outbox reached) joined with theirs."""
+    if not outside:
+        return numbers
+    tallies = {(c.channel, c.kind): asdict(c) for c in numbers.channels}
+    for item in outside:
+        r = item.reach
+        tally = tallies.setdefault(
+            (r.channel, r.kind), {**asdict(r), "sent": 0, "posts": 0, "failed": 0, "skipped": 0, "pending": 0}
+        )
+        for name in ("sent", "posts", "failed", "skipped", "pending"):
+            tally[name] += getattr(r, name)
+    people = reached.union(*(item.people for item in outside))
+    return replace(
+        numbers, reached=len(people), channels=_ordered(ChannelReach(**t) for t in tallies.values())
+    )
+
+
+def numbers_of(
+    ctx: Ctx, session_id: int, outside: Callable[[Session, int], Sequence[OutsideReach]] | None = None
+) -> SessionNumbers:
     """The numbers of session `session_id`, for an organiser of its series (else `not_organiser`)."""
     session = get_session(ctx, session_id)
     require_organiser(ctx, session.series)
-    return session_numbers(ctx.s, session)
+    found = session_numbers(ctx.s, session)
+    if outside is None:
+        return found
+    return with_outside(found, outside(ctx.s, session_id), _reached_people(ctx.s, session_id))
 
 
 def session_numbers(s: Session, session: SessionRow) -> SessionNumbers:
@@ -116,20 +152,23 @@ def _left_since(s: Session, session: SessionRow, at: datetime) -> int:
     )
 
 
-def _reached(s: Session, session_id: int) -> int:
+def _reached_where(session_id: int) -> tuple[ColumnElement[bool], ...]:
     return (
-        s.scalar(
-            select(func.count(distinct(Delivery.person_id)))
-            .join(Fanout, Fanout.id == Delivery.fanout_id)
-            .where(
-                Fanout.session_id == session_id,
-                Fanout.kind.in_(kinds.PUBLIC),
-                Delivery.state == DeliveryState.SENT.value,
-                Delivery.person_id.is_not(None),
-            )
-        )
-        or 0
+        Fanout.session_id == session_id,
+        Fanout.kind.in_(kinds.PUBLIC),
+        Delivery.state == DeliveryState.SENT.value,
+        Delivery.person_id.is_not(None),
     )
+
+
+def _reached(s: Session, session_id: int) -> int:
+    query = select(func.count(distinct(Delivery.person_id))).join(Fanout, Fanout.id == Delivery.fanout_id)
+    return s.scalar(query.where(*_reached_where(session_id))) or 0
+
+
+def _reached_people(s: Session, session_id: int) -> frozenset[int]:
+    query = select(Delivery.person_id).distinct().join(Fanout, Fanout.id == Delivery.fanout_id)
+    return frozenset(person for person in s.scalars(query.where(*_reached_where(session_id))) if person)
 
 
 def _channels(s: Session, session_id: int) -> tuple[ChannelReach, ...]:
@@ -156,8 +195,10 @@ def _channels(s: Session, session_id: int) -> tuple[ChannelReach, ...]:
             tally[state] += n
         else:
             tally["pending"] += n
+    return _ordered(ChannelReach(channel, kind, **tally) for (channel, kind), tally in counts.items())
+
+
+def _ordered(reach: Iterable[ChannelReach]) -> tuple[ChannelReach, ...]:
+    """By message, in the order a session lives them, then by channel."""
     order = {kind: i for i, kind in enumerate(KIND_ORDER)}
-    return tuple(
-        ChannelReach(channel, kind, **tally)
-        for (channel, kind), tally in sorted(counts.items(), key=lambda item: (order[item[0][1]], item[0][0]))
-    )
+    return tuple(sorted(reach, key=lambda c: (order.get(c.kind, len(order)), c.channel)))

@@ -14,7 +14,7 @@ from bot.clock import ManualClock
 from bot.models import AuditEvent, SessionAttendance
 from handlers.microsoft365.attendance import EVERY, FINAL_AFTER, problems
 from handlers.microsoft365.status import status_lines
-from tests.conftest import NOW, ORGANISER
+from tests.conftest import NOW, ORGANISER, person
 from tests.microsoft365.fakes.graph_meetings import Attendee, Report
 from tests.microsoft365.support import Tenant365, tenant365
 
@@ -140,3 +140,18 @@ def test_without_the_artifact_permission_nothing_is_counted(ms: Tenant365) -> No
     assert "OnlineMeetingArtifact.Read.All" in problem
     assert attendance(ms) is None
     assert "Deltok: ikke kjent" in ms.say(ORGANISER, "antall 1")
+
+
+def test_the_teams_meetings_invitation_counts_as_mail_in_the_numbers(ms: Tenant365) -> None:
+    ms.attach_senders()
+    ms.say(person("per@kommune.no"), "meld på")
+    ms.say(person("kari@kommune.no"), "meld på")
+    planned(ms)
+    ms.clock.set(START - timedelta(days=7, minutes=-1))
+    ms.app.delivery.plan()
+    ms.m365.calendar.run_once()  # Exchange invites both: the invitation by mail is the meeting itself
+    [event] = ms.graph.tenant.live_events()
+    assert sorted(event.attendees) == ["kari@kommune.no", "per@kommune.no"]
+    reply = ms.say(ORGANISER, "antall 1")
+    assert "Invitert: 2" in reply and "Nådd i minst én kanal: 2" in reply
+    assert "E-post, invitasjonen: 2 nådd" in reply

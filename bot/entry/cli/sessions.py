@@ -143,7 +143,7 @@ def show_cmd(
         def show(ctx: Ctx) -> tuple[SessionView, list[Upcoming], SessionNumbers]:
             view = SessionView.of(get_session(ctx, session_id))
             ahead = schedule_ahead(ctx.s, bot.delivery.planner, ctx.now, session_id)
-            return view, ahead, numbers_of(ctx, session_id)
+            return view, ahead, numbers_of(ctx, session_id, bot.outside_reach)
 
         view, ahead, numbers = operate(bot, show)
     if as_json:
