@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
@@ -22,6 +22,7 @@ from bot.core import Core
 from bot.db import Database, make_engine
 from bot.delivery.channels import Sender
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.fanouts import notify_organisers
 from bot.delivery.leader import Leadership
 from bot.delivery.reach import unreached, unreached_by_series
 from bot.dispatch import Dispatcher
@@ -33,6 +34,7 @@ from bot.inbox import Inbox
 from bot.inbox_spool import Spool
 from bot.mail import Mailer
 from bot.migrate import upgrade
+from bot.models import Session as SessionRow
 from bot.rendering import Renderer
 from bot.services.context import CoreConfig
 from bot.services.numbers import OutsideReach
@@ -168,6 +170,9 @@ def build(
         leadership=leadership,
         errors=errors,
         deliveries_queued=delivery.wake,
+        notify_organisers=lambda s, session_id, kind, key, payload: _tell_organisers(
+            app, s, session_id, kind, key, payload
+        ),
     )
     channels, transport = build_channels(core, settings, console=console, mailer=mailer)
     app = App(settings, core, delivery, tuple(channels), transport, health, send_metrics)
@@ -177,6 +182,20 @@ def build(
     )
     core.dispatcher.outside_reach = app.outside_reach
     return app
+
+
+def _tell_organisers(
+    app: App, s: OrmSession, session_id: int, kind: str, key: str, payload: dict[str, Any]
+) -> bool:
+    """A message to the organisers of a session's series (for a channel: `Core.notify_organisers`)."""
+    session = s.get(SessionRow, session_id)
+    if session is None:
+        return False
+    now = app.core.clock.now()
+    told = notify_organisers(s, app.reach_senders(), session.series, session_id, kind, key, payload, now)
+    if told:
+        app.core.deliveries_queued()
+    return told
 
 
 @functools.cache

@@ -11,12 +11,18 @@ the ids read are kept, and only a new report makes the count again. It looks aga
 It needs the application permission `OnlineMeetingArtifact.Read.All` and the Teams application
 access policy granted for the organiser (as the meeting options do); without them Graph answers 403,
 kept as the problem of that session's reading, and tried again at the next pass.
+
+In the same looks it lists the meeting's `recordings` (`OnlineMeetingRecording.Read.All`). Graph
+describes a recording by its times and `recordingContentUrl`, Graph's own address of the video that
+takes the app's token: nothing a subscriber can open. So a new recording is not made a link; the
+organisers are told once (per recording) that it is ready, to share it from Teams or OneDrive and
+add the link with `type=opptak`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +33,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.commands import Actor
 from bot.db import Database
+from bot.delivery import kinds
 from bot.models import Session as SessionRow
 from bot.models import SessionAttendance, SessionStatus
 from bot.services.attendance import record_attendance
@@ -45,6 +52,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = Actor(platform="graph", external_id="attendance", is_operator=True)
 PERMISSION = "OnlineMeetingArtifact.Read.All"
+RECORDINGS = "OnlineMeetingRecording.Read.All"
 SOURCE = "teams"
 FIRST_LOOK = timedelta(minutes=10)  # Teams makes the report some minutes after the meeting ends
 EVERY = timedelta(minutes=15)  # reports are looked for again this often until the count is final
@@ -68,6 +76,15 @@ class AttendanceApi:
         """The meeting's attendance reports; none (Graph's 404) until Teams made the first."""
         try:
             return list(self.client.items(self._base(meeting_id), auth=Auth.APP, permission=PERMISSION))
+        except GraphNotFound:
+            return []
+
+    def recordings(self, meeting_id: str) -> list[dict[str, Any]]:
+        """The meeting's recordings Teams has processed (callRecording), none (404) before any."""
+        organiser = segment(self.meetings.organiser_id())
+        path = f"/users/{organiser}/onlineMeetings/{segment(meeting_id)}/recordings"
+        try:
+            return list(self.client.items(path, auth=Auth.APP, permission=RECORDINGS))
         except GraphNotFound:
             return []
 
@@ -95,9 +112,14 @@ class Due:
     report_ids: tuple[str, ...]
 
 
+# Tells a session's organisers something once per key (Core.notify_organisers).
+Notify = Callable[[Session, int, str, str, dict[str, Any]], bool]
+
+
 class Attendance:
-    def __init__(self, db: Database, clock: Clock, api: AttendanceApi) -> None:
-        self.db, self.clock, self.api = db, clock, api
+    def __init__(self, db: Database, clock: Clock, api: AttendanceApi, notify: Notify) -> None:
+        self.db, self.clock, self.api, self.notify = db, clock, api, notify
+        self._logged: set[tuple[int, str]] = set()  # recording problems logged (once per process)
 
     def run_once(self) -> int:
         """Read the reports of every session due a look; returns how many counts changed."""
@@ -147,6 +169,7 @@ class Attendance:
         except (GraphError, LoginNeeded) as exc:
             self._failed(item, meeting_id, now, exc)
             return 0
+        self._recordings(item.session_id, meeting_id)
         with self.db.transaction() as s:
             state = self._state(s, item.session_id, now)
             state.meeting_id, state.report_ids = meeting_id, list(report_ids)
@@ -162,6 +185,21 @@ class Attendance:
         if changed:
             log.info("attendance: session %s had %s attendees (Teams)", item.session_id, attended)
         return int(changed)
+
+    def _recordings(self, session_id: int, meeting_id: str) -> None:
+        """Tell the organisers once about each recording of the meeting (see the module's text)."""
+        try:
+            found = [str(r["id"]) for r in self.api.recordings(meeting_id) if r.get("id")]
+        except (GraphError, LoginNeeded) as exc:
+            if (session_id, str(exc)) not in self._logged:
+                self._logged.add((session_id, str(exc)))
+                log.warning("recordings of session %s not read: %s", session_id, exc)
+            return
+        with self.db.transaction() as s:
+            for recording in found:
+                key = f"s{session_id}:recording:{recording}"[:200]
+                if self.notify(s, session_id, kinds.RECORDING_READY, key, {"recording": recording}):
+                    log.info("session %s: Teams recording ready; organisers told", session_id)
 
     def _count(self, meeting_id: str, report_ids: tuple[str, ...]) -> int:
         """Distinct attendees over all the reports (someone who joined twice counts once)."""

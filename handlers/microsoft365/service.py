@@ -74,7 +74,9 @@ class Microsoft365:
             lambda slug: leave_url(app.settings, slug),
             MeetingOptions(app.db, app.clock, meetings_api),
         )
-        self.attendance = Attendance(app.db, app.clock, AttendanceApi(self.client, meetings_api))
+        self.attendance = Attendance(
+            app.db, app.clock, AttendanceApi(self.client, meetings_api), app.notify_organisers
+        )
         self.channel_delta = ChannelDelta(self.client, self.teams, self.cursors, self.inbound, self.directory)
         self.chats = ChatPoller(self.client, self.cursors, self.inbound, self.self_id)
         self.changes = ChangeHandler(self.client, self.inbound, self.directory, settings)

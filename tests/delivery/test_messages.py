@@ -44,6 +44,7 @@ PAYLOADS = {
     },
     kinds.REMINDER: {"start": "2026-03-06T08:00:00+00:00", "offset": "1d"},
     kinds.UNREACHED: {"about": "invitation", "count": 3},
+    kinds.RECORDING_READY: {"recording": "rec-1"},
     kinds.CHANNEL_DOWN: {
         "channel": "slack",
         "problem": "credentials",

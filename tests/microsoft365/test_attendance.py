@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import ManualClock
-from bot.models import AuditEvent, SessionAttendance
+from bot.commands import GrantOrganiser
+from bot.models import AuditEvent, Fanout, PresentationLink, SessionAttendance
 from handlers.microsoft365.attendance import EVERY, FINAL_AFTER, problems
 from handlers.microsoft365.status import status_lines
 from tests.conftest import NOW, ORGANISER, person
-from tests.microsoft365.fakes.graph_meetings import Attendee, Report
+from tests.microsoft365.fakes.graph_meetings import Attendee, Recording, Report
 from tests.microsoft365.support import Tenant365, tenant365
 
 REPORTS = r"/attendanceReports$"
@@ -155,3 +156,45 @@ def test_the_teams_meetings_invitation_counts_as_mail_in_the_numbers(ms: Tenant3
     reply = ms.say(ORGANISER, "antall 1")
     assert "Invitert: 2" in reply and "Nådd i minst én kanal: 2" in reply
     assert "E-post, invitasjonen: 2 nådd" in reply
+
+
+def recording_notices(ms: Tenant365) -> list[tuple[str, dict[str, object]]]:
+    with ms.app.db.read() as s:
+        rows = s.scalars(select(Fanout).where(Fanout.kind == "recording_ready").order_by(Fanout.id))
+        return [(f.key, f.payload) for f in rows]
+
+
+def test_a_teams_recording_makes_one_notice_to_the_organisers_and_no_link(ms: Tenant365) -> None:
+    ms.attach_senders()
+    ms.app.dispatcher.execute(ORGANISER, GrantOrganiser("kari@kommune.no"))
+    planned(ms)
+    [event] = ms.graph.tenant.live_events()
+    assert event.join_url
+    ms.graph.meetings.recorded(event.join_url, Recording("rec-1", START, END, END + timedelta(minutes=40)))
+    ms.clock.set(END + timedelta(minutes=20))
+    ms.m365.attendance.run_once()
+    assert recording_notices(ms) == []  # Teams is still processing it
+    for _ in range(3):
+        ms.clock.set(ms.clock.now() + EVERY)
+        ms.m365.attendance.run_once()
+    assert recording_notices(ms) == [("s1:recording:rec-1", {"recording": "rec-1"})], "told once"
+    ms.app.delivery.run_until_idle()
+    [told] = [m for m in ms.graph.tenant.mails if m.to == ["kari@kommune.no"]]
+    assert "klart til å deles" in told.subject and "ny lenke 1 https://… Opptak; type=opptak" in (
+        told.text or ""
+    )
+    with ms.app.db.read() as s:
+        assert s.scalars(select(PresentationLink)).all() == [], "Graph's content URL is no link for viewers"
+
+
+def test_without_the_recording_permission_attendance_is_still_counted(ms: Tenant365) -> None:
+    ms.idp.app_permissions.discard("OnlineMeetingRecording.Read.All")
+    planned(ms)
+    held(ms, "report-1", PEOPLE[:3])
+    [event] = ms.graph.tenant.live_events()
+    assert event.join_url
+    ms.graph.meetings.recorded(event.join_url, Recording("rec-1", START, END, END))
+    ms.clock.set(END + timedelta(minutes=30))
+    assert ms.m365.attendance.run_once() == 1
+    assert attendance(ms).attended == 3  # type: ignore[union-attr]
+    assert recording_notices(ms) == []

@@ -17,6 +17,12 @@
   `page_size` a page with `@odata.nextLink`. They need `OnlineMeetingArtifact.Read.All` and, as the
   options do, the application access policy for the organiser (else 403). Teams makes a report only
   some minutes after a meeting ends (`Report.available_at`): before then the list answers 404.
+- `GET /users/{userId}/onlineMeetings/{meetingId}/recordings` lists the meeting's recordings as
+  callRecording (`id`, `meetingId`, `callId`, `contentCorrelationId`, `createdDateTime`,
+  `endDateTime`, `meetingOrganizer`, and `recordingContentUrl`: Graph's own `/content` address, which
+  takes the app's token, not a page a viewer can open), paged; it needs
+  `OnlineMeetingRecording.Read.All` and the access policy (else 403). A recording appears once Teams
+  has processed it (`Recording.available_at`).
 
 Every Teams meeting event Exchange made (tests.microsoft365.fakes.graph_exchange) has its online
 meeting here, found by the event's join link; its options start as Teams' defaults.
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
 
 READ = "OnlineMeetings.Read.All"
 ARTIFACTS = "OnlineMeetingArtifact.Read.All"
+RECORDINGS = "OnlineMeetingRecording.Read.All"
 WRITE = "OnlineMeetings.ReadWrite.All"
 UPDATABLE = {
     "allowAttendeeToEnableCamera",
@@ -98,6 +105,17 @@ class OnlineMeeting:
     )
     patches: list[dict[str, Any]] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
+    recordings: list[Recording] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording of one time the meeting was held, listed once Teams has processed it."""
+
+    id: str
+    started: datetime
+    ended: datetime
+    available_at: datetime
 
 
 @dataclass(frozen=True)
@@ -162,6 +180,7 @@ def meeting_routes(graph: FakeGraph) -> list[Route]:
         # Graph reads with .Read.All too; the bot holds .ReadWrite.All, which is all the fake accepts.
         Route("GET", re.compile(base), meetings.find, WRITE),
         Route("GET", re.compile(rf"{base}/([^/]+)/attendanceReports"), meetings.reports, ARTIFACTS),
+        Route("GET", re.compile(rf"{base}/([^/]+)/recordings"), meetings.list_recordings, RECORDINGS),
         Route(
             "GET",
             re.compile(rf"{base}/([^/]+)/attendanceReports/([^/]+)/attendanceRecords"),
@@ -235,6 +254,40 @@ class Meetings:
         if report is None:
             return error(404, "NotFound", "attendance report not found")
         return self._page(call, report.records())
+
+    def recorded(self, join_url: str, recording: Recording) -> None:
+        """The meeting behind `join_url` was recorded: listed from `recording.available_at`."""
+        meeting = self.of(join_url)
+        assert meeting is not None, "no live Teams meeting has this join link"
+        with self._lock:
+            meeting.recordings.append(recording)
+
+    def list_recordings(self, call: Handled) -> Response:
+        refused = self._allowed(call)
+        if refused is not None:
+            return refused
+        meeting = self._by_id(unquote(call.groups[1]))
+        if meeting is None:
+            return error(404, "NotFound", "meeting not found")
+        now = self.tenant.now()
+        with self._lock:
+            found = [r for r in meeting.recordings if r.available_at <= now]
+        path = f"{self.graph.base}/users/{call.groups[0]}/onlineMeetings/{quote(meeting.id)}/recordings"
+        organiser = {"user": {"id": call.groups[0], "tenantId": "tenant-0001"}}
+        items = [
+            {
+                "id": r.id,
+                "meetingId": meeting.id,
+                "callId": f"call-{r.id}",
+                "contentCorrelationId": f"corr-{r.id}",
+                "createdDateTime": _iso(r.started),
+                "endDateTime": _iso(r.ended),
+                "meetingOrganizer": organiser,
+                "recordingContentUrl": f"{path}/{r.id}/content",
+            }
+            for r in found
+        ]
+        return self._page(call, items)
 
     def _page(self, call: Handled, items: list[dict[str, Any]]) -> Response:
         skip = int(call.request.query.get("$skiptoken", "0"))

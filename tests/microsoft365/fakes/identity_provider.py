@@ -41,6 +41,7 @@ APP_PERMISSIONS = frozenset(
         "User.Read.All",
         "OnlineMeetings.ReadWrite.All",
         "OnlineMeetingArtifact.Read.All",
+        "OnlineMeetingRecording.Read.All",
     }
 )
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
