@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
 from bot.delivery.channels import Sender
 from bot.inbox import Work
 from bot.mail import Mailer
 from bot.services.colleagues import ColleagueMailer
+from bot.services.numbers import OutsideReach
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ class Channel(ABC):
 
     def jobs(self) -> Sequence[ChannelJob]:
         """Periodic jobs, run by the front's scheduler with the core's jobs (leader only)."""
+        return ()
+
+    def session_reach(self, s: Session, session_id: int) -> Sequence[OutsideReach]:
+        """What it delivered for a session outside the outbox (Exchange's meeting invitations), for
+        the session's numbers."""
         return ()
 
     def mail_transport(self) -> Mailer | None:

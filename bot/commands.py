@@ -196,6 +196,7 @@ class AddLink(Said):
     url: str
     title: str
     speaker: str | None = None
+    kind: str = "slides"  # or "recording" (bot.models.LinkKind)
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,13 @@ class RemoveLink(Said):
 @dataclass(frozen=True)
 class CountSubscribers(Said):
     series: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionNumbers(Said):
+    """`antall 12`: the numbers of one session (invited, reached per channel, left since, attended)."""
+
+    session_id: int
 
 
 @dataclass(frozen=True)
@@ -265,6 +273,7 @@ Command = (
     | AddLink
     | RemoveLink
     | CountSubscribers
+    | SessionNumbers
     | GrantOrganiser
     | RevokeOrganiser
     | Unknown

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session as OrmSession
 
 from bot.clock import Clock
 from bot.db import Database
@@ -37,6 +40,11 @@ class Core:
     # Tell the delivery workers of this process that a channel queued a message (bot/delivery/
     # fanouts.py `one_message`); workers elsewhere find it at their next look (seconds).
     deliveries_queued: Callable[[], None] = field(default=lambda: None)
+    # Tell a session's organisers something, once per key, through the channels they use (bot/
+    # delivery/fanouts.py `notify_organisers`): (transaction, session id, kind, key, payload).
+    notify_organisers: Callable[[OrmSession, int, str, str, dict[str, Any]], bool] = field(
+        default=lambda s, session_id, kind, key, payload: False
+    )
 
     @property
     def config(self) -> CoreConfig:

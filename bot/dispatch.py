@@ -21,7 +21,17 @@ from bot.db import Database
 from bot.error_policy import ErrorPolicy, describe
 from bot.models import Series
 from bot.recurrence import to_rrule
-from bot.services import audit, colleagues, languages, links, organisers, privacy, sessions, subscriptions
+from bot.services import (
+    audit,
+    colleagues,
+    languages,
+    links,
+    numbers,
+    organisers,
+    privacy,
+    sessions,
+    subscriptions,
+)
 from bot.services.context import CoreConfig, Ctx
 from bot.services.errors import UserError
 from bot.services.people import channels_of, find_person
@@ -82,6 +92,9 @@ class Dispatcher:
         self.unreached: Callable[[Session, Series], int] | None = None
         # Queues the mail to an invited colleague (the web channel's); set by the composition root.
         self.colleague_mail: colleagues.ColleagueMailer | None = None
+        # What the channels delivered for a session outside the outbox, for its numbers (`antall
+        # 12`); set by the composition root once the channels exist.
+        self.outside_reach: Callable[[Session, int], list[numbers.OutsideReach]] | None = None
 
     def execute(
         self, actor: c.Actor, command: c.Command, *, within: Callable[[Session], None] | None = None
@@ -109,6 +122,9 @@ class Dispatcher:
             result = handler(ctx, command)
             if result.key == "count" and result.series is not None and self.unreached is not None:
                 result.data["unreached"] = self.unreached(s, result.series)
+            if result.key == "session_numbers" and self.outside_reach is not None:
+                found = result.data["numbers"]
+                result.data["numbers"] = numbers.numbers_of(ctx, found.session_id, self.outside_reach)
             spoken = self._spoken(command, result.series)
             if spoken is not None and not isinstance(command, _NOT_LEARNED_FROM):
                 languages.learn(ctx, spoken)
@@ -335,7 +351,7 @@ def _set_recurrence(ctx: Ctx, cmd: c.SetRecurrence) -> Result:
 
 @handles(c.AddLink)
 def _add_link(ctx: Ctx, cmd: c.AddLink) -> Result:
-    link = links.add_link(ctx, cmd.session_id, cmd.url, cmd.title, cmd.speaker)
+    link = links.add_link(ctx, cmd.session_id, cmd.url, cmd.title, cmd.speaker, cmd.kind)
     session = SessionView.of(link.session)
     return Result("link_added", {"link": LinkView.of(link), "session": session}, link.session.series)
 
@@ -352,6 +368,14 @@ def _count(ctx: Ctx, cmd: c.CountSubscribers) -> Result:
     organisers.require_organiser(ctx, series)
     count = subscriptions.active_count(ctx, series)
     return Result("count", {"series": SeriesView.of(series), "count": count}, series)
+
+
+@handles(c.SessionNumbers)
+def _session_numbers(ctx: Ctx, cmd: c.SessionNumbers) -> Result:
+    found = numbers.numbers_of(ctx, cmd.session_id)
+    session = sessions.get_session(ctx, cmd.session_id)
+    data = {"session": SessionView.of(session), "numbers": found, "now": ctx.now}
+    return Result("session_numbers", data, session.series)
 
 
 @handles(c.GrantOrganiser)

@@ -100,6 +100,11 @@ class Session(Base):
         return self.start_at + timedelta(minutes=self.duration_minutes)
 
 
+class LinkKind(enum.StrEnum):
+    SLIDES = "slides"
+    RECORDING = "recording"  # shown first, with a note that its captions are automatic
+
+
 class PresentationLink(Base):
     __tablename__ = "presentation_link"
 
@@ -108,9 +113,23 @@ class PresentationLink(Base):
     title: Mapped[str] = mapped_column(String(300))
     speaker: Mapped[str | None] = mapped_column(String(200), default=None)
     url: Mapped[str] = mapped_column(String(2000))
+    kind: Mapped[str] = mapped_column(String(16), default=LinkKind.SLIDES.value, server_default="slides")
     added_at: Mapped[datetime]
 
     session: Mapped[Session] = relationship(back_populates="links")
+
+
+class SessionAttendance(Base):
+    """How many took part in a session, as a platform's attendance reports say (Teams): distinct
+    attendees over all its reports. `final` once it is no longer read again."""
+
+    __tablename__ = "session_attendance"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), primary_key=True)
+    attended: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
 
 
 class Person(Base):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
 
-from bot.models import PresentationLink, Series, Session, SessionStatus
+from bot.models import LinkKind, PresentationLink, Series, Session, SessionStatus
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,21 @@ class LinkView:
     title: str
     speaker: str | None
     url: str
+    kind: str = LinkKind.SLIDES.value
+
+    @property
+    def recording(self) -> bool:
+        return self.kind == LinkKind.RECORDING.value
 
     @classmethod
     def of(cls, link: PresentationLink) -> LinkView:
-        return cls(link.id, link.title, link.speaker, link.url)
+        return cls(link.id, link.title, link.speaker, link.url, link.kind)
+
+
+def recordings_first(links: Iterable[LinkView]) -> tuple[LinkView, ...]:
+    """A session's links as every message and page shows them: recordings first, then the rest,
+    each in the order they were added."""
+    return tuple(sorted(links, key=lambda link: not link.recording))
 
 
 @dataclass(frozen=True)
@@ -73,5 +85,5 @@ class SessionView:
             join_url=session.join_url,
             status=session.status,
             sequence=session.sequence,
-            links=tuple(LinkView.of(link) for link in session.links),
+            links=recordings_first(LinkView.of(link) for link in session.links),
         )

@@ -44,7 +44,7 @@ from bot.models import Session as SessionRow
 from bot.services import audit
 from bot.services.context import CoreConfig
 from bot.tokens import invite_url
-from bot.views import LinkView, SeriesView, SessionView
+from bot.views import LinkView, SeriesView, SessionView, recordings_first
 
 # How long a worker's claim holds without news from it; the worker renews it while it works through
 # its batch (bot.delivery.worker), so a dead worker's rows go back to the others this long after it stopped.
@@ -399,7 +399,7 @@ _MARK_SENDING = (
     .values(state=S, lease_until=bindparam("lease"), updated_at=bindparam("now"))
 )
 _LINKS = (
-    select(LINK.c.id, LINK.c.title, LINK.c.speaker, LINK.c.url)
+    select(LINK.c.id, LINK.c.title, LINK.c.speaker, LINK.c.url, LINK.c.kind)
     .where(LINK.c.session_id == bindparam("session"))
     .order_by(LINK.c.id)
 )
@@ -465,7 +465,7 @@ def _message(s: Session, row: AnyRow, fanout: FanoutPart, base_url: str | None) 
             join_url=row.join_url,
             status=row.status,
             sequence=row.sequence,
-            links=tuple(LinkView(*link) for link in links),
+            links=recordings_first(LinkView(*link) for link in links),
         )
     recipient = None
     if row.person_id is not None:

@@ -11,9 +11,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session as OrmSession
 
 from bot.channel import Channel
 from bot.clock import Clock, SystemClock
@@ -21,6 +22,7 @@ from bot.core import Core
 from bot.db import Database, make_engine
 from bot.delivery.channels import Sender
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.fanouts import notify_organisers
 from bot.delivery.leader import Leadership
 from bot.delivery.reach import unreached, unreached_by_series
 from bot.dispatch import Dispatcher
@@ -32,8 +34,10 @@ from bot.inbox import Inbox
 from bot.inbox_spool import Spool
 from bot.mail import Mailer
 from bot.migrate import upgrade
+from bot.models import Session as SessionRow
 from bot.rendering import Renderer
 from bot.services.context import CoreConfig
+from bot.services.numbers import OutsideReach
 
 log = logging.getLogger(__name__)
 C = TypeVar("C", bound=Channel)
@@ -92,6 +96,10 @@ class App:
         if self._senders is None:
             self._senders = [sender for channel in self.channels for sender in channel.senders()]
         return self._senders
+
+    def outside_reach(self, s: OrmSession, session_id: int) -> list[OutsideReach]:
+        """What the channels delivered for a session outside the outbox (its numbers count it)."""
+        return [found for channel in self.channels for found in channel.session_reach(s, session_id)]
 
     def unreached(self) -> dict[str, int]:
         """Per series, how many subscribers no configured channel reaches (series with none left out)."""
@@ -162,6 +170,9 @@ def build(
         leadership=leadership,
         errors=errors,
         deliveries_queued=delivery.wake,
+        notify_organisers=lambda s, session_id, kind, key, payload: _tell_organisers(
+            app, s, session_id, kind, key, payload
+        ),
     )
     channels, transport = build_channels(core, settings, console=console, mailer=mailer)
     app = App(settings, core, delivery, tuple(channels), transport, health, send_metrics)
@@ -169,7 +180,22 @@ def build(
     core.dispatcher.colleague_mail = next(
         (hook for channel in channels if (hook := channel.colleague_mailer()) is not None), None
     )
+    core.dispatcher.outside_reach = app.outside_reach
     return app
+
+
+def _tell_organisers(
+    app: App, s: OrmSession, session_id: int, kind: str, key: str, payload: dict[str, Any]
+) -> bool:
+    """A message to the organisers of a session's series (for a channel: `Core.notify_organisers`)."""
+    session = s.get(SessionRow, session_id)
+    if session is None:
+        return False
+    now = app.core.clock.now()
+    told = notify_organisers(s, app.reach_senders(), session.series, session_id, kind, key, payload, now)
+    if told:
+        app.core.deliveries_queued()
+    return told
 
 
 @functools.cache

@@ -214,6 +214,13 @@ SESSION_KEYS: Mapping[str, tuple[str, ...]] = {
 LINK_KEYS: Mapping[str, tuple[str, ...]] = {
     "title": SESSION_KEYS["title"],
     "speaker": SESSION_KEYS["speakers"],
+    "kind": ("type", "kind", "art", "slag"),
+}
+
+# What a link is (`type=opptak`), per kind (bot.models.LinkKind), in nb/nn, en and da.
+LINK_KINDS: Mapping[str, tuple[str, ...]] = {
+    "recording": ("opptak", "opptaket", "recording", "video", "optagelse", "optagelsen", "opptaking"),
+    "slides": ("lysark", "slides", "presentasjon", "presentation", "præsentation", "dias", "slide"),
 }
 
 
@@ -248,6 +255,7 @@ _ALIAS_TABLE, _LANGUAGE_TABLE = _alias_table()
 _LONGEST_ALIAS = max(len(words) for words in _ALIAS_TABLE)
 SESSION_KEY_TABLE = _key_table(SESSION_KEYS)
 LINK_KEY_TABLE = _key_table(LINK_KEYS)
+LINK_KIND_TABLE = _key_table(LINK_KINDS)
 
 
 def match_alias(tokens: Sequence[Token]) -> tuple[str, int, frozenset[str]] | None:

@@ -28,6 +28,7 @@ from bot.commands import (
     RemoveLink,
     RevokeOrganiser,
     SessionFields,
+    SessionNumbers,
     SetDirectMessages,
     SetLanguage,
     SetRecurrence,
@@ -35,7 +36,7 @@ from bot.commands import (
     Subscribe,
     Unsubscribe,
 )
-from bot.parser.aliases import LINK_KEY_TABLE, SESSION_KEY_TABLE
+from bot.parser.aliases import LINK_KEY_TABLE, LINK_KIND_TABLE, SESSION_KEY_TABLE
 from bot.parser.fields import (
     parse_options,
     parse_start,
@@ -195,13 +196,36 @@ def _add_link(args: Sequence[Token]) -> Command:
     title = options.get("title") or join(tokens[2:])
     if not title:
         raise Problem("missing_title")
-    return AddLink(session_id, url, title, speaker=options.get("speaker"))
+    kind = "slides"
+    if "kind" in options:
+        found = LINK_KIND_TABLE.get(key_form(options["kind"]))
+        if found is None:
+            raise Problem("bad_link_kind", options["kind"])
+        kind = found
+    return AddLink(session_id, url, title, speaker=options.get("speaker"), kind=kind)
 
 
 def _remove_link(args: Sequence[Token]) -> Command:
     link_id = take_id(args)
     no_more(args[1:])
     return RemoveLink(link_id)
+
+
+_count_series = _series_command(CountSubscribers)
+# `antall økt 12`, `count session 12`, `antal møde 12`: the word for a session before its number.
+_SESSION_WORDS = frozenset({"okt", "session", "mode"})
+
+
+def _count(args: Sequence[Token]) -> Command | None:
+    """`antall [serie]` counts a series' subscribers; `antall [økt] 12` gives session 12's numbers."""
+    words = [token for token in args if token.meaningful]
+    if len(words) > 1 and words[0].word in _SESSION_WORDS and not is_slug_like(words[1]):
+        words = words[1:]
+    if words and not is_slug_like(words[0]):
+        session_id = take_id(words)
+        no_more(words[1:])
+        return SessionNumbers(session_id)
+    return _count_series(args)
 
 
 def _organiser_command(make: Callable[[str, str | None], Command]) -> Handler:
@@ -251,7 +275,7 @@ HANDLERS: Mapping[str, Handler] = {
     "recurrence": _recurrence,
     "add_link": _add_link,
     "remove_link": _remove_link,
-    "count": _series_command(CountSubscribers),
+    "count": _count,
     "dm_on": _series_command(lambda series: SetDirectMessages(True, series)),
     "dm_off": _series_command(lambda series: SetDirectMessages(False, series)),
     "grant_organiser": _organiser_command(GrantOrganiser),

@@ -24,6 +24,7 @@ PROBLEMS: frozenset[str] = frozenset(
         "bad_identity",
         "bad_address",
         "missing_address",
+        "bad_link_kind",
     }
 )
 

@@ -1,11 +1,11 @@
-"""Presentation links (slides) on a session."""
+"""Presentation links on a session: slides, and recordings (shown first)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from bot.bounds import id_in_range
-from bot.models import PresentationLink, SessionStatus
+from bot.models import LinkKind, PresentationLink, SessionStatus
 from bot.services import audit
 from bot.services.context import Ctx
 from bot.services.errors import UserError
@@ -13,7 +13,12 @@ from bot.services.organisers import require_organiser
 from bot.services.sessions import get_session
 
 
-def add_link(ctx: Ctx, session_id: int, url: str, title: str, speaker: str | None) -> PresentationLink:
+def add_link(
+    ctx: Ctx, session_id: int, url: str, title: str, speaker: str | None, kind: str = LinkKind.SLIDES.value
+) -> PresentationLink:
+    """A link to the slides (or, with `kind` "recording", the recording) of a session."""
+    if kind not in set(LinkKind):
+        raise UserError("bad_link_kind", kind=kind, kinds=[k.value for k in LinkKind])
     session = get_session(ctx, session_id)
     require_organiser(ctx, session.series)
     if session.status == SessionStatus.CANCELLED.value:
@@ -31,12 +36,18 @@ def add_link(ctx: Ctx, session_id: int, url: str, title: str, speaker: str | Non
         title=title,
         speaker=(speaker or "").strip() or None,
         url=url.strip(),
+        kind=kind,
         added_at=ctx.now,
     )
     ctx.s.add(link)
     ctx.s.flush()
     audit.record(
-        ctx, "link.added", series_id=session.series_id, subject=("link", link.id), session_id=session.id
+        ctx,
+        "link.added",
+        series_id=session.series_id,
+        subject=("link", link.id),
+        session_id=session.id,
+        kind=kind,
     )
     return link
 

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
 from bot.channel import Channel
@@ -15,8 +16,10 @@ from bot.core import Core
 from bot.delivery.channels import Sender
 from bot.inbox import Work
 from bot.mail import Mailer
+from bot.services.numbers import OutsideReach
 from handlers.microsoft365 import NAME, TEMPLATES
 from handlers.microsoft365.inbound import KIND
+from handlers.microsoft365.meeting_reach import meeting_invitations
 from handlers.microsoft365.runtime import GraphRuntime
 from handlers.microsoft365.service import Microsoft365
 from handlers.microsoft365.settings import MicrosoftSettings
@@ -41,6 +44,10 @@ class Microsoft365Channel(Channel):
 
     def senders(self) -> Sequence[Sender]:
         return self.graph.senders()
+
+    def session_reach(self, s: Session, session_id: int) -> Sequence[OutsideReach]:
+        """The invitation by mail is the Teams meeting itself: Exchange sent it to the attendees."""
+        return meeting_invitations(s, session_id)
 
     def mail_transport(self) -> Mailer:
         """Exchange, from the organiser mailbox, in the same pace and day count as the deliveries."""

@@ -69,6 +69,21 @@ class GraphEvent(Base):
     options_tried_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class GraphAttendance(Base):
+    """Reading a session's Teams attendance reports (attendance.py): the online meeting's id, the
+    reports already read (a report is read once; a new one makes the count again), when it was last
+    tried and why it failed. `final` once it is no longer read."""
+
+    __tablename__ = "graph_attendance"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), primary_key=True)
+    meeting_id: Mapped[str | None] = mapped_column(String(300), default=None)
+    report_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    checked_at: Mapped[datetime]
+    problem: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
 class GraphMailLedger(Base):
     """Recipients of mail sent from the organiser mailbox (mails, meeting invitations), counted for
     Exchange Online's recipients-per-rolling-day limit. Rows older than two days are pruned."""

@@ -1,5 +1,6 @@
 """The background work of Microsoft 365 in a running bot: one thread runs the periodic tasks (the
-leader's only: the calendar, reading Teams, subscriptions, upkeep), another the notification queue.
+leader's only: the calendar, reading Teams, subscriptions, attendance, upkeep), another the
+notification queue.
 
 They live here rather than in `jobs/` because they exist only when Microsoft 365 is configured and
 keep their own pace (TEAMS_POLL_INTERVAL, CALENDAR_SYNC_INTERVAL), and a lifecycle notification
@@ -18,6 +19,9 @@ from dataclasses import dataclass
 from handlers.microsoft365.service import Microsoft365
 
 log = logging.getLogger(__name__)
+# How often sessions that ended are looked at for Teams attendance reports (each is read again only
+# every attendance.EVERY).
+ATTENDANCE_INTERVAL = 300.0
 
 
 @dataclass
@@ -36,6 +40,7 @@ class GraphRuntime:
             Periodic("calendar", settings.calendar_sync_interval, graph.calendar.run_once),
             Periodic("teams.poll", settings.poll_interval, graph.poll),
             Periodic("graph.subscriptions", 60.0, graph.subscriptions.tick),
+            Periodic("attendance", ATTENDANCE_INTERVAL, graph.attendance.run_once),
         ]
         self._stop = threading.Event()
         self._wake = threading.Event()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from bot.calendar_ids import uid_host
 from bot.core import Core
 from bot.tokens import leave_url
+from handlers.microsoft365.attendance import Attendance, AttendanceApi
 from handlers.microsoft365.auth import AppAuth, DelegatedAuth, GraphTokens
 from handlers.microsoft365.calendar import CalendarApi
 from handlers.microsoft365.calendar_sync import CalendarSync
@@ -59,6 +60,7 @@ class Microsoft365:
         )
         self.inbound = InboundCommands(app, self.teams, self.directory, where)
         calendar_api = CalendarApi(self.client, settings.organiser)
+        meetings_api = MeetingOptionsApi(self.client, settings.organiser)
         self.meeting_ics = MeetingIcs(app.db, calendar_api)
         self.calendar = CalendarSync(
             app.db,
@@ -70,7 +72,10 @@ class Microsoft365:
             self.health,
             limits.mail_max_recipients,
             lambda slug: leave_url(app.settings, slug),
-            MeetingOptions(app.db, app.clock, MeetingOptionsApi(self.client, settings.organiser)),
+            MeetingOptions(app.db, app.clock, meetings_api),
+        )
+        self.attendance = Attendance(
+            app.db, app.clock, AttendanceApi(self.client, meetings_api), app.notify_organisers
         )
         self.channel_delta = ChannelDelta(self.client, self.teams, self.cursors, self.inbound, self.directory)
         self.chats = ChatPoller(self.client, self.cursors, self.inbound, self.self_id)

@@ -12,7 +12,10 @@ from sqlalchemy import func, select
 
 from bot.delivery import holds
 from bot.delivery.holds import Hold
+from bot.models import SessionAttendance
 from handlers.microsoft365 import SENDERS
+from handlers.microsoft365.attendance import SOURCE
+from handlers.microsoft365.attendance import problems as attendance_problems
 from handlers.microsoft365.calendar_sync import no_teams
 from handlers.microsoft365.client import Auth
 from handlers.microsoft365.errors import GraphError, LoginNeeded
@@ -81,6 +84,7 @@ def status_lines(graph: Microsoft365, *, check: bool = True) -> list[str]:
             f"{hold.reason} ({hold.problem}); next try {hold.probe_at.isoformat(timespec='seconds')}"
         )
     lines += _options_lines(graph)
+    lines += _attendance_lines(graph)
     with graph.core.db.read() as session:
         events = session.scalar(
             select(func.count()).select_from(GraphEvent).where(GraphEvent.event_id.is_not(None))
@@ -119,6 +123,17 @@ def _options_lines(graph: Microsoft365) -> list[str]:
         f"meeting options PROBLEM for session {session_id}: {problem}"
         for session_id, problem in _options_problems(graph)
     ]
+    return lines
+
+
+def _attendance_lines(graph: Microsoft365) -> list[str]:
+    with graph.core.db.read() as session:
+        read = session.scalar(
+            select(func.count()).select_from(SessionAttendance).where(SessionAttendance.source == SOURCE)
+        )
+        failing = attendance_problems(session)
+    lines = [f"attendance from Teams' reports: counted for {read or 0} sessions"]
+    lines += [f"attendance PROBLEM for session {session_id}: {problem}" for session_id, problem in failing]
     return lines
 
 

@@ -149,12 +149,21 @@ def session_modal(
 def link_modal(
     label: dict[str, str], session: SessionView, intro: str, language: str | None = None
 ) -> dict[str, Any]:
-    """Slides (title, speaker, URL) for `session`; `intro` is escaped mrkdwn naming the session."""
+    """Slides or a recording (title, speaker, URL, kind) for `session`; `intro` is escaped mrkdwn
+    naming the session."""
+    kinds = [
+        {"text": plain(label[f"link_kind_{kind}"], 75), "value": kind} for kind in ("slides", "recording")
+    ]
     blocks: list[Block] = [
         section(intro),
         _input("link_title", label["link_name"], _text()),
         _input("link_speaker", label["link_speaker"], _text(max_length=200), optional=True),
         _input("link_url", label["link_url"], _url()),
+        _input(
+            "link_kind",
+            label["link_kind"],
+            {"type": "radio_buttons", "options": kinds, "initial_option": kinds[0]},
+        ),
     ]
     meta: dict[str, Any] = {"series": session.series.slug, "session": session.id}
     if language is not None:

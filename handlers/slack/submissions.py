@@ -32,7 +32,12 @@ FIELD_OF = {
     "session_over": "cancel",  # only a cancellation (edit modal) can find the session over
     "session_clash": "date",
 }
-LINK_FIELD_OF = {"missing_title": "link_title", "too_long": "link_title", "bad_url": "link_url"}
+LINK_FIELD_OF = {
+    "missing_title": "link_title",
+    "too_long": "link_title",
+    "bad_url": "link_url",
+    "bad_link_kind": "link_kind",
+}
 SESSION_DONE = frozenset(
     {"session_added", "session_changed", "session_unchanged", "session_cancelled_now", "session_cancelled"}
 )
@@ -123,6 +128,7 @@ def link_submission(view: dict[str, Any]) -> Submission:
             url=_text(values, "link_url") or "",
             title=_text(values, "link_title") or "",
             speaker=_text(values, "link_speaker"),
+            kind=_value(values, "link_kind").get("selected_option", {}).get("value") or "slides",
         )
     )
 

@@ -170,3 +170,43 @@ def test_a_draft_is_shown_as_one_and_titled_from_the_cli(run: Run, settings: Bot
     titled = run("sessions", "edit", draft, "--title", "Sirkulær økonomi")
     assert "status: scheduled" in titled.output
     assert len(json.loads(run("deliveries", "plan", "--json").output)) == 3
+
+
+def test_sessions_show_gives_the_numbers_of_a_session(run: Run) -> None:
+    sid = run("sessions", "add", "--title", "Tall", "--start", "2027-06-04 09:00").output.strip()
+    text = run("sessions", "show", sid)
+    assert "invited: – (no invitation yet)" in text.output and "attended: unknown" in text.output
+    numbers = json.loads(run("sessions", "show", sid, "--json").output)["numbers"]
+    assert numbers == {
+        "session_id": int(sid),
+        "invited": None,
+        "invited_at": None,
+        "reached": 0,
+        "channels": [],
+        "unsubscribed_since": 0,
+        "attended": None,
+        "attendance_source": None,
+        "attendance_final": False,
+    }
+    sent = run("send", sid, "invitation")  # now, through the console's post
+    assert sent.exit_code == 0, sent.output
+    after = run("sessions", "show", sid)
+    assert "invited: 0 (invitation " in after.output
+    assert "console invitation: 0 reached, 1 posts" in after.output
+
+
+def test_links_add_takes_a_recording_and_show_lists_it_first(run: Run) -> None:
+    sid = run("sessions", "add", "--title", "Opptak", "--start", "2025-01-10 09:00", "--past").output.strip()
+    assert run("links", "add", sid, "--title", "Lysark", "--url", "https://ks.no/l.pdf").exit_code == 0
+    added = run(
+        "links", "add", sid, "--title", "Opptaket", "--url", "https://v.example/o", "--kind", "recording"
+    )
+    assert added.exit_code == 0, added.output
+    shown = json.loads(run("sessions", "show", sid, "--json").output)
+    assert [(x["title"], x["kind"]) for x in shown["links"]] == [
+        ("Opptaket", "recording"),
+        ("Lysark", "slides"),
+    ]
+    assert "[recording] Opptaket" in run("sessions", "show", sid).output
+    wrong = run("links", "add", sid, "--title", "X", "--url", "https://v.example/x", "--kind", "podcast")
+    assert wrong.exit_code == 1 and "'podcast' is neither slides nor recording" in wrong.output

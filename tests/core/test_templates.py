@@ -20,6 +20,7 @@ from markupsafe import escape
 from bot.commands import Recurrence
 from bot.dispatch import Reply
 from bot.rendering import FORMATS, TEMPLATES_DIR, Renderer, escape_mrkdwn
+from bot.services.numbers import ChannelReach, SessionNumbers
 from bot.settings import LANGUAGES
 from bot.views import LinkView, SeriesView, SessionView
 
@@ -27,6 +28,21 @@ REPO = Path(__file__).resolve().parents[2]
 OSLO = "Europe/Oslo"
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 WINTER = datetime(2026, 3, 6, 8, 0, tzinfo=UTC)  # 09:00 in Oslo (CET)
+NUMBERS = SessionNumbers(
+    session_id=12,
+    invited=40,
+    invited_at=WINTER - timedelta(days=7),
+    reached=37,
+    channels=(
+        ChannelReach("email", "invitation", sent=35, posts=0, failed=2, skipped=0, pending=0),
+        ChannelReach("slack", "invitation", sent=3, posts=1, failed=0, skipped=0, pending=0),
+    ),
+    unsubscribed_since=3,
+    attended=31,
+    attendance_source="teams",
+    attendance_final=False,
+)
+NOT_INVITED = SessionNumbers(12, None, None, 0, (), 0, None, None, False)
 SUMMER = datetime(2026, 6, 5, 7, 0, tzinfo=UTC)  # 09:00 in Oslo (CEST)
 HOSTILE = '<!channel> <@U123> <http://evil|click> & "q" <script>alert(1)</script>'
 NO_USER_TEXT = frozenset(
@@ -144,6 +160,8 @@ class Builder:
         series = self.series()
         session = self.session()
         past = self.session(sid=3, start=datetime(2026, 2, 6, 8, 0, tzinfo=UTC), links=(self.link(),))
+        recording = LinkView(8, u("Opptak av økta"), None, u("https://example.org/opptak"), "recording")
+        recorded = self.session(sid=4, start=datetime(2026, 2, 6, 8, 0, tzinfo=UTC), links=(recording,))
         bare_past = self.session(sid=2, start=datetime(2026, 1, 9, 8, 0, tzinfo=UTC), full=False)
         title = "Sirkulær økonomi i kommunene"
         rule = Recurrence(1, 4, time(9, 0), time(10, 0), frozenset({7}))
@@ -209,6 +227,7 @@ class Builder:
                     (title, "Lysark om sirkulærøkonomi", "https://example.org/lysark.pdf", "Ola Nordmann"),
                 ),
                 Case({"series": series, "sessions": []}, ("Bærekraftsfredag",)),
+                Case({"series": series, "sessions": [recorded]}, ("https://example.org/opptak",)),
             ],
             "help": [
                 Case({"unknown": None, "organiser": True}),
@@ -276,6 +295,15 @@ class Builder:
                 Case({"series": series, "count": 42}, ("Bærekraftsfredag", "42")),
                 Case({"series": series, "count": 1}, ("1",)),
             ],
+            "session_numbers": [
+                Case(
+                    {"session": session, "numbers": NUMBERS, "now": WINTER + timedelta(days=1)},
+                    ("12", title, "40", "37", "3", "31", "35", "2"),
+                ),
+                Case(
+                    {"session": session, "numbers": NOT_INVITED, "now": WINTER - timedelta(days=9)}, ("12",)
+                ),
+            ],
             "organiser_granted": [Case(identity, ("navn@kommune.no", "Bærekraftsfredag"))],
             "organiser_already": [Case(identity, ("navn@kommune.no", "Bærekraftsfredag"))],
             "organiser_revoked": [Case(identity, ("navn@kommune.no", "Bærekraftsfredag"))],
@@ -326,6 +354,7 @@ class Builder:
                 Case({"state": u("lost"), "options": ["pending", "sent"]}, ("lost", "pending, sent"))
             ],
             "bad_kind": [Case({"kind": u("change"), "options": ["invitation", "reminder"]}, ("change",))],
+            "bad_link_kind": [Case({"kind": u("podkast"), "kinds": ["slides", "recording"]}, ("podkast",))],
         }
 
 

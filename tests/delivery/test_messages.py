@@ -13,7 +13,7 @@ from bot.delivery.channels import OutgoingMessage
 from bot.delivery.messages import render
 from bot.rendering import TEMPLATES_DIR, Renderer
 from bot.settings import LANGUAGES
-from bot.views import LinkView, SeriesView, SessionView
+from bot.views import LinkView, SeriesView, SessionView, recordings_first
 
 SERIES = SeriesView(1, "baerekraftsfredag", "Bærekraftsfredag", "nb", "Europe/Oslo", None)
 HOSTILE = "<!channel> & <script>alert(1)</script>"
@@ -45,6 +45,7 @@ PAYLOADS = {
     kinds.REMINDER: {"start": "2026-03-06T08:00:00+00:00", "offset": "1d"},
     kinds.UNREACHED: {"about": "invitation", "count": 3},
     kinds.MAIL_CAP_WARNING: {"channel": "email", "cap": 10_000, "recipients": 20_000, "others": 2},
+    kinds.RECORDING_READY: {"recording": "rec-1"},
     kinds.CHANNEL_DOWN: {
         "channel": "slack",
         "problem": "credentials",
@@ -89,6 +90,29 @@ def test_each_message_renders_with_local_times(kind: str, language: str) -> None
 def test_followup_lists_the_slides() -> None:
     body = render(Renderer(), _message(kinds.FOLLOWUP, "nb")).body
     assert "Lysark (Kari): https://ks.no/a.pdf" in body
+
+
+@pytest.mark.parametrize(
+    ("language", "label", "note"),
+    [
+        ("nb", "Opptak: Opptaket", "Opptaket har automatisk teksting."),
+        ("nn", "Opptak: Opptaket", "Opptaket har automatisk teksting."),
+        ("da", "Optagelse: Opptaket", "Optagelsen har automatiske undertekster."),
+        ("en", "Recording: Opptaket", "The recording has automatic captions."),
+    ],
+)
+def test_followup_shows_the_recording_first_with_its_captions_note(
+    language: str, label: str, note: str
+) -> None:
+    recording = LinkView(2, "Opptaket", None, "https://ks.no/opptak", "recording")
+    session = replace(SESSION, links=recordings_first((*SESSION.links, recording)))
+    message = OutgoingMessage(1, "k", kinds.FOLLOWUP, "fake", "post", language, SERIES, session, None, {})
+    text = render(Renderer(), message).body
+    assert text.index(f"{label}: https://ks.no/opptak") < text.index("Lysark (Kari)")
+    assert note in text
+    html = render(Renderer(), message, fmt="html").body
+    assert html.index("https://ks.no/opptak") < html.index("https://ks.no/a.pdf") and note in html
+    assert note not in render(Renderer(), _message(kinds.FOLLOWUP, language)).body  # slides only
 
 
 def test_change_names_the_old_and_new_time() -> None:

@@ -167,6 +167,20 @@ def test_app_home_shows_all_40_links_of_a_past_session(bot: SlackBot, clock: Man
     assert links_in(home) == [(url, title) for url, title, _ in slides()]
 
 
+def test_app_home_shows_the_recording_first_with_its_captions_note(bot: SlackBot, clock: ManualClock) -> None:
+    held = plan(bot.app, "Klimatilpasning", "2026-03-04 12:00")
+    clock.advance(timedelta(hours=3))
+    bot.app.dispatcher.execute(ORGANISER, AddLink(held, "https://ks.no/lysark.pdf", "Lysark"))
+    bot.app.dispatcher.execute(ORGANISER, AddLink(held, "https://v.example/o", "Opptaket", kind="recording"))
+    bot.slack.home_opened(KARI)
+    home = bot.fake.wait_for(lambda: bot.fake.homes(KARI))[0]
+    assert links_in(home) == [("https://v.example/o", "Opptaket"), ("https://ks.no/lysark.pdf", "Lysark")]
+    texts = "\n".join(mrkdwn_texts(home))
+    assert (
+        "Opptak: <https://v.example/o|Opptaket>" in texts and "_Opptaket har automatisk teksting._" in texts
+    )
+
+
 def test_app_home_shows_fewer_past_sessions_rather_than_fewer_links(
     bot: SlackBot, clock: ManualClock
 ) -> None:

@@ -200,12 +200,37 @@ def test_an_organiser_adds_slides_to_a_held_session(bot: SlackBot, clock: Manual
     assert outcome.get("clear_on_close") is True
     with bot.app.db.read() as s:
         [link] = s.scalars(select(PresentationLink)).all()
-    assert (link.session_id, link.title, link.speaker, link.url) == (
+    assert (link.session_id, link.title, link.speaker, link.url, link.kind) == (
         held,
         "Lysark",
         "Ola",
         "https://ks.no/lysark.pdf",
+        "slides",
     )
+
+
+def test_an_organiser_adds_the_recording_through_the_links_kind(bot: SlackBot, clock: ManualClock) -> None:
+    held = plan(bot.app, "Klima", "2026-03-04 12:00")
+    clock.advance(timedelta(hours=3))
+    bot.slack.click(ids.ADD_LINK, str(held), OLGA, where="home")
+    modal = opened_modal(bot)
+    [kind] = [b for b in modal["blocks"] if b.get("block_id") == "link_kind"]
+    assert (
+        kind["element"]["type"] == "radio_buttons" and kind["element"]["initial_option"]["value"] == "slides"
+    )
+    assert [o["text"]["text"] for o in kind["element"]["options"]] == [
+        "Presentasjon (lysark)",
+        "Opptak (automatisk teksting)",
+    ]
+    values = {
+        "link_title": text_input("Opptak"),
+        "link_url": {"type": "url_text_input", "value": "https://video.example/opptak"},
+        "link_kind": {"type": "radio_buttons", "selected_option": {"value": "recording"}},
+    }
+    assert submitted(bot, modal, values, OLGA).get("clear_on_close") is True
+    with bot.app.db.read() as s:
+        [link] = s.scalars(select(PresentationLink)).all()
+    assert (link.title, link.kind) == ("Opptak", "recording")
 
 
 def test_the_slides_command_and_the_shortcut_open_their_modals(bot: SlackBot) -> None:

@@ -15,6 +15,7 @@ from bot.clock import ManualClock
 from bot.commands import SessionFields
 from bot.entry.settings import BotSettings
 from bot.services.context import Ctx
+from bot.services.links import add_link
 from bot.services.series import resolve_series
 from bot.services.sessions import add_session, cancel_session
 from tests.conftest import ORGANISER
@@ -343,3 +344,21 @@ def test_no_hsts_when_not_served_over_https(settings: BotSettings, clock: Manual
         response = web.client.get("/healthz")
         assert "strict-transport-security" not in response.headers
         assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_the_archive_shows_a_recording_first_with_its_captions_note(site: Web) -> None:
+    held = add_a_session(
+        site.app,
+        "Sirkulær økonomi",
+        datetime(2026, 2, 6, 9, 0),
+        links=(("Lysark", "https://ks.no/lysark.pdf", None),),
+    )
+    with site.app.db.transaction() as s:
+        ctx = Ctx(s, ORGANISER, site.app.clock.now(), site.app.config)
+        add_link(ctx, held, "https://video.example/opptak", "Opptak av økta", None, "recording")
+    archive = site.client.get(PAGE).text.split('id="archive-title"')[1]
+    recording = archive.index('<a href="https://video.example/opptak">Opptak av økta</a>')
+    assert recording < archive.index('<a href="https://ks.no/lysark.pdf">')
+    assert "<strong>Opptak:</strong>" in archive and "Opptaket har automatisk teksting." in archive
+    english = site.client.get(PAGE, headers={"accept-language": "en"}).text
+    assert "The recording has automatic captions." in english

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -15,9 +16,10 @@ from bot.commands import SessionFields
 from bot.delivery.ahead import Upcoming, schedule_ahead
 from bot.entry.cli.common import fail, open_app, operate
 from bot.entry.cli.deliveries import with_senders
-from bot.models import SessionStatus
+from bot.models import LinkKind, SessionStatus
 from bot.services.context import Ctx
 from bot.services.links import add_link
+from bot.services.numbers import SessionNumbers, numbers_of
 from bot.services.series import resolve_series
 from bot.services.sessions import add_session, cancel_session, change_session, get_session, list_sessions
 from bot.views import SessionView
@@ -133,24 +135,29 @@ def show_cmd(
     session_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The session's id."),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
 ) -> None:
-    """Show one session: its times (local and UTC), details, links and the messages still to go out."""
+    """Show one session: its times (local and UTC), details, links, the messages still to go out and
+    its numbers (invited, reached per channel, unsubscribed since, attended)."""
     with open_app() as bot:
         with_senders(bot)
 
-        def show(ctx: Ctx) -> tuple[SessionView, list[Upcoming]]:
+        def show(ctx: Ctx) -> tuple[SessionView, list[Upcoming], SessionNumbers]:
             view = SessionView.of(get_session(ctx, session_id))
-            return view, schedule_ahead(ctx.s, bot.delivery.planner, ctx.now, session_id)
+            ahead = schedule_ahead(ctx.s, bot.delivery.planner, ctx.now, session_id)
+            return view, ahead, numbers_of(ctx, session_id, bot.outside_reach)
 
-        view, ahead = operate(bot, show)
+        view, ahead, numbers = operate(bot, show)
     if as_json:
-        data = {**_as_dict(view), "ahead": [u.as_json() for u in ahead]}
+        data = {**_as_dict(view), "ahead": [u.as_json() for u in ahead], "numbers": _numbers_dict(numbers)}
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for line in _details(view):
         typer.echo(line)
     typer.echo(f"links: {len(view.links)}")
     for link in view.links:
-        typer.echo(f"  {link.id}: {link.title}{f' ({link.speaker})' if link.speaker else ''} {link.url}")
+        kind = " [recording]" if link.recording else ""
+        typer.echo(
+            f"  {link.id}:{kind} {link.title}{f' ({link.speaker})' if link.speaker else ''} {link.url}"
+        )
     typer.echo(f"still to go out: {len(ahead)}")
     if view.status == SessionStatus.DRAFT.value:
         typer.echo(f"  (a draft: nothing goes out until it has a title: sessions edit {view.id} --title ...)")
@@ -160,6 +167,46 @@ def show_cmd(
         typer.echo(
             f"  {u.kind}{offset} at {local} to {u.recipients} via {', '.join(sorted(u.channels)) or '–'}"
         )
+    for line in _numbers_lines(numbers):
+        typer.echo(line)
+
+
+def _numbers_lines(n: SessionNumbers) -> list[str]:
+    invited = (
+        "– (no invitation yet)"
+        if n.invited is None
+        else f"{n.invited} (invitation {n.invited_at:%Y-%m-%d %H:%M} UTC)"
+    )
+    attended = (
+        "unknown"
+        if n.attended is None
+        else f"{n.attended} ({n.attendance_source}{'' if n.attendance_final else ', provisional'})"
+    )
+    lines = [
+        f"invited: {invited}",
+        f"reached: {n.reached}",
+        f"unsubscribed since the invitation: {n.unsubscribed_since}",
+        f"attended: {attended}",
+    ]
+    for c in n.channels:
+        parts = [f"{c.sent} reached"] + [
+            f"{value} {label}"
+            for value, label in (
+                (c.posts, "posts"),
+                (c.failed, "failed"),
+                (c.skipped, "skipped"),
+                (c.pending, "pending"),
+            )
+            if value
+        ]
+        lines.append(f"  {c.channel} {c.kind}: {', '.join(parts)}")
+    return lines
+
+
+def _numbers_dict(n: SessionNumbers) -> dict[str, object]:
+    data = asdict(n)
+    data["invited_at"] = n.invited_at.isoformat() if n.invited_at else None
+    return data
 
 
 def _details(v: SessionView) -> list[str]:
@@ -228,10 +275,15 @@ def links_add_cmd(
     title: str = typer.Option(..., help="Title of the presentation."),
     url: str = typer.Option(..., help="Link to the slides (https://...)."),
     speaker: str | None = typer.Option(None, help="Who presented."),
+    kind: str = typer.Option(
+        "slides", help="slides, or recording (shown first, noting its automatic captions)."
+    ),
 ) -> None:
-    """Add a presentation link to a session; prints the link's id."""
+    """Add a presentation link (slides or a recording) to a session; prints the link's id."""
+    if kind not in set(LinkKind):
+        fail(f"--kind: {kind!r} is neither {' nor '.join(LinkKind)}")
     with open_app() as bot:
-        link_id = operate(bot, lambda ctx: add_link(ctx, session_id, url, title, speaker).id)
+        link_id = operate(bot, lambda ctx: add_link(ctx, session_id, url, title, speaker, kind).id)
     typer.echo(link_id)
 
 
@@ -249,5 +301,8 @@ def _as_dict(v: SessionView) -> dict[str, object]:
         "duration_minutes": v.duration_minutes,
         "join_url": v.join_url,
         "status": v.status,
-        "links": [{"id": x.id, "title": x.title, "speaker": x.speaker, "url": x.url} for x in v.links],
+        "links": [
+            {"id": x.id, "title": x.title, "speaker": x.speaker, "url": x.url, "kind": x.kind}
+            for x in v.links
+        ],
     }

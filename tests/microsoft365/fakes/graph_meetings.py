@@ -10,6 +10,20 @@
   refuses the organiser in `participants`, wants the full attendee list with presenters marked when
   `allowedPresenters` is `roleIsPresenter`, and answers 404 for an unknown meeting.
 
+- `GET /users/{userId}/onlineMeetings/{meetingId}/attendanceReports` lists the meeting's attendance
+  reports (`id`, `meetingStartDateTime`, `meetingEndDateTime`, `totalParticipantCount`), and
+  `…/attendanceReports/{reportId}/attendanceRecords` a report's records (`id`, `emailAddress`,
+  `identity` {`id`, `displayName`}, `role`, `totalAttendanceInSeconds`, `attendanceIntervals`), both
+  `page_size` a page with `@odata.nextLink`. They need `OnlineMeetingArtifact.Read.All` and, as the
+  options do, the application access policy for the organiser (else 403). Teams makes a report only
+  some minutes after a meeting ends (`Report.available_at`): before then the list answers 404.
+- `GET /users/{userId}/onlineMeetings/{meetingId}/recordings` lists the meeting's recordings as
+  callRecording (`id`, `meetingId`, `callId`, `contentCorrelationId`, `createdDateTime`,
+  `endDateTime`, `meetingOrganizer`, and `recordingContentUrl`: Graph's own `/content` address, which
+  takes the app's token, not a page a viewer can open), paged; it needs
+  `OnlineMeetingRecording.Read.All` and the access policy (else 403). A recording appears once Teams
+  has processed it (`Recording.available_at`).
+
 Every Teams meeting event Exchange made (tests.microsoft365.fakes.graph_exchange) has its online
 meeting here, found by the event's join link; its options start as Teams' defaults.
 """
@@ -21,8 +35,9 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote, urlencode
 
 from tests.fakes.https_fake import Response, error
 
@@ -30,6 +45,8 @@ if TYPE_CHECKING:
     from tests.microsoft365.fakes.graph_api import FakeGraph, Handled, Route
 
 READ = "OnlineMeetings.Read.All"
+ARTIFACTS = "OnlineMeetingArtifact.Read.All"
+RECORDINGS = "OnlineMeetingRecording.Read.All"
 WRITE = "OnlineMeetings.ReadWrite.All"
 UPDATABLE = {
     "allowAttendeeToEnableCamera",
@@ -87,6 +104,71 @@ class OnlineMeeting:
         }
     )
     patches: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
+    recordings: list[Recording] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording of one time the meeting was held, listed once Teams has processed it."""
+
+    id: str
+    started: datetime
+    ended: datetime
+    available_at: datetime
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """One person in a meeting, as an attendance record names them (a guest may have no address)."""
+
+    id: str
+    name: str
+    email: str = ""
+    role: str = "Attendee"
+    seconds: int = 1800
+
+
+@dataclass(frozen=True)
+class Report:
+    """One meeting's attendance report: Teams makes one each time the meeting ends."""
+
+    id: str
+    started: datetime
+    ended: datetime
+    available_at: datetime  # some minutes after `ended`
+    attendees: tuple[Attendee, ...]
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "meetingStartDateTime": _iso(self.started),
+            "meetingEndDateTime": _iso(self.ended),
+            "totalParticipantCount": len(self.attendees),
+        }
+
+    def records(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": a.id,
+                "emailAddress": a.email,
+                "totalAttendanceInSeconds": a.seconds,
+                "role": a.role,
+                "identity": {"id": a.id, "displayName": a.name, "tenantId": None},
+                "attendanceIntervals": [
+                    {
+                        "joinDateTime": _iso(self.started),
+                        "leaveDateTime": _iso(self.ended),
+                        "durationInSeconds": a.seconds,
+                    }
+                ],
+            }
+            for a in self.attendees
+        ]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def meeting_routes(graph: FakeGraph) -> list[Route]:
@@ -97,6 +179,14 @@ def meeting_routes(graph: FakeGraph) -> list[Route]:
     return [
         # Graph reads with .Read.All too; the bot holds .ReadWrite.All, which is all the fake accepts.
         Route("GET", re.compile(base), meetings.find, WRITE),
+        Route("GET", re.compile(rf"{base}/([^/]+)/attendanceReports"), meetings.reports, ARTIFACTS),
+        Route("GET", re.compile(rf"{base}/([^/]+)/recordings"), meetings.list_recordings, RECORDINGS),
+        Route(
+            "GET",
+            re.compile(rf"{base}/([^/]+)/attendanceReports/([^/]+)/attendanceRecords"),
+            meetings.records,
+            ARTIFACTS,
+        ),
         Route("PATCH", re.compile(rf"{base}/([^/]+)"), meetings.patch, WRITE),
         Route("GET", re.compile("/users"), meetings.search_users, "User.Read.All"),
     ]
@@ -123,6 +213,90 @@ class Meetings:
                     f"MSo{digest}_19:meeting@thread.v2", join_url
                 )
             return found
+
+    def held(self, join_url: str, report: Report) -> None:
+        """The meeting behind `join_url` took place: its report appears at `report.available_at`."""
+        meeting = self.of(join_url)
+        assert meeting is not None, "no live Teams meeting has this join link"
+        with self._lock:
+            meeting.reports.append(report)
+
+    def _by_id(self, meeting_id: str) -> OnlineMeeting | None:
+        with self._lock:
+            found = next((m for m in self._meetings.values() if m.id == meeting_id), None)
+        return found if found is not None and self.of(found.join_url) is not None else None
+
+    def _available(self, meeting: OnlineMeeting) -> list[Report]:
+        now = self.tenant.now()
+        with self._lock:
+            return [r for r in meeting.reports if r.available_at <= now]
+
+    def reports(self, call: Handled) -> Response:
+        refused = self._allowed(call)
+        if refused is not None:
+            return refused
+        meeting = self._by_id(unquote(call.groups[1]))
+        if meeting is None:
+            return error(404, "NotFound", "meeting not found")
+        found = self._available(meeting)
+        if not found:  # the meeting has not ended, or Teams has not made its report yet
+            return error(404, "NotFound", "The attendance report is not available yet.")
+        return self._page(call, [r.json() for r in found])
+
+    def records(self, call: Handled) -> Response:
+        refused = self._allowed(call)
+        if refused is not None:
+            return refused
+        meeting = self._by_id(unquote(call.groups[1]))
+        report = (
+            next((r for r in self._available(meeting) if r.id == call.groups[2]), None) if meeting else None
+        )
+        if report is None:
+            return error(404, "NotFound", "attendance report not found")
+        return self._page(call, report.records())
+
+    def recorded(self, join_url: str, recording: Recording) -> None:
+        """The meeting behind `join_url` was recorded: listed from `recording.available_at`."""
+        meeting = self.of(join_url)
+        assert meeting is not None, "no live Teams meeting has this join link"
+        with self._lock:
+            meeting.recordings.append(recording)
+
+    def list_recordings(self, call: Handled) -> Response:
+        refused = self._allowed(call)
+        if refused is not None:
+            return refused
+        meeting = self._by_id(unquote(call.groups[1]))
+        if meeting is None:
+            return error(404, "NotFound", "meeting not found")
+        now = self.tenant.now()
+        with self._lock:
+            found = [r for r in meeting.recordings if r.available_at <= now]
+        path = f"{self.graph.base}/users/{call.groups[0]}/onlineMeetings/{quote(meeting.id)}/recordings"
+        organiser = {"user": {"id": call.groups[0], "tenantId": "tenant-0001"}}
+        items = [
+            {
+                "id": r.id,
+                "meetingId": meeting.id,
+                "callId": f"call-{r.id}",
+                "contentCorrelationId": f"corr-{r.id}",
+                "createdDateTime": _iso(r.started),
+                "endDateTime": _iso(r.ended),
+                "meetingOrganizer": organiser,
+                "recordingContentUrl": f"{path}/{r.id}/content",
+            }
+            for r in found
+        ]
+        return self._page(call, items)
+
+    def _page(self, call: Handled, items: list[dict[str, Any]]) -> Response:
+        skip = int(call.request.query.get("$skiptoken", "0"))
+        size = self.graph.page_size
+        body: dict[str, Any] = {"value": items[skip : skip + size]}
+        if skip + size < len(items):
+            query = urlencode({"$skiptoken": str(skip + size)}, quote_via=quote)
+            body["@odata.nextLink"] = f"{self.graph.base}{quote(call.request.path[len('/v1.0') :])}?{query}"
+        return Response(200, body)
 
     def _allowed(self, call: Handled) -> Response | None:
         user_id = call.groups[0]
@@ -152,9 +326,8 @@ class Meetings:
         refused = self._allowed(call)
         if refused is not None:
             return refused
-        with self._lock:
-            meeting = next((m for m in self._meetings.values() if m.id == call.groups[1]), None)
-        if meeting is None or self.of(meeting.join_url) is None:
+        meeting = self._by_id(call.groups[1])
+        if meeting is None:
             return error(404, "NotFound", "meeting not found")
         body = call.json()
         problem = _invalid(body, self.tenant.users.keys())

@@ -40,6 +40,8 @@ APP_PERMISSIONS = frozenset(
         "TeamsActivity.Send",
         "User.Read.All",
         "OnlineMeetings.ReadWrite.All",
+        "OnlineMeetingArtifact.Read.All",
+        "OnlineMeetingRecording.Read.All",
     }
 )
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
