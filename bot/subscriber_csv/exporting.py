@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy import Row, Select, exists, select
+from sqlalchemy.orm import Session
 
-from bot.models import Person, Series, Subscription
-from bot.services.people import channels_of
+from bot.models import Identity, Person, Series, Subscription
 from bot.subscriber_csv.rows import UNSUBSCRIBED_COLUMN, starts_a_formula
 
 EXPORT_COLUMNS = ("email", "name", "language", "channels", "subscribed_at", "source_channel", "series")
-EXPORT_FETCH = 1000  # rows fetched per round trip when exporting
+EXPORT_FETCH = 2000  # rows fetched per round trip when exporting
+IDENTITY_CHANNELS = ("slack", "teams")  # the identities that make a channel of the export's
 
 
 def export_subscribers(
@@ -37,44 +36,51 @@ def export_subscribers(
     writer = csv.writer(out, delimiter=delimiter)
     writer.writerow(columns)
     count = 0
-    for sub in _subscriptions(s, series, include_unsubscribed):
-        writer.writerow([neutralise(cell) for cell in _cells(sub, include_unsubscribed)])
-        count += 1
+    rows = s.execute(_statement(series, include_unsubscribed), execution_options={"yield_per": EXPORT_FETCH})
+    for chunk in rows.partitions():
+        writer.writerows([[neutralise(cell) for cell in _cells(row, include_unsubscribed)] for row in chunk])
+        count += len(chunk)
     return count
 
 
-def _subscriptions(s: Session, series: Series | None, include_unsubscribed: bool) -> Iterator[Subscription]:
-    """The subscriptions to export, streamed a chunk at a time with their people and identities."""
+def _statement(series: Series | None, include_unsubscribed: bool) -> Select[Any]:
+    """The subscriptions to export as plain rows (no ORM objects: a 100,000-row list in a second),
+    with whether each person has a Slack or Teams identity."""
+    has = {
+        platform: exists().where(Identity.person_id == Person.id, Identity.platform == platform)
+        for platform in IDENTITY_CHANNELS
+    }
     stmt = (
-        select(Subscription)
-        .join(Subscription.series)
-        .options(
-            contains_eager(Subscription.series),
-            joinedload(Subscription.person).selectinload(Person.identities),
+        select(
+            Person.email,
+            Person.name,
+            Person.language,
+            *(has[platform].label(platform) for platform in IDENTITY_CHANNELS),
+            Subscription.consented_at,
+            Subscription.source_channel,
+            Series.slug,
+            Subscription.unsubscribed_at,
         )
+        .join(Subscription.series)
+        .join(Subscription.person)
         .order_by(Series.slug, Subscription.id)
-        .execution_options(yield_per=EXPORT_FETCH)
     )
     if series is not None:
         stmt = stmt.where(Subscription.series_id == series.id)
     if not include_unsubscribed:
         stmt = stmt.where(Subscription.active.is_(True))
-    yield from s.scalars(stmt)
+    return stmt
 
 
-def _cells(sub: Subscription, include_unsubscribed: bool) -> list[str]:
-    person = sub.person
-    cells = [
-        person.email or "",
-        person.name or "",
-        person.language or "",
-        ";".join(channels_of(person)),
-        iso_utc(sub.consented_at),
-        sub.source_channel,
-        sub.series.slug,
-    ]
+def _cells(row: Row[Any], include_unsubscribed: bool) -> list[str]:
+    email, name, language, slack, teams, consented_at, source_channel, slug, unsubscribed_at = row
+    # As bot.services.people.channels_of names them, sorted.
+    channels = ";".join(
+        channel for channel, present in (("email", bool(email)), ("slack", slack), ("teams", teams)) if present
+    )
+    cells = [email or "", name or "", language or "", channels, iso_utc(consented_at), source_channel, slug]
     if include_unsubscribed:
-        cells.append(iso_utc(sub.unsubscribed_at) if sub.unsubscribed_at is not None else "")
+        cells.append(iso_utc(unsubscribed_at) if unsubscribed_at is not None else "")
     return cells
 
 

@@ -292,6 +292,8 @@ def starts_a_formula(cell: str) -> bool:
     """Whether a spreadsheet might run `cell` as a formula (see FORMULA_START)."""
     if cell.startswith(FORMULA_START):
         return True
+    if not cell or " " < cell[0] < "\x7f":  # visible ASCII, not a formula's start: the common case
+        return False
     shown = cell.lstrip("".join(ch for ch in cell[:64] if _invisible(ch)))
     return unicodedata.normalize("NFKC", shown[:1]).startswith(FORMULA_START)
 
