@@ -33,7 +33,7 @@ from bot.error_policy import ErrorPolicy, HealthBoard
 from bot.inbox import Inbox
 from bot.inbox_spool import Spool
 from bot.mail import Mailer
-from bot.migrate import upgrade
+from bot.migrate import at_head, upgrade
 from bot.models import Session as SessionRow
 from bot.rendering import Renderer
 from bot.services.context import CoreConfig
@@ -142,9 +142,10 @@ def build(
 ) -> App:
     """Build the bot; `migrate` brings the database schema up to date first. `console`: the terminal
     of a console session; `mailer`: a mail transport instead of the channels' (tests)."""
-    if migrate:
+    engine = make_engine(settings.database_url)
+    if migrate and not at_head(engine):
         upgrade(settings.database_url)
-    db = Database(make_engine(settings.database_url))
+    db = Database(engine)
     clock = clock or SystemClock()
     config = CoreConfig(
         timezone=settings.timezone,

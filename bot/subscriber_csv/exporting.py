@@ -6,7 +6,7 @@ import csv
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Row, Select, exists, select
+from sqlalchemy import Row, Select, exists, null, select
 from sqlalchemy.orm import Session
 
 from bot.models import Identity, Person, Series, Subscription
@@ -36,14 +36,16 @@ def export_subscribers(
     writer = csv.writer(out, delimiter=delimiter)
     writer.writerow(columns)
     count = 0
-    rows = s.execute(_statement(series, include_unsubscribed), execution_options={"yield_per": EXPORT_FETCH})
+    statement = _statement(series, include_unsubscribed)
+    # On the session's connection: plain rows, without the ORM's per-row bookkeeping.
+    rows = s.connection().execute(statement, execution_options={"yield_per": EXPORT_FETCH})
     for chunk in rows.partitions():
-        writer.writerows([[neutralise(cell) for cell in _cells(row, include_unsubscribed)] for row in chunk])
+        writer.writerows([_cells(row, include_unsubscribed) for row in chunk])
         count += len(chunk)
     return count
 
 
-def _statement(series: Series | None, include_unsubscribed: bool) -> Select[Any]:
+def _statement(series: Series | None, include_unsubscribed: bool) -> Select[*tuple[Any, ...]]:
     """The subscriptions to export as plain rows (no ORM objects: a 100,000-row list in a second),
     with whether each person has a Slack or Teams identity."""
     has = {
@@ -59,7 +61,7 @@ def _statement(series: Series | None, include_unsubscribed: bool) -> Select[Any]
             Subscription.consented_at,
             Subscription.source_channel,
             Series.slug,
-            Subscription.unsubscribed_at,
+            Subscription.unsubscribed_at if include_unsubscribed else null(),
         )
         .join(Subscription.series)
         .join(Subscription.person)
@@ -72,20 +74,32 @@ def _statement(series: Series | None, include_unsubscribed: bool) -> Select[Any]
     return stmt
 
 
-def _cells(row: Row[Any], include_unsubscribed: bool) -> list[str]:
+def _cells(row: Row[*tuple[Any, ...]], include_unsubscribed: bool) -> list[str]:
+    """The row's cells; the people's own text neutralised (channels and times are the bot's)."""
     email, name, language, slack, teams, consented_at, source_channel, slug, unsubscribed_at = row
     # As bot.services.people.channels_of names them, sorted.
     channels = ";".join(
-        channel for channel, present in (("email", bool(email)), ("slack", slack), ("teams", teams)) if present
+        channel
+        for channel, present in (("email", bool(email)), ("slack", slack), ("teams", teams))
+        if present
     )
-    cells = [email or "", name or "", language or "", channels, iso_utc(consented_at), source_channel, slug]
+    cells = [
+        neutralise(email or ""),
+        neutralise(name or ""),
+        neutralise(language or ""),
+        channels,
+        iso_utc(consented_at),
+        neutralise(source_channel),
+        neutralise(slug),
+    ]
     if include_unsubscribed:
         cells.append(iso_utc(unsubscribed_at) if unsubscribed_at is not None else "")
     return cells
 
 
 def iso_utc(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`2026-03-06T08:00:00Z` (isoformat is faster than strftime, which counts with 100,000 rows)."""
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def neutralise(cell: str) -> str:

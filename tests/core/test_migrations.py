@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session as OrmSession
 import handlers.microsoft365.models
 import handlers.web.models
 from bot.db import make_engine
-from bot.migrate import MIGRATIONS, current_revision, downgrade, head_revision, upgrade
+from bot.migrate import MIGRATIONS, at_head, code_head, current_revision, downgrade, head_revision, upgrade
 from bot.models import Base, Organiser, Person, Series, Session, Subscription
 from tests.conftest import BACKENDS, drop_pg_schema, new_pg_schema
 
@@ -159,6 +159,20 @@ def test_upgrade_from_empty_to_head(empty_url: str) -> None:
     assert revision(empty_url) == head_revision()
     assert head_revision() is not None
     assert table_names(empty_url) == APP_TABLES | {"alembic_version"}
+
+
+def test_the_head_read_without_alembic_is_alembics() -> None:
+    assert code_head() == head_revision()
+
+
+def test_at_head_only_when_the_schema_is_the_newest(empty_url: str) -> None:
+    """Start-up skips Alembic only for a database at the head: an empty or older one is migrated."""
+    with engine_for(empty_url) as engine:
+        assert not at_head(engine)
+        upgrade(empty_url, revision_before(code_head() or ""))
+        assert not at_head(engine)
+        upgrade(empty_url)
+        assert at_head(engine)
 
 
 def test_upgrade_seeds_baerekraftsfredag(empty_url: str) -> None:
