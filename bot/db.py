@@ -72,14 +72,20 @@ class Database:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         # Same pool; on SQLite its transactions begin IMMEDIATE (see make_engine).
-        self._writing = sessionmaker(
-            engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}), expire_on_commit=False
-        )
+        self._write_engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self._writing = sessionmaker(self._write_engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self._writing() as session, session.begin():
             yield session
+
+    @contextmanager
+    def statements(self) -> Iterator[Connection]:
+        """A transaction without an ORM session, for a table-level statement on a hot path (the
+        inbox writer's INSERT): commits or rolls back, and on SQLite begins IMMEDIATE too."""
+        with self._write_engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -186,9 +186,8 @@ class InboxWriter:
                     "attempts": 0,
                 },
             )
-        with self.db.transaction() as s:
-            statement = _INSERT[s.get_bind().dialect.name]
-            return set(s.scalars(statement, list(rows.values())))
+        with self.db.statements() as conn:
+            return set(conn.execute(_INSERT[conn.dialect.name], list(rows.values())).scalars())
 
 
 # One statement, compiled once, for a group of any size (executemany; SQLAlchemy batches the rows

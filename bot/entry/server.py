@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +25,10 @@ from bot.entry.metrics import metrics_route
 from bot.entry.security_headers import SecurityHeaders, served_over_https
 
 log = logging.getLogger(__name__)
+# Python runs one thread at a time: a thread that wants to run again (the web server's, after each
+# socket write) waits for the running one (the inbox writer, the schedule) to let go, up to the
+# switch interval, 5 ms by default. At 0.5 ms that wait no longer shows in an acknowledgement's tail.
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def health_route(app: App) -> Route:
@@ -147,6 +152,7 @@ class WebServer:
 
     def start(self, timeout: float = 10.0) -> None:
         """Start serving; raises WebServerError when the address cannot be bound."""
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:

@@ -56,8 +56,9 @@ def test_a_request_within_the_window_is_accepted(bot: SlackBot, clock: ManualClo
 
 
 def test_a_wrongly_signed_request_is_refused_with_nothing_changed(
-    bot: SlackBot, subtests: pytest.Subtests
+    bot: SlackBot, subtests: pytest.Subtests, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     body, _ = bot.slack.command_body("meld på", KARI)
     other, _ = bot.slack.command_body("status", KARI)
     stamp = int(bot.slack.now())
@@ -71,6 +72,8 @@ def test_a_wrongly_signed_request_is_refused_with_nothing_changed(
             answer = bot.slack.http.post(bot.slack.events_url, content=body, headers=headers)
             assert answer.status_code == 401
             nothing_changed(bot)
+    assert "bad or stale signature" in caplog.text
+    assert KARI not in caplog.text  # the body (user ids, text) never reaches the log
 
 
 def test_a_replayed_command_is_applied_once(bot: SlackBot, caplog: pytest.LogCaptureFixture) -> None:
