@@ -19,6 +19,7 @@ from bot.delivery.outbox import LEASE, Outbox
 from bot.delivery.planner import Planner, PlanReport
 from bot.delivery.worker import Worker
 from bot.error_policy import ErrorPolicy
+from bot.memory import release_free_memory
 from bot.services.context import CoreConfig
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class DeliveryEngine:
             told = self.cap_warnings.check(now)
         if report.expanded or report.added_late or told:
             self.wake()
+            release_free_memory()  # what expanding a fan-out held
         return report
 
     def run_until_idle(self) -> int:

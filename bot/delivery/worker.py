@@ -28,6 +28,7 @@ from bot.delivery.events import NoEvents, SendEvents
 from bot.delivery.outages import Outages
 from bot.delivery.outbox import Claimed, Outbox
 from bot.error_policy import ErrorPolicy, describe
+from bot.memory import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -182,10 +183,15 @@ class Worker:
         a thread keeps the leases of the rows in hand, as a send may take longer than a lease."""
         keeper = threading.Thread(target=self._keep_leases, name=f"lease-{self.name}", daemon=True)
         keeper.start()
+        busy = False
         while not self.stopping.is_set():
             with self.errors.guard(f"delivery worker {self.sender.channel}"):
                 if self.run_once():
+                    busy = True
                     continue
+                if busy:  # a fan-out's worth of objects freed: give the pages back
+                    busy = False
+                    release_free_memory()
                 self.wake.wait(self._idle_wait())
                 self.wake.clear()
                 continue
