@@ -1,5 +1,6 @@
 """A month of a monthly series in simulated time (`tests/delivery/helpers.simulate`, ManualClock), with
-a recording channel that reaches every subscriber: the wall time it takes, and what it sent."""
+a recording channel that reaches every subscriber: the wall time it takes, and what it sent. Rule-made
+sessions are drafts that send nothing until titled: the organiser titles each as soon as asked."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bench.common import fresh_sqlite
 from bench.population import add_subscribers
 from bot.clock import ManualClock
 from bot.commands import Actor
 from bot.entry.composition import build
 from bot.entry.settings import BotSettings
+from bot.models import Session
 from bot.parser import parse
 from tests.delivery.helpers import delivery_states, simulate
 from tests.fakes.recording_sender import RecordingSender
@@ -33,8 +37,9 @@ class Month:
     states: dict[str, int]
 
 
-def run_month(folder: Path, subscribers: int = 1000) -> Month:
-    db_url = fresh_sqlite(folder, "month.db")
+def run_month(folder: Path, subscribers: int = 1000, db_name: str = "month.db") -> Month:
+    """`db_name`: a file not used before in `folder` (a second run on the same one sends nothing)."""
+    db_url = fresh_sqlite(folder, db_name)
     add_subscribers(
         db_url, subscribers, email_domain="month.example", channel="web", now=START - timedelta(days=40)
     )
@@ -51,8 +56,15 @@ def run_month(folder: Path, subscribers: int = 1000) -> Month:
         app.delivery.add_sender(sender)
         for line in ("gjentakelse første fredag i måneden 09:00-10:00", "gi arrangør org@kommune.no"):
             app.dispatcher.execute(ORGANISER, parse(line))
+
+        def title_drafts() -> None:
+            with app.db.read() as s:
+                drafts = list(s.scalars(select(Session.id).where(Session.status == "draft")))
+            for draft in drafts:
+                app.dispatcher.execute(ORGANISER, parse(f"endre økt {draft} tittel=Økt {draft}"))
+
         began = time.perf_counter()
-        steps = simulate(app, clock, START + timedelta(days=31))
+        steps = simulate(app, clock, START + timedelta(days=31), on_step=title_drafts)
         wall = time.perf_counter() - began
         return Month(
             wall, steps, subscribers, len(sender.sent), len(sender.duplicates()), delivery_states(app)

@@ -44,6 +44,7 @@ from bench.common import (
 )
 from bench.fakes import PacedSlack, local_ca
 from bench.fanout import MAIL_DOMAIN, SLACK_PREFIX, Limits, run_fanout, run_naive
+from bench.growth import growth_figures
 from bench.latency import Level, Users, events_url, run_levels
 from bench.listscale import ListScale, run_list_scale
 from bench.mailscale import CAP as MAIL_CAP
@@ -65,9 +66,9 @@ GROUPS = {
     "parser": "6 Hostile input",
     "mail": "7 Mail at scale",
 }
-PHASES = ("latency", "fanout", "naive", "punctuality", "month", "list", "parser", "mailscale")
+PHASES = ("latency", "fanout", "naive", "punctuality", "month", "growth", "list", "parser", "mailscale")
 PARSE_TARGET_MS = 50.0
-ACK_TARGET_RATIO = 1.2
+ACK_TARGET_RATIO = 1.5  # issue 20: against the leanest Bolt app
 SLACK_ACK_LIMIT_MS = 3000.0
 
 
@@ -183,16 +184,18 @@ def _population(ctx: Context, db_url: str) -> None:
 
 
 def _ack_figure(ctx: Context, level: Level, when: str) -> Figure:
-    bare = ctx.bare.get(level.concurrency)
-    ratio = level.p99 / bare.p99 if bare else None
+    """The ratio and target are against the leanest Bolt app (process_before_response=True, on the
+    event loop); the note keeps the Bolt app as its documentation shows it."""
+    lean = ctx.lean.get(level.concurrency)
+    ratio = level.p99 / lean.p99 if lean else None
     met = ratio is not None and ratio <= ACK_TARGET_RATIO and level.max < SLACK_ACK_LIMIT_MS
     errors = {k: v for k, v in level.statuses.items() if k != "200"}
     note = f"n={len(level.latencies_ms)}, max {level.max:.0f} ms"
-    lean = ctx.lean.get(level.concurrency)
-    if lean:
+    bare = ctx.bare.get(level.concurrency)
+    if bare:
         note += (
-            f"; bare Bolt with process_before_response=True: p99 {lean.p99:.1f} ms "
-            f"({level.p99 / lean.p99:.2f}×)"
+            f"; Bolt app as documented (process_before_response=False): p99 {bare.p99:.1f} ms "
+            f"({level.p99 / bare.p99:.2f}×)"
         )
     if errors:
         note += f", non-200: {errors}"
@@ -203,10 +206,10 @@ def _ack_figure(ctx: Context, level: Level, when: str) -> Figure:
         f"`meld på` ack, {level.concurrency} concurrent, {when}",
         round(level.p99, 1),
         "ms",
-        baseline=round(bare.p99, 1) if bare else None,
-        baseline_name="bare Bolt app, same serving and signing",
+        baseline=round(lean.p99, 1) if lean else None,
+        baseline_name="leanest Bolt app, same serving and signing",
         ratio=None if ratio is None else round(ratio, 2),
-        target="p99 ≤ 1.2× bare, never near 3 s",
+        target=f"p99 ≤ {ACK_TARGET_RATIO:g}× leanest Bolt, never near 3 s",
         met=met,
         note=note,
         details=level.summary()
@@ -215,7 +218,7 @@ def _ack_figure(ctx: Context, level: Level, when: str) -> Figure:
             "bare_process_before_response": lean.summary() if lean else None,
         },
         shown=f"p50 {level.p50:.0f} · p99 {level.p99:.0f} ms",
-        baseline_shown=f"p50 {bare.p50:.0f} · p99 {bare.p99:.0f} ms" if bare else None,
+        baseline_shown=f"p50 {lean.p50:.1f} · p99 {lean.p99:.1f} ms" if lean else None,
     )
 
 
@@ -441,6 +444,11 @@ def phase_month(ctx: Context) -> None:
     )
 
 
+def phase_growth(ctx: Context) -> None:
+    figures, ctx.raw["growth"] = growth_figures(ctx.folder, quick=ctx.config.quick)
+    ctx.figures += figures
+
+
 # --- 5. list scale -------------------------------------------------------------------------------------
 
 
@@ -614,6 +622,7 @@ RUNNERS: dict[str, Callable[[Context], None]] = {
     "naive": phase_naive,
     "punctuality": phase_punctuality,
     "month": phase_month,
+    "growth": phase_growth,
     "list": phase_list,
     "parser": phase_parser,
     "mailscale": phase_mailscale,
@@ -624,6 +633,7 @@ WHAT = {
     "naive": ("fanout", "Naive loop"),
     "punctuality": ("schedule", "Scheduler punctuality"),
     "month": ("schedule", "Simulated month"),
+    "growth": ("schedule", "Costs that grow"),
     "list": ("list", "List scale"),
     "parser": ("parser", "Hostile input"),
     "mailscale": ("mail", "Mail at scale"),
