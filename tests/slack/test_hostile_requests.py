@@ -12,6 +12,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.entry.settings import BotSettings
+from handlers.slack.bolt_app import a_slack_body
 from tests.slack.fakes.slack_bot import SlackBot, slack_bot
 
 FORM = "application/x-www-form-urlencoded"
@@ -73,3 +74,22 @@ def _utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+@pytest.mark.parametrize(
+    ("body", "slack_sends_it"),
+    [
+        (b"command=%2Fbaerekraft&text=meld+p%C3%A5", True),
+        (b"ssl_check=1&token=x", True),
+        (b"payload=%7B%22type%22%3A%22block_actions%22%7D", True),
+        (b"command=%2Fbaerekraft&&text=x", False),  # an empty field
+        (b"command=%2Fbaerekraft&text", False),  # a field without a value
+        (b"text=meld+p%C3%A5", False),  # no command
+        (b"payload=%5B%5D", False),  # a payload that is no object
+        (b"payload=%7B%7D&payload=%7B%7D", False),  # two payloads
+        (b"", False),
+        (b"\xff", False),
+    ],
+)
+def test_a_form_is_a_slack_body_only_as_slack_writes_it(body: bytes, slack_sends_it: bool) -> None:
+    assert a_slack_body(body, "application/x-www-form-urlencoded") is slack_sends_it
