@@ -33,6 +33,7 @@ from bot.memory import release_free_memory
 log = logging.getLogger(__name__)
 
 IDLE_POLL = 2.0  # seconds between looks at the outbox when idle (another process may have added work)
+TRIM_AFTER = 1000  # rows sent before an idle worker gives freed memory back (a fan-out, not every message)
 # The claim on the rest of a batch is renewed once this share of the lease has passed, so it always
 # has at least the other two thirds to run, whatever the worker waits for.
 RENEW_AFTER = 1 / 3
@@ -183,14 +184,14 @@ class Worker:
         a thread keeps the leases of the rows in hand, as a send may take longer than a lease."""
         keeper = threading.Thread(target=self._keep_leases, name=f"lease-{self.name}", daemon=True)
         keeper.start()
-        busy = False
+        taken = 0  # rows taken since the memory was last given back
         while not self.stopping.is_set():
             with self.errors.guard(f"delivery worker {self.sender.channel}"):
-                if self.run_once():
-                    busy = True
+                if count := self.run_once():
+                    taken += count
                     continue
-                if busy:  # a fan-out's worth of objects freed: give the pages back
-                    busy = False
+                if taken >= TRIM_AFTER:  # a fan-out's worth of objects freed: give the pages back
+                    taken = 0
                     release_free_memory()
                 self.wake.wait(self._idle_wait())
                 self.wake.clear()
