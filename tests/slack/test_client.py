@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -114,6 +115,19 @@ def test_a_response_url_takes_five_answers_within_30_minutes(fake: FakeSlackAPI)
     assert not post_to_response_url(late, {"text": "late"})
     assert fake.calls("response_url:r2")[-1].error == "expired_url"
     assert len(fake.responses("r1")) == 5 and fake.responses("r2") == []
+
+
+def test_the_fake_records_when_each_taken_answer_arrived(fake: FakeSlackAPI) -> None:
+    heard: list[tuple[str, float]] = []
+    fake.on_response = lambda key, at: heard.append((key, at))
+    url = fake.response_url("r1")
+    before = time.time()
+    assert all(post_to_response_url(url, {"text": str(n)}) for n in range(5))
+    assert not post_to_response_url(url, {"text": "sixth"})  # refused: not an arrival
+    after = time.time()
+    times = fake.response_arrivals()["r1"]
+    assert len(times) == 5 and times == sorted(times) and before <= times[0] and times[-1] <= after
+    assert heard == [("r1", at) for at in times]
 
 
 def test_an_unreachable_response_url_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
