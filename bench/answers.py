@@ -87,6 +87,13 @@ class Burst:
     latencies_ms: list[float]
     ack_p99_ms: float
     statuses: dict[str, int]
+    cpu_seconds: float = (
+        0.0  # of the bot's processes (front and worker), from the first click to the last reply
+    )
+
+    @property
+    def cpu_ms_per_command(self) -> float:
+        return 1000 * self.cpu_seconds / self.answered if self.answered else 0.0
 
     @property
     def rate(self) -> float:
@@ -103,6 +110,7 @@ class Burst:
             "answer_p99_ms": round(percentile(self.latencies_ms, 99), 1) if self.latencies_ms else None,
             "ack_p99_ms": round(self.ack_p99_ms, 1),
             "statuses": self.statuses,
+            "bot_cpu_ms_per_command": round(self.cpu_ms_per_command, 2),
         }
 
 
@@ -234,7 +242,9 @@ def measure(folder: Path, label: str, db_url: str, *, quick: bool) -> Backend:
                 result.levels.append(
                     Level(concurrency, latencies, len(out["missing"]), out["statuses"], out["wall_seconds"])
                 )
+            cpu = bot.cpu_seconds()
             result.burst = _burst(fake, platform, senders, Users(fake, "UC"))
+            result.burst.cpu_seconds = bot.cpu_seconds() - cpu
             platform.http.close()
     finally:
         fake.stop()
@@ -329,7 +339,10 @@ def _figures(backend: Backend) -> list[Figure]:
             "/s",
             target=f"≥ {RATE_TARGET:g}/s",
             met=burst.rate >= RATE_TARGET,
-            note=f"{burst.answered:,} answers ÷ first click → last reply",
+            note=(
+                f"{burst.answered:,} answers ÷ first click → last reply; bot CPU "
+                f"{burst.cpu_ms_per_command:.1f} ms a command (front + worker)"
+            ),
         )
     )
     return figures
