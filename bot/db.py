@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,10 +76,14 @@ class Database:
         self._writing = sessionmaker(
             engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}), expire_on_commit=False
         )
+        # SQLite has one writer at a time. Threads of one process waiting for it in SQLite's busy
+        # handler sleep in steps of up to 100 ms and leave the lock idle when it frees; queued on a
+        # lock of the process, the next one starts the moment the last one ends.
+        self._turn = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._writing() as session, session.begin():
+        with self._turn or nullcontext(), self._writing() as session, session.begin():
             yield session
 
     @contextmanager
