@@ -20,6 +20,7 @@ from bot.inbox import Executed
 from bot.services.accounts import set_identity_active
 from handlers.slack import actions as ids
 from handlers.slack.access import organiser_access
+from handlers.slack.answering import Answering
 from handlers.slack.blocks import INPUT_MAX
 from handlers.slack.client import post_to_response_url
 from handlers.slack.home import HomeView
@@ -47,6 +48,7 @@ class SlackConversation:
         self.directory = SlackDirectory(client, core.clock, on_deactivated=self._found_deactivated)
         self.labels = Labels(core.renderer)
         self.home = HomeView(core.renderer, self.labels, core.settings.public_base_url)
+        self.answering = Answering(core.errors)
 
     # --- commands and answers ---------------------------------------------------------------------
 
@@ -76,6 +78,22 @@ class SlackConversation:
             return
         body = {"response_type": "ephemeral", "replace_original": False, "text": text}
         post_to_response_url(response_url, body, backoff_seconds=self.backoff_seconds)
+
+    def answer(self, response_url: str | None, text: str | None, *, home: SlackUser | None) -> None:
+        """After a command committed: `text` at the response_url (unless None), then `home`'s App
+        Home published again (when given), beside the inbox worker (handlers/slack/answering.py)."""
+
+        def send() -> None:
+            if text is not None:
+                self.respond(response_url, text)
+            if home is not None:
+                self.publish_home(home)
+
+        self.answering.later("answer", send)
+
+    def close(self) -> None:
+        """Send the answers still queued."""
+        self.answering.close()
 
     # --- accounts ---------------------------------------------------------------------------------
 
