@@ -22,7 +22,7 @@ from handlers.slack import actions as ids
 from handlers.slack.access import organiser_access
 from handlers.slack.answering import Answering
 from handlers.slack.blocks import INPUT_MAX
-from handlers.slack.client import post_to_response_url
+from handlers.slack.client import post_to_response_url, response_url_client
 from handlers.slack.home import HomeView
 from handlers.slack.home_data import load_home
 from handlers.slack.identity import SlackDirectory, SlackUser
@@ -49,6 +49,7 @@ class SlackConversation:
         self.labels = Labels(core.renderer)
         self.home = HomeView(core.renderer, self.labels, core.settings.public_base_url)
         self.answering = Answering(core.errors)
+        self.responses = response_url_client()
 
     # --- commands and answers ---------------------------------------------------------------------
 
@@ -77,7 +78,7 @@ class SlackConversation:
             log.warning("Slack interaction without response_url: answer dropped")
             return
         body = {"response_type": "ephemeral", "replace_original": False, "text": text}
-        post_to_response_url(response_url, body, backoff_seconds=self.backoff_seconds)
+        post_to_response_url(response_url, body, backoff_seconds=self.backoff_seconds, http=self.responses)
 
     def answer(self, response_url: str | None, text: str | None, *, home: SlackUser | None) -> None:
         """After a command committed: `text` at the response_url (unless None), then `home`'s App
@@ -94,6 +95,7 @@ class SlackConversation:
     def close(self) -> None:
         """Send the answers still queued."""
         self.answering.close()
+        self.responses.close()
 
     # --- accounts ---------------------------------------------------------------------------------
 
