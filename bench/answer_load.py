@@ -28,6 +28,9 @@ from bench.loadgen import Connection
 from tests.slack.fakes.slack_platform import SIGNING_SECRET, signed_headers
 
 FORM = "application/x-www-form-urlencoded"
+# A connection idle this long is opened anew before the next request: a closed-loop sender waits for
+# answers, and the bot's web server (uvicorn) closes a kept-alive connection idle for 5 s.
+IDLE_SECONDS = 4.0
 
 
 def signed(url: str, secret: str, body: bytes) -> bytes:
@@ -69,7 +72,12 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     listener = asyncio.create_task(arrivals.listen()) if args.mode == "closed" else None
     connections = [await Connection.open(args.url) for _ in range(args.concurrency)]
 
+    last_used = [time.perf_counter()] * len(connections)
+
     async def exchange(index: int, key: str, request: bytes) -> None:
+        if time.perf_counter() - last_used[index] > IDLE_SECONDS:  # the server may have closed it
+            connections[index].close()
+            connections[index] = await Connection.open(args.url)
         began = time.perf_counter()
         sent_at[key] = time.time()
         try:
@@ -80,6 +88,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             connections[index] = await Connection.open(args.url)
         ack_ms.append((time.perf_counter() - began) * 1000)
         statuses[status] += 1
+        last_used[index] = time.perf_counter()
 
     queue = list(reversed(requests))
 
