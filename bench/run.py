@@ -26,6 +26,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.answers import run_answers
 from bench.common import (
     BotProcess,
     Figure,
@@ -65,8 +66,20 @@ GROUPS = {
     "list": "5 List scale",
     "parser": "6 Hostile input",
     "mail": "7 Mail at scale",
+    "answer": "8 Answer latency",
 }
-PHASES = ("latency", "fanout", "naive", "punctuality", "month", "growth", "list", "parser", "mailscale")
+PHASES = (
+    "latency",
+    "fanout",
+    "naive",
+    "punctuality",
+    "month",
+    "growth",
+    "list",
+    "parser",
+    "mailscale",
+    "answers",
+)
 PARSE_TARGET_MS = 50.0
 ACK_TARGET_RATIO = 1.5  # issue 20: against the leanest Bolt app
 SLACK_ACK_LIMIT_MS = 3000.0
@@ -616,6 +629,14 @@ def phase_mailscale(ctx: Context) -> None:
     )
 
 
+# --- 8. answer latency (bench/answers.py) ---------------------------------------------------------
+
+
+def phase_answers(ctx: Context) -> None:
+    figures, ctx.raw["answers"] = run_answers(ctx.folder, quick=ctx.config.quick)
+    ctx.figures += figures
+
+
 RUNNERS: dict[str, Callable[[Context], None]] = {
     "latency": phase_latency,
     "fanout": phase_fanout,
@@ -626,6 +647,7 @@ RUNNERS: dict[str, Callable[[Context], None]] = {
     "list": phase_list,
     "parser": phase_parser,
     "mailscale": phase_mailscale,
+    "answers": phase_answers,
 }
 WHAT = {
     "latency": ("ack", "Slash-command ack latency"),
@@ -637,6 +659,7 @@ WHAT = {
     "list": ("list", "List scale"),
     "parser": ("parser", "Hostile input"),
     "mailscale": ("mail", "Mail at scale"),
+    "answers": ("answer", "Answer latency"),
 }
 
 

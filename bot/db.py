@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BEGIN = "sqlite_begin"
+SQLITE_BUSY_SECONDS = 30  # how long a writer waits for SQLite's lock before "database is locked"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -39,7 +41,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the settings each backend needs to behave the same way."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+            hide_parameters=True,
+            **kwargs,
         )
 
         @event.listens_for(engine, "connect")
@@ -47,7 +52,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             cur.close()
             # SQLAlchemy begins transactions itself (below), not the sqlite3 module.
             dbapi_conn.isolation_level = None
@@ -74,18 +79,36 @@ class Database:
         # Same pool; on SQLite its transactions begin IMMEDIATE (see make_engine).
         self._write_engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         self._writing = sessionmaker(self._write_engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of one process waiting for it in SQLite's busy
+        # handler sleep in steps of up to 100 ms and leave the lock idle when it frees; queued on a
+        # lock of the process, the next one starts the moment the last one ends.
+        self._turn = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._writing() as session, session.begin():
+        with self._take_turn(), self._writing() as session, session.begin():
             yield session
 
     @contextmanager
     def statements(self) -> Iterator[Connection]:
         """A transaction without an ORM session, for a table-level statement on a hot path (the
         inbox writer's INSERT): commits or rolls back, and on SQLite begins IMMEDIATE too."""
-        with self._write_engine.begin() as conn:
+        with self._take_turn(), self._write_engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _take_turn(self) -> Iterator[None]:
+        """This process's turn to write (SQLite); after the busy timeout without it, go ahead and let
+        SQLite's own wait decide (a writer that never ends still gets "database is locked")."""
+        if self._turn is None:
+            yield
+            return
+        taken = self._turn.acquire(timeout=SQLITE_BUSY_SECONDS)
+        try:
+            yield
+        finally:
+            if taken:
+                self._turn.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -23,7 +23,7 @@ import itertools
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -54,6 +54,9 @@ RETRY_AFTER = timedelta(seconds=5)
 KEEP = timedelta(days=3)
 MAX_KEY = 300
 POLL_SECONDS = 1.0  # a look at the table when not nudged (another process may have added work)
+# Requests one worker thread claims at once: a burst is taken in few transactions, and each claim
+# also marks the thread's previous ones done; small enough that the threads share a burst.
+CLAIM_BATCH = 8
 UPKEEP_EVERY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(hours=1)
 REQUESTS = LeasedTable(cast(Table, InboundRequest.__table__))
@@ -212,12 +215,14 @@ class Inbox:
 
     # --- the working side ---------------------------------------------------------------------------
 
-    def claim(self, worker: str, limit: int = 1) -> list[Item]:
-        """Take up to `limit` new requests, oldest first."""
+    def claim(self, worker: str, limit: int = 1, *, finished: Sequence[Item] = ()) -> list[Item]:
+        """Take up to `limit` new requests, oldest first; in the same transaction, mark `finished`
+        (requests this worker carried out since its last claim) done: one commit instead of one each."""
         now = self.clock.now()
         token = f"{worker}/{next(self._claims)}"[:60]
         r = REQUESTS.table.c
         with self.db.transaction() as s:
+            self._finish_all(s, finished, now)
             rows = REQUESTS.claim(
                 s,
                 waiting=(r.state == NEW, (r.lease_until.is_(None)) | (r.lease_until <= now)),
@@ -260,6 +265,10 @@ class Inbox:
     def done(self, item: Item) -> None:
         self._finish(item, DONE, None)
 
+    def done_all(self, items: Sequence[Item]) -> None:
+        with self.db.transaction() as s:
+            self._finish_all(s, items, self.clock.now())
+
     def failed(self, item: Item, error: str) -> None:
         self._finish(item, FAILED, error)
 
@@ -296,6 +305,25 @@ class Inbox:
     def _finish(self, item: Item, state: str, error: str | None) -> None:
         with self.db.transaction() as s:
             self._finish_in(s, item, state, error, self.clock.now())
+
+    def _finish_all(self, s: Session, items: Sequence[Item], now: datetime) -> None:
+        """Mark `items` done, one statement per claim (the items of one claim share its token)."""
+        by_claim: dict[str, list[int]] = {}
+        for item in items:
+            by_claim.setdefault(item.claim, []).append(item.id)
+        for claim, ids in by_claim.items():
+            s.execute(
+                update(InboundRequest)
+                .where(
+                    InboundRequest.id.in_(ids),
+                    InboundRequest.state.in_((WORKING, EXECUTED)),
+                    InboundRequest.claimed_by == claim,
+                )
+                .values(
+                    state=DONE, payload=None, claimed_by=None, lease_until=None, finished_at=now, error=None
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     def _finish_in(self, s: Session, item: Item, state: str, error: str | None, now: datetime) -> None:
         s.execute(
@@ -406,31 +434,45 @@ class InboxWorker:
         return count
 
     def _loop(self) -> None:
+        finished: list[Item] = []  # carried out, to be marked done with the next claim
         while not self.stopping.is_set():
             self._wake.clear()
             with self.inbox.errors.guard("inbox worker"):
                 self._upkeep()
-                items = self.inbox.claim(self.name)
+                items = self.inbox.claim(self.name, CLAIM_BATCH, finished=finished)
+                finished = []
                 if not items:
                     self._wake.wait(POLL_SECONDS)
                     continue
                 self._wake.set()  # there may be more: let a sibling look while this one works
-                for item in items:
-                    self.handle(item)
+                finished = [item for item in items if self._carry_out(item)]
                 continue
             self.stopping.wait(POLL_SECONDS)  # the database hiccuped: look again shortly
+        if finished:
+            with self.inbox.errors.guard("inbox worker"):
+                self.inbox.done_all(finished)
 
     def handle(self, item: Item) -> None:
+        """Carry out one request and mark it done."""
+        if self._carry_out(item):
+            self.inbox.done(item)
+
+    def _carry_out(self, item: Item) -> bool:
+        """True when the request was carried out and is to be marked done; a request that failed
+        is marked for another try or as failed here, one taken over by another worker left alone.
+        Not done yet, a request carried out is `executed` (or still `working` when its work changed
+        nothing): a worker that dies now leaves it to `recover`, which never carries out an
+        executed one again."""
         work = self.work.get(item.work_name)
         if work is None:
             log.error("inbox: no work registered for %s (request %s)", item.work_name, item.id)
             self.inbox.failed(item, f"no work registered for {item.work_name}")
-            return
+            return False
         try:
             work(item.payload, self.inbox.executed_marker(item))
         except (ClaimLost, Abandon):
             log.warning("inbox: request %s was taken over by another worker", item.id)
-            return
+            return False
         except Exception as exc:
             self.inbox.errors.unexpected(
                 f"inbound {item.work_name}", exc, request=item.id, attempt=item.attempts
@@ -438,8 +480,8 @@ class InboxWorker:
             if self.inbox.retry(item, describe(exc)) == FAILED and self.apologise is not None:
                 with self.inbox.errors.guard(f"apology {item.work_name}", request=item.id):
                     self.apologise(item.channel, item.kind, item.payload)
-            return
-        self.inbox.done(item)
+            return False
+        return True
 
     def _upkeep(self, *, force: bool = False) -> None:
         """Now and then: take up the requests of stopped workers, forget old ones."""

@@ -83,6 +83,7 @@ class SlackChannel(Channel):
         if self.socket is not None:
             self.socket.stop()
             self.socket = None
+        self.conversation.close()
 
     def _bolt(self) -> BoltApp:
         return build_bolt(self.core, self.settings, self.client, self.conversation, self.listener_failed)

@@ -8,11 +8,13 @@ caller on kept-alive connections (`sending_client`, handlers/slack/web_api.py).
 Two callers retry less. A modal is opened with one short try (`modal_client`): its trigger id lives
 3 s. A response_url answer that may have arrived (a 5xx, a timeout while reading) is not sent again:
 Slack would show it twice, and each try spends one of the URL's 5 uses; only a request that never got
-out (connection refused) or a 429 is sent again.
+out (connection refused) or a 429 is sent again. Answers go out on kept-alive connections
+(`response_url_client`), shared by the threads that answer.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -20,6 +22,7 @@ from http.client import RemoteDisconnected
 from typing import Any
 from urllib.error import URLError
 
+import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RetryHandler
@@ -32,10 +35,9 @@ from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
-from slack_sdk.webhook import WebhookClient
 
 from handlers.slack.settings import SlackSettings
-from handlers.slack.web_api import SlackWebAPI
+from handlers.slack.web_api import NO_DELAY, SlackWebAPI
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ MODAL_TIMEOUT_SECONDS = 2  # views.open on the ack path: the trigger id lives 3 
 RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 3
 CONNECTION_RETRIES = 3
+JSON_HEADERS = {"Content-Type": "application/json;charset=utf-8"}
 
 
 class ServerErrorRetryHandler(RetryHandler):
@@ -115,31 +118,6 @@ def retry_handlers(backoff_seconds: float = 0.5) -> list[RetryHandler]:
     ]
 
 
-class NothingSentRetryHandler(RetryHandler):
-    """Retries only a request that cannot have reached the server: the connection was refused."""
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        reason = error.reason if isinstance(error, URLError) else error
-        return isinstance(reason, ConnectionRefusedError)
-
-
-def at_most_once_retry_handlers(backoff_seconds: float = 0.5) -> list[RetryHandler]:
-    """For a request that must not arrive twice: 429 → wait Retry-After; a refused connection →
-    backoff; nothing else (a 5xx or a timeout may come after the request was carried out)."""
-    backoff = BackoffRetryIntervalCalculator(backoff_factor=backoff_seconds, jitter=ProportionalJitter())
-    return [
-        RateLimitRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-        NothingSentRetryHandler(max_retry_count=CONNECTION_RETRIES, interval_calculator=backoff),
-    ]
-
-
 def make_web_client(
     settings: SlackSettings, *, timeout: int = TIMEOUT_SECONDS, backoff_seconds: float = 0.5
 ) -> WebClient:
@@ -184,24 +162,65 @@ def without_token(client: WebClient) -> WebClient:
     )
 
 
+def response_url_client() -> httpx.Client:
+    """For response_url answers: kept-alive connections (Slack's hooks, like its Web API, keep them),
+    shared by the threads that answer."""
+    return httpx.Client(transport=httpx.HTTPTransport(socket_options=NO_DELAY))
+
+
 def post_to_response_url(
-    url: str, body: dict[str, Any], *, timeout: int = TIMEOUT_SECONDS, backoff_seconds: float = 0.5
+    url: str,
+    body: dict[str, Any],
+    *,
+    timeout: int = TIMEOUT_SECONDS,
+    backoff_seconds: float = 0.5,
+    http: httpx.Client | None = None,
 ) -> bool:
-    """Answer an interaction through its `response_url`, at most once (see the module's docstring);
-    False on failure, logged once."""
-    client = WebhookClient(
-        url, timeout=timeout, retry_handlers=at_most_once_retry_handlers(backoff_seconds), logger=WEB_LOG
-    )
+    """Answer an interaction through its `response_url`, at most once (see the module's docstring),
+    on `http`'s connections (else a connection of its own); False on failure, logged once."""
+    client = http or response_url_client()
     try:
-        response = client.send_dict(body)
-    except (URLError, OSError) as exc:
-        log.warning("Slack response_url unreachable or no answer (%s): not sent again", type(exc).__name__)
-        return False
-    if response.status_code != 200:
-        error = (response.body or "")[:40] if isinstance(response.body, str) else ""
-        log.warning("Slack response_url answered %s %s: not sent again", response.status_code, error)
-        return False
-    return True
+        return _post_at_most_once(client, url, json.dumps(body).encode(), timeout, backoff_seconds)
+    finally:
+        if http is None:
+            client.close()
+
+
+def _post_at_most_once(
+    client: httpx.Client, url: str, content: bytes, timeout: float, backoff: float
+) -> bool:
+    """A 429 waits its Retry-After and a refused connection backs off, then they are sent again;
+    nothing else is (a 5xx or a timeout may come after Slack showed the answer)."""
+    limited = refused = 0
+    while True:
+        try:
+            response = client.post(url, content=content, headers=JSON_HEADERS, timeout=timeout)
+        except httpx.ConnectError as exc:  # no connection: nothing was sent
+            if refused < CONNECTION_RETRIES:
+                refused += 1
+                time.sleep(backoff * 2 ** (refused - 1) * (1 + random.random()))
+                continue
+            log.warning("Slack response_url unreachable (%s): not sent again", type(exc).__name__)
+            return False
+        except httpx.HTTPError as exc:
+            log.warning("Slack response_url gave no answer (%s): not sent again", type(exc).__name__)
+            return False
+        if response.status_code == 429 and limited < RATE_LIMIT_RETRIES:
+            limited += 1
+            time.sleep(_retry_after(response.headers.get("retry-after")) * (1 + random.random() / 10))
+            continue
+        if response.status_code != 200:
+            error = response.text[:40]
+            log.warning("Slack response_url answered %s %s: not sent again", response.status_code, error)
+            return False
+        return True
+
+
+def _retry_after(header: str | None) -> float:
+    try:
+        return max(1.0, float(header)) if header else 1.0
+    except ValueError:
+        return 1.0
 
 
 def check_token(client: WebClient) -> bool:

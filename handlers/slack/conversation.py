@@ -20,8 +20,9 @@ from bot.inbox import Executed
 from bot.services.accounts import set_identity_active
 from handlers.slack import actions as ids
 from handlers.slack.access import organiser_access
+from handlers.slack.answering import Answering
 from handlers.slack.blocks import INPUT_MAX
-from handlers.slack.client import post_to_response_url
+from handlers.slack.client import post_to_response_url, response_url_client
 from handlers.slack.home import HomeView
 from handlers.slack.home_data import load_home
 from handlers.slack.identity import SlackDirectory, SlackUser
@@ -47,6 +48,8 @@ class SlackConversation:
         self.directory = SlackDirectory(client, core.clock, on_deactivated=self._found_deactivated)
         self.labels = Labels(core.renderer)
         self.home = HomeView(core.renderer, self.labels, core.settings.public_base_url)
+        self.answering = Answering(core.errors)
+        self.responses = response_url_client()
 
     # --- commands and answers ---------------------------------------------------------------------
 
@@ -75,7 +78,24 @@ class SlackConversation:
             log.warning("Slack interaction without response_url: answer dropped")
             return
         body = {"response_type": "ephemeral", "replace_original": False, "text": text}
-        post_to_response_url(response_url, body, backoff_seconds=self.backoff_seconds)
+        post_to_response_url(response_url, body, backoff_seconds=self.backoff_seconds, http=self.responses)
+
+    def answer(self, response_url: str | None, text: str | None, *, home: SlackUser | None) -> None:
+        """After a command committed: `text` at the response_url (unless None), then `home`'s App
+        Home published again (when given), beside the inbox worker (handlers/slack/answering.py)."""
+
+        def send() -> None:
+            if text is not None:
+                self.respond(response_url, text)
+            if home is not None:
+                self.publish_home(home)
+
+        self.answering.later("answer", send)
+
+    def close(self) -> None:
+        """Send the answers still queued."""
+        self.answering.close()
+        self.responses.close()
 
     # --- accounts ---------------------------------------------------------------------------------
 

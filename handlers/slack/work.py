@@ -41,9 +41,8 @@ class SlackWork:
             channel.show_modal(body, user, modal.form, series=modal.series, session_id=modal.session_id)
             return
         command = command_of(text)
-        channel.respond(body.get("response_url"), channel.execute(user, command, within=executed))
-        if changes_subscription(command):
-            channel.publish_home(user)
+        reply = channel.execute(user, command, within=executed)
+        channel.answer(body.get("response_url"), reply, home=user if changes_subscription(command) else None)
 
     def subscription_button(self, body: Body, executed: Executed) -> None:
         channel = self.channel
@@ -52,9 +51,8 @@ class SlackWork:
         if command is None:
             return
         text = channel.execute(user, command, within=executed)
-        if body.get("container", {}).get("type") == "message":
-            channel.respond(body.get("response_url"), text)
-        channel.publish_home(user)
+        in_message = body.get("container", {}).get("type") == "message"
+        channel.answer(body.get("response_url"), text if in_message else None, home=user)
 
     def modal_button(self, body: Body, _executed: Executed) -> None:
         channel = self.channel

@@ -106,6 +106,44 @@ def test_a_worker_that_died_after_the_command_committed_is_not_repeated(app: App
     assert audit_actions(app) == ["subscription.created", "person.language_learned"]
 
 
+def test_a_claim_marks_the_requests_carried_out_since_the_last_one_done(app: App, clock: ManualClock) -> None:
+    calls: list[str] = []
+    work = subscribe_work(app, calls)["test.subscribe"]
+    for n in range(3):
+        app.inbox.accept("test", "subscribe", f"k{n}", {"email": f"p{n}@kommune.no"})
+    first = app.inbox.claim("w", 2)  # a batch: the two oldest, under one claim
+    assert [item.payload["email"] for item in first] == ["p0@kommune.no", "p1@kommune.no"]
+    for item in first:
+        work(item.payload, app.inbox.executed_marker(item))
+    assert [state_of(app, k).state for k in ("k0", "k1", "k2")] == ["executed", "executed", "new"]
+    [last] = app.inbox.claim("w", 2, finished=first)  # one transaction: the first done, the next taken
+    assert [state_of(app, k).state for k in ("k0", "k1", "k2")] == ["done", "done", "working"]
+    assert state_of(app, "k0").payload is None
+    # A worker that dies before its next claim leaves `executed`: closed by recovery, never repeated.
+    work(last.payload, app.inbox.executed_marker(last))
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert InboxWorker(app.inbox, subscribe_work(app, calls)).run_once() == 0
+    assert state_of(app, "k2").state == "done" and subscriptions(app) == 3 and len(calls) == 3
+
+
+def test_the_worker_threads_carry_out_a_burst_once_each(app: App) -> None:
+    calls: list[str] = []
+    emails = [f"p{n}@kommune.no" for n in range(40)]
+    worker = InboxWorker(app.inbox, subscribe_work(app, calls)).start()
+    try:
+        for n, email in enumerate(emails):
+            app.inbox.accept("test", "subscribe", f"k{n}", {"email": email})
+        deadline = threading.Event()
+        for _ in range(200):
+            if all(state_of(app, f"k{n}").state == "done" for n in range(len(emails))):
+                break
+            deadline.wait(0.05)
+    finally:
+        worker.stop()
+    assert sorted(calls) == sorted(emails) and subscriptions(app) == len(emails)
+    assert {state_of(app, f"k{n}").state for n in range(len(emails))} == {"done"}
+
+
 def test_a_worker_whose_claim_was_taken_over_rolls_its_command_back(app: App, clock: ManualClock) -> None:
     app.inbox.accept("test", "subscribe", "k1", {"email": "ola@kommune.no"})
     [slow] = app.inbox.claim("slow-worker")

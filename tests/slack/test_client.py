@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from handlers.slack.client import SERVER_ERROR_RETRIES, check_token, make_web_client, post_to_response_url
+from handlers.slack.client import (
+    SERVER_ERROR_RETRIES,
+    check_token,
+    make_web_client,
+    post_to_response_url,
+    response_url_client,
+)
 from handlers.slack.settings import SlackSettings
 from tests.slack.fakes.slack_api import FakeSlackAPI, Fault, running_fake
 
@@ -114,6 +121,27 @@ def test_a_response_url_takes_five_answers_within_30_minutes(fake: FakeSlackAPI)
     assert not post_to_response_url(late, {"text": "late"})
     assert fake.calls("response_url:r2")[-1].error == "expired_url"
     assert len(fake.responses("r1")) == 5 and fake.responses("r2") == []
+
+
+def test_the_fake_records_when_each_taken_answer_arrived(fake: FakeSlackAPI) -> None:
+    heard: list[tuple[str, float]] = []
+    fake.on_response = lambda key, at: heard.append((key, at))
+    url = fake.response_url("r1")
+    before = time.time()
+    assert all(post_to_response_url(url, {"text": str(n)}) for n in range(5))
+    assert not post_to_response_url(url, {"text": "sixth"})  # refused: not an arrival
+    after = time.time()
+    times = fake.response_arrivals()["r1"]
+    assert len(times) == 5 and times == sorted(times) and before <= times[0] and times[-1] <= after
+    assert heard == [("r1", at) for at in times]
+
+
+def test_answers_share_kept_alive_connections(fake: FakeSlackAPI) -> None:
+    urls = [fake.response_url(f"r{n}") for n in range(5)]
+    with response_url_client() as http:
+        assert all(post_to_response_url(url, {"text": "Hei"}, http=http) for url in urls)
+    assert fake.connections == 1
+    assert [len(fake.responses(f"r{n}")) for n in range(5)] == [1] * 5
 
 
 def test_an_unreachable_response_url_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:

@@ -4,7 +4,8 @@ Point the bot at it with `SLACK_API_URL=fake.url`. It takes form or JSON bodies 
 strings), checks the Bearer token (`invalid_auth` otherwise) and the scopes it was granted
 (`missing_scope`; by default the manifest's bot scopes), records every call, keeps the workspace's
 conversations with the bot's membership and the messages posted in each (thread replies apart),
-published App Home views, opened modals and what arrives at `response_url`s, and validates blocks
+published App Home views, opened modals and what arrives at `response_url`s (with the wall-clock time
+each answer arrived, `response_arrivals`), and validates blocks
 against Slack's limits. Faults on demand: 429 with Retry-After, 5xx, a slow or held answer, an
 `ok: false` error; optional per-channel pacing of chat.postMessage (429 when exceeded).
 Slack's deadlines: a trigger id opens one view within 3 s of the user's action (`issue_trigger`); a
@@ -95,6 +96,9 @@ class FakeSlackAPI:
         self._flaky: dict[str, tuple[float, random.Random, tuple[Fault, ...]]] = {}
         self._responses: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._response_urls: dict[str, tuple[float, int]] = {}  # key → (issued at, uses)
+        self._response_times: dict[str, list[float]] = defaultdict(list)  # key → time.time() of each
+        # Told of each answer taken at a response_url (key, time.time() it arrived), in the server's thread.
+        self.on_response: Callable[[str, float], None] | None = None
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -310,6 +314,11 @@ class FakeSlackAPI:
         with self._changed:
             return list(self._responses.get(key, []))
 
+    def response_arrivals(self) -> dict[str, list[float]]:
+        """When (time.time()) each answer taken at each response_url arrived, by key."""
+        with self._changed:
+            return {key: list(times) for key, times in self._response_times.items()}
+
     def wait_for(self, found: Callable[[], T | None], timeout: float = 10.0) -> T:
         """Wait (woken by each request, no polling sleep) until `found()` returns something."""
         deadline = time.monotonic() + timeout
@@ -375,6 +384,7 @@ class FakeSlackAPI:
     def _respond(self, key: str, params: dict[str, Any]) -> Answer:
         """A response_url: 5 answers within 30 minutes of the interaction, then 404 with Slack's
         plain-text error; an unknown one is 404 too."""
+        arrived = time.time()
         with self._changed:
             issued = self._response_urls.get(key)
             if issued is None:
@@ -386,6 +396,9 @@ class FakeSlackAPI:
                 return Answer(404, {"ok": False, "error": "used_url"}, text="used_url")
             self._response_urls[key] = (issued_at, uses + 1)
             self._responses[key].append(params)
+            self._response_times[key].append(arrived)
+        if self.on_response is not None:
+            self.on_response(key, arrived)
         return Answer(200, {"ok": True}, text="ok")
 
     def _record(self, method: str, params: dict[str, Any], answer: Answer) -> Answer:
