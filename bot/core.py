@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session as OrmSession
 from bot.clock import Clock
 from bot.db import Database
 from bot.delivery.leader import Leadership
+from bot.delivery.planner import Planner
 from bot.dispatch import Dispatcher
 from bot.error_policy import ErrorPolicy
 from bot.inbox import Inbox
@@ -45,6 +46,9 @@ class Core:
     notify_organisers: Callable[[OrmSession, int, str, str, dict[str, Any]], bool] = field(
         default=lambda s, session_id, kind, key, payload: False
     )
+    # The delivery planner, read-only for channels: what a session will send, and when (the
+    # dashboard's previews and schedule ahead); None where no engine is built.
+    planner: Planner | None = None
 
     @property
     def config(self) -> CoreConfig:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from bot.delivery import kinds
-from bot.delivery.channels import Recipient
+from bot.delivery.channels import OutgoingMessage, Recipient
 from bot.delivery.durations import format_offsets, parse_offset, parse_offsets
 from bot.delivery.fanouts import record_fanout
 from bot.delivery.planner import Planner
@@ -21,6 +21,7 @@ from bot.services import audit
 from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.services.sessions import get_session
+from bot.tokens import invite_url
 from bot.views import SeriesView, SessionView
 
 MANUAL_KINDS = (kinds.INVITATION, kinds.REMINDER, kinds.FOLLOWUP)
@@ -168,6 +169,34 @@ def preview(ctx: Ctx, planner: Planner, session_id: int, kind: str) -> Preview:
     unreached = unreached_among(people, SeriesView.of(session.series), planner.senders())
     blocked = why_not_sent(session, kind, ctx.now)
     return Preview(SessionView.of(session), plan, sends, blocked, people, unreached)
+
+
+def samples(shown: Preview, public_base_url: str | None) -> dict[tuple[str, str], OutgoingMessage]:
+    """The message each (channel, language) would get: the first of its sends, as the worker builds it
+    (with the series' «invite a colleague» link, as the outbox gives every public message)."""
+    invite = (
+        invite_url(public_base_url, shown.session.series.slug) if shown.plan.kind in kinds.PUBLIC else None
+    )
+    people = {p.person_id: p for p in shown.people}
+    view = shown.session
+    found: dict[tuple[str, str], OutgoingMessage] = {}
+    for channel, target, language, person_id in shown.sends:
+        if (channel, language) in found:
+            continue
+        found[(channel, language)] = OutgoingMessage(
+            delivery_id=0,
+            key=shown.plan.key,
+            kind=shown.plan.kind,
+            channel=channel,
+            target=target,
+            language=language,
+            series=view.series,
+            session=view,
+            recipient=people.get(person_id) if person_id is not None else None,
+            payload=dict(shown.plan.payload),
+            invite_url=invite,
+        )
+    return found
 
 
 def send_now(ctx: Ctx, planner: Planner, session_id: int, kind: str) -> list[int]:

@@ -174,6 +174,7 @@ def build(
         notify_organisers=lambda s, session_id, kind, key, payload: _tell_organisers(
             app, s, session_id, kind, key, payload
         ),
+        planner=delivery.planner,
     )
     channels, transport = build_channels(core, settings, console=console, mailer=mailer)
     app = App(settings, core, delivery, tuple(channels), transport, health, send_metrics)

@@ -35,6 +35,19 @@ def organises_any(ctx: Ctx) -> bool:
     return ctx.s.scalar(select(Organiser.id).where(Organiser.person_id == person.id).limit(1)) is not None
 
 
+def organised_series(ctx: Ctx) -> list[Series]:
+    """The series the actor organises, by name (the operator: every series)."""
+    query = select(Series).order_by(Series.name)
+    if not ctx.actor.is_operator:
+        person = find_person(ctx.s, ctx.actor)
+        if person is None:
+            return []
+        query = query.join(Organiser, Organiser.series_id == Series.id).where(
+            Organiser.person_id == person.id
+        )
+    return list(ctx.s.scalars(query))
+
+
 def require_organiser(ctx: Ctx, series: Series) -> None:
     if not is_organiser(ctx, series):
         raise UserError("not_organiser", series=series.name)

@@ -15,6 +15,8 @@ from bot.inbox import Work
 from bot.mail import Mailer
 from bot.services.colleagues import ColleagueMailer
 from handlers.web import NAME, TEMPLATES
+from handlers.web.admin.dashboard import Dashboard
+from handlers.web.admin.external import ExternalSignIn
 from handlers.web.invite import colleague_mailer
 from handlers.web.jobs import purge_expired_confirmations
 from handlers.web.mail_sender import ConfirmationMailSender
@@ -27,16 +29,20 @@ class WebChannel(Channel):
     name = NAME
     templates = TEMPLATES
 
-    def __init__(self, core: Core, settings: WebSettings, mailer: Mailer) -> None:
+    def __init__(
+        self, core: Core, settings: WebSettings, mailer: Mailer, sign_in: ExternalSignIn | None = None
+    ) -> None:
         self.core = core
         self.site = Site(core, settings)
+        # The organisers' dashboard; `sign_in`: Microsoft's, when Microsoft 365 is configured.
+        self.dashboard = Dashboard(self.site, sign_in)
         self.mail = ConfirmationMailSender(core, mailer)
 
     def health(self) -> str:
         return "on"
 
     def routes(self) -> Sequence[BaseRoute]:
-        return routes(self.site)
+        return routes(self.site, self.dashboard)
 
     def senders(self) -> Sequence[Sender]:
         return [self.mail]

@@ -1,10 +1,11 @@
-"""The web channel's tables: pending double opt-ins and the forms' rate limit."""
+"""The web channel's tables: pending double opt-ins, the forms' rate limit, and the organisers'
+dashboard's sign-in links and browser sessions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models import Base
@@ -40,3 +41,42 @@ class RateLimitHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     bucket: Mapped[str] = mapped_column(String(80))
     at: Mapped[datetime]
+
+
+class DashboardLink(Base):
+    """A one-time sign-in link to the organisers' dashboard (`dashboard link --as EMAIL`).
+
+    Only a hash of the link's random key is stored. `used_at` is set in the transaction that opens
+    the browser session, so a link signs in once.
+    """
+
+    __tablename__ = "dashboard_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    # The local operator's link: every series, as `shell --organiser`.
+    operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DashboardSession(Base):
+    """A signed-in browser: the cookie holds a random key, this row only its hash.
+
+    It ends after `idle` without a request (`last_seen_at`), at `expires_at` whatever happens, or
+    when its organiser signs out (`ended_at`).
+    """
+
+    __tablename__ = "dashboard_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    signed_in_with: Mapped[str] = mapped_column(String(16))  # "link" or "microsoft"
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -34,6 +34,7 @@ class WebRequest:
     accept_language: str = ""
     client: str = "unknown"
     secure: bool = False
+    origin: str = ""  # the Origin header of a POST, as the browser sent it ("" without one)
 
     def param(self, name: str) -> str:
         return self.path_params.get(name, "")
@@ -70,6 +71,7 @@ async def read_request(request: Request) -> WebRequest:
         accept_language=request.headers.get("accept-language", ""),
         client=request.client.host if request.client else "unknown",
         secure=request.url.scheme == "https",
+        origin=request.headers.get("origin", ""),
     )
 
 

@@ -1,5 +1,5 @@
 """Every route of the web pages (subscribe, invite a colleague, unsubscribe, leave, erase, archive,
-feed), listed here.
+feed, and the organisers' dashboard from handlers/web/admin/routes.py), listed here.
 
 Each request is read in full first, then its page runs in a worker thread (database calls block),
 and whatever goes wrong ends as a page, never a traceback: an unexpected error goes to the error
@@ -20,6 +20,8 @@ from starlette.staticfiles import StaticFiles
 
 from bot.inbox import RequestFailed
 from handlers.web import erase, invite, leave, series_pages, subscribe, unsubscribe
+from handlers.web.admin.dashboard import Dashboard
+from handlers.web.admin.routes import admin_routes
 from handlers.web.request import BadForm, WebRequest, read_request
 from handlers.web.site import STATIC_DIR, Site, with_security_headers
 
@@ -28,9 +30,9 @@ Page = Callable[[Site, WebRequest], Response]
 GET, POST = ["GET", "HEAD"], ["POST"]
 
 
-def routes(site: Site) -> Sequence[BaseRoute]:
+def routes(site: Site, dashboard: Dashboard) -> Sequence[BaseRoute]:
     def route(path: str, page: Page, methods: list[str]) -> Route:
-        return Route(path, _endpoint(site, page), methods=methods)
+        return Route(path, endpoint(site, page), methods=methods)
 
     return [
         route("/", series_pages.index, GET),
@@ -57,11 +59,12 @@ def routes(site: Site) -> Sequence[BaseRoute]:
         route("/erase/sent", erase.sent, GET),
         route("/erase/{token}", erase.confirm_page, GET),
         route("/erase/{token}", erase.confirm, POST),
+        *admin_routes(dashboard, endpoint),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
 
-def _endpoint(site: Site, page: Page) -> Callable[[Request], object]:
+def endpoint(site: Site, page: Page) -> Callable[[Request], object]:
     async def endpoint(request: Request) -> Response:
         try:
             req = await read_request(request)

@@ -26,6 +26,8 @@ from bot.entry.channels import channel_templates
 from bot.rendering import TEMPLATES_DIR, Renderer
 from bot.settings import LANGUAGES
 from bot.views import LinkView, SeriesView, SessionView
+from handlers.web.admin.access import SignedIn
+from handlers.web.admin.previews import Shown
 from tests.core.test_templates import Builder
 
 OSLO = "Europe/Oslo"
@@ -185,6 +187,43 @@ def scenarios(series_name: str) -> Iterator[dict[str, Any]]:
         "feed_url": "https://webinar.example.org/s/baerekraftsfredag/calendar.ics",
         "undo": "undo",
         "switches": [],
+        # The organisers' dashboard (handlers/web/templates/admin/).
+        "who": SignedIn(1, 1, "kari@kommune.no", "Kari", False, "key"),
+        "admin_csrf": "csrf",
+        "ended": True,
+        "microsoft": True,
+        "email": "kari@kommune.no",
+        "action": "/admin/login/token",
+        "ahead": [
+            session,
+            replace(session, id=13, status="draft"),
+            replace(session, id=14, status="cancelled"),
+        ],
+        "form": {
+            "title": session.title,
+            "start": "2026-12-11T09:00",
+            "duration": "60",
+            "topic": "",
+            "speakers": "",
+            "description": "",
+            "join_url": "",
+        },
+        "form_problem": "bad_start",
+        "clash": True,
+        "done": "saved",
+        "draft": False,
+        "editable": True,
+        "cancellable": True,
+        "kind": "reminder",
+        "kinds": ["invitation", "reminder", "followup"],
+        "messages": [
+            Shown("slack", "nb", "Påminnelse", "Tekst", None),
+            Shown("email", "nb", "Påminnelse", "Tekst", "/admin/sessions/12/preview/mail"),
+        ],
+        "fallback": Shown("", "nb", "Påminnelse", "Tekst", None),
+        "blocked": True,
+        "recipients": 3,
+        "unreached": 1,
     }
     payload = {
         "start": START,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.entry.cli import db, deliveries, organisers, series, sessions, subscribers, teams
+from bot.entry.cli import dashboard, db, deliveries, organisers, series, sessions, subscribers, teams
 from bot.entry.cli.runtime import run, shell
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(organisers.app, name="organisers")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(teams.app, name="teams")
+app.add_typer(dashboard.app, name="dashboard")
 
 
 def main() -> None:

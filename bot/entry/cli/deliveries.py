@@ -15,10 +15,9 @@ from sqlalchemy import select
 from bot.bounds import MAX_ID
 from bot.delivery.ahead import Upcoming, schedule_ahead
 from bot.delivery.cap_warnings import overruns_ahead
-from bot.delivery.channels import OutgoingMessage
 from bot.delivery.daily_caps import Overrun
 from bot.delivery.messages import render
-from bot.delivery.operations import Preview, list_deliveries, preview, retry, send_now, why_not_sent
+from bot.delivery.operations import Preview, list_deliveries, preview, retry, samples, send_now, why_not_sent
 from bot.entry.cli.common import fail, open_app, operate
 from bot.entry.composition import App
 from bot.entry.runtime import attach_senders
@@ -26,7 +25,6 @@ from bot.models import Delivery, DeliveryState, SessionStatus
 from bot.models import Session as SessionRow
 from bot.services.context import Ctx
 from bot.services.sessions import get_session
-from bot.tokens import invite_url
 from handlers.console.sender import ConsoleSender
 from handlers.web.mail_sender import CHANNEL as WEB_MAIL
 
@@ -206,7 +204,7 @@ def _dry_run(bot: App, shown: Preview) -> None:
     for channel, target, language, person_id in shown.sends:
         table.add_row(channel, target, language, str(person_id or "–"))
     out.print(table)
-    for (channel, language), message in _samples(bot, shown).items():
+    for (channel, language), message in samples(shown, bot.settings.public_base_url).items():
         rendered = render(bot.renderer, message, fmt=FORMATS.get(channel, "text"))
         out.print(f"\n── {channel}, {language} ──", markup=False)
         out.print(f"{rendered.subject}\n\n{rendered.body}", markup=False)
@@ -222,30 +220,6 @@ def _dry_run(bot: App, shown: Preview) -> None:
         return
     would = _count(len(shown.sends), "message", "messages")
     out.print(f"\n{would} would be sent. Nothing was sent.", markup=False)
-
-
-def _samples(bot: App, shown: Preview) -> dict[tuple[str, str], OutgoingMessage]:
-    """The message each (channel, language) would get: the first of its sends, as the worker builds it."""
-    people = {p.person_id: p for p in shown.people}
-    view = shown.session
-    samples: dict[tuple[str, str], OutgoingMessage] = {}
-    for channel, target, language, person_id in shown.sends:
-        if (channel, language) in samples:
-            continue
-        samples[(channel, language)] = OutgoingMessage(
-            delivery_id=0,
-            key=shown.plan.key,
-            kind=shown.plan.kind,
-            channel=channel,
-            target=target,
-            language=language,
-            series=view.series,
-            session=view,
-            recipient=people.get(person_id) if person_id is not None else None,
-            payload=dict(shown.plan.payload),
-            invite_url=invite_url(bot.settings.public_base_url, view.series.slug),
-        )
-    return samples
 
 
 def _drain_with_progress(bot: App, ids: list[int], patience: float) -> int:
