@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import socket
@@ -336,3 +337,45 @@ def _ids(server: Server, email: str) -> tuple[int, int]:
     finally:
         engine.dispose()
     return int(person_id), int(series_id)
+
+
+def test_an_organiser_signs_in_with_a_cli_link_edits_a_session_and_previews_its_reminder(
+    page: Any, server: Server
+) -> None:
+    organiser = "mette@kommune.no"
+    server.cli("organisers", "add", "--series", SLUG, organiser)
+    start = (datetime.now() + timedelta(days=30)).replace(hour=9, minute=0, second=0, microsecond=0)
+    session_id = server.cli(
+        "sessions",
+        "add",
+        "--series",
+        SLUG,
+        "--title",
+        "Sirkulær økonomi",
+        "--start",
+        f"{start:%Y-%m-%d %H:%M}",
+    ).strip()
+    link = server.cli("dashboard", "link", "--as", organiser).strip().splitlines()[0]
+    assert link.startswith(f"{server.base}/admin/login/")
+
+    page.goto(link)
+    page.get_by_role("button", name="Logg inn").click()
+    assert page.locator("h1").inner_text() == "Seriene dine"
+    page.get_by_role("link", name="Bærekraftsfredag").click()
+    page.get_by_role("link", name="Sirkulær økonomi").click()
+    moved = start + timedelta(days=1, hours=1)
+    page.get_by_label("Tittel", exact=True).fill("Sirkulær økonomi i kommunene")
+    page.get_by_label("Starttidspunkt").fill(f"{moved:%Y-%m-%dT%H:%M}")
+    screenshot(page, "dashboard-session")
+    page.get_by_role("button", name="Lagre endringene").click()
+    assert page.get_by_text("Endringene er lagret.").is_visible()
+    assert page.locator("h1").inner_text() == "Sirkulær økonomi i kommunene"
+
+    page.get_by_role("link", name="Påminnelse").click()
+    assert page.locator("h1").inner_text() == "Forhåndsvisning: Påminnelse"
+    assert "Sirkulær økonomi i kommunene" in page.locator("main").inner_text()
+    screenshot(page, "dashboard-preview")
+
+    shown = json.loads(server.cli("sessions", "show", session_id, "--json"))
+    assert shown["title"] == "Sirkulær økonomi i kommunene"
+    assert shown["start_local"].startswith(f"{moved:%Y-%m-%dT%H:%M}")

@@ -137,6 +137,12 @@ def test_a_post_without_the_sessions_csrf_token_or_from_elsewhere_is_refused(sit
         follow_redirects=False,
     )
     assert elsewhere.status_code == 403
+    hidden = site.client.post(
+        "/admin/signout", data={"csrf": token}, headers={"origin": "null"}, follow_redirects=False
+    )
+    assert hidden.status_code == 403
+    # So that a browser names our origin on a POST (with `no-referrer` it sends `null`).
+    assert site.client.get("/admin").headers["referrer-policy"] == "same-origin"
     assert site.client.get("/admin").status_code == 200, "still signed in"
     out = site.client.post("/admin/signout", data={"csrf": token}, follow_redirects=False)
     assert out.status_code == 303

@@ -49,7 +49,7 @@ class Dashboard:
             return current_session(s, key, self.core.clock.now(), self.idle)
 
     def origin_ok(self, req: WebRequest) -> bool:
-        """A POST from our own pages: no Origin (an older browser), or ours."""
+        """A POST from our own pages: no Origin (an older browser), or ours (not `null`)."""
         if not req.origin:
             return True
         ours = urlsplit(self.site.base_url())
@@ -96,7 +96,11 @@ class Dashboard:
             "admin_csrf": csrf_token(self.site.secret_key, who) if who is not None else "",
             **(data or {}),
         }
-        return self.site.page(req, f"admin/{name}", given, status=status, timezone=timezone)
+        response = self.site.page(req, f"admin/{name}", given, status=status, timezone=timezone)
+        # Browsers send `Origin: null` with a form posted from a `no-referrer` page (Fetch
+        # standard); our own origin, sent to ourselves only, lets every POST be checked against it.
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
 
     def problem(self, req: WebRequest, who: SignedIn | None, problem: str, status: int) -> Response:
         return self.page(req, who, "problem", {"problem": problem}, status=status)
