@@ -95,7 +95,12 @@ def build_channels(
     from handlers.web.channel import WebChannel
 
     transport = mailer or _first_transport(channels) or ConsoleMailer()
-    channels.append(WebChannel(core, settings.web, transport))
+    sign_in = None
+    if settings.microsoft is not None:  # organisers sign in to the dashboard with Microsoft too
+        from handlers.microsoft365.dashboard_sign_in import MicrosoftDashboardSignIn
+
+        sign_in = MicrosoftDashboardSignIn(settings.microsoft)
+    channels.append(WebChannel(core, settings.web, transport, sign_in))
     return checked(channels), transport
 
 

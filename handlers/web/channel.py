@@ -14,9 +14,9 @@ from bot.delivery.channels import Sender
 from bot.inbox import Work
 from bot.mail import Mailer
 from bot.services.colleagues import ColleagueMailer
+from bot.sign_in import ExternalSignIn
 from handlers.web import NAME, TEMPLATES
 from handlers.web.admin.dashboard import Dashboard
-from handlers.web.admin.external import ExternalSignIn
 from handlers.web.invite import colleague_mailer
 from handlers.web.jobs import purge_expired_confirmations
 from handlers.web.mail_sender import ConfirmationMailSender

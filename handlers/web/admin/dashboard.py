@@ -15,8 +15,8 @@ from starlette.responses import RedirectResponse, Response
 from bot.core import Core
 from bot.services.context import Ctx
 from bot.services.errors import UserError
+from bot.sign_in import ExternalSignIn
 from handlers.web.admin.access import SignedIn, csrf_matches, csrf_token, current_session
-from handlers.web.admin.external import ExternalSignIn
 from handlers.web.request import WebRequest
 from handlers.web.site import SECURITY_HEADERS, Site
 

@@ -10,6 +10,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.responses import RedirectResponse, Response
 
 from bot.services.people import person_by_email
+from bot.sign_in import SignInFailed
 from handlers.web.admin.access import (
     MICROSOFT,
     LinkRefused,
@@ -21,7 +22,6 @@ from handlers.web.admin.access import (
     redeem_link,
 )
 from handlers.web.admin.dashboard import ROOT, Dashboard, see_other
-from handlers.web.admin.external import SignInFailed
 from handlers.web.request import WebRequest
 from handlers.web.site import SECURITY_HEADERS
 

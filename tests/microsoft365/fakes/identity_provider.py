@@ -1,5 +1,13 @@
 """A fake Microsoft identity platform (Entra ID): OpenID discovery, the token endpoint for client
-credentials, device code and refresh tokens, and the device-code endpoint, over real HTTPS.
+credentials, device code, refresh tokens and authorization codes, the device-code endpoint, and the
+authorize endpoint of a web sign-in, over real HTTPS.
+
+A web sign-in (OpenID Connect authorization code with PKCE): the authorize endpoint accepts only a
+redirect URI registered for the app (`register_redirect_uri`; else AADSTS50011, shown on its own
+page as Entra does), signs in whoever `browser_user` names (nobody: the answer is `access_denied`)
+and redirects back with `code` and `state`. The token endpoint redeems a code once (AADSTS54005 the
+second time), for the redirect URI it was issued to (AADSTS500112), with the verifier whose S256
+hash is the challenge (AADSTS501481), and returns an id_token carrying the request's nonce.
 
 Point msal at it with `MS_AUTHORITY_HOST=idp.url`. Tokens are opaque random strings the fake Graph
 checks here (`token_info`). A test approves a device login (`approve`), revokes a user's refresh
@@ -18,6 +26,7 @@ identical request back itself after an error: for `Retry-After` seconds when the
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import threading
@@ -25,7 +34,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from tests.fakes.https_fake import HttpsFake, Request, Response, error
 
@@ -45,6 +54,8 @@ APP_PERMISSIONS = frozenset(
     }
 )
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+CODE_GRANT = "authorization_code"
+CODE_LIFETIME = 600  # Entra's authorization codes live about ten minutes
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,19 @@ class DeviceCode:
     user_id: str | None = None
 
 
+@dataclass
+class AuthCode:
+    """An authorization code, as issued to one sign-in."""
+
+    user_id: str
+    redirect_uri: str
+    challenge: str | None
+    challenge_method: str | None
+    nonce: str | None
+    expires_at: float
+    redeemed: bool = False
+
+
 def _error_body(error: str, aadsts: int, text: str) -> dict[str, object]:
     """An error as Entra ID's token endpoint writes it."""
     trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
@@ -129,6 +153,14 @@ def _error_body(error: str, aadsts: int, text: str) -> dict[str, object]:
         "correlation_id": correlation,
         "error_uri": f"https://login.microsoftonline.com/error?code={aadsts}",
     }
+
+
+def _verifier_matches(verifier: str, challenge: str, method: str | None) -> bool:
+    """RFC 7636: S256 is BASE64URL(SHA256(verifier)) without padding; `plain` is the verifier."""
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=") == challenge
+    return method in (None, "plain") and verifier == challenge
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -158,6 +190,9 @@ class FakeIdentityProvider(HttpsFake):
         self.issued: list[str] = []  # every token ever handed out, revoked ones too
         self.failures: list[Failure] = []
         self.secret_expired = False
+        self.redirect_uris: set[str] = set()  # the app registration's Web redirect URIs
+        self.browser_user: str | None = None  # who signs in at the authorize page
+        self.auth_codes: dict[str, AuthCode] = {}
         self._lock = threading.Lock()
 
     # --- test helpers -------------------------------------------------------------------------
@@ -166,6 +201,10 @@ class FakeIdentityProvider(HttpsFake):
         account = Account(user_id, username, name)
         self.accounts[user_id] = account
         return account
+
+    def register_redirect_uri(self, uri: str) -> None:
+        """An admin adds a Web platform redirect URI to the app registration."""
+        self.redirect_uris.add(uri)
 
     def approve(self, user_code: str, user_id: str) -> None:
         with self._lock:
@@ -228,6 +267,8 @@ class FakeIdentityProvider(HttpsFake):
         base = f"/{TENANT}"
         if request.method == "GET" and request.path == f"{base}/v2.0/.well-known/openid-configuration":
             return Response(200, self._openid())
+        if request.method == "GET" and request.path == f"{base}/oauth2/v2.0/authorize":
+            return self._authorize(request.query)
         form = dict(parse_qsl(request.body.decode()))
         if request.method == "POST" and request.path == f"{base}/oauth2/v2.0/devicecode":
             return self._device_code(form)
@@ -244,6 +285,82 @@ class FakeIdentityProvider(HttpsFake):
             "device_authorization_endpoint": f"{root}/oauth2/v2.0/devicecode",
             "response_types_supported": ["code", "id_token"],
         }
+
+    def _authorize(self, query: dict[str, str]) -> Response:
+        """The sign-in page, already passed: back to the app with a code, or with the error."""
+        redirect_uri = query.get("redirect_uri", "")
+        if query.get("client_id") != CLIENT_ID:
+            return Response(400, "AADSTS700016: Application with identifier was not found in the directory.")
+        if redirect_uri not in self.redirect_uris:
+            return Response(
+                400,
+                "AADSTS50011: The redirect URI specified in the request does not match the redirect URIs "
+                "configured for the application.",
+            )
+        state = query.get("state", "")
+        if query.get("response_type") != "code":
+            return self._back(redirect_uri, error="unsupported_response_type", state=state)
+        if "openid" not in query.get("scope", "").split():
+            return self._back(redirect_uri, error="invalid_request", state=state)
+        user_id = self.browser_user
+        if user_id is None:
+            return self._back(redirect_uri, error="access_denied", state=state)
+        code = f"code-{secrets.token_urlsafe(24)}"
+        with self._lock:
+            self.auth_codes[code] = AuthCode(
+                user_id,
+                redirect_uri,
+                query.get("code_challenge"),
+                query.get("code_challenge_method"),
+                query.get("nonce"),
+                time.time() + CODE_LIFETIME,
+            )
+            self.issued.append(code)
+        return self._back(redirect_uri, code=code, state=state)
+
+    @staticmethod
+    def _back(redirect_uri: str, **params: str) -> Response:
+        separator = "&" if "?" in redirect_uri else "?"
+        return Response(302, "", {"Location": f"{redirect_uri}{separator}{urlencode(params)}"})
+
+    def _redeem(self, form: dict[str, str]) -> Response:
+        if form.get("client_secret") != CLIENT_SECRET:
+            return self._refuse(
+                CODE_GRANT, "invalid_client", "AADSTS7000215: Invalid client secret provided."
+            )
+        with self._lock:
+            code = self.auth_codes.get(form.get("code", ""))
+            first = code is not None and not code.redeemed
+            if code is not None:
+                code.redeemed = True
+        if code is None:
+            return self._refuse(CODE_GRANT, "invalid_grant", "AADSTS9002313: Invalid request.")
+        if not first:
+            return self._refuse(
+                CODE_GRANT,
+                "invalid_grant",
+                "AADSTS54005: OAuth2 Authorization code was already redeemed, please retry with a new "
+                "valid code or use an existing refresh token.",
+            )
+        if code.expires_at < time.time():
+            return self._refuse(CODE_GRANT, EXPIRED_GRANT.error, f"AADSTS70008: {EXPIRED_GRANT.text}")
+        if form.get("redirect_uri") != code.redirect_uri:
+            return self._refuse(
+                CODE_GRANT,
+                "invalid_grant",
+                "AADSTS500112: The reply address does not match the reply address provided when "
+                "requesting Authorization code.",
+            )
+        if code.challenge is not None and not _verifier_matches(
+            form.get("code_verifier", ""), code.challenge, code.challenge_method
+        ):
+            return self._refuse(
+                CODE_GRANT,
+                "invalid_grant",
+                "AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the "
+                "authorization request.",
+            )
+        return self._issue_user(CODE_GRANT, code.user_id, form.get("scope", ""), nonce=code.nonce)
 
     def _device_code(self, form: dict[str, str]) -> Response:
         if form.get("client_id") != CLIENT_ID:
@@ -288,6 +405,8 @@ class FakeIdentityProvider(HttpsFake):
             if code.user_id is None:
                 return Response(400, {"error": "authorization_pending", "error_description": "pending"})
             return self._issue_user(grant, code.user_id, form.get("scope", ""))
+        if grant == CODE_GRANT:
+            return self._redeem(form)
         if grant == "refresh_token":
             with self._lock:
                 user_id = self.refresh_tokens.get(form.get("refresh_token", ""))
@@ -312,12 +431,12 @@ class FakeIdentityProvider(HttpsFake):
         aadsts, _, text = description.removeprefix("AADSTS").partition(": ")
         return Response(400, _error_body(code, int(aadsts) if aadsts.isdigit() else 0, text or description))
 
-    def _issue_user(self, grant: str, user_id: str, scope: str) -> Response:
+    def _issue_user(self, grant: str, user_id: str, scope: str, nonce: str | None = None) -> Response:
         audiences = {s.rsplit("/", 1)[0] for s in scope.split() if s.startswith("https://")}
         info = TokenInfo("user", next(iter(audiences), ""), 0, user_id, frozenset(self.delegated_permissions))
-        return self._issue(grant, info, scope)
+        return self._issue(grant, info, scope, nonce)
 
-    def _issue(self, grant: str, info: TokenInfo, scope: str = "") -> Response:
+    def _issue(self, grant: str, info: TokenInfo, scope: str = "", nonce: str | None = None) -> Response:
         token = f"at-{secrets.token_urlsafe(24)}"
         info.expires_at = time.time() + self.token_lifetime
         body: dict[str, object] = {
@@ -338,12 +457,12 @@ class FakeIdentityProvider(HttpsFake):
                     refresh_token=refresh,
                     scope=scope,
                     client_info=_b64({"uid": info.user_id, "utid": TENANT}),
-                    id_token=self._id_token(account),
+                    id_token=self._id_token(account, nonce),
                 )
         self.grants[grant] += 1
         return Response(200, body)
 
-    def _id_token(self, account: Account) -> str:
+    def _id_token(self, account: Account, nonce: str | None = None) -> str:
         now = int(time.time())
         claims = {
             "iss": f"{self.url}/{TENANT}/v2.0",
@@ -355,5 +474,6 @@ class FakeIdentityProvider(HttpsFake):
             "tid": TENANT,
             "preferred_username": account.username,
             "name": account.name,
+            **({"nonce": nonce} if nonce is not None else {}),
         }
         return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.sig"

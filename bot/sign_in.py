@@ -1,6 +1,6 @@
-"""Signing in with another platform's accounts (Microsoft Entra ID), as the dashboard sees it: the
-platform's channel implements it (handlers/microsoft365/dashboard_sign_in.py) and the composition
-root hands it over, so the web pages import no platform library."""
+"""Signing in with another platform's accounts (Microsoft Entra ID), as the core sees it: the
+platform's channel implements it (handlers/microsoft365/dashboard_sign_in.py), the composition root
+hands it to the web channel's dashboard, so the web pages import no platform library."""
 
 from __future__ import annotations
 
