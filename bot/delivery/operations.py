@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.delivery import kinds
 from bot.delivery.channels import OutgoingMessage, Recipient
@@ -91,6 +91,39 @@ def list_deliveries(ctx: Ctx, session_id: int | None, state: str | None, limit: 
         )
         for d, f in rows
     ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How many of a session's messages of one kind, through one channel, are in one state."""
+
+    kind: str
+    channel: str
+    state: str
+    count: int
+
+
+def outcomes(ctx: Ctx, session_id: int) -> list[Outcome]:
+    """What became of a session's messages so far: sent, failed, skipped or still waiting, per kind
+    and channel, in the order they were due."""
+    rows = ctx.s.execute(
+        select(Fanout.kind, Delivery.channel, Delivery.state, func.count(), func.min(Delivery.due_at))
+        .join(Fanout, Fanout.id == Delivery.fanout_id)
+        .where(Fanout.session_id == session_id)
+        .group_by(Fanout.kind, Delivery.channel, Delivery.state)
+        .order_by(func.min(Delivery.due_at), Fanout.kind, Delivery.channel, Delivery.state)
+    )
+    return [Outcome(kind, channel, state, count) for kind, channel, state, count, _ in rows]
+
+
+def failed_of(ctx: Ctx, session_id: int) -> list[int]:
+    """The ids of a session's failed deliveries (for `retry`)."""
+    query = (
+        select(Delivery.id)
+        .join(Fanout, Fanout.id == Delivery.fanout_id)
+        .where(Fanout.session_id == session_id, Delivery.state == DeliveryState.FAILED.value)
+    )
+    return list(ctx.s.scalars(query))
 
 
 def retry(ctx: Ctx, ids: list[int], all_failed: bool) -> int:

@@ -22,6 +22,8 @@ import pytest
 from babel.dates import get_day_names, get_month_names
 
 from bot.delivery import kinds
+from bot.delivery.ahead import Upcoming
+from bot.delivery.operations import Outcome
 from bot.entry.channels import channel_templates
 from bot.rendering import TEMPLATES_DIR, Renderer
 from bot.settings import LANGUAGES
@@ -221,6 +223,11 @@ def scenarios(series_name: str) -> Iterator[dict[str, Any]]:
             Shown("email", "nb", "Påminnelse", "Tekst", "/admin/sessions/12/preview/mail"),
         ],
         "fallback": Shown("", "nb", "Påminnelse", "Tekst", None),
+        "schedule": [
+            Upcoming(12, "reminder", "1d", START - timedelta(days=1), OSLO, {"email": 2, "slack": 1})
+        ],
+        "outcomes": [Outcome("invitation", "email", "sent", 2), Outcome("invitation", "slack", "failed", 1)],
+        "failed": 1,
         "blocked": True,
         "recipients": 3,
         "unreached": 1,

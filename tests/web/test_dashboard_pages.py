@@ -9,12 +9,13 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.clock import ManualClock
 from bot.commands import SessionFields, Subscribe
+from bot.delivery.operations import send_now
 from bot.entry.settings import BotSettings
-from bot.models import AuditEvent, Session
+from bot.models import AuditEvent, Delivery, Session
 from bot.services.context import Ctx
 from bot.services.series import create_series
 from bot.services.sessions import add_session
@@ -198,3 +199,34 @@ def test_the_preview_without_any_channel_still_shows_the_text(site: Web) -> None
     page = site.client.get(f"/admin/sessions/{sid}/preview?kind=invitation")
     assert page.status_code == 200
     assert "Likestilling i kommunen" in page.text
+
+
+def test_the_session_page_shows_the_schedule_ahead_and_what_was_sent_with_a_retry(mailing: Web) -> None:
+    site = mailing
+    sid = add_a_session(site.app, "Likestilling i kommunen", START)
+    site.app.dispatcher.execute(person("ola@kommune.no"), Subscribe(series=SLUG))
+    path = f"/admin/sessions/{sid}"
+    page = site.client.get(path)
+    assert "Dette sendes" in page.text
+    schedule = page.text.split('id="schedule-title"', 1)[1].split("</section>", 1)[0]
+    assert "Påminnelse (1d)" in schedule and "Påminnelse (1h)" in schedule
+    assert "12.3.2026 09:00" in schedule, "the 1-day reminder at 09:00 local time the day before"
+    assert "E-post" in schedule
+    assert "Ingenting er sendt ennå." in page.text
+
+    with site.app.db.transaction() as s:
+        ctx = Ctx(s, ORGANISER, site.app.clock.now(), site.app.config)
+        ids = send_now(ctx, site.app.delivery.planner, sid, "invitation")
+        s.execute(
+            update(Delivery).where(Delivery.id.in_(ids)).values(state="failed", last_error="relay down")
+        )
+    page = site.client.get(path)
+    sent = page.text.split('id="sent-title"', 1)[1].split("</section>", 1)[0]
+    assert "Invitasjon" in sent and "Mislyktes" in sent
+    retried = admin_post(site, f"{path}/retry", {}, form_page=path)
+    assert retried.status_code == 303
+    with site.app.db.read() as s:
+        states = set(s.scalars(select(Delivery.state).where(Delivery.id.in_(ids))))
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "delivery.retried")).one()
+    assert states == {"pending"}
+    assert event.channel == "dashboard" and event.details["ids"] == ids

@@ -12,7 +12,9 @@ from starlette.responses import Response
 
 from bot.bounds import MAX_ID
 from bot.commands import SessionFields
-from bot.models import Series, SessionStatus
+from bot.delivery.ahead import schedule_ahead
+from bot.delivery.operations import failed_of, outcomes, retry
+from bot.models import DeliveryState, Series, SessionStatus
 from bot.services import sessions as planning
 from bot.services.context import Ctx
 from bot.services.errors import UserError
@@ -71,7 +73,13 @@ def session_page(
         if session is None:
             return dash.problem(req, who, "not_found", 404)
         view = SessionView.of(session)
+        planner = dash.core.planner
+        ahead = schedule_ahead(ctx.s, planner, ctx.now, view.id) if planner is not None else []
+        sent = outcomes(ctx, view.id)
     data: dict[str, Any] = {
+        "schedule": ahead,
+        "outcomes": sent,
+        "failed": sum(x.count for x in sent if x.state == DeliveryState.FAILED.value),
         "series": view.series,
         "session": view,
         "form": values or _values(view),
@@ -122,6 +130,17 @@ def session_cancel(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:
     except UserError as refusal:
         return _refused_in_page(dash, req, who, refusal)
     return see_other(f"{ROOT}/sessions/{req.param('id')}?done=cancelled")
+
+
+def retry_failed(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:
+    """Queue the session's failed messages again, as `deliveries retry` does."""
+    with dash.acting(who) as ctx:
+        session = session_of(ctx, req.param("id"))
+        if session is None:
+            return dash.problem(req, who, "not_found", 404)
+        retry(ctx, failed_of(ctx, session.id), all_failed=False)
+    dash.core.deliveries_queued()
+    return see_other(f"{ROOT}/sessions/{req.param('id')}?done=retried")
 
 
 def link_add(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:

@@ -38,6 +38,7 @@ def admin_routes(dash: Dashboard, endpoint: Endpoint) -> list[Route]:
         guarded("/admin/sessions/{id}", pages.session_page, GET),
         guarded("/admin/sessions/{id}", pages.session_save, POST),
         guarded("/admin/sessions/{id}/cancel", pages.session_cancel, POST),
+        guarded("/admin/sessions/{id}/retry", pages.retry_failed, POST),
         guarded("/admin/sessions/{id}/links", pages.link_add, POST),
         guarded("/admin/sessions/{id}/links/{link}/remove", pages.link_remove, POST),
         guarded("/admin/sessions/{id}/preview", previews.preview_page, GET),
