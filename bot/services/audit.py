@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from bot.commands import Actor
@@ -38,6 +39,40 @@ def record(
     )
     ctx.s.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit row as an organiser reads it: who is named by address, or by label (the CLI's
+    operator, the scheduler)."""
+
+    at: datetime
+    action: str
+    channel: str
+    actor: str | None
+    subject: str | None
+
+
+def series_log(ctx: Ctx, series_id: int, *, limit: int, offset: int = 0) -> list[Entry]:
+    """A series' audit rows, newest first, `limit` from `offset` (the caller checks who may read it)."""
+    rows = ctx.s.execute(
+        select(AuditEvent, Person.email)
+        .outerjoin(Person, Person.id == AuditEvent.actor_person_id)
+        .where(AuditEvent.series_id == series_id)
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        Entry(
+            event.at,
+            event.action,
+            event.channel,
+            email or event.actor_label,
+            f"{event.subject_type} {event.subject_id}" if event.subject_type else None,
+        )
+        for event, email in rows
+    ]
 
 
 _INSERT = insert(cast(Table, AuditEvent.__table__))

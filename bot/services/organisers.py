@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.models import Organiser, Series
+from bot.models import Organiser, Person, Series
 from bot.services import audit
 from bot.services.context import Ctx
 from bot.services.errors import UserError
@@ -45,6 +45,18 @@ def organised_series(ctx: Ctx) -> list[Series]:
         query = query.join(Organiser, Organiser.series_id == Series.id).where(
             Organiser.person_id == person.id
         )
+    return list(ctx.s.scalars(query))
+
+
+def organisers_of(ctx: Ctx, series: Series) -> list[Person]:
+    """Who organises `series`, in the order they were made organisers."""
+    require_organiser(ctx, series)
+    query = (
+        select(Person)
+        .join(Organiser, Organiser.person_id == Person.id)
+        .where(Organiser.series_id == series.id)
+        .order_by(Organiser.granted_at, Organiser.id)
+    )
     return list(ctx.s.scalars(query))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 
 from bot.models import AuditEvent, Person, Series, Subscription
 from bot.services import audit
@@ -172,3 +172,21 @@ def subscriptions_of(ctx: Ctx, person: Person) -> list[Subscription]:
             select(Subscription).where(Subscription.person_id == person.id).order_by(Subscription.id)
         )
     )
+
+
+def find_subscribers(ctx: Ctx, series: Series, text: str, *, limit: int, offset: int = 0) -> list[Person]:
+    """Active subscribers of `series` whose address or name contains `text` (any case), by address."""
+    query = (
+        select(Person)
+        .join(Subscription, Subscription.person_id == Person.id)
+        .where(Subscription.series_id == series.id, Subscription.active.is_(True))
+    )
+    if text.strip():
+        needle = text.strip().lower()
+        query = query.where(
+            or_(
+                func.lower(Person.email).contains(needle, autoescape=True),
+                func.lower(Person.name).contains(needle, autoescape=True),
+            )
+        )
+    return list(ctx.s.scalars(query.order_by(Person.email, Person.id).limit(limit).offset(offset)))

@@ -11,6 +11,7 @@ from bot.settings import LANGUAGES
 from bot.text import is_plain_text
 
 MAX_BODY = 16 * 1024  # a form here is a few fields; anything bigger is not ours
+MAX_UPLOAD = 1000 * 1024  # a form with a file (the dashboard's CSV import), under the server's 1 MB
 LANGUAGE_COOKIE = "lang"
 
 
@@ -35,6 +36,7 @@ class WebRequest:
     client: str = "unknown"
     secure: bool = False
     origin: str = ""  # the Origin header of a POST, as the browser sent it ("" without one)
+    files: dict[str, bytes] = field(default_factory=dict)  # a form's uploaded files, by field
 
     def param(self, name: str) -> str:
         return self.path_params.get(name, "")
@@ -44,18 +46,26 @@ class WebRequest:
         return self.form.get(name, "").strip()[:limit]
 
 
-async def read_request(request: Request) -> WebRequest:
-    """Everything a page needs from `request`; raises BadForm for an unreadable or oversized body."""
+async def read_request(request: Request, *, upload: bool = False) -> WebRequest:
+    """Everything a page needs from `request`; raises BadForm for an unreadable or oversized body.
+    `upload`: the form may carry one file."""
     form: dict[str, str] = {}
+    files: dict[str, bytes] = {}
     if request.method == "POST":
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
+        if declared.isdigit() and int(declared) > (MAX_UPLOAD if upload else MAX_BODY):
             raise BadForm(too_large=True)
         try:
-            parsed = await request.form(max_files=0, max_fields=50)
+            parsed = await request.form(max_files=1 if upload else 0, max_fields=50)
+            for key, value in parsed.multi_items():
+                if isinstance(value, str):
+                    form[key] = value
+                else:
+                    files[key] = await value.read(MAX_UPLOAD + 1)
         except Exception as exc:  # Starlette/multipart raise several kinds for a malformed body
             raise BadForm from exc
-        form = {key: value for key, value in parsed.multi_items() if isinstance(value, str)}
+        if any(len(data) > MAX_UPLOAD for data in files.values()):
+            raise BadForm(too_large=True)
     path_params = {k: str(v) for k, v in request.path_params.items()}
     query = dict(request.query_params)
     # No page takes a control character in its address (a form's fields are each checked by its page).
@@ -72,6 +82,7 @@ async def read_request(request: Request) -> WebRequest:
         client=request.client.host if request.client else "unknown",
         secure=request.url.scheme == "https",
         origin=request.headers.get("origin", ""),
+        files=files,
     )
 
 

@@ -64,10 +64,12 @@ def routes(site: Site, dashboard: Dashboard) -> Sequence[BaseRoute]:
     ]
 
 
-def endpoint(site: Site, page: Page) -> Callable[[Request], object]:
+def endpoint(site: Site, page: Page, *, upload: bool = False) -> Callable[[Request], object]:
+    """`upload`: the page's form may carry a file (up to MAX_UPLOAD)."""
+
     async def endpoint(request: Request) -> Response:
         try:
-            req = await read_request(request)
+            req = await read_request(request, upload=upload)
         except BadForm as bad:
             req = WebRequest(method=request.method, path=request.url.path, cookies=dict(request.cookies))
             problem, status = ("too_large", 413) if bad.too_large else ("bad_request", 400)

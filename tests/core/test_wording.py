@@ -26,6 +26,7 @@ from bot.delivery.ahead import Upcoming
 from bot.delivery.operations import Outcome
 from bot.entry.channels import channel_templates
 from bot.rendering import TEMPLATES_DIR, Renderer
+from bot.services.audit import Entry
 from bot.settings import LANGUAGES
 from bot.views import LinkView, SeriesView, SessionView
 from handlers.web.admin.access import SignedIn
@@ -228,6 +229,20 @@ def scenarios(series_name: str) -> Iterator[dict[str, Any]]:
         ],
         "outcomes": [Outcome("invitation", "email", "sent", 2), Outcome("invitation", "slack", "failed", 1)],
         "failed": 1,
+        "subscribers": [{"id": 1, "email": "kari@kommune.no", "name": "Kari"}],
+        "query": "kari",
+        "page": 1,
+        "more": True,
+        "report": {
+            "applied": True,
+            "created": 2,
+            "unchanged": 1,
+            "rejected": [3],
+            "skipped": [4],
+            "merged": [5],
+        },
+        "organisers": [{"email": "kari@kommune.no", "name": "Kari", "identities": "slack:U1"}],
+        "entries": [Entry(START, "session.changed", "dashboard", "kari@kommune.no", "session 12")],
         "blocked": True,
         "recipients": 3,
         "unreached": 1,

@@ -47,7 +47,7 @@ def home(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:
 def series_page(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:
     """The programme ahead (drafts and cancelled ones marked) and the sessions held."""
     with dash.reading(who) as ctx:
-        found = _series(ctx, req.param("slug"))
+        found = series_of(ctx, req.param("slug"))
         if found is None:
             return dash.problem(req, who, "not_found", 404)
         series = SeriesView.of(found)
@@ -173,7 +173,7 @@ def _refused_in_page(dash: Dashboard, req: WebRequest, who: SignedIn, refusal: U
     return session_page(dash, req, who, problem=dash.refusal(req, refusal), status=422)
 
 
-def _series(ctx: Ctx, slug: str) -> Series | None:
+def series_of(ctx: Ctx, slug: str) -> Series | None:
     """The series, if this organiser organises it (anyone else: as if it did not exist)."""
     found = series_by_slug(ctx, slug)
     if found is None:

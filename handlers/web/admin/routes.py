@@ -5,18 +5,26 @@ another origin, gets a 403 page and changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from handlers.web.admin import pages, previews, sign_in
+from handlers.web.admin import pages, people_pages, previews, sign_in
 from handlers.web.admin.dashboard import SESSION_COOKIE, AdminPage, Dashboard
 from handlers.web.request import WebRequest
 from handlers.web.site import Site
 
 GET, POST = ["GET", "HEAD"], ["POST"]
-Endpoint = Callable[[Site, Callable[[Site, WebRequest], Response]], Callable[[Request], object]]
+
+
+class Endpoint(Protocol):
+    def __call__(
+        self, site: Site, page: Callable[[Site, WebRequest], Response], *, upload: bool = False
+    ) -> Callable[[Request], object]: ...
+
+
 OpenPage = Callable[[Dashboard, WebRequest], Response]
 
 
@@ -24,8 +32,9 @@ def admin_routes(dash: Dashboard, endpoint: Endpoint) -> list[Route]:
     def open_(path: str, page: OpenPage, methods: list[str]) -> Route:
         return Route(path, endpoint(dash.site, lambda _site, req: page(dash, req)), methods=methods)
 
-    def guarded(path: str, page: AdminPage, methods: list[str]) -> Route:
-        return Route(path, endpoint(dash.site, lambda _site, req: _guard(dash, page, req)), methods=methods)
+    def guarded(path: str, page: AdminPage, methods: list[str], *, upload: bool = False) -> Route:
+        made = endpoint(dash.site, lambda _site, req: _guard(dash, page, req), upload=upload)
+        return Route(path, made, methods=methods)
 
     return [
         guarded("/admin", pages.home, GET),
@@ -35,6 +44,14 @@ def admin_routes(dash: Dashboard, endpoint: Endpoint) -> list[Route]:
         open_("/admin/auth/callback", sign_in.microsoft_callback, GET),
         guarded("/admin/signout", sign_in.sign_out, POST),
         guarded("/admin/s/{slug}", pages.series_page, GET),
+        guarded("/admin/s/{slug}/subscribers", people_pages.subscribers_page, GET),
+        guarded("/admin/s/{slug}/subscribers", people_pages.subscriber_add, POST),
+        guarded("/admin/s/{slug}/subscribers/remove", people_pages.subscriber_remove, POST),
+        guarded("/admin/s/{slug}/subscribers/import", people_pages.subscriber_import, POST, upload=True),
+        guarded("/admin/s/{slug}/subscribers.csv", people_pages.subscribers_export, GET),
+        guarded("/admin/s/{slug}/organisers", people_pages.organisers_page, GET),
+        guarded("/admin/s/{slug}/organisers", people_pages.organiser_change, POST),
+        guarded("/admin/s/{slug}/audit", people_pages.audit_page, GET),
         guarded("/admin/sessions/{id}", pages.session_page, GET),
         guarded("/admin/sessions/{id}", pages.session_save, POST),
         guarded("/admin/sessions/{id}/cancel", pages.session_cancel, POST),
