@@ -25,6 +25,8 @@ from bot.tokens import invite_url
 from bot.views import SeriesView, SessionView
 
 MANUAL_KINDS = (kinds.INVITATION, kinds.REMINDER, kinds.FOLLOWUP)
+# What a preview may show besides: the notice a cancellation would send (never sent by hand).
+PREVIEW_KINDS = (*MANUAL_KINDS, kinds.CANCELLATION)
 
 
 def set_offsets(
@@ -152,9 +154,11 @@ def retry(ctx: Ctx, ids: list[int], all_failed: bool) -> int:
     return len(chosen)
 
 
-def manual_plan(ctx: Ctx, session_id: int, kind: str) -> tuple[SessionRow, Planned]:
-    if kind not in MANUAL_KINDS:
-        raise UserError("bad_kind", kind=kind, options=list(MANUAL_KINDS))
+def manual_plan(
+    ctx: Ctx, session_id: int, kind: str, allowed: tuple[str, ...] = MANUAL_KINDS
+) -> tuple[SessionRow, Planned]:
+    if kind not in allowed:
+        raise UserError("bad_kind", kind=kind, options=list(allowed))
     session = get_session(ctx, session_id)
     payload = {"start": session.start_at.isoformat(), "offset": "manual"}
     return session, Planned(f"s{session.id}:{kind}:manual:{ctx.now.isoformat()}", kind, ctx.now, payload)
@@ -189,9 +193,12 @@ class Preview:
     unreached: list[Recipient]
 
 
-def preview(ctx: Ctx, planner: Planner, session_id: int, kind: str) -> Preview:
-    """Who would get this message now, through which channel; nothing is written."""
-    session, plan = manual_plan(ctx, session_id, kind)
+def preview(
+    ctx: Ctx, planner: Planner, session_id: int, kind: str, allowed: tuple[str, ...] = MANUAL_KINDS
+) -> Preview:
+    """Who would get this message now, through which channel; nothing is written. `allowed`: the
+    kinds one may ask for (the dashboard shows PREVIEW_KINDS)."""
+    session, plan = manual_plan(ctx, session_id, kind, allowed)
     people = subscribers(ctx.s, session.series)
     expansion = planner.expand_targets(plan, session.series, people)
     sends = [

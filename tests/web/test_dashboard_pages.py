@@ -230,3 +230,14 @@ def test_the_session_page_shows_the_schedule_ahead_and_what_was_sent_with_a_retr
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "delivery.retried")).one()
     assert states == {"pending"}
     assert event.channel == "dashboard" and event.details["ids"] == ids
+
+
+def test_the_cancellation_notice_is_previewed_while_there_is_something_to_cancel(site: Web) -> None:
+    sid = add_a_session(site.app, "Likestilling i kommunen", START)
+    path = f"/admin/sessions/{sid}"
+    assert "preview?kind=cancellation" in site.client.get(path).text
+    page = site.client.get(f"{path}/preview?kind=cancellation")
+    assert page.status_code == 200 and "Avlyst: Likestilling i kommunen" in page.text
+    admin_post(site, f"{path}/cancel", {"confirm": "yes"}, form_page=path)
+    assert "preview?kind=cancellation" not in site.client.get(path).text
+    assert "?kind=cancellation" not in site.client.get(f"{path}/preview").text

@@ -14,10 +14,11 @@ from starlette.responses import HTMLResponse, Response
 from bot.delivery import kinds
 from bot.delivery.channels import OutgoingMessage
 from bot.delivery.messages import render
-from bot.delivery.operations import MANUAL_KINDS, Preview, preview, samples
+from bot.delivery.operations import PREVIEW_KINDS, Preview, preview, samples
 from bot.mail import MailMessage
 from bot.mail_compose import compose
 from bot.services.errors import UserError
+from bot.views import SessionView
 from handlers.web.admin.access import SignedIn
 from handlers.web.admin.dashboard import ROOT, Dashboard
 from handlers.web.admin.pages import session_of
@@ -47,7 +48,7 @@ class Shown:
 
 def preview_page(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:
     kind = req.query.get("kind", kinds.REMINDER)
-    if kind not in MANUAL_KINDS:
+    if kind not in PREVIEW_KINDS:
         kind = kinds.REMINDER
     shown = _preview(dash, req, who, kind)
     if shown is None:
@@ -66,7 +67,8 @@ def preview_page(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:
         "series": view.series,
         "session": view,
         "kind": kind,
-        "kinds": list(MANUAL_KINDS),
+        # The cancellation notice only while there is something to cancel.
+        "kinds": [k for k in PREVIEW_KINDS if k != kinds.CANCELLATION or not _over(view, dash)],
         "messages": messages,
         "fallback": fallback,
         "blocked": shown.blocked is not None,
@@ -82,7 +84,7 @@ def preview_page(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:
 def mail_html(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:
     """The mail's HTML as a subscriber's mail program shows it, for the preview's frame."""
     kind, language = req.query.get("kind", ""), req.query.get("language", "")
-    if kind not in MANUAL_KINDS:
+    if kind not in PREVIEW_KINDS:
         return dash.problem(req, who, "not_found", 404)
     shown = _preview(dash, req, who, kind)
     if shown is None:
@@ -109,7 +111,7 @@ def _preview(dash: Dashboard, req: WebRequest, who: SignedIn, kind: str) -> Prev
         if session is None:
             return None
         try:
-            return preview(ctx, planner, session.id, kind)
+            return preview(ctx, planner, session.id, kind, PREVIEW_KINDS)
         except UserError:
             return None
 
@@ -137,6 +139,10 @@ def _mail(dash: Dashboard, message: OutgoingMessage, who: SignedIn) -> MailMessa
         host=host,
         now=dash.core.clock.now(),
     )
+
+
+def _over(view: SessionView, dash: Dashboard) -> bool:
+    return view.cancelled or view.start <= dash.core.clock.now()
 
 
 def _fallback(shown: Preview) -> OutgoingMessage:
