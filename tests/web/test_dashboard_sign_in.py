@@ -173,3 +173,20 @@ def test_without_a_session_every_page_asks_to_sign_in(site: Web) -> None:
         assert "Logg inn med Microsoft" not in answer.text, "no Microsoft 365 configured"
     refused = site.client.post("/admin/sessions/1", data={"title": "x"}, follow_redirects=False)
     assert refused.status_code == 401
+
+
+def test_the_hourly_upkeep_forgets_spent_links_and_ended_sessions(site: Web) -> None:
+    from handlers.web.jobs import purge_expired_confirmations
+    from handlers.web.models import DashboardSession
+
+    sign_in(site)  # a used link, a live session
+    sign_in_link(site)  # a link nobody used
+    purge_expired_confirmations(site.app.core)
+    with site.app.db.read() as s:
+        assert len(s.scalars(select(DashboardLink)).all()) == 2, "links within their 15 minutes stay"
+        assert len(s.scalars(select(DashboardSession)).all()) == 1
+    site.clock.advance(timedelta(hours=13))
+    purge_expired_confirmations(site.app.core)
+    with site.app.db.read() as s:
+        assert s.scalars(select(DashboardLink)).all() == []
+        assert s.scalars(select(DashboardSession)).all() == []

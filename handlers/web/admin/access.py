@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.commands import Actor
@@ -193,3 +193,15 @@ def csrf_token(secret_key: str, who: SignedIn) -> str:
 
 def csrf_matches(secret_key: str, who: SignedIn, given: str) -> bool:
     return secrets.compare_digest(csrf_token(secret_key, who), given)
+
+
+def purge_ended(s: Session, now: datetime) -> int:
+    """Forget sign-in links past their time and sessions that ended (the audit log keeps who signed
+    in and when); returns how many rows went."""
+    gone = s.execute(delete(DashboardLink).where(DashboardLink.expires_at <= now))
+    ended = s.execute(
+        delete(DashboardSession).where(
+            or_(DashboardSession.expires_at <= now, DashboardSession.ended_at.is_not(None))
+        )
+    )
+    return int(getattr(gone, "rowcount", 0)) + int(getattr(ended, "rowcount", 0))
