@@ -15,6 +15,7 @@ from bot.commands import SessionFields
 from bot.delivery.ahead import schedule_ahead
 from bot.delivery.operations import failed_of, outcomes, retry
 from bot.models import DeliveryState, Series, SessionStatus
+from bot.models import Session as SessionRow
 from bot.services import sessions as planning
 from bot.services.context import Ctx
 from bot.services.errors import UserError
@@ -185,7 +186,7 @@ def series_of(ctx: Ctx, slug: str) -> Series | None:
     return found
 
 
-def session_of(ctx: Ctx, text: str) -> Any:
+def session_of(ctx: Ctx, text: str) -> SessionRow | None:
     """The session with this id, if this organiser organises its series."""
     number = _number(text)
     try:
