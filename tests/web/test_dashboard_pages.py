@@ -21,7 +21,7 @@ from bot.services.series import create_series
 from bot.services.sessions import add_session
 from handlers.smtp.settings import SmtpSettings
 from tests.conftest import ORGANISER, person
-from tests.web.dashboard_support import admin_post, make_organiser, sign_in
+from tests.web.dashboard_support import admin_post, make_organiser, sign_in, sign_in_link, use_link
 from tests.web.support import SLUG, Web, add_a_session, h1, open_web
 
 START = datetime(2026, 3, 13, 9, 0)  # a Friday, local time in Oslo
@@ -241,3 +241,15 @@ def test_the_cancellation_notice_is_previewed_while_there_is_something_to_cancel
     admin_post(site, f"{path}/cancel", {"confirm": "yes"}, form_page=path)
     assert "preview?kind=cancellation" not in site.client.get(path).text
     assert "?kind=cancellation" not in site.client.get(f"{path}/preview").text
+
+
+def test_the_operators_link_sees_every_series(settings: BotSettings, clock: ManualClock) -> None:
+    with open_web(settings, clock) as web:
+        with web.app.db.transaction() as s:
+            ctx = Ctx(s, ORGANISER, web.app.clock.now(), web.app.config)
+            create_series(ctx, "verdensmaal", "Verdensmålsnetværk", "da", "Europe/Copenhagen")
+        answer = use_link(web, sign_in_link(web, "drift@kommune.no", operator=True))
+        assert answer.status_code == 303
+        home = web.client.get("/admin")
+        assert "Verdensmålsnetværk" in home.text and "Bærekraftsfredag" in home.text
+        assert web.client.get("/admin/s/verdensmaal").status_code == 200
