@@ -1,7 +1,7 @@
 """The organisers' dashboard: one-time sign-in links and browser sessions (hashes only).
 
 Revision ID: 0018
-Revises: 0017
+Revises: 0020
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0017"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
