@@ -1,7 +1,7 @@
 """The organisers' dashboard: one-time sign-in links and browser sessions (hashes only).
 
-Revision ID: 0018
-Revises: 0020
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018"
-down_revision: str | None = "0020"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
