@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from email.message import Message
 from email.parser import HeaderParser
 
@@ -38,6 +40,7 @@ class Bounce:
     status: str
     diagnostic: str
     original_message_id: str | None
+    reported_at: datetime | None = None  # the report's Date, when it has a valid one
 
 
 def bounces_in(raw: bytes) -> list[Bounce]:
@@ -50,8 +53,18 @@ def bounces_in(raw: bytes) -> list[Bounce]:
     if not isinstance(blocks, list) or len(blocks) < 2:
         return []
     original = _original_message_id(message)
-    found = [_bounce(block, original) for block in blocks[1:]]  # blocks[0]: the per-message fields
-    return [bounce for bounce in found if bounce is not None]
+    # blocks[0] holds the per-message fields, then one block per recipient.
+    found = [_bounce(block, original) for block in blocks[1:] if isinstance(block, Message)]
+    when = _date(message.get("Date"))
+    return [replace(bounce, reported_at=when) for bounce in found if bounce is not None]
+
+
+def _date(value: str | None) -> datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+    return when.astimezone(UTC) if when is not None and when.tzinfo is not None else None
 
 
 def _delivery_status(message: Message) -> Message | None:
@@ -64,7 +77,10 @@ def _delivery_status(message: Message) -> Message | None:
 def _bounce(fields: Message, original: str | None) -> Bounce | None:
     action = (fields.get("Action") or "").strip().lower()
     status = STATUS.match(fields.get("Status") or "")
-    recipient = _address(fields.get("Final-Recipient") or fields.get("Original-Recipient") or "")
+    # The address as sent (ORCPT), else as the reporting server saw it after any forwarding.
+    recipient = _address(fields.get("Original-Recipient") or "") or _address(
+        fields.get("Final-Recipient") or ""
+    )
     if action not in BOUNCED or status is None or recipient is None or status.group(1) == "2":
         return None
     code = (fields.get("Status") or "").strip().split()[0]
@@ -100,7 +116,7 @@ def _original_message_id(message: Message) -> str | None:
         kind = part.get_content_type()
         if kind == "message/rfc822":
             inner = part.get_payload()
-            if isinstance(inner, list) and inner:
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
                 return _message_id(inner[0].get("Message-ID"))
         elif kind == "text/rfc822-headers":
             text = part.get_payload(decode=True)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
+from bot.bounce_source import BounceSource
 from bot.delivery.channels import Sender
 from bot.inbox import Work
 from bot.mail import Mailer
@@ -71,6 +72,10 @@ class Channel(ABC):
         """What it delivered for a session outside the outbox (Exchange's meeting invitations), for
         the session's numbers."""
         return ()
+
+    def bounce_source(self) -> BounceSource | None:
+        """A mailbox where the mail this channel sends comes back when it cannot be delivered."""
+        return None
 
     def mail_transport(self) -> Mailer | None:
         """A mail transport, if this channel carries mail (Exchange through Graph, an SMTP relay)."""

@@ -23,6 +23,7 @@ from bot.models import Series
 from bot.recurrence import to_rrule
 from bot.services import (
     audit,
+    bounces,
     colleagues,
     languages,
     links,
@@ -290,6 +291,7 @@ def _my_data(ctx: Ctx, cmd: c.MyData) -> Result:
         "channels": channels_of(person),
         "subscriptions": subs,
         "audit_events": privacy.audit_count(ctx, person),
+        "bounces": bounces.summary(ctx, person),
     }
     return Result("my_data", data)
 

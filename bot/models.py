@@ -145,6 +145,11 @@ class Person(Base):
     # After erasure only a keyed hash of the address remains, to prove (and honour) the unsubscribe.
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    # Set after too many hard bounces (bot/services/bounces.py): the address gets no mail until the
+    # person confirms it again or subscribes again. Nothing else of theirs changes.
+    mail_suspended_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When a suspension was lifted: bounces before it no longer count towards another.
+    mail_resumed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="Identity.id"
@@ -222,6 +227,24 @@ class AuditEvent(Base):
     subject_type: Mapped[str | None] = mapped_column(String(32), default=None)
     subject_id: Mapped[int | None] = mapped_column(Integer, default=None)
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class MailBounce(Base):
+    """A mail that came back (bot/bounce_report.py): to which address, when, hard or soft, the
+    status code and the server's words. `key` (the report's source and id, and the address) makes
+    a report read twice count once. Erased with the person."""
+
+    __tablename__ = "mail_bounce"
+    __table_args__ = (Index("ix_mail_bounce_person_at", "person_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    address: Mapped[str] = mapped_column(String(320), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"), default=None)
+    at: Mapped[datetime]
+    hard: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    diagnostic: Mapped[str] = mapped_column(String(300), default="")
 
 
 # --- Delivery: what must be sent, and the state of each send (see bot/delivery) --------------------

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.base import BaseScheduler
 
+from bot.bounce_source import BounceSource
 from bot.channel import ChannelJob
+from jobs.bounces import POLL_SECONDS, poll_bounces
 from jobs.context import JobContext
 from jobs.deliveries import plan_deliveries
 from jobs.housekeeping import mark_sessions_held
@@ -33,10 +35,18 @@ JOBS: tuple[Job, ...] = (
 )
 
 
-def register(scheduler: BaseScheduler, app: JobContext, channel_jobs: Sequence[ChannelJob] = ()) -> None:
-    """The core's jobs and the channels' on `scheduler`, each first run at once."""
+def register(
+    scheduler: BaseScheduler,
+    app: JobContext,
+    channel_jobs: Sequence[ChannelJob] = (),
+    bounce_sources: Sequence[BounceSource] = (),
+) -> None:
+    """The core's jobs and the channels' on `scheduler`, each first run at once; with bounce
+    mailboxes, the job that reads them."""
     every = [(job.id, _bound(job, app, scheduler), job.seconds) for job in JOBS]
     every += [(job.id, job.run, job.seconds) for job in channel_jobs]
+    if bounce_sources:
+        every.append(("bounces.poll", lambda: poll_bounces(app, bounce_sources), POLL_SECONDS))
     for job_id, run, seconds in every:
         scheduler.add_job(
             guarded(job_id, run, app),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import Row, Table, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.commands import Actor
@@ -368,7 +368,8 @@ _IN_HAND = (
         SESSION.c.status,
         SESSION.c.sequence,
         PERSON.c.name.label("person_name"),
-        PERSON.c.email.label("person_email"),
+        # A suspended address (too many hard bounces) is no address to mail.
+        case((PERSON.c.mail_suspended_at.is_(None), PERSON.c.email), else_=None).label("person_email"),
         PERSON.c.language.label("person_language"),
         select(SUBSCRIPTION.c.active)
         .where(SUBSCRIPTION.c.person_id == D.c.person_id, SUBSCRIPTION.c.series_id == F.c.series_id)

@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session, selectinload
 from bot.delivery.channels import Recipient
 from bot.models import Identity, Organiser, Person, Series, Subscription
 
+# A person's address as far as mail goes: none while it is suspended after hard bounces.
+MAILABLE = case((Person.mail_suspended_at.is_(None), Person.email), else_=None)
+
 
 def as_recipient(
     person: Person, series: Series, subscribed_at: datetime | None = None, direct: bool = False
@@ -22,7 +25,7 @@ def as_recipient(
         person_id=person.id,
         language=person.language or series.language,
         name=person.name,
-        email=person.email,
+        email=None if person.mail_suspended_at else person.email,  # suspended: no mail
         identities={i.platform: i.external_id for i in person.identities if i.active},
         subscribed_at=subscribed_at,
         direct=direct,
@@ -48,7 +51,7 @@ def subscribers(s: Session, series: Series) -> list[Recipient]:
             Person.id,
             Person.language,
             Person.name,
-            Person.email,
+            MAILABLE,
             Subscription.consented_at,
             Subscription.direct_messages,
         )
@@ -102,7 +105,7 @@ def audience_stamp(s: Session, series: Series) -> AudienceStamp:
     # Addresses and identities of everyone (no join to the subscriptions, which would cost more than
     # it saves): a change elsewhere only makes the stamp differ when it need not.
     emails = select(
-        func.count(Person.email), func.sum(case((Person.email.is_not(None), Person.id), else_=0))
+        func.count(MAILABLE), func.sum(case((MAILABLE.is_not(None), Person.id), else_=0))
     ).subquery()
     identities = select(
         func.count(Identity.id),

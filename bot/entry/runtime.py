@@ -86,7 +86,12 @@ class Runtime:
         for channel in channels:
             channel.start()
             self.started.append(channel)
-        jobs.register(self.scheduler, app, [job for channel in channels for job in channel.jobs()])
+        jobs.register(
+            self.scheduler,
+            app,
+            [job for channel in channels for job in channel.jobs()],
+            [source for channel in channels if (source := channel.bounce_source()) is not None],
+        )
         self.scheduler.start()
         log_unreached(app)
 

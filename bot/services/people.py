@@ -151,6 +151,6 @@ def resolve_identity(s: Session, identity: str, now: datetime, *, create: bool) 
 
 def channels_of(person: Person) -> list[str]:
     """The channels this person can be reached through, for exports and `mine data`."""
-    found = {"email"} if person.email else set()
+    found = {"email"} if person.email and person.mail_suspended_at is None else set()
     found.update(i.platform for i in person.identities if i.platform in ("slack", "teams"))
     return sorted(found)

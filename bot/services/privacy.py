@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.models import AuditEvent, Delivery, Organiser, PacingSlot, Person
+from bot.delivery import kinds
+from bot.models import AuditEvent, Delivery, Fanout, MailBounce, Organiser, PacingSlot, Person
 from bot.services import audit
 from bot.services.context import Ctx
 from bot.services.people import email_hash, find_person, forget_people
@@ -58,6 +59,7 @@ def erase(ctx: Ctx) -> bool:
     ctx.s.execute(delete(Organiser).where(Organiser.person_id == person.id))
     traces = Traces(person.id, person.email, tuple((i.platform, i.external_id) for i in person.identities))
     _erase_outbox(ctx.s, traces)
+    _erase_bounces(ctx.s, traces)
     for eraser in ctx.erasers:
         eraser(ctx.s, traces)
     if person.email:
@@ -69,6 +71,18 @@ def erase(ctx: Ctx) -> bool:
     forget_people(ctx.s)
     audit.record(ctx, "person.erased", subject=("person", person.id), person=person)
     return True
+
+
+def _erase_bounces(s: Session, traces: Traces) -> None:
+    """The person's bounces (they name the address) and the organisers' notices that named them."""
+    theirs: ColumnElement[bool] = MailBounce.person_id == traces.person_id
+    if traces.email:
+        theirs = or_(theirs, MailBounce.address == traces.email.lower())
+    s.execute(delete(MailBounce).where(theirs))
+    notices = s.scalars(select(Fanout).where(Fanout.kind == kinds.MAIL_SUSPENDED))
+    for notice in notices:
+        if notice.payload.get("person_id") == traces.person_id:
+            s.delete(notice)
 
 
 def _erase_outbox(s: Session, traces: Traces) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, or_, select
 
 from bot.models import AuditEvent, Person, Series, Subscription
-from bot.services import audit
+from bot.services import audit, bounces
 from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.services.people import find_person, get_or_create_person
@@ -124,6 +124,9 @@ def unsubscribe_person(ctx: Ctx, person: Person, series: Series) -> Outcome:
 def subscribe(ctx: Ctx, series: Series) -> Outcome:
     known = find_person(ctx.s, ctx.actor) is not None
     person = get_or_create_person(ctx.s, ctx.actor, ctx.now)
+    # Asking to subscribe (a confirmed web sign-up included) is the person vouching for their
+    # address again: mail suspended after bounces resumes.
+    bounces.lift_suspension(ctx, person)
     if not known:  # made just now: there is no subscription to look for
         return Outcome(True, create_subscriptions(ctx, [person.id], series)[0])
     return subscribe_person(ctx, person, series)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ def test_exchange_online_ndr_is_a_hard_bounce_of_the_original_mail() -> None:
             diagnostic="550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient "
             "ola.nordmann@tidligere-kommune.no not found by SMTP address lookup",
             original_message_id="<0f3c9d2a8e1b7c6d5e4f3a2b1c0d9e8f7a6b5c4d@baerekraft.example.org>",
+            reported_at=datetime(2026, 12, 7, 9, 1, 14, tzinfo=UTC),
         )
     ]
 
@@ -39,6 +41,7 @@ def test_a_delay_is_a_soft_bounce() -> None:
     (bounce,) = bounces_in(sample("postfix_delayed.eml"))
     assert (bounce.recipient, bounce.hard, bounce.status) == ("per@treg-kommune.dk", False, "4.4.1")
     assert bounce.diagnostic.startswith("connect to mx.treg-kommune.dk")
+    assert bounce.reported_at == datetime(2026, 12, 8, 13, 5, 40, tzinfo=UTC)  # +0100 in the header
 
 
 def test_only_the_failed_recipient_of_several_and_its_domain_in_unicode() -> None:

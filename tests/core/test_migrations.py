@@ -119,16 +119,16 @@ def use_seed(url: str, how: str) -> None:
     """Give the seed series a subscriber, a session or an organiser."""
     series_id = seed_id(url)
     with engine_for(url) as engine, OrmSession(engine) as s, s.begin():
-        person = Person(name="Kari", email="kari@kommune.no", created_at=NOW)
-        s.add(person)
-        s.flush()
         # Core, naming the columns revision 0002 has (the model has grown since).
-        identity = {"person_id": person.id, "platform": "slack", "external_id": "U123", "created_at": NOW}
+        kari = {"name": "Kari", "email": "kari@kommune.no", "created_at": NOW}
+        people = table("person", column("id"), *(column(c) for c in kari))
+        person_id = s.execute(insert(people).values(kari).returning(people.c.id)).scalar_one()
+        identity = {"person_id": person_id, "platform": "slack", "external_id": "U123", "created_at": NOW}
         s.execute(insert(table("identity", *(column(c) for c in identity))).values(identity))
         if how == "subscriber":
             # Core, naming the columns revision 0002 has (the model has grown since).
             columns = ("person_id", "series_id", "active", "source_channel", "consented_at")
-            values = (person.id, series_id, True, "slack", NOW)
+            values = (person_id, series_id, True, "slack", NOW)
             s.execute(
                 insert(table("subscription", *(column(c) for c in columns))).values(
                     dict(zip(columns, values, strict=True))
@@ -147,7 +147,7 @@ def use_seed(url: str, how: str) -> None:
             )
         else:
             assert how == "organiser"
-            s.add(Organiser(person=person, series_id=series_id, granted_at=NOW))
+            s.add(Organiser(person_id=person_id, series_id=series_id, granted_at=NOW))
 
 
 # --- up ----------------------------------------------------------------------------------------------

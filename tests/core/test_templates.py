@@ -20,6 +20,7 @@ from markupsafe import escape
 from bot.commands import Recurrence
 from bot.dispatch import Reply
 from bot.rendering import FORMATS, TEMPLATES_DIR, Renderer, escape_mrkdwn
+from bot.services.bounces import BounceSummary
 from bot.services.numbers import ChannelReach, SessionNumbers
 from bot.settings import LANGUAGES
 from bot.views import LinkView, SeriesView, SessionView
@@ -189,7 +190,9 @@ class Builder:
                 },
             ],
             "audit_events": 7,
+            "bounces": BounceSummary(1, 2, NOW - timedelta(days=1), "4.2.2", None),
         }
+        suspended_my_data = {**my_data, "bounces": BounceSummary(3, 0, NOW, "5.1.1", NOW)}
         empty_my_data: dict[str, Any] = {
             "name": None,
             "email": None,
@@ -199,6 +202,7 @@ class Builder:
             "channels": [],
             "subscriptions": [],
             "audit_events": 0,
+            "bounces": BounceSummary(0, 0, None, None, None),
         }
         with_next = {"series": series, "next": session}
         without_next = {"series": series, "next": None}
@@ -259,7 +263,10 @@ class Builder:
                 Case({"usage": "help", "problem": "too_long", "detail": ""}),
             ],
             "my_data": [
-                Case(my_data, ("Kari Nordmann", "kari@kommune.no", "slack:U123", "Klimatorsdag", "7")),
+                Case(
+                    my_data, ("Kari Nordmann", "kari@kommune.no", "slack:U123", "Klimatorsdag", "7", "4.2.2")
+                ),
+                Case(suspended_my_data, ("Kari Nordmann", "3")),
                 Case(empty_my_data),
             ],
             "nothing_stored": [Case({})],

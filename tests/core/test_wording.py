@@ -261,6 +261,10 @@ def scenarios(series_name: str) -> Iterator[dict[str, Any]]:
         "recipients": 20_000,
         "cap": 10_000,
         "others": 1,
+        "who": "Kari Nordmann",
+        "address": "kari@kommune.no",
+        "bounces": 3,
+        "status": "5.1.1",
     }
     variants = [
         ({"previous_start": START - timedelta(hours=1), "problem": "credentials"}, "subscribed", False),
