@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
+from bot.bounce_source import BounceSource
 from bot.calendar_ids import uid_host
 from bot.channel import Channel
 from bot.core import Core
@@ -16,6 +17,7 @@ from bot.delivery.channels import Pace, Sender
 from bot.mail import Mailer
 from bot.mail_delivery import MailDelivery
 from handlers.smtp import NAME, TEMPLATES
+from handlers.smtp.bounces import ImapBounces
 from handlers.smtp.mailer import SmtpMailer
 from handlers.smtp.settings import SmtpSettings
 from handlers.smtp.transport import SmtpTransport
@@ -42,6 +44,10 @@ class SmtpChannel(Channel):
     def senders(self) -> Sequence[Sender]:
         return [self.delivery]
 
+    def bounce_source(self) -> BounceSource | None:
+        imap = self.settings.bounce_imap
+        return ImapBounces(imap) if imap is not None else None
+
     def mail_transport(self) -> Mailer:
         host = uid_host(self.core.settings.public_base_url)
         return SmtpMailer(self.transport, self.core.db, self.core.clock, host)
@@ -50,3 +56,6 @@ class SmtpChannel(Channel):
         s = self.settings
         security = "TLS" if s.tls else ("STARTTLS" if s.starttls else "no encryption")
         log.info("SMTP: on (mail from %s through %s:%s, %s)", s.sender, s.host, s.port, security)
+        if s.bounce_imap is not None:
+            imap = s.bounce_imap
+            log.info("SMTP: bounces read from %s:%s (%s)", imap.host, imap.port, imap.folder)

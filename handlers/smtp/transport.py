@@ -48,6 +48,8 @@ class SmtpTransport:
     def __init__(self, settings: SmtpSettings, pace: Pace) -> None:
         self.settings, self.pace = settings, pace
         self.sender = settings.sender
+        # Bounces go to the envelope sender: BOUNCE_ADDRESS when set.
+        self.envelope_sender = settings.bounce_address or settings.sender
         self.where = f"SMTP {settings.host}:{settings.port}"
 
     def paces(self) -> list[Pace]:
@@ -111,9 +113,9 @@ class SmtpTransport:
     def _envelope(self, smtp: smtplib.SMTP, to: str) -> None:
         """MAIL FROM and RCPT TO (the message is 7-bit: bot/mail_mime.py, so no BODY=8BITMIME)."""
         try:
-            code, reply = smtp.mail(self.sender)
+            code, reply = smtp.mail(self.envelope_sender)
             if code != 250:
-                said = f"{self.where} refused the sender {self.sender}: {_said(code, reply)}"
+                said = f"{self.where} refused the sender {self.envelope_sender}: {_said(code, reply)}"
                 if code in AUTH_CODES:
                     raise ChannelUnavailable(CREDENTIALS, said)
                 if code == TOO_BIG:

@@ -437,7 +437,7 @@ def test_delivery_limits_are_read() -> None:
 # --- .env.example -----------------------------------------------------------------------------------
 
 # All-caps string literals in the settings modules that are values, not variable names.
-NOT_VARIABLES = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
+NOT_VARIABLES = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "INBOX"})  # INBOX: an IMAP folder
 
 
 def names_in_settings_source() -> set[str]:
