@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
+from bot.bounce_source import BounceSource
 from bot.channel import Channel
 from bot.core import Core
 from bot.delivery.channels import Sender
@@ -48,6 +49,10 @@ class Microsoft365Channel(Channel):
     def session_reach(self, s: Session, session_id: int) -> Sequence[OutsideReach]:
         """The invitation by mail is the Teams meeting itself: Exchange sent it to the attendees."""
         return meeting_invitations(s, session_id)
+
+    def bounce_source(self) -> BounceSource:
+        """The organiser mailbox's inbox, where Exchange puts its non-delivery reports."""
+        return self.graph.bounces
 
     def mail_transport(self) -> Mailer:
         """Exchange, from the organiser mailbox, in the same pace and day count as the deliveries."""

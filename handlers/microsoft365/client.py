@@ -52,6 +52,7 @@ class GraphResponse:
     status: int
     body: Any
     headers: Mapping[str, str]
+    content: bytes = b""  # the body as it came (a message's MIME from `$value`)
 
     def object(self) -> dict[str, Any]:
         return self.body if isinstance(self.body, dict) else {}
@@ -195,7 +196,7 @@ def _response(response: httpx.Response) -> GraphResponse:
     body: Any = None
     if response.content and "json" in response.headers.get("content-type", ""):
         body = response.json()
-    return GraphResponse(response.status_code, body, dict(response.headers))
+    return GraphResponse(response.status_code, body, dict(response.headers), response.content)
 
 
 def _failure(

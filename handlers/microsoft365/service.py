@@ -10,6 +10,7 @@ from bot.core import Core
 from bot.tokens import leave_url
 from handlers.microsoft365.attendance import Attendance, AttendanceApi
 from handlers.microsoft365.auth import AppAuth, DelegatedAuth, GraphTokens
+from handlers.microsoft365.bounces import GraphBounces
 from handlers.microsoft365.calendar import CalendarApi
 from handlers.microsoft365.calendar_sync import CalendarSync
 from handlers.microsoft365.changes import ChangeHandler
@@ -55,6 +56,7 @@ class Microsoft365:
         self.teams = TeamsApi(self.client, settings)
         self.directory = Directory(self.client, app.clock)
         self.cursors = Cursors(app.db, app.clock)
+        self.bounces = GraphBounces(self.client, self.cursors, settings.organiser, self.health)
         where = Where(
             self.self_id, settings.command_prefix, settings.team_id, settings.channel_id, self.one_on_one
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from tests.fakes.https_fake import HttpsFake, Request, Response, error, parse_target
 from tests.microsoft365.fakes.graph_exchange import exchange_routes
+from tests.microsoft365.fakes.graph_mailbox import mailbox_routes
 from tests.microsoft365.fakes.graph_meetings import Meetings, meeting_routes
 from tests.microsoft365.fakes.graph_notifier import Notifier
 from tests.microsoft365.fakes.graph_teams import teams_routes
@@ -85,6 +86,7 @@ class FakeGraph(HttpsFake):
         super().__init__()
         self.idp = idp
         self.page_size = 2
+        self.inbox_oldest_delta = 0  # inbox delta tokens older than this have expired
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
         self.tenant = Tenant(TEAM_ID, CHANNEL_ID, ORGANISER)
@@ -95,6 +97,7 @@ class FakeGraph(HttpsFake):
             *teams_routes(self),
             *self.notifier.routes(),
             *meeting_routes(self),
+            *mailbox_routes(self),
         ]
         self._lock = threading.Lock()
 

@@ -31,6 +31,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.https_fake import Response, error
+from tests.microsoft365.fakes.graph_mailbox import returned
 from tests.microsoft365.fakes.graph_tenant import Event, Mail, Mailed
 
 if TYPE_CHECKING:
@@ -91,6 +92,18 @@ class Exchange:
             "attendees": [{"emailAddress": {"address": a}, "type": "required"} for a in event.attendees],
         }
 
+    def _invite(self, event: Event, addresses: list[str]) -> None:
+        """Exchange mails each new attendee the meeting request; one that does not exist bounces."""
+        self._mail_about([Mailed("invitation", event.id, a) for a in addresses])
+        for address in addresses:
+            request = (
+                f"From: <{self.tenant.organiser}>\r\nTo: <{address}>\r\n"
+                f"Subject: {event.fields.get('subject', '')}\r\n"
+                f"Message-ID: <{secrets.token_hex(16)}@fake.exchange>\r\nMIME-Version: 1.0\r\n"
+                "Content-Type: text/calendar; method=REQUEST; charset=utf-8\r\n\r\nBEGIN:VCALENDAR\r\n"
+            )
+            returned(self.graph, request.encode("ascii", "replace"), [address])
+
     def calendar(self, call: Handled) -> Response:
         if not self._mine(call):
             return error(404, "ErrorItemNotFound")
@@ -126,7 +139,7 @@ class Exchange:
                 event.blob = meeting_blob(join)
                 body["body"] = {"contentType": "html", "content": event.body + event.blob}
             self.tenant.events[event_id] = event
-            self._mail_about([Mailed("invitation", event_id, a) for a in attendees])
+            self._invite(event, attendees)
         return Response(201, self._event_json(event))
 
     def _event(self, call: Handled) -> Event | None:
@@ -161,7 +174,7 @@ class Exchange:
                 if len(after) > MAX_ATTENDEES:
                     return error(400, "ErrorTooManyAttendees", "at most 500 attendees")
                 event.attendees = after
-                self._mail_about([Mailed("invitation", event.id, a) for a in after if a not in before])
+                self._invite(event, [a for a in after if a not in before])
                 self._mail_about([Mailed("cancellation", event.id, a) for a in before if a not in after])
             if {"start", "end", "subject", "body", "location"} & body.keys():
                 self._mail_about([Mailed("update", event.id, a) for a in event.attendees if a in before])
@@ -207,6 +220,8 @@ class Exchange:
                 return refused
             self.tenant.mails.append(mail)
             self.tenant.count_recipients(len(mail.recipients))
+        if mail.raw:
+            returned(self.graph, mail.raw, mail.recipients)
         return Response(202)
 
     def _over_limits(self, recipients: int) -> Response | None:

@@ -88,6 +88,19 @@ class Mail:
 
 
 @dataclass
+class InboxMail:
+    """A message in the organiser mailbox's inbox (a non-delivery report, a person's reply)."""
+
+    id: str
+    seq: int
+    sender: str
+    sender_name: str
+    subject: str
+    internet_message_id: str
+    raw: bytes
+
+
+@dataclass
 class Message:
     id: str
     from_id: str
@@ -158,6 +171,9 @@ class Tenant:
         self.events: dict[str, Event] = {}
         self.exchange: list[Mailed] = []
         self.mails: list[Mail] = []
+        # The organiser's inbox, and addresses that do not exist: mail to them comes back as an NDR.
+        self.inbox: list[InboxMail] = []
+        self.nonexistent: set[str] = set()
         self.messages: list[Message] = []
         self.chats: dict[str, Chat] = {}
         self.activities: list[tuple[str, dict[str, Any]]] = []

@@ -46,6 +46,7 @@ APP_PERMISSIONS = frozenset(
         "Calendars.ReadWrite",
         "Mail.Send",
         "Mail.ReadBasic.All",
+        "Mail.Read",
         "TeamsActivity.Send",
         "User.Read.All",
         "OnlineMeetings.ReadWrite.All",
