@@ -369,7 +369,9 @@ def _count(ctx: Ctx, cmd: c.CountSubscribers) -> Result:
     series = resolve_series(ctx, cmd.series)
     organisers.require_organiser(ctx, series)
     count = subscriptions.active_count(ctx, series)
-    return Result("count", {"series": SeriesView.of(series), "count": count}, series)
+    suspended = bounces.suspended_count(ctx, series.id)
+    data = {"series": SeriesView.of(series), "count": count, "mail_suspended": suspended}
+    return Result("count", data, series)
 
 
 @handles(c.SessionNumbers)

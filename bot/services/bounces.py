@@ -157,3 +157,38 @@ def series_of(ctx: Ctx, person_id: int) -> list[int]:
             .order_by(Subscription.series_id)
         )
     )
+
+
+@dataclass(frozen=True)
+class SubscriberState:
+    """One active subscriber as organisers see them: whether mail reaches them, and why not."""
+
+    name: str | None
+    email: str | None
+    subscribed_at: datetime
+    state: str  # "ok", or "mail suspended" after too many hard bounces
+    hard_bounces: int  # in the last 30 days
+    suspended_at: datetime | None
+
+
+def subscriber_states(ctx: Ctx, series_id: int, *, suspended_only: bool = False) -> list[SubscriberState]:
+    """A series' active subscribers with their mail state, in the order they subscribed."""
+    hard = (
+        select(MailBounce.person_id, func.count().label("n"))
+        .where(MailBounce.hard.is_(True), MailBounce.at >= ctx.now - WINDOW)
+        .group_by(MailBounce.person_id)
+        .subquery()
+    )
+    query = (
+        select(Person.name, Person.email, Subscription.consented_at, Person.mail_suspended_at, hard.c.n)
+        .join(Subscription, Subscription.person_id == Person.id)
+        .outerjoin(hard, hard.c.person_id == Person.id)
+        .where(Subscription.series_id == series_id, Subscription.active.is_(True))
+        .order_by(Subscription.consented_at, Person.id)
+    )
+    if suspended_only:
+        query = query.where(Person.mail_suspended_at.is_not(None))
+    return [
+        SubscriberState(name, email, since, "mail suspended" if stopped else "ok", n or 0, stopped)
+        for name, email, since, stopped, n in ctx.s.execute(query)
+    ]

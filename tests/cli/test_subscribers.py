@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from typer.testing import CliRunner, Result
 
+from bot.bounce_source import ReturnedMail
 from bot.commands import Actor
 from bot.entry.cli import app as cli
 from bot.entry.composition import App
@@ -22,6 +24,8 @@ from bot.services import subscriptions
 from bot.services.context import Ctx
 from bot.services.privacy import erase
 from bot.services.series import create_series, resolve_series
+from jobs.bounces import record
+from tests.fakes.bounce_mail import relay_dsn
 
 # The installed console script, next to the interpreter running the tests (/work/main/.venv/bin).
 BIN = Path(sys.executable).with_name("baerekraft-bot")
@@ -289,3 +293,31 @@ def test_export_for_excel_is_semicolon_separated_utf8_with_bom_and_imports_again
         s.execute(delete(Subscription))
     again = invoke(env, "import", write(tmp_path, data, "again.csv"))
     assert again.exit_code == 0 and "2 created" in again.stdout
+
+
+# --- list ---------------------------------------------------------------------------------------
+
+
+def test_list_shows_whose_mail_is_suspended_and_series_show_counts_them(
+    app: App, env: dict[str, str | None]
+) -> None:
+    for email in ("kari@x.no", "ola@gammel.example"):
+        as_console(app, email, lambda ctx, series: subscriptions.subscribe(ctx, series))
+    for n in range(3):
+        report = relay_dsn(
+            b"Message-ID: <m@x>\r\n\r\n",
+            "ola@gammel.example",
+            sender="b@x.no",
+            when=app.clock.now(),
+            relay="r",
+        )
+        record(app, "test", ReturnedMail(f"r{n}", report))
+    listed = invoke(env, "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    states = {row["email"]: row["state"] for row in json.loads(listed.stdout)}
+    assert states == {"kari@x.no": "ok", "ola@gammel.example": "mail suspended"}
+    table = invoke({**env, "COLUMNS": "200"}, "list", "--suspended")
+    assert "ola@gammel.example" in table.stdout and "kari@x.no" not in table.stdout
+    assert "mail suspended since" in flat(table.stdout)
+    shown = CliRunner().invoke(cli, ["series", "show", "baerekraftsfredag"], env=env)
+    assert "mail_suspended: 1" in shown.stdout

@@ -68,6 +68,7 @@ def test_three_hard_bounces_in_30_days_suspend_mail_but_not_the_subscription(
     assert actions == ["mail.bounced"] * 3 + ["mail.suspended"]
     assert [(n.payload["who"], n.payload["status"]) for n in notices] == [("Kari Nordmann", "5.1.1")]
     assert "påmeldt" in say(KARI, "status")
+    assert "1 av dem får ikke lenger e-post" in say(ORGANISER, "antall")
 
 
 def test_hard_bounces_further_apart_and_soft_ones_only_count(

@@ -301,6 +301,7 @@ class Builder:
             "count": [
                 Case({"series": series, "count": 42}, ("Bærekraftsfredag", "42")),
                 Case({"series": series, "count": 1}, ("1",)),
+                Case({"series": series, "count": 9, "mail_suspended": 2}, ("9", "2", "--suspended")),
             ],
             "session_numbers": [
                 Case(

@@ -13,6 +13,7 @@ from bot.delivery.channels import Sender
 from bot.delivery.operations import set_offsets
 from bot.delivery.reach import unreached
 from bot.entry.cli.common import fail, open_app, operate
+from bot.services import bounces
 from bot.services.context import Ctx
 from bot.services.series import all_series, create_series, edit_series, resolve_series, set_language
 from bot.services.subscriptions import active_count
@@ -85,6 +86,8 @@ def show_cmd(slug: str = typer.Argument(..., help="The series' slug.")) -> None:
                 "unreached": len(unreached(ctx.s, series, bot.reach_senders())),
                 # Sessions whose mail will not fit a transport's daily recipient cap (cap_warnings.py).
                 "over_daily_cap": _over_the_cap(ctx, bot.reach_senders(), series.id),
+                # Subscribers whose address bounced too often: no mail until they subscribe again.
+                "mail_suspended": bounces.suspended_count(ctx, series.id),
             }
 
         data = operate(bot, show)

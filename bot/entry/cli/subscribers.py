@@ -1,4 +1,4 @@
-"""`baerekraft-bot subscribers import|export`: the list as CSV.
+"""`baerekraft-bot subscribers import|export|list`: the list as CSV, and who mail does not reach.
 
 `import` validates the whole file first and imports in one transaction; it never re-subscribes anyone
 who unsubscribed (see bot.subscriber_csv). Its report goes to standard output, the progress bar to
@@ -11,6 +11,7 @@ Exit codes: 0 done; 1 rows were rejected and nothing was imported, or the series
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,10 +19,13 @@ from pathlib import Path
 from typing import TextIO
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from bot.entry.cli.common import err, fail, open_app, operate
 from bot.entry.composition import App
+from bot.services import bounces
 from bot.services.series import resolve_series
 from bot.subscriber_csv import (
     CsvFormatError,
@@ -35,7 +39,7 @@ from bot.subscriber_csv import (
     read_text,
 )
 
-app = typer.Typer(help="Subscribers: import and export as CSV.", no_args_is_help=True)
+app = typer.Typer(help="Subscribers: import and export as CSV, list with their state.", no_args_is_help=True)
 
 
 @app.command("import")
@@ -67,6 +71,46 @@ def import_cmd(
     _print_report(report)
     if report.failed:
         raise typer.Exit(1)
+
+
+@app.command("list")
+def list_cmd(
+    series: str | None = typer.Option(
+        None, "--series", help="The series' slug; may be left out when there is only one series."
+    ),
+    suspended: bool = typer.Option(
+        False, "--suspended", help="Only those whose mail is suspended after repeated hard bounces."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+) -> None:
+    """The active subscribers, with their state: ok, or mail suspended (the address bounced)."""
+    with open_app() as bot:
+        rows = operate(
+            bot,
+            lambda ctx: bounces.subscriber_states(
+                ctx, resolve_series(ctx, series).id, suspended_only=suspended
+            ),
+        )
+    if as_json:
+        data = [{**row.__dict__, "subscribed_at": row.subscribed_at.isoformat()} for row in rows]
+        for item, row in zip(data, rows, strict=True):
+            item["suspended_at"] = row.suspended_at.isoformat() if row.suspended_at else None
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    table = Table("name", "e-mail", "subscribed (UTC)", "state", "hard bounces (30 days)")
+    for row in rows:
+        state = row.state
+        if row.suspended_at is not None:
+            state += f" since {row.suspended_at:%Y-%m-%d %H:%M}"
+        table.add_row(
+            row.name or "",
+            row.email or "",
+            f"{row.subscribed_at:%Y-%m-%d %H:%M}",
+            state,
+            str(row.hard_bounces),
+        )
+    Console().print(table)
+    err.print(f"{len(rows)} subscribers.", markup=False)
 
 
 @app.command("export")
