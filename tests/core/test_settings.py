@@ -53,6 +53,11 @@ SMTP_FULL = {
     "SMTP_USERNAME": "baerekraft",
     "SMTP_PASSWORD": "smtp-SECRET-7777",
 }
+BOUNCE_IMAP = {
+    "BOUNCE_IMAP_HOST": "imap.kommune.no",
+    "BOUNCE_IMAP_USERNAME": "bounces",
+    "BOUNCE_IMAP_PASSWORD": "imap-SECRET-8888",
+}
 SECRET_KEY = "secret-key-SECRET-5555-0123456789"
 HEALTH_TOKEN = "health-token-SECRET-6666"
 SECRETS = (
@@ -561,12 +566,36 @@ def test_a_local_relay_without_login_may_go_unencrypted() -> None:
         ({**SMTP_FULL, "SMTP_TLS": "true", "SMTP_STARTTLS": "true"}, "SMTP_TLS and SMTP_STARTTLS"),
         ({**SMTP_FULL, "SMTP_PORT": "99999"}, "SMTP_PORT"),
         ({**SMTP_FULL, "SMTP_TIMEOUT": "-1"}, "SMTP_TIMEOUT"),
+        ({**SMTP_FULL, "BOUNCE_ADDRESS": "bounces"}, "BOUNCE_ADDRESS"),
+        (
+            {**SMTP_FULL, "BOUNCE_IMAP_HOST": "imap.kommune.no"},
+            "BOUNCE_IMAP_USERNAME and BOUNCE_IMAP_PASSWORD",
+        ),
+        ({**SMTP_FULL, **BOUNCE_IMAP, "BOUNCE_IMAP_TLS": "maybe"}, "BOUNCE_IMAP_TLS"),
     ],
 )
 def test_a_bad_smtp_setting_stops_start_up_naming_it(env: dict[str, str], named: str) -> None:
     found = problems_of(env)
     assert any(p.startswith(named) for p in found), found
     assert not any("smtp-SECRET-7777" in p for p in found)
+
+
+def test_bounces_go_to_bounce_address_and_are_read_over_imap_with_tls() -> None:
+    plain = load(SMTP_FULL)
+    assert plain.smtp is not None and (plain.smtp.bounce_address, plain.smtp.bounce_imap) == (None, None)
+    s = load({**SMTP_FULL, "BOUNCE_ADDRESS": "Bounces@Kommune.no", **BOUNCE_IMAP})
+    assert s.smtp is not None and s.smtp.bounce_address == "bounces@kommune.no"
+    imap = s.smtp.bounce_imap
+    assert imap is not None and (imap.host, imap.port, imap.tls, imap.folder) == (
+        "imap.kommune.no",
+        993,
+        True,
+        "INBOX",
+    )
+    assert "imap-SECRET-8888" not in repr(s)
+    starttls = load({**SMTP_FULL, **BOUNCE_IMAP, "BOUNCE_IMAP_TLS": "false", "BOUNCE_IMAP_FOLDER": "Retur"})
+    assert starttls.smtp is not None and starttls.smtp.bounce_imap is not None
+    assert (starttls.smtp.bounce_imap.port, starttls.smtp.bounce_imap.folder) == (143, "Retur")
 
 
 def test_smtp_is_off_when_microsoft_365_carries_the_mail() -> None:
