@@ -70,6 +70,7 @@ def _tell_organisers(app: JobContext, ctx: Ctx, person_id: int, found: list[Boun
         "address": person.email,
         "bounces": bounces.HARD_BOUNCES,
         "status": status,
+        "since": ctx.now.isoformat(),
     }
     stamp = ctx.now.isoformat()
     for series_id in bounces.series_of(ctx, person_id):

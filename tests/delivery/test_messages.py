@@ -46,6 +46,14 @@ PAYLOADS = {
     kinds.UNREACHED: {"about": "invitation", "count": 3},
     kinds.MAIL_CAP_WARNING: {"channel": "email", "cap": 10_000, "recipients": 20_000, "others": 2},
     kinds.RECORDING_READY: {"recording": "rec-1"},
+    kinds.MAIL_SUSPENDED: {
+        "person_id": 5,
+        "who": f"Ola {HOSTILE}",
+        "address": "ola@gammel-kommune.no",
+        "bounces": 3,
+        "status": "5.1.1",
+        "since": "2026-03-06T08:00:00+00:00",
+    },
     kinds.CHANNEL_DOWN: {
         "channel": "slack",
         "problem": "credentials",
