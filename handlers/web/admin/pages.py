@@ -14,12 +14,13 @@ from bot.bounds import MAX_ID
 from bot.commands import SessionFields
 from bot.delivery.ahead import schedule_ahead
 from bot.delivery.operations import failed_of, outcomes, retry
-from bot.models import DeliveryState, Series, SessionStatus
+from bot.models import DeliveryState, LinkKind, Series, SessionStatus
 from bot.models import Session as SessionRow
 from bot.services import sessions as planning
 from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.services.links import add_link, remove_link
+from bot.services.numbers import numbers_of
 from bot.services.organisers import organised_series, require_organiser
 from bot.services.public import series_by_slug
 from bot.views import SeriesView, SessionView
@@ -77,7 +78,13 @@ def session_page(
         planner = dash.core.planner
         ahead = schedule_ahead(ctx.s, planner, ctx.now, view.id) if planner is not None else []
         sent = outcomes(ctx, view.id)
+        # The same figures as `antall ID` and `sessions show ID`, with what the channels delivered
+        # outside the outbox (set by the composition root; None in a bot without channels).
+        numbers = numbers_of(ctx, view.id, dash.core.dispatcher.outside_reach)
     data: dict[str, Any] = {
+        "numbers": numbers,
+        "started": view.start <= dash.core.clock.now(),
+        "link_kinds": [kind.value for kind in LinkKind],
         "schedule": ahead,
         "outcomes": sent,
         "failed": sum(x.count for x in sent if x.state == DeliveryState.FAILED.value),
@@ -145,13 +152,19 @@ def retry_failed(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:
 
 
 def link_add(dash: Dashboard, req: WebRequest, who: SignedIn) -> Response:
+    """Slides or a recording (`link_kind`), as `ny lenke ... type=opptak` adds it."""
+    kind = req.field("link_kind", 20) or LinkKind.SLIDES.value
+    if kind not in {k.value for k in LinkKind}:
+        # The form offers only the known kinds; anything else is a tampered or stale form.
+        return session_page(dash, req, who, form_problem="bad_link_kind", status=422)
     try:
         with dash.acting(who) as ctx:
             session = session_of(ctx, req.param("id"))
             if session is None:
                 return dash.problem(req, who, "not_found", 404)
             speaker = req.field("link_speaker", 200) or None
-            add_link(ctx, session.id, req.field("link_url", 2000), req.field("link_title", 300), speaker)
+            url, title = req.field("link_url", 2000), req.field("link_title", 300)
+            add_link(ctx, session.id, url, title, speaker, kind=kind)
     except UserError as refusal:
         return _refused_in_page(dash, req, who, refusal)
     return see_other(f"{ROOT}/sessions/{req.param('id')}?done=link_added")
