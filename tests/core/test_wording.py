@@ -27,6 +27,7 @@ from bot.delivery.operations import Outcome
 from bot.entry.channels import channel_templates
 from bot.rendering import TEMPLATES_DIR, Renderer
 from bot.services.audit import Entry
+from bot.services.numbers import ChannelReach, SessionNumbers
 from bot.settings import LANGUAGES
 from bot.views import LinkView, SeriesView, SessionView
 from handlers.web.admin.access import SignedIn
@@ -229,6 +230,22 @@ def scenarios(series_name: str) -> Iterator[dict[str, Any]]:
         ],
         "outcomes": [Outcome("invitation", "email", "sent", 2), Outcome("invitation", "slack", "failed", 1)],
         "failed": 1,
+        "started": True,
+        "link_kinds": ["slides", "recording"],
+        "numbers": SessionNumbers(
+            session_id=12,
+            invited=3,
+            invited_at=START - timedelta(days=7),
+            reached=3,
+            channels=(
+                ChannelReach("email", "invitation", 2, 0, 0, 0, 0),
+                ChannelReach("slack", "invitation", 1, 1, 1, 0, 0),
+            ),
+            unsubscribed_since=1,
+            attended=2,
+            attendance_source="teams",
+            attendance_final=False,
+        ),
         "subscribers": [{"id": 1, "email": "kari@kommune.no", "name": "Kari"}],
         "query": "kari",
         "page": 1,
