@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,11 +11,14 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BEGIN = "sqlite_begin"
 SQLITE_BUSY_SECONDS = 30  # how long a writer waits for SQLite's lock before "database is locked"
+# A pooled server connection unused this long is pinged before it is handed out (see `_ping_when_idle`).
+IDLE_PING_SECONDS = 10.0
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,7 +41,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, idle_ping_seconds: float = IDLE_PING_SECONDS, **kwargs: Any) -> Engine:
     """An engine with the settings each backend needs to behave the same way."""
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -67,7 +71,38 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
+    engine = create_engine(url, hide_parameters=True, **kwargs)
+    _ping_when_idle(engine, idle_ping_seconds)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before handing it out only when it sat unused `idle_seconds` or more.
+
+    Why not `pool_pre_ping`: it pings on every checkout, one more round trip for each transaction
+    (about 0.4 ms of CPU and a network round trip with PostgreSQL: the inbox worker opens two or three
+    transactions a command). An idle connection is the one a server restart, a failover or a firewall
+    has most likely cut; it is pinged, and replaced when dead (the pool retries the checkout). A
+    connection in steady use that the server cut fails its next statement instead: SQLAlchemy sees
+    the disconnect and invalidates the pool, and the caller's OperationalError is handled as the
+    database being away for a moment (the inbox and the delivery engine try again).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # new (just connected) or in steady use
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("an idle pooled connection is gone") from exc
+        if not alive:
+            raise DisconnectionError("an idle pooled connection is gone")
 
 
 class Database:
