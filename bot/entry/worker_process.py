@@ -136,7 +136,12 @@ class WorkerProcess:
         """Call `on_exit(code)` (in a thread) if the worker ends while not being stopped."""
 
         def run() -> None:
-            _, status = os.waitpid(self.pid, 0)
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # `stop` reaped it first (or the worker is no child of ours)
+                if not self.stopping.is_set():
+                    on_exit(1)
+                return
             self.exit_code = os.waitstatus_to_exitcode(status)
             if not self.stopping.is_set():
                 on_exit(self.exit_code)
