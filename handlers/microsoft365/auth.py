@@ -70,6 +70,21 @@ def _unavailable(exc: Exception) -> GraphUnavailable:
     return GraphUnavailable(text)
 
 
+def confidential_client(settings: MicrosoftSettings) -> msal.ConfidentialClientApplication:
+    """The app's own msal client (its id and secret), for app-only tokens and the dashboard sign-in.
+    msal reads the OpenID configuration here: a network, TLS or JSON failure is a GraphUnavailable."""
+    try:
+        return msal.ConfidentialClientApplication(
+            settings.client_id,
+            client_credential=settings.client_secret,
+            authority=authority(settings),
+            instance_discovery=False,
+            timeout=TIMEOUT,
+        )
+    except MSAL_FAILURES as exc:
+        raise _unavailable(exc) from exc
+
+
 class AppAuth:
     """Client-credentials tokens; msal caches them until shortly before they expire."""
 
@@ -103,16 +118,7 @@ class AppAuth:
 
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
-            try:
-                self._app = msal.ConfidentialClientApplication(
-                    self.settings.client_id,
-                    client_credential=self.settings.client_secret,
-                    authority=authority(self.settings),
-                    instance_discovery=False,
-                    timeout=TIMEOUT,
-                )
-            except MSAL_FAILURES as exc:  # msal reads the OpenID configuration here: network, TLS, JSON
-                raise _unavailable(exc) from exc
+            self._app = confidential_client(self.settings)
         return self._app
 
 

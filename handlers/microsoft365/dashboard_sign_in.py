@@ -19,7 +19,8 @@ import msal
 
 from bot.addresses import BadAddress, mailbox
 from bot.sign_in import SignInFailed
-from handlers.microsoft365.auth import MSAL_FAILURES, TIMEOUT, authority
+from handlers.microsoft365.auth import MSAL_FAILURES, confidential_client
+from handlers.microsoft365.errors import GraphUnavailable
 from handlers.microsoft365.settings import MicrosoftSettings
 
 log = logging.getLogger(__name__)
@@ -62,13 +63,7 @@ class MicrosoftDashboardSignIn:
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
             try:
-                self._app = msal.ConfidentialClientApplication(
-                    self.settings.client_id,
-                    client_credential=self.settings.client_secret,
-                    authority=authority(self.settings),
-                    instance_discovery=False,
-                    timeout=TIMEOUT,
-                )
-            except MSAL_FAILURES as exc:  # msal reads the OpenID configuration here
-                raise SignInFailed(f"identity provider unavailable ({type(exc).__name__})") from exc
+                self._app = confidential_client(self.settings)
+            except GraphUnavailable as exc:
+                raise SignInFailed(str(exc)) from exc
         return self._app

@@ -109,6 +109,18 @@ def test_a_code_replayed_in_another_browser_is_refused(site: Web, fakes: Fakes) 
     assert fakes.idp.refused[CODE_GRANT] == 1
 
 
+def test_an_unreachable_identity_provider_is_a_page_that_says_so(
+    site: Web, fakes: Fakes, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")  # TLS to the identity provider now fails, as an outage
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert "/admin/auth/microsoft" in site.client.get("/admin").text
+    started = site.client.get("/admin/auth/microsoft", follow_redirects=False)
+    assert started.status_code == 503 and h1(started.text) == "Innloggingen mislyktes"
+    assert "identity provider unavailable (SSLError" in caplog.text
+    assert site.client.get("/admin").status_code == 401
+
+
 def test_the_fake_refuses_what_entra_refuses(fakes: Fakes) -> None:
     """The strictness the test above relies on: a wrong verifier, a reused code, another redirect URI."""
     idp: FakeIdentityProvider = fakes.idp
