@@ -41,8 +41,14 @@ def email_problem(email: str) -> str | None:
     return None
 
 
-def filled_by_a_bot(req: WebRequest) -> bool:
-    return bool(req.form.get(HONEYPOT, "").strip())
+def guarded_post(site: Site, req: WebRequest, again_url: str, language: str | None = None) -> Response | None:
+    """What a public form's POST meets first: a bad CSRF token is a 403 page leading back to the form
+    (`again_url`); a filled honeypot is sent on to `again_url/sent` as if its mail went. None: go on."""
+    if not site.csrf_ok(req):
+        return site.problem(req, "csrf", 403, again_url=again_url, fallback_language=language)
+    if req.form.get(HONEYPOT, "").strip():  # hidden from people: a bot filled it
+        return RedirectResponse(f"{again_url}/sent", status_code=303)
+    return None
 
 
 def send_link(

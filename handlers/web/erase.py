@@ -6,12 +6,12 @@ button (GET changes nothing) → POST erases through the Dispatcher with `Forget
 
 from __future__ import annotations
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from bot.commands import Actor, ForgetMe
 from bot.text import visible
 from handlers.web import pending
-from handlers.web.confirmations import MAX_EMAIL, email_problem, filled_by_a_bot, pending_of_link, send_link
+from handlers.web.confirmations import MAX_EMAIL, email_problem, guarded_post, pending_of_link, send_link
 from handlers.web.request import WebRequest
 from handlers.web.site import Site, masked
 
@@ -24,10 +24,8 @@ def form(site: Site, req: WebRequest) -> Response:
 
 
 def submit(site: Site, req: WebRequest) -> Response:
-    if not site.csrf_ok(req):
-        return site.problem(req, "csrf", 403, again_url=START)
-    if filled_by_a_bot(req):
-        return RedirectResponse(SENT, status_code=303)
+    if stopped := guarded_post(site, req, START):
+        return stopped
     email = req.field("email", MAX_EMAIL + 1)
     if problem := email_problem(email):
         data = {"values": {"email": visible(email)}, "errors": {"email": problem}}

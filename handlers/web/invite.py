@@ -24,7 +24,7 @@ from handlers.web.confirmations import (
     LINK_PATHS,
     MAX_EMAIL,
     email_problem,
-    filled_by_a_bot,
+    guarded_post,
     queue_link_mail,
 )
 from handlers.web.request import WebRequest
@@ -40,23 +40,14 @@ def invite_path(slug: str) -> str:
     return f"/s/{slug}/invite"
 
 
-def form(site: Site, req: WebRequest) -> Response:
-    series = site.series(req.param("slug"))
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+def form(site: Site, req: WebRequest, series: SeriesView) -> Response:
     return _form_page(site, req, series, {}, {})
 
 
-def submit(site: Site, req: WebRequest) -> Response:
-    series = site.series(req.param("slug"))
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+def submit(site: Site, req: WebRequest, series: SeriesView) -> Response:
     again = invite_path(series.slug)
-    if not site.csrf_ok(req):
-        return site.problem(req, "csrf", 403, again_url=again, fallback_language=series.language)
-    sent = f"{again}/sent"
-    if filled_by_a_bot(req):
-        return RedirectResponse(sent, status_code=303)
+    if stopped := guarded_post(site, req, again, series.language):
+        return stopped
     values = {
         "name": req.field("name", MAX_INVITER_NAME + 1),
         "email": req.field("email", MAX_EMAIL + 1),
@@ -76,13 +67,10 @@ def submit(site: Site, req: WebRequest) -> Response:
         return site.problem(req, "colleague_limit", 429, again_url=f"/s/{series.slug}")
     if reply.key != "colleague_invited":
         return site.problem(req, "unavailable", 503, again_url=again, fallback_language=series.language)
-    return RedirectResponse(sent, status_code=303)
+    return RedirectResponse(f"{again}/sent", status_code=303)
 
 
-def sent(site: Site, req: WebRequest) -> Response:
-    series = site.series(req.param("slug"))
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+def sent(site: Site, req: WebRequest, series: SeriesView) -> Response:
     return site.page(req, "invite_sent", {"series": series}, fallback_language=series.language)
 
 

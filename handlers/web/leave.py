@@ -10,13 +10,13 @@ has just proved it reads its mail.
 
 from __future__ import annotations
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from bot.commands import Actor, Unsubscribe
 from bot.text import visible
 from bot.views import SeriesView
 from handlers.web import pending
-from handlers.web.confirmations import MAX_EMAIL, email_problem, filled_by_a_bot, send_link, series_link
+from handlers.web.confirmations import MAX_EMAIL, email_problem, guarded_post, send_link, series_link
 from handlers.web.pending import Pending
 from handlers.web.request import WebRequest
 from handlers.web.site import Site, masked
@@ -28,24 +28,15 @@ def leave_path(slug: str) -> str:
     return f"/s/{slug}/leave"
 
 
-def form(site: Site, req: WebRequest) -> Response:
-    series = site.series(req.param("slug"))
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+def form(site: Site, req: WebRequest, series: SeriesView) -> Response:
     data = {"series": series, "values": {"email": ""}, "errors": {}}
     return site.page(req, "leave", data, fallback_language=series.language)
 
 
-def submit(site: Site, req: WebRequest) -> Response:
-    series = site.series(req.param("slug"))
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+def submit(site: Site, req: WebRequest, series: SeriesView) -> Response:
     again = leave_path(series.slug)
-    if not site.csrf_ok(req):
-        return site.problem(req, "csrf", 403, again_url=again, fallback_language=series.language)
-    sent = f"{again}/sent"
-    if filled_by_a_bot(req):
-        return RedirectResponse(sent, status_code=303)
+    if stopped := guarded_post(site, req, again, series.language):
+        return stopped
     email = req.field("email", MAX_EMAIL + 1)
     if problem := email_problem(email):
         data = {"series": series, "values": {"email": visible(email)}, "errors": {"email": problem}}
@@ -57,15 +48,12 @@ def submit(site: Site, req: WebRequest) -> Response:
         email=email,
         language=site.language(req, series.language),
         series=series,
-        sent_url=sent,
+        sent_url=f"{again}/sent",
         again_url=again,
     )
 
 
-def sent(site: Site, req: WebRequest) -> Response:
-    series = site.series(req.param("slug"))
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+def sent(site: Site, req: WebRequest, series: SeriesView) -> Response:
     return site.page(req, "leave_sent", {"series": series}, fallback_language=series.language)
 
 

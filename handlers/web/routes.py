@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.inbox import RequestFailed
+from bot.views import SeriesView
 from handlers.web import erase, invite, leave, series_pages, subscribe, unsubscribe
 from handlers.web.admin.dashboard import Dashboard
 from handlers.web.admin.routes import admin_routes
@@ -27,6 +28,7 @@ from handlers.web.site import STATIC_DIR, Site, with_security_headers
 
 log = logging.getLogger(__name__)
 Page = Callable[[Site, WebRequest], Response]
+SeriesPage = Callable[[Site, WebRequest, SeriesView], Response]
 GET, POST = ["GET", "HEAD"], ["POST"]
 
 
@@ -38,17 +40,17 @@ def routes(site: Site, dashboard: Dashboard) -> Sequence[BaseRoute]:
         route("/", series_pages.index, GET),
         route("/s/{slug}", series_pages.overview, GET),
         route("/s/{slug}/calendar.ics", series_pages.calendar, GET),
-        route("/s/{slug}/subscribe", subscribe.form, GET),
-        route("/s/{slug}/subscribe", subscribe.submit, POST),
-        route("/s/{slug}/subscribe/sent", subscribe.sent, GET),
-        route("/s/{slug}/invite", invite.form, GET),
-        route("/s/{slug}/invite", invite.submit, POST),
-        route("/s/{slug}/invite/sent", invite.sent, GET),
+        route("/s/{slug}/subscribe", of_series(subscribe.form), GET),
+        route("/s/{slug}/subscribe", of_series(subscribe.submit), POST),
+        route("/s/{slug}/subscribe/sent", of_series(subscribe.sent), GET),
+        route("/s/{slug}/invite", of_series(invite.form), GET),
+        route("/s/{slug}/invite", of_series(invite.submit), POST),
+        route("/s/{slug}/invite/sent", of_series(invite.sent), GET),
         route("/confirm/{token}", subscribe.confirm_page, GET),
         route("/confirm/{token}", subscribe.confirm, POST),
-        route("/s/{slug}/leave", leave.form, GET),
-        route("/s/{slug}/leave", leave.submit, POST),
-        route("/s/{slug}/leave/sent", leave.sent, GET),
+        route("/s/{slug}/leave", of_series(leave.form), GET),
+        route("/s/{slug}/leave", of_series(leave.submit), POST),
+        route("/s/{slug}/leave/sent", of_series(leave.sent), GET),
         route("/leave/{token}", leave.confirm_page, GET),
         route("/leave/{token}", leave.confirm, POST),
         route("/u/{token}", unsubscribe.page, GET),
@@ -62,6 +64,18 @@ def routes(site: Site, dashboard: Dashboard) -> Sequence[BaseRoute]:
         *admin_routes(dashboard, endpoint),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+
+
+def of_series(page: SeriesPage) -> Page:
+    """A page about the series the path's `slug` names; an unknown slug gets the 404 page."""
+
+    def with_series(site: Site, req: WebRequest) -> Response:
+        series = site.series(req.param("slug"))
+        if series is None:
+            return site.problem(req, "unknown_series", 404, again_url="/")
+        return page(site, req, series)
+
+    return with_series
 
 
 def endpoint(site: Site, page: Page, *, upload: bool = False) -> Callable[[Request], object]:

@@ -6,7 +6,7 @@ Dispatcher, as the address that has now proved it reads its mail.
 
 from __future__ import annotations
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from bot.commands import Actor, Subscribe
 from bot.settings import LANGUAGES
@@ -17,7 +17,7 @@ from handlers.web.confirmations import (
     MAX_EMAIL,
     MAX_NAME,
     email_problem,
-    filled_by_a_bot,
+    guarded_post,
     send_link,
     series_link,
 )
@@ -27,23 +27,14 @@ from handlers.web.site import Site, masked
 SUBSCRIBED = ("subscribed", "already_subscribed")
 
 
-def form(site: Site, req: WebRequest) -> Response:
-    series = site.series(req.param("slug"))
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+def form(site: Site, req: WebRequest, series: SeriesView) -> Response:
     return _form_page(site, req, series, {}, {})
 
 
-def submit(site: Site, req: WebRequest) -> Response:
-    series = site.series(req.param("slug"))
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
-    again = f"/s/{series.slug}/subscribe"
-    if not site.csrf_ok(req):
-        return site.problem(req, "csrf", 403, again_url=again, fallback_language=series.language)
-    sent = f"/s/{series.slug}/subscribe/sent"
-    if filled_by_a_bot(req):
-        return RedirectResponse(sent, status_code=303)
+def submit(site: Site, req: WebRequest, series: SeriesView) -> Response:
+    again = _subscribe_path(series.slug)
+    if stopped := guarded_post(site, req, again, series.language):
+        return stopped
     values = {
         "email": req.field("email", MAX_EMAIL + 1),
         "name": req.field("name", MAX_NAME + 1),
@@ -69,15 +60,12 @@ def submit(site: Site, req: WebRequest) -> Response:
         name=values["name"] or None,
         language=values["language"],
         series=series,
-        sent_url=sent,
+        sent_url=f"{again}/sent",
         again_url=again,
     )
 
 
-def sent(site: Site, req: WebRequest) -> Response:
-    series = site.series(req.param("slug"))
-    if series is None:
-        return site.problem(req, "unknown_series", 404, again_url="/")
+def sent(site: Site, req: WebRequest, series: SeriesView) -> Response:
     data = {"series": series, "purpose": "subscribe"}
     return site.page(req, "sent", data, fallback_language=series.language)
 

@@ -127,6 +127,14 @@ def test_the_request_form_checks_the_address_and_csrf(site: Web) -> None:
     assert site.client.get(f"/s/{SLUG}").status_code == 200
 
 
+def test_the_honeypot_gets_the_usual_answer_but_no_mail(site: Web) -> None:
+    trap = site.post_form("/erase", {"email": EMAIL, "website": "http://spam.example"})
+    assert trap.status_code == 303 and trap.headers["location"] == "/erase/sent"
+    assert site.mailbox.sent == []
+    with site.app.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(PendingConfirmation)) == 0
+
+
 @pytest.mark.parametrize("email", HOSTILE)
 def test_a_hostile_address_gets_400_and_no_mail(site: Web, email: str) -> None:
     bad = site.post_form("/erase", {"email": email})

@@ -152,7 +152,8 @@ def test_user_text_is_escaped(site: Web) -> None:
 
 
 def test_an_unknown_series_gets_a_404_page(site: Web) -> None:
-    for path in ("/s/nope", "/s/nope/calendar.ics", "/s/nope/subscribe/sent"):
+    pages = ("subscribe/sent", "invite", "invite/sent", "leave/sent")
+    for path in ("/s/nope", "/s/nope/calendar.ics", *(f"/s/nope/{page}" for page in pages)):
         response = site.client.get(path)
         assert response.status_code == 404
         assert "Fant ikke siden" in h1(response.text)
