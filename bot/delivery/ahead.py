@@ -8,6 +8,7 @@ and not yet sent are listed from their rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -63,18 +64,38 @@ def schedule_ahead(
     if session_id is not None:
         where.append(SessionRow.id == session_id)
     found = [*_waiting(s, now, session_id)]
-    audiences: dict[int, list[Recipient]] = {}
-    for snap in snapshots(s, *where):
-        series = snap.session.series
-        if series.id not in audiences:
-            audiences[series.id] = subscribers(s, series)
-        for plan in to_expand(snap, now):
-            expansion = planner.expand_targets(plan, series, audiences[series.id])
-            channels = {channel: len(targets) for channel, targets in expansion.targets.items() if targets}
-            offset = str(plan.offset) if plan.offset else None
-            due = max(plan.due_at, now)  # one due already goes out at the planner's next pass
-            found.append(Upcoming(snap.session.id, plan.kind, offset, due, series.timezone, channels))
+    for item in plans_ahead(s, snapshots(s, *where), now):
+        series = item.snap.session.series
+        expansion = planner.expand_targets(item.plan, series, item.audience)
+        channels = {channel: len(targets) for channel, targets in expansion.targets.items() if targets}
+        offset = str(item.plan.offset) if item.plan.offset else None
+        found.append(
+            Upcoming(item.snap.session.id, item.plan.kind, offset, item.due_at, series.timezone, channels)
+        )
     return sorted(found, key=lambda u: (u.due_at, u.session_id, u.kind))
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """One message the planner has yet to expand, with its series' subscribers."""
+
+    snap: Snapshot
+    plan: Planned
+    audience: list[Recipient]
+    due_at: datetime  # the plan's due time, or now for one already due (the planner's next pass)
+
+
+def plans_ahead(s: Session, found: Iterable[Snapshot], now: datetime) -> Iterator[Ahead]:
+    """Every message of these sessions still to expand (`to_expand`), in order; each series'
+    subscribers are read once, and only for a series with something ahead."""
+    audiences: dict[int, list[Recipient]] = {}
+    for snap in found:
+        plans = to_expand(snap, now)
+        series = snap.session.series
+        if plans and series.id not in audiences:
+            audiences[series.id] = subscribers(s, series)
+        for plan in plans:
+            yield Ahead(snap, plan, audiences[series.id], max(plan.due_at, now))
 
 
 def to_expand(snap: Snapshot, now: datetime) -> list[Planned]:

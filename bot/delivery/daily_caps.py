@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.delivery.ahead import to_expand
-from bot.delivery.channels import CappedSender, DailyCap, Recipient, Sender
+from bot.delivery.ahead import plans_ahead
+from bot.delivery.channels import CappedSender, DailyCap, Sender
 from bot.delivery.fanouts import Snapshot
-from bot.delivery.recipients import subscribers
 from bot.views import SeriesView
 
 DAY = timedelta(days=1)
@@ -73,24 +72,14 @@ def planned_loads(
     with_caps = capped(senders)
     if not with_caps:
         return []
-    audiences: dict[int, list[Recipient]] = {}
     loads: list[Load] = []
-    for snap in found:
-        series = snap.session.series
-        plans = to_expand(snap, now)
-        if not plans:
-            continue
-        if series.id not in audiences:
-            audiences[series.id] = subscribers(s, series)
+    for item in plans_ahead(s, found, now):
+        series, kind = item.snap.session.series, item.plan.kind
         view = SeriesView.of(series)
-        for plan in plans:
-            for sender in with_caps:
-                n = sender.daily_load(plan.kind, view, audiences[series.id])
-                if n:
-                    due = max(plan.due_at, now)
-                    loads.append(
-                        Load(sender.daily_cap, sender.channel, series.id, snap.session.id, plan.kind, due, n)
-                    )
+        for sender in with_caps:
+            if n := sender.daily_load(kind, view, item.audience):
+                cap, channel = sender.daily_cap, sender.channel
+                loads.append(Load(cap, channel, series.id, item.snap.session.id, kind, item.due_at, n))
     return loads
 
 
