@@ -22,27 +22,13 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from bench.loadgen import Connection
-from tests.slack.fakes.slack_platform import SIGNING_SECRET, signed_headers
+from bench.loadgen import Connection, signed_post
+from tests.slack.fakes.slack_platform import SIGNING_SECRET
 
-FORM = "application/x-www-form-urlencoded"
 # A connection idle this long is opened anew before the next request: a closed-loop sender waits for
 # answers, and the bot's web server (uvicorn) closes a kept-alive connection idle for 5 s.
 IDLE_SECONDS = 4.0
-
-
-def signed(url: str, secret: str, body: bytes) -> bytes:
-    """The whole HTTP/1.1 request, signed now."""
-    target = urlsplit(url)
-    headers = {
-        "Host": target.netloc,
-        "Content-Length": str(len(body)),
-        **signed_headers(secret, body, int(time.time()), FORM),
-    }
-    head = f"POST {target.path or '/'} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    return head.encode("latin-1") + b"\r\n" + body
 
 
 class Arrivals:
@@ -63,7 +49,9 @@ class Arrivals:
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    requests = [(r["key"], signed(args.url, args.secret, r["body"].encode())) for r in _load(args.requests)]
+    requests = [
+        (r["key"], signed_post(args.url, args.secret, r["body"].encode())) for r in _load(args.requests)
+    ]
     sent_at: dict[str, float] = {}
     ack_ms: list[float] = []
     statuses: Counter[str] = Counter()

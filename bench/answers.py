@@ -38,12 +38,13 @@ from bench.common import (
     percentile,
     pg_reachable,
     pg_schema,
+    slack_environ,
 )
 from bench.fakes import PacedSlack
 from bench.latency import Users, events_url
 from bench.population import SERIES, add_subscribers, plan_sessions
 from handlers.slack import actions
-from tests.slack.fakes.slack_platform import SIGNING_SECRET, SlackPlatform
+from tests.slack.fakes.slack_platform import SlackPlatform
 
 LEVELS: tuple[tuple[int, int], ...] = ((1, 100), (10, 300), (50, 1000))  # (concurrent senders, commands)
 QUICK_LEVELS: tuple[tuple[int, int], ...] = ((1, 30), (10, 100), (50, 200))
@@ -224,14 +225,7 @@ def measure(folder: Path, label: str, db_url: str, *, quick: bool) -> Backend:
         today = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
         plan_sessions(db_url, [today + timedelta(days=30)])
         port = free_port()
-        env = bot_environment(
-            db_url,
-            port,
-            SLACK_BOT_TOKEN=fake.token or "",
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=fake.url,
-            SLACK_CHANNEL_ID="C0ANNOUNCE",
-        )
+        env = bot_environment(db_url, port, **slack_environ(fake))
         with bot_process(env, folder, f"answers-{label.lower()}-bot.log") as bot:
             url = events_url(bot.base_url)
             platform = SlackPlatform(url, fake)

@@ -22,12 +22,21 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 from sqlalchemy import text
 
+from bench.fakes import local_ca
+from bot.clock import Clock
 from bot.db import make_engine
+from bot.entry.composition import App, build
+from bot.entry.settings import BotSettings
 from bot.migrate import upgrade
+from tests.microsoft365.fakes.graph_api import ORGANISER, FakeGraph
+from tests.microsoft365.fakes.identity_provider import CLIENT_ID, CLIENT_SECRET, TENANT, FakeIdentityProvider
+from tests.slack.fakes.slack_api import FakeSlackAPI
+from tests.slack.fakes.slack_platform import SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START_TIMEOUT = 60.0
+SECRET_KEY = "bench-secret-key-0123456789abcdef"
 
 
 @dataclass
@@ -140,7 +149,7 @@ def bot_environment(db_url: str, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MS_", "TEAMS_", "GRAPH_"))}
     env.update(
         DATABASE_URL=db_url,
-        SECRET_KEY="bench-secret-key-0123456789abcdef",
+        SECRET_KEY=SECRET_KEY,
         HOST="127.0.0.1",
         PORT=str(port),
         LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
@@ -148,6 +157,35 @@ def bot_environment(db_url: str, port: int, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def in_process_bot(db_url: str, clock: Clock | None = None) -> App:
+    """The whole bot in this process, on a database the bench filled (and migrated)."""
+    settings = BotSettings(database_url=db_url, secret_key=SECRET_KEY, secret_key_is_temporary=False)
+    return build(settings, clock=clock, migrate=False)
+
+
+def slack_environ(fake: FakeSlackAPI, channel: str = "C0ANNOUNCE") -> dict[str, str]:
+    """The settings that point the bot at a Slack fake, announcing in `channel`."""
+    return {
+        "SLACK_BOT_TOKEN": fake.token or "",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.url,
+        "SLACK_CHANNEL_ID": channel,
+    }
+
+
+def microsoft_environ(idp: FakeIdentityProvider, graph: FakeGraph) -> dict[str, str]:
+    """The settings that point the bot at the Microsoft 365 fakes, over TLS with the test CA."""
+    return {
+        "MS_TENANT_ID": TENANT,
+        "MS_CLIENT_ID": CLIENT_ID,
+        "MS_CLIENT_SECRET": CLIENT_SECRET,
+        "MS_ORGANISER": ORGANISER,
+        "MS_AUTHORITY_HOST": idp.url,
+        "GRAPH_API_URL": graph.base,
+        **local_ca().environ(),
+    }
 
 
 @dataclass

@@ -20,13 +20,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, BotProcess, bot_environment, free_port, fresh_sqlite
-from bench.fakes import PacedGraph, PacedSlack, local_ca
+from bench.common import (
+    ROOT,
+    BotProcess,
+    bot_environment,
+    free_port,
+    fresh_sqlite,
+    microsoft_environ,
+    slack_environ,
+)
+from bench.fakes import PacedGraph, PacedSlack
 from bench.population import add_subscribers, plan_sessions
 from handlers.slack.sender import WORKSPACE_BURST
-from tests.microsoft365.fakes.graph_api import ORGANISER
-from tests.microsoft365.fakes.identity_provider import CLIENT_ID, CLIENT_SECRET, TENANT, FakeIdentityProvider
-from tests.slack.fakes.slack_platform import SIGNING_SECRET
+from tests.microsoft365.fakes.identity_provider import FakeIdentityProvider
 
 ANNOUNCEMENTS = "C0ANNOUNCE"
 SLACK_PREFIX = "UF"
@@ -183,21 +189,12 @@ def run_fanout(
         db_url,
         port,
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        SLACK_BOT_TOKEN=slack.token or "",
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack.url,
-        SLACK_CHANNEL_ID=ANNOUNCEMENTS,
+        **slack_environ(slack, ANNOUNCEMENTS),
+        **microsoft_environ(idp, graph),
         SLACK_RATE_PER_SECOND=str(limits.slack_channel_rate),
         # The bot paces to the same (assumed, scaled) workspace cap the fake enforces.
         SLACK_WORKSPACE_RATE_PER_MINUTE=str(limits.slack_workspace_per_minute * limits.slack_scale),
-        MS_TENANT_ID=TENANT,
-        MS_CLIENT_ID=CLIENT_ID,
-        MS_CLIENT_SECRET=CLIENT_SECRET,
-        MS_ORGANISER=ORGANISER,
-        MS_AUTHORITY_HOST=idp.url,
-        GRAPH_API_URL=graph.base,
         MAIL_RATE_PER_MINUTE=str(round(limits.mail_per_minute * limits.mail_scale)),
-        **local_ca().environ(),
     )
     try:
         # The first channel starts `lead` before the due time, `margin` after the bot started.

@@ -15,12 +15,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.common import Figure, fresh_sqlite
+from bench.common import Figure, fresh_sqlite, in_process_bot
 from bench.month import run_month
 from bench.population import add_subscribers, plan_sessions
 from bot.clock import ManualClock
-from bot.entry.composition import build
-from bot.entry.settings import BotSettings
 from bot.models import Delivery
 from tests.fakes.recording_sender import RecordingSender
 
@@ -53,13 +51,7 @@ def run_planner_pass(folder: Path, subscribers: int) -> PlannerPass:
     )
     plan_sessions(db_url, [SESSION], now=NOW - timedelta(days=30))
     clock = ManualClock(NOW)
-    app = build(
-        BotSettings(
-            database_url=db_url, secret_key="bench-secret-key-0123456789abcdef", secret_key_is_temporary=False
-        ),
-        clock=clock,
-        migrate=False,
-    )
+    app = in_process_bot(db_url, clock)
     try:
         app.delivery.add_sender(RecordingSender(clock))
         began = time.perf_counter()

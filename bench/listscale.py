@@ -10,11 +10,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import bot_environment, percentile
+from bench.common import bot_environment, in_process_bot, percentile
 from bench.population import add_subscribers, settle
 from bot.commands import Actor
-from bot.entry.composition import build
-from bot.entry.settings import BotSettings
 from bot.parser import parse
 
 OPERATIONS = 200  # people who subscribe, then the same people unsubscribe
@@ -53,12 +51,7 @@ def run_list_scale(
         add_subscribers(db_url, size, email_domain="list.example", channel="import")
     fill = time.perf_counter() - began
     settle(db_url)
-    app = build(
-        BotSettings(
-            database_url=db_url, secret_key="bench-secret-key-0123456789abcdef", secret_key_is_temporary=False
-        ),
-        migrate=False,
-    )
+    app = in_process_bot(db_url)
     try:
         people = [
             Actor("slack", f"UX{n:06d}", email=f"new{n}@kommune.example", name=f"Ny {n}", language="nb")

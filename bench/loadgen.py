@@ -34,13 +34,17 @@ def command_body(text: str, user: str, number: int, response_base: str) -> bytes
 
 def signed_request(args: argparse.Namespace, number: int) -> bytes:
     """The whole HTTP/1.1 request for sender number `number`, as bytes on the wire."""
-    target = urlsplit(args.url)
     user = f"{args.user_prefix}{number:07d}"
-    body = command_body(args.text, user, number, args.response_base)
+    return signed_post(args.url, args.secret, command_body(args.text, user, number, args.response_base))
+
+
+def signed_post(url: str, secret: str, body: bytes) -> bytes:
+    """A whole HTTP/1.1 POST of a form `body` to `url`, signed now as Slack signs, as bytes on the wire."""
+    target = urlsplit(url)
     headers = {
         "Host": target.netloc,
         "Content-Length": str(len(body)),
-        **signed_headers(args.secret, body, int(time.time()), FORM),
+        **signed_headers(secret, body, int(time.time()), FORM),
     }
     head = f"POST {target.path or '/'} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     return head.encode("latin-1") + b"\r\n" + body

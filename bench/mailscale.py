@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import update
 
-from bench.common import BotProcess, bot_environment, free_port, fresh_sqlite
-from bench.fakes import PacedGraph, local_ca
+from bench.common import BotProcess, bot_environment, free_port, fresh_sqlite, microsoft_environ
+from bench.fakes import PacedGraph
 from bench.population import add_subscribers, plan_sessions
 from bot.db import Database, make_engine
 from bot.delivery import kinds
@@ -30,8 +30,7 @@ from bot.delivery.channels import DailyCap
 from bot.delivery.daily_caps import Load, overruns
 from bot.models import PresentationLink
 from bot.models import Session as SessionRow
-from tests.microsoft365.fakes.graph_api import ORGANISER
-from tests.microsoft365.fakes.identity_provider import CLIENT_ID, CLIENT_SECRET, TENANT, FakeIdentityProvider
+from tests.microsoft365.fakes.identity_provider import FakeIdentityProvider
 
 DOMAIN = "scale.example"
 BATCH = 500
@@ -90,18 +89,12 @@ def run_mailscale(folder: Path, subscribers: int, mail_per_minute: float, scale:
         db_url,
         port,
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        MS_TENANT_ID=TENANT,
-        MS_CLIENT_ID=CLIENT_ID,
-        MS_CLIENT_SECRET=CLIENT_SECRET,
-        MS_ORGANISER=ORGANISER,
-        MS_AUTHORITY_HOST=idp.url,
-        GRAPH_API_URL=graph.base,
+        **microsoft_environ(idp, graph),
         MAIL_RATE_PER_MINUTE=str(round(mail_per_minute * scale)),
         MAIL_DAILY_RECIPIENTS=str(LIFTED),
         MAIL_MAX_RECIPIENTS=str(BATCH),
         MAIL_BATCH="bcc",
         CALENDAR_SYNC_INTERVAL="5",
-        **local_ca().environ(),
     )
     try:
         base = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=MARGIN)

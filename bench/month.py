@@ -11,12 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bench.common import fresh_sqlite
+from bench.common import fresh_sqlite, in_process_bot
 from bench.population import add_subscribers
 from bot.clock import ManualClock
 from bot.commands import Actor
-from bot.entry.composition import build
-from bot.entry.settings import BotSettings
 from bot.models import Session
 from bot.parser import parse
 from tests.delivery.helpers import delivery_states, simulate
@@ -44,13 +42,7 @@ def run_month(folder: Path, subscribers: int = 1000, db_name: str = "month.db") 
         db_url, subscribers, email_domain="month.example", channel="web", now=START - timedelta(days=40)
     )
     clock = ManualClock(START)
-    app = build(
-        BotSettings(
-            database_url=db_url, secret_key="bench-secret-key-0123456789abcdef", secret_key_is_temporary=False
-        ),
-        clock=clock,
-        migrate=False,
-    )
+    app = in_process_bot(db_url, clock)
     try:
         sender = RecordingSender(clock)
         app.delivery.add_sender(sender)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 
+from bench.common import SECRET_KEY
 from bot.commands import Actor, SessionFields
 from bot.db import Database, make_engine
 from bot.models import Base, Identity, Person, Series, Subscription
@@ -113,7 +114,7 @@ def plan_sessions(
     """Set the default series' offsets (when given) and plan one session per start (UTC, to the second)."""
     engine = make_engine(db_url)
     db = Database(engine)
-    config = CoreConfig(timezone="Europe/Oslo", language="nb", secret_key="bench-secret-key-0123456789abcdef")
+    config = CoreConfig(timezone="Europe/Oslo", language="nb", secret_key=SECRET_KEY)
     ids: list[int] = []
     now = now or datetime.now(UTC)
     with db.transaction() as s:

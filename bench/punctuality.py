@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import BotProcess, bot_environment, free_port, fresh_sqlite
+from bench.common import BotProcess, bot_environment, free_port, fresh_sqlite, slack_environ
 from bench.fakes import PacedSlack
 from bench.population import add_subscribers, plan_sessions
 from bot.delivery.durations import parse_offset
 from handlers.slack.sender import WORKSPACE_BURST
 from handlers.slack.settings import SlackSettings
-from tests.slack.fakes.slack_platform import SIGNING_SECRET
 
 ANNOUNCEMENTS = "C0PUNCTUAL"
 TARGETS = 6  # the announcement channel and five direct messages
@@ -51,14 +50,7 @@ def run_punctuality(
         announcements=ANNOUNCEMENTS,
     ).start()
     port = free_port()
-    env = bot_environment(
-        db_url,
-        port,
-        SLACK_BOT_TOKEN=fake.token or "",
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=fake.url,
-        SLACK_CHANNEL_ID=ANNOUNCEMENTS,
-    )
+    env = bot_environment(db_url, port, **slack_environ(fake, ANNOUNCEMENTS))
     try:
         bot = BotProcess.start(env, folder, "punctuality-bot.log")
         try:

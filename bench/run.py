@@ -41,6 +41,7 @@ from bench.common import (
     pg_schema,
     python_process,
     scratch,
+    slack_environ,
     wait_http_ok,
 )
 from bench.fakes import PacedSlack, local_ca
@@ -55,7 +56,6 @@ from bench.month import run_month
 from bench.parsing import run_parsing
 from bench.population import add_subscribers, plan_sessions
 from bench.punctuality import run_punctuality
-from tests.slack.fakes.slack_platform import SIGNING_SECRET
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GROUPS = {
@@ -139,14 +139,7 @@ def phase_latency(ctx: Context) -> None:
         db_url = fresh_sqlite(ctx.folder, "latency.db")
         _population(ctx, db_url)
         port = free_port()
-        env = bot_environment(
-            db_url,
-            port,
-            SLACK_BOT_TOKEN=fake.token or "",
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=fake.url,
-            SLACK_CHANNEL_ID="C0ANNOUNCE",
-        )
+        env = bot_environment(db_url, port, **slack_environ(fake))
         with bot_process(env, ctx.folder, "latency-bot.log") as bot:
             ctx.startups["Slack only"] = bot.startup_seconds
             time.sleep(2.0)
