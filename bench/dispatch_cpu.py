@@ -1,0 +1,141 @@
+"""CPU per command in the dispatcher: new people subscribe, then the same people unsubscribe, each
+through `Dispatcher.execute` with the inbox's executed marker as `within` (as the worker runs it),
+and the reply rendered in Slack's mrkdwn. Reports CPU milliseconds per command (process time, not
+wall: the machine may be shared), on SQLite and, when it answers, PostgreSQL.
+
+    python -m bench.dispatch_cpu [--n 500] [--backend sqlite,postgresql] [--profile out.prof]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from bench.common import fresh_sqlite, pg_reachable, pg_schema
+from bot.commands import Actor
+from bot.entry.composition import App, build
+from bot.entry.settings import BotSettings
+from bot.inbox import WORKING, Item
+from bot.models import InboundRequest
+from bot.parser import parse
+
+CLAIM = "bench-claim"
+
+
+def _requests(app: App, n: int, offset: int) -> list[Item]:
+    """`n` inbound requests a worker holds, to be marked executed by the commands' transactions."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "key": f"bench:{offset + i}",
+            "channel": "slack",
+            "kind": "command",
+            "payload": {},
+            "state": WORKING,
+            "received_at": now,
+            "claimed_by": CLAIM,
+            "attempts": 1,
+        }
+        for i in range(n)
+    ]
+    with app.db.transaction() as s:
+        s.execute(insert(InboundRequest), rows)
+        ids = list(s.scalars(select(InboundRequest.id).where(InboundRequest.key.like("bench:%"))))
+    ids = sorted(ids)[offset : offset + n]
+    return [Item(i, "slack", "command", {}, 1, CLAIM) for i in ids]
+
+
+def _run(app: App, actors: list[Actor], line: str, items: list[Item]) -> tuple[float, float]:
+    """CPU ms per command for execute and for rendering the reply."""
+    command = parse(line)
+    execute = render = 0.0
+    for actor, item in zip(actors, items, strict=True):
+        began = time.process_time()
+        reply = app.dispatcher.execute(actor, command, within=app.inbox.executed_marker(item))
+        mid = time.process_time()
+        app.renderer.reply(reply, "mrkdwn")
+        render += time.process_time() - mid
+        execute += mid - began
+    n = len(actors)
+    return execute * 1000 / n, render * 1000 / n
+
+
+def measure(db_url: str, n: int, profile: cProfile.Profile | None) -> dict[str, float]:
+    app = build(
+        BotSettings(
+            database_url=db_url, secret_key="bench-secret-key-0123456789abcdef", secret_key_is_temporary=False
+        ),
+        migrate=False,
+    )
+    try:
+        warm = [
+            Actor("slack", f"UW{i:05d}", email=f"w{i}@kommune.example", name="W", language="nb")
+            for i in range(20)
+        ]
+        people = [
+            Actor("slack", f"UX{i:06d}", email=f"new{i}@kommune.example", name=f"Ny {i}", language="nb")
+            for i in range(n)
+        ]
+        items = _requests(app, 2 * len(warm) + 2 * n, 0)
+        _run(app, warm, "meld på", items[: len(warm)])  # warm-up: caches, compiled statements
+        _run(app, warm, "meld av", items[len(warm) : 2 * len(warm)])
+        rest = items[2 * len(warm) :]
+        if profile is not None:
+            profile.enable()
+        sub = _run(app, people, "meld på", rest[:n])
+        unsub = _run(app, people, "meld av", rest[n:])
+        if profile is not None:
+            profile.disable()
+    finally:
+        app.close()
+    return {
+        "subscribe_execute_ms": sub[0],
+        "subscribe_render_ms": sub[1],
+        "unsubscribe_execute_ms": unsub[0],
+        "unsubscribe_render_ms": unsub[1],
+    }
+
+
+@contextmanager
+def _database(backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield fresh_sqlite(Path(folder), "cpu.db")
+        return
+    with pg_schema() as url:
+        yield url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--backend", default="sqlite,postgresql")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--profile", help="write a cProfile of the measured commands here")
+    args = parser.parse_args()
+    profile = cProfile.Profile(time.process_time) if args.profile else None
+    for backend in args.backend.split(","):
+        if backend == "postgresql" and (problem := pg_reachable()) is not None:
+            print(f"{backend}: not measured: {problem}")
+            continue
+        for _ in range(args.repeat):
+            with _database(backend) as url:
+                figures = measure(url, args.n, profile)
+            shown = "  ".join(f"{key} {value:.3f}" for key, value in figures.items())
+            print(f"{backend:10} n={args.n}  {shown}", flush=True)
+    if profile is not None:
+        profile.dump_stats(args.profile)
+
+
+run: Callable[[], None] = main
+
+if __name__ == "__main__":
+    main()
