@@ -215,9 +215,10 @@ def _insert_people(ctx: Ctx, cands: list[Candidate]) -> list[Person]:
 
 
 def _record_summary(ctx: Ctx, series: Series, report: ImportReport) -> None:
-    event = audit.record(
+    audit.record(
         ctx,
         IMPORTED_ACTION,
+        via=IMPORT_CHANNEL,
         series_id=series.id,
         subject=("series", series.id),
         rows=report.rows,
@@ -227,7 +228,6 @@ def _record_summary(ctx: Ctx, series: Series, report: ImportReport) -> None:
         rejected=len(report.rejected),
         merged=len(report.merged),
     )
-    event.channel = IMPORT_CHANNEL
 
 
 def has_erased_people(s: Session) -> bool:
