@@ -1,7 +1,8 @@
 """CPU per command in the dispatcher: new people subscribe, then the same people unsubscribe, each
 through `Dispatcher.execute` with the inbox's executed marker as `within` (as the worker runs it),
-and the reply rendered in Slack's mrkdwn. Reports CPU milliseconds per command (process time, not
-wall: the machine may be shared), on SQLite and, when it answers, PostgreSQL.
+a session planned (the reply names it), and the reply rendered in Slack's mrkdwn. Reports CPU
+milliseconds per command (process time, not wall: the machine may be shared), on SQLite and, when
+it answers, PostgreSQL.
 
     python -m bench.dispatch_cpu [--n 500] [--backend sqlite,postgresql] [--profile out.prof]
 """
@@ -14,12 +15,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select
 
 from bench.common import fresh_sqlite, pg_reachable, pg_schema
+from bench.population import plan_sessions
 from bot.commands import Actor
 from bot.entry.composition import App, build
 from bot.entry.settings import BotSettings
@@ -69,6 +71,7 @@ def _run(app: App, actors: list[Actor], line: str, items: list[Item]) -> tuple[f
 
 
 def measure(db_url: str, n: int, profile: cProfile.Profile | None) -> dict[str, float]:
+    plan_sessions(db_url, [datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)])  # as `answers`
     app = build(
         BotSettings(
             database_url=db_url, secret_key="bench-secret-key-0123456789abcdef", secret_key_is_temporary=False
