@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from bot.holidays import default_country, known_country
 from bot.models import Series
@@ -19,14 +19,19 @@ from bot.views import SeriesView
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
+# Asked by nearly every command: built once (see services.people).
+_ALL = select(Series).order_by(Series.id)
+_BY_SLUG = select(Series).where(Series.slug == bindparam("slug"))
+
+
 def all_series(ctx: Ctx) -> list[Series]:
-    return list(ctx.s.scalars(select(Series).order_by(Series.id)))
+    return list(ctx.s.scalars(_ALL))
 
 
 def resolve_series(ctx: Ctx, slug: str | None) -> Series:
     """The series `slug` names; without one, the only series, or a question listing them."""
     if slug is not None:
-        found = ctx.s.scalar(select(Series).where(Series.slug == slug.strip().lower()))
+        found = ctx.s.scalar(_BY_SLUG, {"slug": slug.strip().lower()})
         if found is None:
             raise UserError("unknown_series", slug=slug, options=[SeriesView.of(x) for x in all_series(ctx)])
         return found

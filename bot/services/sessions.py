@@ -6,7 +6,7 @@ from dataclasses import fields as dc_fields
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot.bounds import day_in_range, id_in_range
 from bot.commands import SessionFields
@@ -199,17 +199,21 @@ def cancel_session(ctx: Ctx, session_id: int) -> tuple[Session, bool]:
 UNSEEN = (SessionStatus.CANCELLED.value, SessionStatus.DRAFT.value)
 
 
+# Asked by most commands' replies: built once (see services.people).
+_FROM = (
+    select(Session)
+    .where(
+        Session.series_id == bindparam("series"),
+        Session.status.not_in(UNSEEN),
+        Session.start_at >= bindparam("since"),
+    )
+    .order_by(Session.start_at)
+)
+
+
 def next_session(ctx: Ctx, series: Series) -> Session | None:
     """The session running now or the first one to come; cancelled ones and drafts are left out."""
-    candidates = ctx.s.scalars(
-        select(Session)
-        .where(
-            Session.series_id == series.id,
-            Session.status.not_in(UNSEEN),
-            Session.start_at >= ctx.now - timedelta(days=1),
-        )
-        .order_by(Session.start_at)
-    )
+    candidates = ctx.s.scalars(_FROM, {"series": series.id, "since": ctx.now - timedelta(days=1)})
     return next((x for x in candidates if x.end_at > ctx.now), None)
 
 
