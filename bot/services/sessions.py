@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from bot.bounds import day_in_range, id_in_range
 from bot.commands import SessionFields
@@ -199,9 +200,11 @@ def cancel_session(ctx: Ctx, session_id: int) -> tuple[Session, bool]:
 UNSEEN = (SessionStatus.CANCELLED.value, SessionStatus.DRAFT.value)
 
 
-# Asked by most commands' replies: built once (see services.people).
+# Asked by most commands' replies: built once (see services.people), with the links the reply
+# shows (SessionView) in the same query.
 _FROM = (
     select(Session)
+    .options(joinedload(Session.links))
     .where(
         Session.series_id == bindparam("series"),
         Session.status.not_in(UNSEEN),
@@ -213,7 +216,7 @@ _FROM = (
 
 def next_session(ctx: Ctx, series: Series) -> Session | None:
     """The session running now or the first one to come; cancelled ones and drafts are left out."""
-    candidates = ctx.s.scalars(_FROM, {"series": series.id, "since": ctx.now - timedelta(days=1)})
+    candidates = ctx.s.scalars(_FROM, {"series": series.id, "since": ctx.now - timedelta(days=1)}).unique()
     return next((x for x in candidates if x.end_at > ctx.now), None)
 
 
