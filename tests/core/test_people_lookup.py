@@ -49,3 +49,21 @@ def test_a_known_person_is_one_query_and_a_new_subscriber_is_not_looked_for_twic
     reply = app.dispatcher.execute(SLACK, parse("meld på"))
     assert reply.key == "already_subscribed"
     assert len([q for q in queries if "FROM subscription" in q]) == 1  # a known person is checked
+
+
+def test_a_newcomer_subscribes_with_one_lookup_and_reads_nothing_back(app: App) -> None:
+    """The burst after an announcement is newcomers: who they are is one query (identity or
+    address), each row made is one INSERT, and the person just made is not read again (by the
+    audit row, the language learned, the reply's language)."""
+    queries: list[str] = []
+    event.listen(app.db.engine, "before_cursor_execute", lambda *a: queries.append(" ".join(a[2].split())))
+    reply = app.dispatcher.execute(SLACK, parse("meld på"))
+    assert reply.key == "subscribed"
+    inserts = sorted(q.split()[2] for q in queries if q.startswith("INSERT"))
+    # Two audit rows: the subscription, and the language Kari's Norwegian words gave her.
+    assert inserts == ["audit_event", "audit_event", "identity", "person", "subscription"]
+    assert len([q for q in queries if q.startswith("SELECT") and "FROM person" in q]) == 1
+    with app.db.read() as s:
+        kari = find_person(s, SLACK)
+        assert kari is not None and kari.language == "nb" and kari.name == "Kari"
+        assert [(i.platform, i.external_id) for i in kari.identities] == [("slack", "U0LOOKUP")]

@@ -8,6 +8,10 @@ from sqlalchemy import func, select
 
 from bot.entry.composition import App
 from bot.models import AuditEvent, Person, Subscription
+from bot.services.context import Ctx
+from bot.services.people import find_person
+from bot.services.series import resolve_series
+from bot.services.subscriptions import Outcome, subscribe_person, subscription_of, unsubscribe_person
 from tests.conftest import person
 
 KARI = person("kari@kommune.no", name="Kari")
@@ -110,3 +114,25 @@ def test_direct_messages_need_a_subscription_and_are_audited(app: App, say: Call
     with app.db.read() as s:
         actions = list(s.scalars(select(AuditEvent.action)))
     assert actions.count("subscription.direct_messages") == 2
+
+
+def test_a_subscription_held_in_the_transaction_shows_each_change(app: App, say: Callable[..., str]) -> None:
+    """Subscribing and leaving change the row with one statement each; a subscription the same
+    transaction holds is read again, and leaving twice ends it (and audits it) once."""
+    say(KARI, "meld på")
+    with app.db.transaction() as s:
+        ctx = Ctx(s, KARI, app.dispatcher.clock.now(), app.dispatcher.config)
+        series = resolve_series(ctx, None)
+        kari = find_person(s, KARI)
+        assert kari is not None
+        held = subscription_of(ctx, kari, series)
+        assert held is not None and held.active
+        assert unsubscribe_person(ctx, kari, series).changed
+        assert not held.active and held.unsubscribe_channel == "console"
+        assert not unsubscribe_person(ctx, kari, series).changed
+        assert subscribe_person(ctx, kari, series) == Outcome(True, held.id)
+        assert held.active and held.unsubscribed_at is None and held.unsubscribe_channel is None
+    with app.db.read() as s:
+        actions = list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert actions[-2:] == ["subscription.ended", "subscription.reactivated"]
+    assert actions.count("subscription.ended") == 1
