@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -82,17 +83,21 @@ def _finalize_mrkdwn(value: Any) -> Any:
     return escape_mrkdwn(value) if isinstance(value, str) else value
 
 
-def _local(ctx: Context, value: datetime) -> datetime:
-    return value.astimezone(ZoneInfo(ctx["_timezone"]))
-
-
 @pass_context
 def _format(ctx: Context, value: datetime | None, kind: str = "when") -> str:
     if value is None:
         return ""
+    return _formatted(value, kind, ctx["_language"], ctx["_timezone"])
+
+
+@lru_cache(maxsize=1024)
+def _formatted(value: datetime, kind: str, language: str, timezone: str) -> str:
+    """A moment as a reader sees it. Kept per process: replies name the same few sessions again and
+    again, and Babel's formatting was a third of rendering one."""
+    local = value.astimezone(ZoneInfo(timezone))
     if kind == "time":
-        return _local(ctx, value).strftime("%H:%M")
-    return format_datetime(_local(ctx, value), PATTERNS[ctx["_language"]][kind], locale=ctx["_language"])
+        return local.strftime("%H:%M")
+    return str(format_datetime(local, PATTERNS[language][kind], locale=language))
 
 
 @pass_context
