@@ -20,11 +20,10 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from bench.common import fresh_sqlite, pg_reachable, pg_schema
+from bench.common import fresh_sqlite, in_process_bot, pg_reachable, pg_schema
 from bench.population import plan_sessions
 from bot.commands import Actor
-from bot.entry.composition import App, build
-from bot.entry.settings import BotSettings
+from bot.entry.composition import App
 from bot.inbox import WORKING, Item
 from bot.models import InboundRequest
 from bot.parser import parse
@@ -72,12 +71,7 @@ def _run(app: App, actors: list[Actor], line: str, items: list[Item]) -> tuple[f
 
 def measure(db_url: str, n: int, profile: cProfile.Profile | None) -> dict[str, float]:
     plan_sessions(db_url, [datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)])  # as `answers`
-    app = build(
-        BotSettings(
-            database_url=db_url, secret_key="bench-secret-key-0123456789abcdef", secret_key_is_temporary=False
-        ),
-        migrate=False,
-    )
+    app = in_process_bot(db_url)
     try:
         warm = [
             Actor("slack", f"UW{i:05d}", email=f"w{i}@kommune.example", name="W", language="nb")
