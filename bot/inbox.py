@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,30 @@ CLAIM_BATCH = 8
 UPKEEP_EVERY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(hours=1)
 REQUESTS = LeasedTable(cast(Table, InboundRequest.__table__))
+_R = REQUESTS.table.c
+# Built once (each command's transaction runs it): a table statement, not an ORM bulk UPDATE, whose
+# set-up was a sixth of the CPU left in a command after the dispatcher's own statements.
+_MARK_EXECUTED = (
+    update(REQUESTS.table)
+    .where(_R.id == bindparam("item"), _R.state == WORKING, _R.claimed_by == bindparam("claim"))
+    .values(state=EXECUTED)
+)
+_FINISH = (
+    update(REQUESTS.table)
+    .where(
+        _R.id.in_(bindparam("items", expanding=True)),
+        _R.state.in_((WORKING, EXECUTED)),
+        _R.claimed_by == bindparam("claim"),
+    )
+    .values(
+        state=bindparam("state"),
+        payload=None,
+        claimed_by=None,
+        lease_until=None,
+        finished_at=bindparam("now"),
+        error=bindparam("error"),
+    )
+)
 
 # The work for one kind of request: its payload, and `executed`, to be run inside the transaction
 # that carries out the request's command (`Dispatcher.execute(..., within=executed)`). What it
@@ -247,16 +271,7 @@ class Inbox:
         rolls the command back) when this worker no longer holds it."""
 
         def executed(s: Session) -> None:
-            marked = s.execute(
-                update(InboundRequest)
-                .where(
-                    InboundRequest.id == item.id,
-                    InboundRequest.state == WORKING,
-                    InboundRequest.claimed_by == item.claim,
-                )
-                .values(state=EXECUTED)
-                .execution_options(synchronize_session=False)
-            )
+            marked = s.connection().execute(_MARK_EXECUTED, {"item": item.id, "claim": item.claim})
             if not rowcount(marked):
                 raise ClaimLost(f"inbound request {item.id}")
 
@@ -312,36 +327,20 @@ class Inbox:
         for item in items:
             by_claim.setdefault(item.claim, []).append(item.id)
         for claim, ids in by_claim.items():
-            s.execute(
-                update(InboundRequest)
-                .where(
-                    InboundRequest.id.in_(ids),
-                    InboundRequest.state.in_((WORKING, EXECUTED)),
-                    InboundRequest.claimed_by == claim,
-                )
-                .values(
-                    state=DONE, payload=None, claimed_by=None, lease_until=None, finished_at=now, error=None
-                )
-                .execution_options(synchronize_session=False)
+            s.connection().execute(
+                _FINISH, {"items": ids, "claim": claim, "state": DONE, "now": now, "error": None}
             )
 
     def _finish_in(self, s: Session, item: Item, state: str, error: str | None, now: datetime) -> None:
-        s.execute(
-            update(InboundRequest)
-            .where(
-                InboundRequest.id == item.id,
-                InboundRequest.state.in_((WORKING, EXECUTED)),
-                InboundRequest.claimed_by == item.claim,
-            )
-            .values(
-                state=state,
-                payload=None,
-                claimed_by=None,
-                lease_until=None,
-                finished_at=now,
-                error=None if error is None else error[:300],
-            )
-            .execution_options(synchronize_session=False)
+        s.connection().execute(
+            _FINISH,
+            {
+                "items": [item.id],
+                "claim": item.claim,
+                "state": state,
+                "now": now,
+                "error": None if error is None else error[:300],
+            },
         )
 
     def recover(self) -> tuple[int, int]:
