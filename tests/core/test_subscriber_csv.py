@@ -7,9 +7,10 @@ import io
 import json
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -410,6 +411,30 @@ def test_export_of_unsubscribed_adds_a_column_and_re_imports_without_re_subscrib
     assert report.created == 1
     assert report.skipped == [RowIssue(3, "unsubscribed on 2026-03-04; must subscribe themselves")]
     assert set(subscriptions_by_email(app)) == {"stay@x.no"}
+
+
+def test_export_times_are_utc_to_the_second_as_iso_utc_writes_them(app: App) -> None:
+    """The database writes the times (bot.subscriber_csv.exporting.IsoUtc): to the second as
+    `iso_utc` does, the fraction cut off, never rounded up into the next second or day."""
+    subscribe(app, "late@x.no")
+    subscribe(app, "left@x.no")
+    consented = datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=ZoneInfo("Europe/Oslo"))
+    left = datetime(2027, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)
+    with app.db.transaction() as s:
+        for sub in s.scalars(select(Subscription)):
+            sub.consented_at = consented
+    ended = subscriptions_by_email(app)
+    with app.db.transaction() as s:
+        gone = s.get(Subscription, ended["left@x.no"].id)
+        assert gone is not None
+        gone.active, gone.unsubscribed_at = False, left
+    rows = do_export(app, include_unsubscribed=True)
+    assert [(r["email"], r["subscribed_at"], r["unsubscribed_at"]) for r in rows] == [
+        ("late@x.no", "2026-12-31T22:59:59Z", ""),
+        ("left@x.no", "2026-12-31T22:59:59Z", "2027-01-01T00:00:00Z"),
+    ]
+    assert subscriber_csv.iso_utc(consented) == "2026-12-31T22:59:59Z"
+    assert subscriber_csv.iso_utc(left) == "2027-01-01T00:00:00Z"
 
 
 @pytest.mark.parametrize(
