@@ -11,36 +11,33 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session as OrmSession
-
-from bot.channel import Channel
 from bot.clock import Clock, SystemClock
-from bot.core import Core
 from bot.db import Database, make_engine
-from bot.delivery.channels import Sender
-from bot.delivery.engine import DeliveryEngine
-from bot.delivery.fanouts import notify_organisers
-from bot.delivery.leader import Leadership
-from bot.delivery.reach import unreached, unreached_by_series
-from bot.dispatch import Dispatcher
-from bot.entry.channels import build_channels, channel_erasers, channel_templates
-from bot.entry.send_metrics import SendMetrics
 from bot.entry.settings import BotSettings
-from bot.error_policy import ErrorPolicy, HealthBoard
-from bot.inbox import Inbox
-from bot.inbox_spool import Spool
-from bot.mail import Mailer
 from bot.migrate import at_head, upgrade
-from bot.models import Session as SessionRow
-from bot.rendering import Renderer
 from bot.services.context import CoreConfig
-from bot.services.numbers import OutsideReach
+
+# The core, the channels and the delivery engine are imported by `build`, which makes them: a
+# command that needs only a `Store` loads none of them (nor Starlette, Jinja, Bolt, msal...).
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session as OrmSession
+
+    from bot.channel import Channel
+    from bot.core import Core
+    from bot.delivery.channels import Sender
+    from bot.delivery.engine import DeliveryEngine
+    from bot.dispatch import Dispatcher
+    from bot.entry.send_metrics import SendMetrics
+    from bot.error_policy import ErrorPolicy, HealthBoard
+    from bot.inbox import Inbox
+    from bot.mail import Mailer
+    from bot.rendering import Renderer
+    from bot.services.numbers import OutsideReach
 
 log = logging.getLogger(__name__)
-C = TypeVar("C", bound=Channel)
+C = TypeVar("C", bound="Channel")
 # Channels reported on /healthz even when they are not configured ("off").
 KNOWN_CHANNELS = ("slack", "microsoft365", "smtp")
 
@@ -103,12 +100,16 @@ class App:
 
     def unreached(self) -> dict[str, int]:
         """Per series, how many subscribers no configured channel reaches (series with none left out)."""
+        from bot.delivery.reach import unreached_by_series
+
         with self.db.read() as s:
             return unreached_by_series(s, self.reach_senders())
 
     def channel_states(self) -> dict[str, str]:
         """Each channel's state for operators (`/healthz`): its own report, or "off"; "degraded"
         with the reason while its sending is paused (a sending channel by its sender's name)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         states = dict.fromkeys(KNOWN_CHANNELS, "off")
         states.update({channel.name: channel.health() for channel in self.channels})
         try:
@@ -132,6 +133,40 @@ class App:
         self.db.engine.dispose()
 
 
+@dataclass
+class Store:
+    """What a command that only reads and writes the database needs: settings, database, clock and
+    the core's configuration, without the channels or the delivery engine (nor their imports)."""
+
+    settings: BotSettings
+    db: Database
+    clock: Clock
+    config: CoreConfig
+
+    @property
+    def renderer(self) -> Renderer:
+        return make_renderer()
+
+    def close(self) -> None:
+        self.db.engine.dispose()
+
+
+def build_store(settings: BotSettings, *, clock: Clock | None = None, migrate: bool = True) -> Store:
+    """The database (its schema brought up to date first when `migrate`), clock and configuration."""
+    engine = make_engine(settings.database_url)
+    if migrate and not at_head(engine):
+        upgrade(settings.database_url)
+    config = CoreConfig(
+        timezone=settings.timezone,
+        language=settings.language,
+        secret_key=settings.secret_key,
+        public_base_url=settings.public_base_url,
+        colleague_invites_per_day=settings.colleague_invites_per_day,
+        colleague_invite_quiet_days=settings.colleague_invite_quiet_days,
+    )
+    return Store(settings, Database(engine), clock or SystemClock(), config)
+
+
 def build(
     settings: BotSettings,
     *,
@@ -142,19 +177,19 @@ def build(
 ) -> App:
     """Build the bot; `migrate` brings the database schema up to date first. `console`: the terminal
     of a console session; `mailer`: a mail transport instead of the channels' (tests)."""
-    engine = make_engine(settings.database_url)
-    if migrate and not at_head(engine):
-        upgrade(settings.database_url)
-    db = Database(engine)
-    clock = clock or SystemClock()
-    config = CoreConfig(
-        timezone=settings.timezone,
-        language=settings.language,
-        secret_key=settings.secret_key,
-        public_base_url=settings.public_base_url,
-        colleague_invites_per_day=settings.colleague_invites_per_day,
-        colleague_invite_quiet_days=settings.colleague_invite_quiet_days,
-    )
+    from bot.core import Core
+    from bot.delivery.engine import DeliveryEngine
+    from bot.delivery.leader import Leadership
+    from bot.delivery.reach import unreached
+    from bot.dispatch import Dispatcher
+    from bot.entry.channels import build_channels, channel_erasers
+    from bot.entry.send_metrics import SendMetrics
+    from bot.error_policy import ErrorPolicy, HealthBoard
+    from bot.inbox import Inbox
+    from bot.inbox_spool import Spool
+
+    store = build_store(settings, clock=clock, migrate=migrate)
+    db, clock, config = store.db, store.clock, store.config
     health = HealthBoard(clock, db)
     errors = ErrorPolicy(health)
     leadership = Leadership(db.engine)
@@ -190,6 +225,9 @@ def _tell_organisers(
     app: App, s: OrmSession, session_id: int, kind: str, key: str, payload: dict[str, Any]
 ) -> bool:
     """A message to the organisers of a session's series (for a channel: `Core.notify_organisers`)."""
+    from bot.delivery.fanouts import notify_organisers
+    from bot.models import Session as SessionRow
+
     session = s.get(SessionRow, session_id)
     if session is None:
         return False
@@ -204,6 +242,9 @@ def _tell_organisers(
 def make_renderer() -> Renderer:
     """The renderer with the core's templates and every channel's: one per process, as it holds
     nothing but the compiled templates (compiling them again for every bot built costs time)."""
+    from bot.entry.channels import channel_templates
+    from bot.rendering import Renderer
+
     return Renderer(channel_templates=channel_templates())
 
 

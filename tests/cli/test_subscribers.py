@@ -235,6 +235,38 @@ def test_export_in_a_real_process_reads_back_as_csv(
         assert s.scalar(select(func.count()).select_from(Subscription)) == 2
 
 
+def test_export_loads_neither_channels_nor_what_only_other_commands_use(
+    app: App, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    """`subscribers export` of 100,000 rows must take < 2 s with its start-up (issue 20): it reads the
+    database and writes CSV, so it imports no web server, scheduler, templates, chat library,
+    calendar, address checker, holiday table or Alembic (the schema is at its head)."""
+    invoke(env, "import", write(tmp_path, "email,name,language\nola@x.no,Ola,nb\n"))
+    heavy = ["starlette", "uvicorn", "apscheduler", "jinja2", "slack_bolt", "slack_sdk", "msal"]
+    heavy += ["icalendar", "email_validator", "holidays", "alembic", "prometheus_client"]
+    code = (
+        "import atexit, sys\n"
+        f"heavy = {heavy!r}\n"
+        "tops = lambda: {m.split('.')[0] for m in sys.modules}\n"
+        "atexit.register(lambda: print('loaded:', sorted(tops() & set(heavy)), file=sys.stderr))\n"
+        "sys.argv = ['baerekraft-bot', 'subscribers', 'export']\n"
+        "from bot.entry.cli import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **{k: v for k, v in env.items() if v is not None}},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1].startswith("ola@x.no,Ola,nb,email,")
+    assert "loaded: []" in proc.stderr
+
+
 def test_a_norwegian_office_list_imports_in_cp1252_with_its_own_headers(
     app: App, env: dict[str, str | None], tmp_path: Path
 ) -> None:

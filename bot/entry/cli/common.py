@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from bot.commands import Actor
-from bot.entry.composition import App, build
+from bot.entry.composition import App, Store, build, build_store
 from bot.entry.settings import BotSettings, load_settings
 from bot.log_privacy import formatter
 from bot.services.context import Ctx
@@ -72,8 +72,21 @@ def open_app(
         app.close()
 
 
+@contextmanager
+def open_store(*, migrate: bool = True) -> Iterator[Store]:
+    """The database and the core's configuration only, for a command that needs no channel."""
+    store = build_store(read_settings(), migrate=migrate)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def operate(
-    app: App, fn: Callable[[Ctx], T], actor: Actor | None = None, hints: Mapping[str, str] | None = None
+    app: App | Store,
+    fn: Callable[[Ctx], T],
+    actor: Actor | None = None,
+    hints: Mapping[str, str] | None = None,
 ) -> T:
     """Run `fn` as one transaction; a refusal is printed from its reply template and exits 1.
     `hints`: by refusal key, a line for the operator naming the flag that would help."""
@@ -85,7 +98,7 @@ def operate(
         fail(refusal_text(app, refusal) + (f"\n{hint}" if hint else ""))
 
 
-def refusal_text(app: App, refusal: UserError) -> str:
+def refusal_text(app: App | Store, refusal: UserError) -> str:
     return app.renderer.render(
         f"replies/{refusal.key}.txt",
         refusal.data,

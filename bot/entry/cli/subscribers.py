@@ -23,9 +23,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.entry.cli.common import err, fail, open_app, operate
+from bot.entry.cli.common import err, fail, open_app, open_store, operate
 from bot.entry.composition import App
-from bot.services import bounces
 from bot.services.series import resolve_series
 from bot.subscriber_csv import (
     CsvFormatError,
@@ -84,7 +83,9 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
 ) -> None:
     """The active subscribers, with their state: ok, or mail suspended (the address bounced)."""
-    with open_app() as bot:
+    from bot.services import bounces
+
+    with open_store() as bot:
         rows = operate(
             bot,
             lambda ctx: bounces.subscriber_states(
@@ -131,7 +132,7 @@ def export_cmd(
     sys.stdout.flush()
     wrapper = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8-sig", newline="") if excel else None
     out: TextIO = wrapper or sys.stdout
-    with open_app() as bot:
+    with open_store() as bot:
         count = operate(
             bot,
             lambda ctx: export_subscribers(
