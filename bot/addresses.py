@@ -10,8 +10,8 @@ mail is the mail server's question.
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
-
+# email_validator is imported where an address is checked: loading it costs a command that reads
+# none (an export, the bot's start-up) more than checking a whole CSV file's addresses.
 MAX_LENGTH = 254
 
 
@@ -33,6 +33,8 @@ def mailbox(text: str) -> str:
         raise BadAddress("empty")
     if len(candidate) > MAX_LENGTH:  # before the library sees it: a long input costs nothing
         raise BadAddress(f"longer than {MAX_LENGTH} characters")
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         valid = validate_email(
             candidate,
@@ -61,6 +63,8 @@ def ascii_mailbox(address: str) -> str:
     and mail headers need it without SMTPUTF8; unchanged when it is ASCII or not one mailbox."""
     if address.isascii():
         return address
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         found = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:

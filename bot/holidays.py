@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from functools import cache
 
-import holidays as calendar
+# The `holidays` package (its country table is large) is imported when a holiday is looked up.
 
 # A series without a country: Denmark in Copenhagen's time zone or in Danish, else Norway.
 DANISH_ZONES = frozenset({"Europe/Copenhagen"})
@@ -17,11 +17,15 @@ def default_country(language: str, timezone: str) -> str:
 
 
 def known_country(code: str) -> bool:
+    import holidays as calendar
+
     return code in calendar.list_supported_countries()
 
 
 @cache
 def _year(country: str, year: int) -> dict[date, str]:
+    import holidays as calendar
+
     return dict(calendar.country_holidays(country, years=year, language="en_US").items())
 
 

@@ -20,8 +20,6 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from typing import Any
 
-from icalendar import Calendar, Event
-
 from bot.addresses import ascii_mailbox
 from bot.calendar_ids import session_uid
 from bot.mail import Attachment, MailMessage
@@ -141,6 +139,8 @@ def session_ics(
     for a planned session (a calendar offers to add or update it); CANCEL for a cancelled one. The MIME
     type names the method and the charset (RFC 6047 2.4). With an `attendee` the `.ics` is a meeting
     request for that address (REQUEST, RFC 5546 3.2.2; not asked to reply) or its cancellation."""
+    from icalendar import Calendar, Event  # when a mail carries an invitation: not at start-up
+
     method = "CANCEL" if session.cancelled else ("REQUEST" if attendee else "PUBLISH")
     calendar = Calendar()
     calendar.add("prodid", ICS_PRODID)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-
-from icalendar import Calendar, Event, vCalAddress, vDuration
+from typing import TYPE_CHECKING
 
 from bot.calendar_ids import session_uid
 from bot.rendering import Renderer
 from bot.views import SeriesView, SessionView
+
+if TYPE_CHECKING:  # icalendar is imported when a feed is asked for, not at start-up
+    from icalendar import Event
 
 PRODID = "-//Baerekraftsfredag bot//Webinar series//NB"
 REFRESH = timedelta(hours=1)
@@ -31,6 +33,8 @@ def build_calendar(
     host: str,
 ) -> bytes:
     """The feed as bytes (UTF-8, CRLF line ends, long lines folded by icalendar)."""
+    from icalendar import Calendar, vDuration
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -46,6 +50,8 @@ def build_calendar(
 
 
 def _event(renderer: Renderer, session: SessionView, *, now: datetime, page_url: str, host: str) -> Event:
+    from icalendar import Event, vCalAddress
+
     event = Event()
     event.add("uid", session_uid(session.id, host))
     event.add("dtstamp", now)
