@@ -6,7 +6,7 @@ import csv
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Row, Select, String, exists, func, null, select
+from sqlalchemy import Row, Select, String, Subquery, case, func, null, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql._typing import _ColumnExpressionArgument
@@ -65,16 +65,13 @@ def export_subscribers(
 def _statement(series: Series | None, include_unsubscribed: bool) -> Select[*tuple[Any, ...]]:
     """The subscriptions to export as plain rows (no ORM objects: a 100,000-row list in a second),
     with whether each person has a Slack or Teams identity, and the times as the text of the file."""
-    has = {
-        platform: exists().where(Identity.person_id == Person.id, Identity.platform == platform)
-        for platform in IDENTITY_CHANNELS
-    }
+    identities = _identities()
     stmt = (
         select(
             Person.email,
             Person.name,
             Person.language,
-            *(has[platform].label(platform) for platform in IDENTITY_CHANNELS),
+            *(identities.c[platform] for platform in IDENTITY_CHANNELS),
             IsoUtc(Subscription.consented_at),
             Subscription.source_channel,
             Series.slug,
@@ -82,6 +79,7 @@ def _statement(series: Series | None, include_unsubscribed: bool) -> Select[*tup
         )
         .join(Subscription.series)
         .join(Subscription.person)
+        .outerjoin(identities, identities.c.person_id == Person.id)
         .order_by(Series.slug, Subscription.id)
     )
     if series is not None:
@@ -89,6 +87,16 @@ def _statement(series: Series | None, include_unsubscribed: bool) -> Select[*tup
     if not include_unsubscribed:
         stmt = stmt.where(Subscription.active.is_(True))
     return stmt
+
+
+def _identities() -> Subquery:
+    """Per person with an identity, 1 when one is on Slack (Teams), else 0: joined once, not asked
+    for each row (two EXISTS a row were half of PostgreSQL's time for 100,000 rows)."""
+    has = {
+        platform: func.max(case((Identity.platform == platform, 1), else_=0)).label(platform)
+        for platform in IDENTITY_CHANNELS
+    }
+    return select(Identity.person_id, *has.values()).group_by(Identity.person_id).subquery("identities")
 
 
 def _cells(row: Row[*tuple[Any, ...]]) -> list[str]:

@@ -413,6 +413,20 @@ def test_export_of_unsubscribed_adds_a_column_and_re_imports_without_re_subscrib
     assert set(subscriptions_by_email(app)) == {"stay@x.no"}
 
 
+def test_export_names_each_channel_once_however_many_identities_a_person_has(app: App) -> None:
+    subscribe(app, "kari@x.no")
+    subscribe(app, "ola@x.no")
+    with app.db.transaction() as s:
+        kari = s.scalars(select(Person).where(Person.email == "kari@x.no")).one()
+        for platform, external_id in (("slack", "U1"), ("slack", "U2"), ("teams", "T1")):
+            s.add(Identity(person_id=kari.id, platform=platform, external_id=external_id, created_at=NOW))
+    rows = do_export(app)
+    assert [(r["email"], r["channels"]) for r in rows] == [
+        ("kari@x.no", "email;slack;teams"),
+        ("ola@x.no", "email"),
+    ]
+
+
 def test_export_times_are_utc_to_the_second_as_iso_utc_writes_them(app: App) -> None:
     """The database writes the times (bot.subscriber_csv.exporting.IsoUtc): to the second as
     `iso_utc` does, the fraction cut off, never rounded up into the next second or day."""
