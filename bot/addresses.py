@@ -10,8 +10,8 @@ mail is the mail server's question.
 
 from __future__ import annotations
 
-# email_validator is imported where an address is checked: loading it costs a command that reads
-# none (an export, the bot's start-up) more than checking a whole CSV file's addresses.
+# email_validator is imported when an address is first checked, not at start: the bot's start-up
+# and most commands (an export) check none.
 MAX_LENGTH = 254
 
 
