@@ -11,7 +11,6 @@ delivery key and the status it got, so lateness, 429s and duplicates are counted
 from __future__ import annotations
 
 import base64
-import math
 import re
 import threading
 import time
@@ -19,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from tests.fakes.bucket import Bucket, retry_after
 from tests.fakes.https_fake import Request, Response, error
 from tests.microsoft365.fakes.graph_api import FakeGraph
 from tests.microsoft365.fakes.identity_provider import FakeIdentityProvider
@@ -33,31 +33,6 @@ __all__ = ["Arrival", "Bucket", "PacedGraph", "PacedSlack", "local_ca"]
 
 SEND_MAIL = re.compile(r"^/v1\.0/users/[^/]+/sendMail$")
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
-
-
-class Bucket:
-    """A token bucket: `rate` tokens a second, at most `burst` saved up. Not thread-safe by itself."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.capacity = rate, max(1.0, burst)
-        self.tokens, self.at = self.capacity, time.monotonic()
-
-    def _refill(self, now: float) -> None:
-        if now > self.at:
-            self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
-            self.at = now
-
-    def wait(self, now: float) -> float:
-        """Seconds until a token is there (0: one is there now)."""
-        self._refill(now)
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
-
-    def take(self) -> None:
-        self.tokens -= 1
-
-
-def retry_after(seconds: float) -> int:
-    return max(1, math.ceil(seconds))
 
 
 @dataclass(frozen=True)
@@ -81,8 +56,9 @@ class PacedSlack(FakeSlackAPI):
         channel_burst: float = 1.0,
         workspace_burst: float = 10.0,
         announcements: str = "C0ANNOUNCE",
+        tier_scale: float = 1.0,
     ) -> None:
-        super().__init__()
+        super().__init__(tier_scale=tier_scale)  # users.info, views.publish: Tier 4 (slack_tiers)
         self.add_channel(announcements, "baerekraft")  # public; the bot joins it when it starts
         self.channel_rate, self.channel_burst = channel_rate, channel_burst
         self.ws_bucket = Bucket(workspace_rate, workspace_burst)

@@ -6,9 +6,31 @@ its settings (`settings.py`), templates (`templates/`) and app manifest (`manife
 the core (`bot.dispatch`), which alone changes state.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from bot.services.privacy import Traces
 
 # What the registry (bot/entry/channels.py) knows without importing the channel and its libraries.
 NAME = "slack"
 TEMPLATES: Path | None = Path(__file__).resolve().parent / "templates"
-ERASE = None  # its part of an erasure: its people and messages are in the core's tables
+
+
+def erase_homes(s: Session, traces: Traces) -> None:
+    """The Slack channel's part of an erasure: that the person's App Home is seen (its people and
+    messages are in the core's tables)."""
+    from sqlalchemy import delete
+
+    from handlers.slack.models import SlackHome
+
+    ids = [external_id for platform, external_id in traces.identities if platform == NAME]
+    if ids:
+        s.execute(delete(SlackHome).where(SlackHome.user_id.in_(ids)))
+
+
+ERASE = erase_homes

@@ -20,7 +20,7 @@ from bot.inbox import Work
 from handlers.slack import NAME, TEMPLATES
 from handlers.slack.announcement import join_in_background
 from handlers.slack.bolt_app import SocketModeConnection, build_bolt, check_token_in_background, events_route
-from handlers.slack.client import make_web_client, sending_client
+from handlers.slack.client import api_client, make_web_client, sending_client
 from handlers.slack.conversation import SlackConversation
 from handlers.slack.sender import SlackSender
 from handlers.slack.settings import SlackSettings
@@ -38,7 +38,8 @@ class SlackChannel(Channel):
         self.core, self.settings = core, settings
         self.socket_backoff_seconds = socket_backoff_seconds  # Socket Mode's first pause after a failure
         self.client = make_web_client(settings)
-        self.conversation = SlackConversation(core, self.client)
+        self.api = api_client(settings)  # users.info and views.publish: kept alive, never waiting a 429
+        self.conversation = SlackConversation(core, self.client, self.api)
         self.socket: SocketModeConnection | None = None
 
     def health(self) -> str:
@@ -84,6 +85,7 @@ class SlackChannel(Channel):
             self.socket.stop()
             self.socket = None
         self.conversation.close()
+        self.api.close()
 
     def _bolt(self) -> BoltApp:
         return build_bolt(self.core, self.settings, self.client, self.conversation, self.listener_failed)

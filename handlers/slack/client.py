@@ -2,8 +2,9 @@
 
 slack_sdk retries only connection errors by default. Here a 429 waits its `Retry-After`, a 5xx or a
 timeout is retried with exponential backoff, and every call has a timeout, so a slow Slack never
-holds a worker for long. The inbound listeners use these; the delivery engine's sender has its own
-caller on kept-alive connections (`sending_client`, handlers/slack/web_api.py).
+holds a worker for long. The inbound listeners use these; the delivery engine's sender, users.info
+and App Home have callers on kept-alive connections without retries (`sending_client`, `api_client`,
+handlers/slack/web_api.py).
 
 Two callers retry less. A modal is opened with one short try (`modal_client`): its trigger id lives
 3 s. A response_url answer that may have arrived (a 5xx, a timeout while reading) is not sent again:
@@ -152,6 +153,12 @@ def sending_client(settings: SlackSettings, *, timeout: float = TIMEOUT_SECONDS)
     """The delivery engine's caller: kept-alive connections, no retries of its own. The engine waits
     out a 429 for every process at once, and retries a post whose answer was lost only after checking
     it did not go out."""
+    return SlackWebAPI(settings.api_url, settings.bot_token, timeout=timeout)
+
+
+def api_client(settings: SlackSettings, *, timeout: float = TIMEOUT_SECONDS) -> SlackWebAPI:
+    """For users.info and views.publish after an ack: kept-alive connections, no retries (a 429 is
+    not waited out in the inbox worker: handlers/slack/identity.py, home_publisher.py)."""
     return SlackWebAPI(settings.api_url, settings.bot_token, timeout=timeout)
 
 

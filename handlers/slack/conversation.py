@@ -1,7 +1,7 @@
 """The Slack conversation once a request was acked (see `handlers/slack/work.py`): who the user is,
-carrying out their command through the dispatcher, answering (ephemeral via response_url), App Home,
-and the organiser modals (opened on the ack path, filled in here; submissions checked on the ack path,
-carried out here)."""
+carrying out their command through the dispatcher, answering (ephemeral via response_url), App Home
+(published where it is seen: `home_publisher.py`), and the organiser modals (opened on the ack path,
+filled in here; submissions checked on the ack path, carried out here)."""
 
 from __future__ import annotations
 
@@ -25,12 +25,14 @@ from handlers.slack.blocks import INPUT_MAX
 from handlers.slack.client import post_to_response_url, response_url_client
 from handlers.slack.home import HomeView
 from handlers.slack.home_data import load_home
+from handlers.slack.home_publisher import HomePublisher
 from handlers.slack.identity import SlackDirectory, SlackUser
 from handlers.slack.intake import outcome_view_id
 from handlers.slack.labels import Labels
 from handlers.slack.modals import editable_description, link_modal, notice_modal, session_modal
 from handlers.slack.opening import OPEN_FAILED, OPENED
 from handlers.slack.submissions import LINK_DONE, SESSION_DONE, metadata, read_submission
+from handlers.slack.web_api import SlackWebAPI
 
 # Pauses before each views.update of a notice pushed by a submission's answer (until Slack has it).
 PUSHED_VIEW_WAITS = (0.0, 0.1, 0.3, 0.6, 1.0, 2.0)
@@ -42,12 +44,16 @@ SLACK_WORKSPACE = Actor("slack", "workspace")
 
 
 class SlackConversation:
-    def __init__(self, core: Core, client: WebClient, *, backoff_seconds: float = 0.5) -> None:
+    def __init__(
+        self, core: Core, client: WebClient, api: SlackWebAPI, *, backoff_seconds: float = 0.5
+    ) -> None:
+        """`client` retries (modals, posts); `api` does not (users.info, views.publish)."""
         self.core, self.client = core, client
         self.backoff_seconds = backoff_seconds
-        self.directory = SlackDirectory(client, core.clock, on_deactivated=self._found_deactivated)
+        self.directory = SlackDirectory(api, core.clock, on_deactivated=self._found_deactivated)
         self.labels = Labels(core.renderer)
         self.home = HomeView(core.renderer, self.labels, core.settings.public_base_url)
+        self.homes = HomePublisher(core.db, core.clock, api, self.home_view, core.errors)
         self.answering = Answering(core.errors)
         self.responses = response_url_client()
 
@@ -80,21 +86,25 @@ class SlackConversation:
         body = {"response_type": "ephemeral", "replace_original": False, "text": text}
         post_to_response_url(response_url, body, backoff_seconds=self.backoff_seconds, http=self.responses)
 
-    def answer(self, response_url: str | None, text: str | None, *, home: SlackUser | None) -> None:
+    def answer(
+        self, response_url: str | None, text: str | None, *, home: SlackUser | None, on_home: bool = False
+    ) -> None:
         """After a command committed: `text` at the response_url (unless None), then `home`'s App
-        Home published again (when given), beside the inbox worker (handlers/slack/answering.py)."""
+        Home published again (when given) if it is seen (`on_home`: the command came from it),
+        beside the inbox worker (handlers/slack/answering.py, home_publisher.py)."""
 
         def send() -> None:
             if text is not None:
                 self.respond(response_url, text)
             if home is not None:
-                self.publish_home(home)
+                self.homes.refresh(home, on_home=on_home)
 
         self.answering.later("answer", send)
 
     def close(self) -> None:
-        """Send the answers still queued."""
+        """Send the answers and App Homes still queued."""
         self.answering.close()
+        self.homes.close()
         self.responses.close()
 
     # --- accounts ---------------------------------------------------------------------------------
@@ -121,11 +131,12 @@ class SlackConversation:
 
     # --- App Home ---------------------------------------------------------------------------------
 
-    def publish_home(self, user: SlackUser) -> None:
+    def home_view(self, user: SlackUser) -> dict[str, Any]:
+        """`user`'s App Home as it is now (for views.publish)."""
         core = self.core
         data = load_home(core.db, core.clock, core.config, user.actor())
         timezone = user.timezone or (data.series[0].series.timezone if data.series else core.config.timezone)
-        self._call("views.publish", user_id=user.user_id, view=self.home.build(data, timezone))
+        return self.home.build(data, timezone)
 
     # --- organiser modals -------------------------------------------------------------------------
 

@@ -1,8 +1,12 @@
 """Who a Slack user is: users.info (scopes users:read, users:read.email) → an `Actor`, cached briefly.
 
-users.info is Tier 4 (about 100 calls a minute), so answers are kept for ten minutes. The e-mail comes
-from the workspace profile, which Slack has verified; with it the core joins this Slack account to the
-same person on other channels. The locale gives the language, `tz` the time zone for App Home.
+users.info is Tier 4 (about 100 calls a minute), so answers are kept for ten minutes, and calls are
+made within a budget of that tier (`budget.py`). A command never waits for Slack's limit: without
+budget, or on a 429, it acts on the user id alone at once, and the profile is asked for on a later
+request (that is not remembered as a failure). An organiser's form may wait a little
+(`patient`): whether they may organise can hang on the e-mail. The e-mail comes from the workspace
+profile, which Slack has verified; with it the core joins this Slack account to the same person on
+other channels. The locale gives the language, `tz` the time zone for App Home.
 """
 
 from __future__ import annotations
@@ -13,18 +17,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+import httpx
 
 from bot.clock import Clock
 from bot.commands import Actor
 from bot.languages import from_tag
+from handlers.slack.budget import Budget
+from handlers.slack.web_api import SlackCallFailed, SlackWebAPI
 
 log = logging.getLogger(__name__)
 
 KEEP = timedelta(minutes=10)
 KEEP_FAILURE = timedelta(minutes=1)
 MAX_ENTRIES = 5000
+PATIENCE_SECONDS = 10.0  # the longest a `patient` lookup waits for Slack's limit
+LIMITED = "rate limited"  # a lookup Slack refused for its rate limit (or the budget had no call)
 
 
 @dataclass(frozen=True)
@@ -62,46 +69,77 @@ def user_from_info(user: dict[str, object], user_id: str) -> SlackUser:
 
 
 class SlackDirectory:
-    """users.info with a short cache; a failed lookup gives a user known only by id. A user Slack
-    shows as deactivated is told to `on_deactivated`."""
+    """users.info with a short cache, within a budget; a failed lookup gives a user known only by
+    id. A user Slack shows as deactivated is told to `on_deactivated`."""
 
     def __init__(
-        self, client: WebClient, clock: Clock, *, on_deactivated: Callable[[str], None] | None = None
+        self,
+        api: SlackWebAPI,
+        clock: Clock,
+        *,
+        on_deactivated: Callable[[str], None] | None = None,
+        budget: Budget | None = None,
     ) -> None:
-        self.client, self.clock = client, clock
+        self.api, self.clock = api, clock
         self.on_deactivated = on_deactivated
+        self.budget = budget or Budget(clock)
         self._cache: dict[str, tuple[datetime, SlackUser]] = {}
         self._lock = threading.Lock()
 
-    def user(self, user_id: str, fallback_name: str | None = None, *, allow_stale: bool = False) -> SlackUser:
+    def user(
+        self,
+        user_id: str,
+        fallback_name: str | None = None,
+        *,
+        allow_stale: bool = False,
+        patient: bool = False,
+    ) -> SlackUser:
         """The user, from the cache when fresh (or at all, with `allow_stale`: for a modal submission,
-        which must be answered within 3 s), else from users.info."""
+        which must be answered within 3 s), else from users.info; by id alone when Slack's limit is
+        reached (`patient`: after waiting up to PATIENCE_SECONDS for it)."""
         now = self.clock.now()
         with self._lock:
             cached = self._cache.get(user_id)
         if cached is not None and (allow_stale or cached[0] > now):
             return cached[1]
-        found = self._lookup(user_id)
+        found = self._within_budget(user_id, PATIENCE_SECONDS if patient else 0.0)
+        if found is LIMITED:
+            return SlackUser(user_id, name=fallback_name)  # not cached: asked again next time
         keep = KEEP if found is not None else KEEP_FAILURE
-        if found is None:
-            found = SlackUser(user_id, name=fallback_name)
+        user = found if isinstance(found, SlackUser) else SlackUser(user_id, name=fallback_name)
         with self._lock:
             if len(self._cache) >= MAX_ENTRIES:
                 self._cache.clear()
-            self._cache[user_id] = (now + keep, found)
-        return found
+            self._cache[user_id] = (now + keep, user)
+        return user
 
     def actor(self, user_id: str, fallback_name: str | None = None) -> Actor:
         return self.user(user_id, fallback_name).actor()
 
-    def _lookup(self, user_id: str) -> SlackUser | None:
+    def _within_budget(self, user_id: str, patience: float) -> SlackUser | str | None:
+        """users.info when the budget has a call, else LIMITED (waiting up to `patience` seconds)."""
+        while True:
+            if self.budget.take():
+                found = self._lookup(user_id)
+                if found is not LIMITED:
+                    return found
+            wait = self.budget.wait()
+            if wait > patience:
+                return LIMITED
+            patience -= wait
+            self.clock.sleep(wait)
+
+    def _lookup(self, user_id: str) -> SlackUser | str | None:
         try:
-            response = self.client.users_info(user=user_id, include_locale=True)
-        except SlackApiError as exc:
-            error = exc.response.get("error") if exc.response is not None else None
-            log.warning("Slack users.info failed (%s): acting on the user id alone", error)
+            response = self.api.call("users.info", {"user": user_id, "include_locale": True})
+        except SlackCallFailed as exc:
+            if exc.status == 429:
+                self.budget.hold(exc.retry_after)
+                log.info("Slack users.info rate limited: acting on the user id alone")
+                return LIMITED
+            log.warning("Slack users.info failed (%s): acting on the user id alone", exc.error)
             return None
-        except OSError as exc:
+        except httpx.HTTPError as exc:
             log.warning("Slack users.info unreachable (%s): acting on the user id alone", type(exc).__name__)
             return None
         user = response.get("user")

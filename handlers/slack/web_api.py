@@ -1,12 +1,13 @@
-"""A small Slack Web API caller for the delivery engine, on kept-alive HTTP connections.
+"""A small Slack Web API caller on kept-alive HTTP connections: for the delivery engine, and for the
+inbound work's users.info and views.publish (which must not wait out a 429 either).
 
 slack_sdk's WebClient (urllib) opens a new connection for every call: against slack.com a TCP and TLS
 handshake per message, so one sender cannot even reach Slack's pace. This caller keeps its
 connections (one `httpx.Client`, safe to share between threads) and speaks WebClient's wire format:
-a POST to `<SLACK_API_URL><method>` with the bot token as a Bearer header, chat.postMessage and
-chat.update as a JSON body, other methods as a form with booleans as 1/0. It never retries: the engine
-decides what a failure means (a 429 holds back every process; a lost answer is checked before posting
-again).
+a POST to `<SLACK_API_URL><method>` with the bot token as a Bearer header, chat.postMessage,
+chat.update and views.publish as a JSON body, other methods as a form with booleans as 1/0. It never
+retries: the caller decides what a failure means (for the engine a 429 holds back every process and
+a lost answer is checked before posting again; App Home and users.info have budgets of their own).
 TLS is verified by httpx, trusting `SSL_CERT_FILE` or `SSL_CERT_DIR` when set, as handlers/microsoft365 does.
 """
 
@@ -21,7 +22,7 @@ from urllib.parse import urlencode, urljoin
 import httpx
 from slack_sdk.web.internal_utils import get_user_agent
 
-JSON_METHODS = frozenset({"chat.postMessage", "chat.update"})
+JSON_METHODS = frozenset({"chat.postMessage", "chat.update", "views.publish"})
 # httpx writes a request's headers and body separately; without Nagle's delay the body follows at once
 # (urllib sent both in one write, urllib3 sets the same option).
 NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]

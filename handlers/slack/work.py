@@ -34,9 +34,9 @@ class SlackWork:
 
     def slash_command(self, body: Body, executed: Executed) -> None:
         channel = self.channel
-        user = channel.directory.user(body["user_id"], body.get("user_name"))
         text = str(body.get("text") or "")
-        modal = modal_request(text)
+        modal = modal_request(text)  # an organiser's form may wait for who they are; a command not
+        user = channel.directory.user(body["user_id"], body.get("user_name"), patient=modal is not None)
         if modal is not None:
             channel.show_modal(body, user, modal.form, series=modal.series, session_id=modal.session_id)
             return
@@ -51,12 +51,14 @@ class SlackWork:
         if command is None:
             return
         text = channel.execute(user, command, within=executed)
-        in_message = body.get("container", {}).get("type") == "message"
-        channel.answer(body.get("response_url"), text if in_message else None, home=user)
+        container = body.get("container", {}).get("type")
+        in_message = container == "message"
+        on_home = container == "view"
+        channel.answer(body.get("response_url"), text if in_message else None, home=user, on_home=on_home)
 
     def modal_button(self, body: Body, _executed: Executed) -> None:
         channel = self.channel
-        user = channel.directory.user(body["user"]["id"], body["user"].get("name"))
+        user = channel.directory.user(body["user"]["id"], body["user"].get("name"), patient=True)
         action = body["actions"][0]
         value = str(action.get("value") or "")
         if action["action_id"] == ids.PLAN_SESSION:
@@ -68,20 +70,20 @@ class SlackWork:
 
     def plan_shortcut(self, body: Body, _executed: Executed) -> None:
         channel = self.channel
-        user = channel.directory.user(body["user"]["id"], body["user"].get("username"))
+        user = channel.directory.user(body["user"]["id"], body["user"].get("username"), patient=True)
         channel.show_modal(body, user, ids.SESSION_FORM)
 
     def submission(self, body: Body, executed: Executed) -> None:
         """A modal submission, checked and answered on the ack path: carried out, the modal updated
-        with the outcome, and the user's App Home published again."""
+        with the outcome, and the user's App Home published again (if it is seen)."""
         channel = self.channel
-        user = channel.directory.user(body["user"]["id"], body["user"].get("name"))
+        user = channel.directory.user(body["user"]["id"], body["user"].get("name"), patient=True)
         channel.apply_submission(body["view"], user, intake.outcome_view_id(body), within=executed)
-        channel.publish_home(user)
+        channel.homes.refresh(user)
 
     def home_opened(self, body: Body, _executed: Executed) -> None:
         event = body.get("event") or {}
-        self.channel.publish_home(self.channel.directory.user(event["user"]))
+        self.channel.homes.opened(self.channel.directory.user(event["user"]))
 
     def user_changed(self, body: Body, executed: Executed) -> None:
         """`user_change`: a user deactivated in the workspace (`deleted`) gets no more DMs; one

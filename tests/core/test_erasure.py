@@ -1,5 +1,6 @@
 """Erasure finds every copy: after `slett meg` no table holds the person's address, name, Slack id or
-Teams id (only the keyed hash that proves the unsubscribe), and their pending web sign-up is gone."""
+Teams id (only the keyed hash that proves the unsubscribe), and their pending web sign-up and that
+their Slack App Home was opened are gone."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.entry.composition import App
 from bot.models import Base
 from bot.tokens import read_confirm_token
 from handlers.slack.client import sending_client
+from handlers.slack.models import SlackHome
 from handlers.slack.sender import SlackSender
 from handlers.slack.settings import SlackSettings
 from handlers.web import pending
@@ -50,6 +52,8 @@ def test_erasing_a_person_leaves_no_identifier_of_theirs_anywhere(
         app.delivery.run_until_idle()
         assert fake.messages(SLACK_ID)  # the invitation went to her as a DM
     token = pending.create(app.core, pending.SUBSCRIBE, ADDRESS, name=NAME)  # a sign-up not yet confirmed
+    with app.db.transaction() as s:  # she opened the bot's App Home in Slack
+        s.add(SlackHome(user_id=SLACK_ID, opened_at=app.core.clock.now()))
     before = everything_stored(app)
     assert [trace for trace in TRACES if trace not in before] == []  # the search can find each one
 

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session as OrmSession
 
 import handlers.microsoft365.models
+import handlers.slack.models
 import handlers.web.models
 from bot.db import make_engine
 from bot.migrate import MIGRATIONS, at_head, code_head, current_revision, downgrade, head_revision, upgrade
@@ -46,7 +47,7 @@ NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 SEED_SLUG = "baerekraftsfredag"
 SEED_REVISION = "0002"
 # The channels' tables are the schema's too (one migration history).
-CHANNEL_MODELS = (handlers.microsoft365.models, handlers.web.models)
+CHANNEL_MODELS = (handlers.microsoft365.models, handlers.slack.models, handlers.web.models)
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
 
 

@@ -1,5 +1,6 @@
-"""The fake Slack holds the bot to Slack's rules: the scopes of its token per method, and which
-conversations it is a member of (what it may post in, read, and join)."""
+"""The fake Slack holds the bot to Slack's rules: the scopes of its token per method, which
+conversations it is a member of (what it may post in, read, and join), and the rate limits of
+Tier 4 methods."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from tests.slack.fakes.slack_api import FakeSlackAPI, running_fake
 from tests.slack.fakes.slack_methods import METHODS
 from tests.slack.fakes.slack_scopes import METHOD_SCOPES, manifest_bot_scopes
+from tests.slack.fakes.slack_tiers import TIER_4
 
 PUBLIC, PRIVATE = "C0PUBLIC", "C0SECRET"
 # What these tests grant the bot (the manifest's own set is tested in test_manifest.py).
@@ -30,7 +32,7 @@ SCOPES = (
 
 @pytest.fixture
 def fake() -> Iterator[FakeSlackAPI]:
-    with running_fake(scopes=SCOPES) as running:
+    with running_fake(scopes=SCOPES, clock=lambda: 0.0) as running:  # Slack's time moves by `advance`
         running.add_user("U1", "Kari Nordmann", email="kari@kommune.no")
         running.add_user("U2", "John Smith")
         running.add_channel(PUBLIC, "baerekraft")
@@ -141,3 +143,44 @@ def test_a_deactivated_user_is_still_a_user_and_still_gets_dms(fake: FakeSlackAP
     changed = fake.deactivate("U1")
     assert changed["deleted"] is True and call(fake, "users.info", user="U1")["user"]["deleted"] is True
     assert call(fake, "chat.postMessage", channel="U1", text="Hei")["ok"]
+
+
+# --- Slack's tiers: users.info and views.publish are Tier 4 ------------------------------------------
+
+HOME = {"type": "home", "blocks": []}
+
+
+@pytest.mark.parametrize(
+    ("method", "params"), [("users.info", {"user": "U1"}), ("views.publish", {"user_id": "U1", "view": HOME})]
+)
+def test_a_tier_4_method_takes_a_burst_then_100_a_minute_then_429_with_retry_after(
+    fake: FakeSlackAPI, method: str, params: dict[str, Any]
+) -> None:
+    assert all(call(fake, method, **params)["ok"] for _ in range(TIER_4.burst))
+    answer = httpx.post(fake.url + method, json=params, headers={"Authorization": f"Bearer {fake.token}"})
+    refused = (answer.status_code, answer.json()["error"], answer.headers["Retry-After"])
+    assert refused == (429, "ratelimited", "1")
+    assert [c.status for c in fake.calls(method)][-2:] == [200, 429]
+    fake.advance(60 / TIER_4.per_minute)  # one more call's worth of time passes
+    assert call(fake, method, **params)["ok"]
+    assert call(fake, method, **params)["error"] == "ratelimited"
+    fake.advance(60)  # a quiet minute fills the burst again, no more
+    assert sum(call(fake, method, **params)["ok"] for _ in range(TIER_4.burst + 1)) == TIER_4.burst
+
+
+def test_each_tier_4_method_has_a_limit_of_its_own_and_others_have_none(fake: FakeSlackAPI) -> None:
+    for _ in range(TIER_4.burst):
+        call(fake, "users.info", user="U1")
+    assert call(fake, "users.info", user="U1")["error"] == "ratelimited"
+    assert call(fake, "views.publish", user_id="U1", view=HOME)["ok"]
+    assert all(call(fake, "conversations.open", users="U1")["ok"] for _ in range(2 * TIER_4.burst))
+
+
+def test_the_tiers_scale_with_a_scaled_bench() -> None:
+    with running_fake(tier_scale=60, clock=lambda: 0.0) as fake:  # a minute's calls in a second
+        fake.add_user("U1", "Kari Nordmann")
+        for _ in range(TIER_4.burst + 1):
+            call(fake, "users.info", user="U1")
+        assert fake.calls("users.info")[-1].status == 429
+        fake.advance(1.0)
+        assert all(call(fake, "users.info", user="U1")["ok"] for _ in range(TIER_4.burst))

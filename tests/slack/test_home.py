@@ -1,10 +1,12 @@
 """App Home and the subscribe buttons, end to end: the reader's next session in their own time zone,
 their subscription with a button that works from App Home and from any message, past sessions with
-slides, a refresh after every click, and a retried event handled once."""
+slides, a refresh after every click for a reader whose Home is seen (and none for others), one
+refresh for several commands, a 429 that holds nobody up, and a retried event handled once."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -18,6 +20,11 @@ from bot.commands import AddLink, GrantOrganiser
 from bot.entry.settings import BotSettings
 from bot.models import Subscription
 from handlers.slack import actions as ids
+from handlers.slack.channel import SlackChannel
+from handlers.slack.conversation import SlackConversation
+from handlers.slack.home_publisher import HomePublisher
+from handlers.slack.identity import SlackUser
+from handlers.slack.models import SlackHome
 from tests.conftest import ORGANISER
 from tests.slack.fakes.slack_bot import (
     JOHN,
@@ -80,16 +87,88 @@ def test_a_norwegian_reader_sees_oslo_time(bot: SlackBot, sessions: dict[str, in
     assert "Bli med: <https://teams.example/m/1>" in text
 
 
-def test_the_subscribe_button_in_a_message_answers_and_refreshes_home(bot: SlackBot) -> None:
+def test_a_subscribe_button_in_a_message_answers_and_refreshes_a_home_opened_before(
+    bot: SlackBot,
+) -> None:
+    bot.slack.home_opened(KARI)
+    assert [b["action_id"] for b in buttons(home_of(bot, KARI, 1))] == [ids.SUBSCRIBE]
     answer, key = bot.slack.click(ids.SUBSCRIBE, SLUG, KARI, where="message")
     assert (answer.status_code, answer.text) == (200, "")
     reply = bot.response(key)
     assert reply["response_type"] == "ephemeral" and reply["replace_original"] is False
     assert "Du er nå påmeldt Bærekraftsfredag" in reply["text"]
     assert bot.subscribers() == ["kari@kommune.no"]
-    home = home_of(bot, KARI)
+    home = home_of(bot, KARI, 2)
     assert [b["action_id"] for b in buttons(home)] == [ids.UNSUBSCRIBE, ids.DIRECT_ON]
     assert "Du er påmeldt *Bærekraftsfredag*" in "\n".join(mrkdwn_texts(home))
+
+
+def test_no_home_is_published_for_one_who_never_opened_it(bot: SlackBot) -> None:
+    _, key = bot.slack.click(ids.SUBSCRIBE, SLUG, KARI, where="message")
+    _, typed = bot.slack.command("dm på", KARI)
+    assert "påmeldt" in bot.response(key)["text"] and bot.response(typed)
+    conversation(bot).close()  # every answer and App Home still queued goes out first
+    assert bot.subscribers() == ["kari@kommune.no"]
+    assert bot.fake.calls("views.publish") == []
+
+
+def test_that_a_home_was_opened_holds_for_every_process_and_after_a_restart(bot: SlackBot) -> None:
+    bot.slack.home_opened(KARI)
+    home_of(bot, KARI, 1)
+    with bot.app.db.read() as s:
+        assert s.scalars(select(SlackHome.user_id)).all() == [KARI]
+    other = HomePublisher(
+        bot.app.db, bot.app.clock, conversation(bot).homes.api, lambda _: {}, bot.app.errors
+    )
+    assert other.seen(KARI) and not other.seen(JOHN)  # a process of its own reads it from the database
+
+
+def test_a_click_on_the_home_tab_refreshes_it_and_is_remembered(bot: SlackBot) -> None:
+    bot.slack.click(ids.SUBSCRIBE, SLUG, KARI, where="home")  # no app_home_opened seen (older than that)
+    assert ids.UNSUBSCRIBE in [b["action_id"] for b in buttons(home_of(bot, KARI, 1))]
+    _, key = bot.slack.click(ids.UNSUBSCRIBE, SLUG, KARI, where="message")
+    assert "meldt av" in bot.response(key)["text"]
+    assert ids.SUBSCRIBE in [b["action_id"] for b in buttons(home_of(bot, KARI, 2))]
+
+
+def test_commands_finishing_together_publish_the_home_once_with_the_last_state(bot: SlackBot) -> None:
+    inside, release = threading.Event(), threading.Event()
+    states: list[str] = []
+    homes = conversation(bot).homes
+
+    def view(user: SlackUser) -> dict[str, Any]:
+        states.append(user.name or "")
+        inside.set()
+        release.wait(10)
+        return {"type": "home", "blocks": []}
+
+    publisher = HomePublisher(bot.app.db, bot.app.clock, homes.api, view, bot.app.errors)
+    publisher.refresh(SlackUser(KARI, name="first"), on_home=True)
+    assert inside.wait(10)  # the first is being published...
+    for name in ("second", "third", "fourth"):  # ...while three more commands finish
+        publisher.refresh(SlackUser(KARI, name=name))
+    publisher.refresh(SlackUser(JOHN, name="john"), on_home=True)
+    release.set()
+    publisher.close()
+    assert states == ["first", "fourth", "john"]
+    assert [c.params["user_id"] for c in bot.fake.calls("views.publish")] == [KARI, KARI, JOHN]
+
+
+def test_a_429_on_the_home_holds_up_no_answer_and_the_home_follows_later(
+    bot: SlackBot, clock: ManualClock
+) -> None:
+    bot.slack.home_opened(KARI)
+    home_of(bot, KARI, 1)
+    bot.fake.rate_limit("views.publish", retry_after=30)
+    _, key = bot.slack.click(ids.SUBSCRIBE, SLUG, KARI, where="message")
+    assert "påmeldt" in bot.response(key)["text"]
+    eventually(lambda: conversation(bot).homes.budget.wait() > 0)  # the 429 holds App Home back
+    _, other = bot.slack.click(ids.SUBSCRIBE, SLUG, JOHN, where="message")
+    assert "subscribed" in bot.response(other)["text"]  # the inbox worker went on at once
+    assert len(bot.fake.homes(KARI)) == 1
+    clock.advance(timedelta(seconds=30))  # Retry-After passed: published then, in the background
+    assert ids.UNSUBSCRIBE in [b["action_id"] for b in buttons(home_of(bot, KARI, 2))]
+    assert [c.status for c in bot.fake.calls("views.publish")] == [200, 429, 200]
 
 
 def test_the_buttons_on_app_home_toggle_and_refresh_it(bot: SlackBot) -> None:
@@ -147,10 +226,12 @@ def test_a_subscriber_turns_direct_messages_on_and_off_from_app_home(bot: SlackB
 
 
 def test_dm_typed_as_a_command_refreshes_app_home(bot: SlackBot) -> None:
-    bot.slack.command("meld på", KARI)
+    bot.slack.home_opened(KARI)
     home_of(bot, KARI, 1)
+    bot.slack.command("meld på", KARI)
+    home_of(bot, KARI, 2)
     bot.slack.command("dm på", KARI)
-    assert ids.DIRECT_OFF in [b["action_id"] for b in buttons(home_of(bot, KARI, 2))]
+    assert ids.DIRECT_OFF in [b["action_id"] for b in buttons(home_of(bot, KARI, 3))]
 
 
 def test_the_next_three_sessions_are_shown(bot: SlackBot) -> None:
@@ -171,6 +252,12 @@ def test_app_home_links_to_the_web_page_and_calendar_feed(settings: BotSettings,
         text = "\n".join(mrkdwn_texts(home_of(bot, JOHN)))
     assert "<https://baerekraft.ks.no/s/baerekraftsfredag|The series' web page>" in text
     assert "<https://baerekraft.ks.no/s/baerekraftsfredag/calendar.ics|The calendar (.ics)" in text
+
+
+def conversation(bot: SlackBot) -> SlackConversation:
+    channel = bot.app.channel(SlackChannel)
+    assert channel is not None
+    return channel.conversation
 
 
 def direct_messages(bot: SlackBot) -> list[bool]:

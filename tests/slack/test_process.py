@@ -141,12 +141,15 @@ def subscribe_and_unsubscribe(running: Process) -> str:
     _, key = slack.click(ids.SUBSCRIBE, "baerekraftsfredag", JOHN)
     assert "You are now subscribed" in fake.wait_for(lambda: fake.responses(key))[0]["text"]
     _, key = slack.click(ids.UNSUBSCRIBE, "baerekraftsfredag", KARI, where="home")
-    fake.wait_for(lambda: fake.homes(KARI)[1:])  # home refreshed after the command, then the click
+    fake.wait_for(lambda: fake.homes(KARI))  # the click on her Home refreshes it (the command did not:
+    # she had not opened it)
 
     stale_body, _ = slack.command_body("meld på", KARI)
     assert slack.send(stale_body, FORM, timestamp=int(time.time()) - 600).status_code == 401
 
-    return running.stop()
+    log = running.stop()
+    assert len(fake.homes(KARI)) == 1 and fake.homes(JOHN) == []
+    return log
 
 
 def test_a_refused_bot_token_is_one_log_line_and_the_bot_keeps_running(

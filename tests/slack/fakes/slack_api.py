@@ -23,7 +23,7 @@ import random
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +39,7 @@ from tests.slack.fakes.slack_methods import (
     view_answered,
 )
 from tests.slack.fakes.slack_scopes import PRIVATE, PUBLIC, manifest_bot_scopes
+from tests.slack.fakes.slack_tiers import METHOD_TIERS, MethodLimits, Tier
 
 T = TypeVar("T")
 BOT_TOKEN = "xoxb-fake-bot-token"
@@ -84,12 +85,23 @@ FLAKY = (Fault(status=429, retry_after=2), Fault(status=500), Fault(status=500, 
 
 
 class FakeSlackAPI:
-    def __init__(self, token: str = BOT_TOKEN, scopes: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        token: str = BOT_TOKEN,
+        scopes: Iterable[str] | None = None,
+        *,
+        tiers: Mapping[str, Tier] = METHOD_TIERS,
+        tier_scale: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.token: str | None = token  # the bot token it accepts; anything else is invalid_auth
         self.socket_url: str | None = None  # answer of apps.connections.open (see slack_socket.py)
         # The bot token's scopes: by default what handlers/slack/manifest.yml asks for.
-        self.workspace = Workspace(frozenset(scopes) if scopes is not None else manifest_bot_scopes())
+        self.workspace = Workspace(
+            frozenset(scopes) if scopes is not None else manifest_bot_scopes(), clock=clock
+        )
         self.revoked: str | None = None  # the error every call with the token meets (revoke_token)
+        self.limits = MethodLimits(tiers, tier_scale)  # per-method rate limits (Slack's tiers)
         self._calls: list[Call] = []
         self.connections = 0  # TCP connections accepted (a kept-alive client opens one)
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -375,6 +387,9 @@ class FakeSlackAPI:
         with self._changed:
             if self.revoked:
                 return Answer(200, {"ok": False, "error": self.revoked})
+            limited = self.limits.over(method, self.workspace.now())
+            if limited is not None:
+                return Answer(429, {"ok": False, "error": "ratelimited"}, limited)
             needed = needed_scope(self.workspace, method, params)
             body = missing_scope(self.workspace, needed) if needed else handler(self.workspace, params)
         if body.get("error") == "ratelimited":  # pacing exceeded

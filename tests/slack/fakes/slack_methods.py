@@ -81,14 +81,15 @@ class Workspace:
     triggers: dict[str, float] = field(default_factory=dict)  # trigger id → when the user acted
     exchanged: set[str] = field(default_factory=set)  # trigger ids already used to open a view
     external: dict[str, str] = field(default_factory=dict)  # a view's external_id → its id
-    skew: float = 0.0  # seconds Slack's clock is ahead of time.monotonic() (`FakeSlackAPI.advance`)
+    skew: float = 0.0  # seconds Slack's clock is ahead of `clock` (`FakeSlackAPI.advance`)
+    clock: Callable[[], float] = time.monotonic  # a test may stop it: then only `advance` moves time
     archived: set[str] = field(default_factory=set)  # channels archived: no posts
     ts: int = 1_767_000_000
     hashes: int = 0
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def now(self) -> float:
-        return time.monotonic() + self.skew
+        return self.clock() + self.skew
 
     def next_ts(self) -> str:
         self.ts += 1
