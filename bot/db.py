@@ -19,6 +19,10 @@ SQLITE_BEGIN = "sqlite_begin"
 SQLITE_BUSY_SECONDS = 30  # how long a writer waits for SQLite's lock before "database is locked"
 # A pooled server connection unused this long is pinged before it is handed out (see `_ping_when_idle`).
 IDLE_PING_SECONDS = 10.0
+# Each pooled connection keeps its own page cache (SQLite's default: up to 2 MiB). The pages are in
+# the operating system's file cache anyway, and every write by another connection or process makes
+# the cached ones stale: a small cache each costs little time and saves megabytes per process.
+SQLITE_CACHE_KIB = 512
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -57,6 +61,7 @@ def make_engine(url: str, *, idle_ping_seconds: float = IDLE_PING_SECONDS, **kwa
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+            cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.close()
             # SQLAlchemy begins transactions itself (below), not the sqlite3 module.
             dbapi_conn.isolation_level = None

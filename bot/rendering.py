@@ -16,46 +16,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, get_day_names, get_month_names
 from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from bot.date_formats import format_moment, month_name, weekday_name
 from bot.dispatch import Reply
 from bot.languages import name_of
 from bot.settings import LANGUAGES
 from templates import ROOT as TEMPLATES_DIR
 
 FORMATS = ("text", "mrkdwn", "html")
-
-# Babel patterns per language: `when` a moment, `date` its day, `day` the day without the year (for a
-# second mention in the same text), `short` for a notification line.
-PATTERNS = {
-    "nb": {
-        "when": "EEEE d. MMMM y 'kl.' HH:mm",
-        "date": "EEEE d. MMMM y",
-        "day": "EEEE d. MMMM",
-        "short": "d.M.y HH:mm",
-    },
-    "en": {
-        "when": "EEEE d MMMM y 'at' HH:mm",
-        "date": "EEEE d MMMM y",
-        "day": "EEEE d MMMM",
-        "short": "d/M/y HH:mm",
-    },
-    "da": {
-        "when": "EEEE 'den' d. MMMM y 'kl.' HH:mm",
-        "date": "EEEE 'den' d. MMMM y",
-        "day": "EEEE 'den' d. MMMM",
-        "short": "d.M.y HH:mm",
-    },
-    "nn": {
-        "when": "EEEE d. MMMM y 'kl.' HH:mm",
-        "date": "EEEE d. MMMM y",
-        "day": "EEEE d. MMMM",
-        "short": "d.M.y HH:mm",
-    },
-}
 
 
 def escape_mrkdwn(value: str) -> str:
@@ -93,21 +64,21 @@ def _format(ctx: Context, value: datetime | None, kind: str = "when") -> str:
 @lru_cache(maxsize=1024)
 def _formatted(value: datetime, kind: str, language: str, timezone: str) -> str:
     """A moment as a reader sees it. Kept per process: replies name the same few sessions again and
-    again, and Babel's formatting was a third of rendering one."""
+    again, and formatting was a third of rendering one (with Babel)."""
     local = value.astimezone(ZoneInfo(timezone))
     if kind == "time":
         return local.strftime("%H:%M")
-    return str(format_datetime(local, PATTERNS[language][kind], locale=language))
+    return format_moment(local, language, kind)
 
 
 @pass_context
 def _weekday(ctx: Context, index: int) -> str:
-    return str(get_day_names("wide", locale=ctx["_language"])[index])
+    return weekday_name(ctx["_language"], index)
 
 
 @pass_context
 def _month(ctx: Context, number: int) -> str:
-    return str(get_month_names("wide", locale=ctx["_language"])[number])
+    return month_name(ctx["_language"], number)
 
 
 @pass_context
