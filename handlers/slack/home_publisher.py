@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import Clock
@@ -41,6 +41,8 @@ _REMEMBER = {
     "postgresql": postgresql.insert(HOME).on_conflict_do_nothing(index_elements=["user_id"]),
     "sqlite": sqlite.insert(HOME).on_conflict_do_nothing(index_elements=["user_id"]),
 }
+# Asked after nearly every command: built once, run on a plain connection (no ORM session).
+_SEEN = select(HOME.c.user_id).where(HOME.c.user_id == bindparam("user"))
 
 
 class HomePublisher:
@@ -80,8 +82,8 @@ class HomePublisher:
     def seen(self, user_id: str) -> bool:
         if user_id in self._known:
             return True
-        with self.db.read() as s:
-            found = s.scalar(select(HOME.c.user_id).where(HOME.c.user_id == user_id)) is not None
+        with self.db.engine.connect() as conn:
+            found = conn.execute(_SEEN, {"user": user_id}).first() is not None
         if found:
             self._known.add(user_id)
         return found
