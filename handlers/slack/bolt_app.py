@@ -159,9 +159,11 @@ def a_slack_body(body: bytes, content_type: str) -> bool:
     except (UnicodeDecodeError, ValueError, RecursionError):
         return False
     fields = text.split("&") if text else []
-    if not fields or any("=" not in field for field in fields):
+    if not fields or not all("=" in field for field in fields):
         return False
-    names = {unquote_plus(field.partition("=")[0]) for field in fields}
+    names = {field[: field.index("=")] for field in fields}
+    if any("%" in name or "+" in name for name in names):  # Slack's own names need no decoding
+        names = {unquote_plus(name) for name in names}
     if "payload" not in names:
         return "command" in names or "ssl_check" in names
     payload = parse_qs(text, keep_blank_values=True)["payload"]

@@ -81,6 +81,8 @@ def _utf8(body: bytes) -> bool:
     [
         (b"command=%2Fbaerekraft&text=meld+p%C3%A5", True),
         (b"ssl_check=1&token=x", True),
+        (b"%63ommand=%2Fbaerekraft&text=x", True),  # a name percent-encoded reads as decoded
+        (b"pay+load=%7B%7D", False),
         (b"payload=%7B%22type%22%3A%22block_actions%22%7D", True),
         (b"command=%2Fbaerekraft&&text=x", False),  # an empty field
         (b"command=%2Fbaerekraft&text", False),  # a field without a value
