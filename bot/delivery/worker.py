@@ -52,7 +52,8 @@ class Worker:
     never waits for a batch to drain.
 
     A row sent is recorded with the worker's next transaction (the next row's start, the next claim,
-    or at the latest when `run_once` ends), not in a commit of its own: until then it stays in flight,
+    before a long wait for a slot, at the latest when `run_once` ends), not in a commit of its own:
+    until then it stays in flight,
     its lease renewed, so a crash leaves it in doubt, looked up on the platform before any resend."""
 
     def __init__(
@@ -170,6 +171,8 @@ class Worker:
             with self._recording(when_due=True) as marks, self.db.transaction() as s:
                 self.outbox.sent_in(s, marks)
                 slot = pacing.reserve(s, paces, self.clock.now())
+            if slot - self.clock.now() > SHORT_WAIT:
+                self.record_sent()  # not left in flight through a long wait
             self.clock.sleep(max((slot - self.clock.now()).total_seconds(), 0.0))
             if alone:
                 self._outcome(*group[0], paces)
@@ -299,6 +302,7 @@ class Worker:
         if soon:
             self.clock.sleep((slot - self.clock.now()).total_seconds())
         else:
+            self.record_sent()  # not left in flight through a long wait
             if not self._wait_until(slot):  # stopping: the row goes back to the others, unsent
                 self._let_go([item.id])
                 return None
