@@ -53,8 +53,8 @@ class Worker:
 
     A row sent is recorded with the worker's next transaction (the next row's start, the next claim,
     before a long wait for a slot, at the latest when `run_once` ends), not in a commit of its own:
-    until then it stays in flight,
-    its lease renewed, so a crash leaves it in doubt, looked up on the platform before any resend."""
+    until then it stays in flight, its lease renewed, so a crash leaves it in doubt, looked up on the
+    platform before any resend."""
 
     def __init__(
         self,
