@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, pass_context
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    meta,
+    pass_context,
+)
 from jinja2.runtime import Context
 from markupsafe import Markup
 
@@ -180,6 +188,23 @@ class Renderer:
                 known = False
             self._exists[full] = known
         return known
+
+    def reads(self, name: str, variable: str, *, language: str) -> bool:
+        """Whether `templates/<language>/<name>`, or a template it imports or includes, reads
+        `variable` from its data (a template named at run time counts as reading everything)."""
+        if language not in LANGUAGES:
+            language = LANGUAGES[0]
+        env, seen, todo = self._envs["text"], set[str](), [f"{language}/{name}"]
+        while todo:
+            if (full := todo.pop()) in seen:
+                continue
+            seen.add(full)
+            tree = env.parse(self.loader.get_source(env, full)[0])
+            others = list(meta.find_referenced_templates(tree))
+            if variable in meta.find_undeclared_variables(tree) or None in others:
+                return True
+            todo += [other for other in others if other is not None]
+        return False
 
     def reply(self, reply: Reply, fmt: str = "text") -> str:
         return self.render(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -81,6 +82,16 @@ class Claimed:
 
 
 @dataclass(frozen=True)
+class SentMark:
+    """A row the platform took: when, its reference there, and how it was sent (a note, or None)."""
+
+    delivery_id: int
+    at: datetime
+    ref: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class FanoutPart:
     """What a fan-out's rows share and cannot change while they go out."""
 
@@ -98,9 +109,12 @@ class Outbox:
         self._fanouts: dict[int, FanoutPart] = {}
         self._fanouts_lock = threading.Lock()
 
-    def claim(self, channel: str, worker: str, now: datetime, limit: int) -> list[Claimed]:
+    def claim(
+        self, channel: str, worker: str, now: datetime, limit: int, *, sent: Sequence[SentMark] = ()
+    ) -> list[Claimed]:
         """Take up to `limit` due rows for `channel`, in order; other processes skip the locked ones.
-        A held channel or target gives none but its probe, one row when the probe is due."""
+        A held channel or target gives none but its probe, one row when the probe is due. `sent`:
+        rows the worker sent since its last transaction, recorded in this one (see `sent_in`)."""
         waiting = (
             D.c.channel == channel,
             D.c.state == P,
@@ -110,6 +124,7 @@ class Outbox:
         values = {"state": C, "claimed_by": worker, "lease_until": now + self.lease, "updated_at": now}
         taken: list[Claimed] = []
         with self.db.transaction() as s:
+            self.sent_in(s, sent)
             for hold in holds.due_for_probe(s, channel, now):
                 probe = DELIVERIES.claim(
                     s,
@@ -194,9 +209,26 @@ class Outbox:
         """Sent; `note` (how it was sent, e.g. again without a check) is kept as the row's last
         word and in its audit row."""
         with self.db.transaction() as s:
-            statement = _SENT if note is None else _SENT.values(last_error=note[:500])
-            done = s.execute(statement, {"delivery": delivery_id, "ref": ref, "now": now}).first()
-            self._audit(s, now, DeliveryState.SENT, delivery_id, done, note)
+            self.sent_in(s, [SentMark(delivery_id, now, ref, note)])
+
+    def sent_in(self, s: Session, marks: Sequence[SentMark]) -> None:
+        """`sent` for many rows in the caller's transaction: one UPDATE run for all (executemany), one
+        read of what their audit rows need, and their audit rows in one INSERT. A worker records the
+        rows it sent with its next transaction, instead of a commit of their own each (on SQLite a
+        commit is a disk flush under the one write lock: two a message held a fan-out below 50/s)."""
+        if not marks:
+            return
+        s.execute(
+            _SENT,
+            [
+                {"delivery": m.delivery_id, "ref": m.ref, "now": m.at, "sent_note": _note(m.note)}
+                for m in marks
+            ],
+        )
+        ended = {row.id: row for row in s.execute(_ENDED_ROWS, {"ids": [m.delivery_id for m in marks]})}
+        self._audit_all(
+            s, DeliveryState.SENT, [(m.at, m.delivery_id, ended.get(m.delivery_id), m.note) for m in marks]
+        )
 
     def throttled(
         self, delivery_id: int, now: datetime, until: datetime, error: str, *, in_doubt: bool = False
@@ -277,21 +309,34 @@ class Outbox:
         error: str | None = None,
     ) -> None:
         """The audit row of a row's last state change."""
-        if done is None:  # no such row
-            return
-        fanout = self._fanout(s, done.fanout_id)
-        details: dict[str, object] = {"kind": fanout.kind, "target": done.target, "attempts": done.attempts}
-        if error is not None:
-            details["reason"] = error[:200]
-        audit.record_for_system(
-            s,
-            ENGINE,
-            now,
-            f"delivery.{state.value}",
-            series_id=fanout.series_id,
-            subject=("delivery", delivery_id),
-            **details,
-        )
+        self._audit_all(s, state, [(now, delivery_id, done, error)])
+
+    def _audit_all(
+        self,
+        s: Session,
+        state: DeliveryState,
+        changes: Sequence[tuple[datetime, int, AnyRow | None, str | None]],
+    ) -> None:
+        """The audit rows of rows' last state changes (when, which, its row as it ended, why), as one
+        INSERT; a row gone meanwhile (erased with its person) has none."""
+        entries: list[audit.SystemEntry] = []
+        for at, delivery_id, done, error in changes:
+            if done is None:
+                continue
+            fanout = self._fanout(s, done.fanout_id)
+            details: dict[str, object] = {
+                "kind": fanout.kind,
+                "target": done.target,
+                "attempts": done.attempts,
+            }
+            if error is not None:
+                details["reason"] = error[:200]
+            entries.append(
+                audit.SystemEntry(
+                    at, f"delivery.{state.value}", fanout.series_id, ("delivery", delivery_id), details
+                )
+            )
+        audit.record_all_for_system(s, ENGINE, entries)
 
     def _fanout(self, s: Session, fanout_id: int) -> FanoutPart:
         found = self._fanouts.get(fanout_id)
@@ -335,6 +380,10 @@ def _again(
     if in_doubt:
         values["in_doubt"] = True
     s.execute(update(D).where(D.c.id == delivery_id).values(**values))
+
+
+def _note(note: str | None) -> str | None:
+    return None if note is None else note[:500]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -413,6 +462,7 @@ _FIRST_REF = select(D.c.external_ref).where(
     D.c.key == bindparam("key"), D.c.state == DeliveryState.SENT.value
 )
 _ENDED = (D.c.fanout_id, D.c.target, D.c.attempts)  # what the audit row of a last state change needs
+# Run for many rows at once (executemany): no RETURNING; _ENDED_ROWS reads what the audit needs.
 _SENT = (
     update(D)
     .where(D.c.id == bindparam("delivery"))
@@ -424,9 +474,11 @@ _SENT = (
         updated_at=bindparam("now"),
         claimed_by=None,
         lease_until=None,
+        # A note (how it was sent) is the row's last word; without one the last error stays.
+        last_error=func.coalesce(bindparam("sent_note", type_=D.c.last_error.type), D.c.last_error),
     )
-    .returning(*_ENDED)
 )
+_ENDED_ROWS = select(D.c.id, *_ENDED).where(D.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def skip_reason(fanout: FanoutPart, row: AnyRow, now: datetime) -> str | None:

@@ -51,6 +51,9 @@ LOOKAHEAD = timedelta(hours=24)
 LATE_WARNING = timedelta(minutes=5)
 LEAD_CACHE = timedelta(minutes=5)
 ROWS_PER_INSERT = 500
+# A fan-out is expanded this long before its first send is due (its rows due then, not earlier):
+# writing 12,000 rows takes a second or more, which otherwise delayed the first send by as much.
+EXPAND_AHEAD = timedelta(seconds=5)
 
 # What an estimate or a check was made from: the series' subscribers (stamp) and the channels.
 Basis = tuple[AudienceStamp, tuple[str, ...]]
@@ -137,7 +140,7 @@ class Planner:
             for plan in snap.plans():
                 # A rate-limited fan-out starts its lead time before the due moment.
                 lead = self._leads.get(plan.key)
-                start = plan.due_at - (lead.duration if lead else timedelta(0))
+                start = plan.due_at - (lead.duration if lead else timedelta(0)) - EXPAND_AHEAD
                 if plan.key not in snap.facts.existing and start > now:
                     soonest = start if soonest is None else min(soonest, start)
         return soonest
@@ -202,7 +205,7 @@ class Planner:
                 continue
             expansion = self._expansion(s, plan, series, p)
             lead = max(expansion.lead.values(), default=timedelta(0))
-            if plan.due_at - lead > now:
+            if plan.due_at - lead > now + EXPAND_AHEAD:
                 continue  # not yet: a rate-limited channel starts `lead` before the due time
             fanout = record_fanout(s, session, plan, FanoutState.EXPANDED, now)
             self.insert_deliveries(s, fanout, plan, expansion, now)
@@ -229,7 +232,7 @@ class Planner:
                 duration = max(self._expansion(s, plan, series, p).lead.values(), default=timedelta(0))
             cached = Lead(p.now, duration, basis)
             self._leads[plan.key] = cached
-        return plan.due_at - cached.duration <= p.now
+        return plan.due_at - cached.duration <= p.now + EXPAND_AHEAD
 
     def _expansion(self, s: Session, plan: Planned, series: Series, p: Pass) -> Expansion:
         """`expand_targets` to the pass's subscribers, once per message and pass."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
@@ -26,7 +27,7 @@ from bot.delivery.channels import (
 )
 from bot.delivery.events import NoEvents, SendEvents
 from bot.delivery.outages import Outages
-from bot.delivery.outbox import Claimed, Outbox
+from bot.delivery.outbox import Claimed, Outbox, SentMark
 from bot.error_policy import ErrorPolicy, describe
 from bot.memory import release_free_memory
 
@@ -38,13 +39,22 @@ TRIM_AFTER = 1000  # rows sent before an idle worker gives freed memory back (a 
 # has at least the other two thirds to run, whatever the worker waits for.
 RENEW_AFTER = 1 / 3
 SHORT_WAIT = timedelta(milliseconds=200)  # a wait for the send slot this short is taken in flight
+# Rows sent are recorded with the next claim; a row's start records them too once this many are
+# waiting, or the first of them waited this long (a slow pace claims seldom).
+RECORD_BATCH = 10
+RECORD_WITHIN = timedelta(seconds=1)
 
 
 class Worker:
     """Sends what it claims, a batch at a time. With `in_flight` > 1 (a platform whose round trips are
     slower than its pace) that many rows go out at once, threads sharing the database's pace, and the
     next batch is claimed while the last rows of the current one are still under way, so the pace
-    never waits for a batch to drain."""
+    never waits for a batch to drain.
+
+    A row sent is recorded with the worker's next transaction (the next row's start, the next claim,
+    before a long wait for a slot, at the latest when `run_once` ends), not in a commit of its own:
+    until then it stays in flight, its lease renewed, so a crash leaves it in doubt, looked up on the
+    platform before any resend."""
 
     def __init__(
         self,
@@ -70,27 +80,60 @@ class Worker:
         self._pool = ThreadPoolExecutor(in_flight, f"send-{self.name}") if in_flight > 1 else None
         self._lock = threading.Lock()  # guards the two below; one renewal at a time
         self._held: list[int] = []  # claimed by this worker, not yet begun
-        self._sending: set[int] = set()  # being sent by this worker right now
+        self._sending: set[int] = set()  # being sent by this worker right now, or sent and not recorded
+        self._unrecorded: dict[int, SentMark] = {}  # sent, to be recorded with the next transaction
         self._renewed_at: datetime | None = None
         self._recovered_at: datetime | None = None
 
     def run_once(self) -> int:
-        """Send what is due now; returns how many rows were taken."""
+        """Send what is due now and record it; returns how many rows were taken."""
         now = self.clock.now()
         self._recover(now)
         claimed = self._claim(now)
-        if self.bulk is not None:
-            self._take_bulk(self.bulk, claimed)
-            return len(claimed)
-        if self._pool is None:
-            for number, item in enumerate(claimed):
-                try:
-                    self._take(item)
-                except BaseException:
-                    self._let_go([rest.id for rest in claimed[number + 1 :]])  # not begun: for others
-                    raise
-            return len(claimed)
-        return self._run_in_flight(claimed)
+        try:
+            if self.bulk is not None:
+                self._take_bulk(self.bulk, claimed)
+                return len(claimed)
+            if self._pool is None:
+                for number, item in enumerate(claimed):
+                    try:
+                        self._take(item)
+                    except BaseException:
+                        self._let_go([rest.id for rest in claimed[number + 1 :]])  # not begun: for others
+                        raise
+                return len(claimed)
+            return self._run_in_flight(claimed)
+        finally:
+            self.record_sent()
+
+    def record_sent(self) -> None:
+        """Record the rows sent since the worker's last transaction, if any, in a transaction now."""
+        with self._recording() as marks:
+            if marks:
+                with self.db.transaction() as s:
+                    self.outbox.sent_in(s, marks)
+
+    @contextmanager
+    def _recording(self, *, when_due: bool = False) -> Iterator[list[SentMark]]:
+        """The rows sent and not yet recorded, for the caller's transaction to record (`when_due`:
+        none unless RECORD_BATCH wait or the first waited RECORD_WITHIN): taken out of the worker's
+        hands if the block ends well, put back (and renewed again) if it fails."""
+        with self._lock:
+            marks = list(self._unrecorded.values())
+            early = when_due and marks and len(marks) < RECORD_BATCH
+            if early and self.clock.now() - min(m.at for m in marks) < RECORD_WITHIN:
+                marks = []
+            for mark in marks:
+                del self._unrecorded[mark.delivery_id]
+        try:
+            yield marks
+        except BaseException:
+            with self._lock:
+                self._unrecorded = {m.delivery_id: m for m in marks} | self._unrecorded
+                self._sending.update(m.delivery_id for m in marks)
+            raise
+        with self._lock:
+            self._sending.difference_update(m.delivery_id for m in marks)
 
     def _take_bulk(self, sender: BulkSender, claimed: list[Claimed]) -> None:
         """Rows with the same message go out in one call per `bulk_most`; a probe, a row in doubt
@@ -125,8 +168,11 @@ class Worker:
         try:
             alone = len(group) == 1
             paces = sender.pacing(group[0][0].target) if alone else sender.bulk_pacing()
-            with self.db.transaction() as s:
+            with self._recording(when_due=True) as marks, self.db.transaction() as s:
+                self.outbox.sent_in(s, marks)
                 slot = pacing.reserve(s, paces, self.clock.now())
+            if slot - self.clock.now() > SHORT_WAIT:
+                self.record_sent()  # not left in flight through a long wait
             self.clock.sleep(max((slot - self.clock.now()).total_seconds(), 0.0))
             if alone:
                 self._outcome(*group[0], paces)
@@ -140,10 +186,13 @@ class Worker:
                 self._outcome(item, message, paces, attempt=_replay(failure))
         finally:
             with self._lock:
-                self._sending.difference_update(item.id for item, _ in group)
+                self._sending.difference_update(
+                    item.id for item, _ in group if item.id not in self._unrecorded
+                )
 
     def _claim(self, now: datetime) -> list[Claimed]:
-        claimed = self.outbox.claim(self.sender.channel, self.name, now, self.batch)
+        with self._recording() as sent:
+            claimed = self.outbox.claim(self.sender.channel, self.name, now, self.batch, sent=sent)
         with self._lock:
             if not self._held:  # the rows held before, if any, keep their renewal schedule
                 self._renewed_at = now
@@ -197,6 +246,8 @@ class Worker:
                 self.wake.clear()
                 continue
             self.stopping.wait(IDLE_POLL)  # a database hiccup must not end the worker: again shortly
+        with self.errors.guard(f"delivery worker {self.sender.channel}"):
+            self.record_sent()  # what a failed recording left (otherwise it comes back in doubt)
 
     def _idle_wait(self) -> float:
         due = self.outbox.next_due(self.sender.channel)
@@ -231,7 +282,8 @@ class Worker:
             self._outcome(item, message, paces)
         finally:
             with self._lock:
-                self._sending.discard(item.id)
+                if item.id not in self._unrecorded:  # a row sent stays in flight until recorded
+                    self._sending.discard(item.id)
 
     def _begin(self, item: Claimed, paces: list[Pace]) -> OutgoingMessage | None:
         """Book the row's pacing slot and mark it in flight; None when it goes back unsent.
@@ -241,7 +293,8 @@ class Worker:
         moment leaves the row in doubt, checked with the platform before it is sent again. A longer
         wait comes first, so a crash while waiting loses nothing."""
         self._keep_claim()
-        with self.db.transaction() as s:
+        with self._recording(when_due=True) as sent, self.db.transaction() as s:
+            self.outbox.sent_in(s, sent)
             now = self.clock.now()
             slot = pacing.reserve(s, paces, now)
             soon = slot - now <= SHORT_WAIT
@@ -249,6 +302,7 @@ class Worker:
         if soon:
             self.clock.sleep((slot - self.clock.now()).total_seconds())
         else:
+            self.record_sent()  # not left in flight through a long wait
             if not self._wait_until(slot):  # stopping: the row goes back to the others, unsent
                 self._let_go([item.id])
                 return None
@@ -323,14 +377,23 @@ class Worker:
             self.outbox.transient(delivery_id, self.clock.now(), describe(exc), in_doubt=True)
         else:
             outcome = events.SENT
-            self.outbox.sent(delivery_id, self.clock.now(), ref, note=note)
-            self._got_through(item)
+            self._sent(item, SentMark(delivery_id, self.clock.now(), ref, note))
         finally:
             self.report.attempted(self.sender.channel, outcome, took)
 
     def _fields(self, delivery_id: int) -> dict[str, object]:
         """The fields of a log line about one delivery (LOG_FORMAT=json)."""
         return {"delivery": delivery_id, "channel": self.sender.channel}
+
+    def _sent(self, item: Claimed, mark: SentMark) -> None:
+        """A row sent: recorded with the worker's next transaction; a probe's at once, as its answer
+        ends what holds the channel."""
+        if item.probe:
+            self.outbox.sent(mark.delivery_id, mark.at, mark.ref, note=mark.note)
+            self._got_through(item)
+            return
+        with self._lock:
+            self._unrecorded[mark.delivery_id] = mark
 
     def _got_through(self, item: Claimed) -> None:
         """A probe answered about itself: what held its channel (or target) is over."""

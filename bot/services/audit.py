@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -103,6 +104,17 @@ def series_log(ctx: Ctx, series_id: int, *, limit: int, offset: int = 0) -> list
     ]
 
 
+@dataclass(frozen=True)
+class SystemEntry:
+    """One audit row of `record_all_for_system`: when, what, which series and subject, details."""
+
+    at: datetime
+    action: str
+    series_id: int | None
+    subject: tuple[str, int]
+    details: dict[str, Any]
+
+
 def record_for_system(
     s: Session,
     actor: Actor,
@@ -128,4 +140,27 @@ def record_for_system(
             "subject_id": subject[1],
             "details": details,
         },
+    )
+
+
+def record_all_for_system(s: Session, actor: Actor, entries: Sequence[SystemEntry]) -> None:
+    """`record_for_system` for many rows at once, as one INSERT (a worker recording what it sent)."""
+    if not entries:
+        return
+    s.execute(
+        _INSERT,
+        [
+            {
+                "at": e.at,
+                "channel": actor.platform,
+                "actor_person_id": None,
+                "actor_label": actor.label,
+                "action": e.action,
+                "series_id": e.series_id,
+                "subject_type": e.subject[0],
+                "subject_id": e.subject[1],
+                "details": e.details,
+            }
+            for e in entries
+        ],
     )

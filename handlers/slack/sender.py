@@ -42,7 +42,7 @@ from bot.delivery.channels import (
     TransientError,
     Unverifiable,
 )
-from bot.delivery.messages import render
+from bot.delivery.messages import SameForAll, render
 from bot.rendering import Renderer, escape_mrkdwn
 from bot.views import SeriesView
 from handlers.slack.labels import Labels
@@ -113,6 +113,7 @@ class SlackSender:
         self.client, self.settings, self.renderer = client, settings, renderer
         self.sleep = sleep  # the clock's: waits out a 429 between the posts of one long message
         self.labels = Labels(renderer)
+        self.same_for_all = SameForAll(renderer)
         self.interval = timedelta(seconds=1 / settings.rate_per_second)
         self.workspace_interval = timedelta(seconds=60 / settings.workspace_rate_per_minute)
         self.in_flight = settings.sends_in_flight
@@ -262,7 +263,14 @@ class SlackSender:
         return _with_key(channel, history.get("messages", []), key)
 
     def _post(self, message: OutgoingMessage) -> tuple[dict[str, Any], tuple[SlackMessage, ...]]:
-        """chat.postMessage's arguments for the message, and the further posts for its thread."""
+        """chat.postMessage's arguments for the message, and the further posts for its thread;
+        rendered once for all who read the same (a fan-out's direct messages in one language)."""
+        kwargs, thread = self.same_for_all.get(
+            message, message.recipient is not None, lambda: self._render(message)
+        )
+        return dict(kwargs), thread
+
+    def _render(self, message: OutgoingMessage) -> tuple[dict[str, Any], tuple[SlackMessage, ...]]:
         body = render(self.renderer, message, fmt="mrkdwn")
         if message.session is not None and message.kind in POST_KINDS:
             post = session_post(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.delivery import kinds
-from bot.delivery.channels import OutgoingMessage
-from bot.delivery.messages import render
+from bot.delivery.channels import OutgoingMessage, Recipient
+from bot.delivery.messages import SameForAll, render
 from bot.rendering import TEMPLATES_DIR, Renderer
 from bot.settings import LANGUAGES
 from bot.views import LinkView, SeriesView, SessionView, recordings_first
@@ -166,3 +166,41 @@ def test_mrkdwn_and_html_escape_user_text(kind: str) -> None:
     assert "<!channel>" not in mrkdwn and "&lt;!channel&gt; &amp;" in mrkdwn
     html = render(Renderer(), _message(kind, "nb"), fmt="html").body
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def _to(person_id: int, language: str = "nb") -> OutgoingMessage:
+    recipient = Recipient(person_id, language, name=f"Person {person_id}")
+    message = _message(kinds.REMINDER, language)
+    return replace(message, delivery_id=person_id, target=f"U{person_id}", recipient=recipient)
+
+
+def test_a_message_that_reads_the_same_to_all_is_rendered_once_per_language() -> None:
+    same = SameForAll(Renderer())
+    made: list[str] = []
+
+    def make(message: OutgoingMessage) -> str:
+        made.append(message.language)
+        return render(same.renderer, message).body
+
+    texts = [
+        same.get(m, "dm", lambda m=m: make(m)) for m in [_to(i, "nb" if i % 3 else "en") for i in range(9)]
+    ]
+    assert sorted(made) == ["en", "nb"] and len(set(texts)) == 2
+    moved = replace(_to(1), session=replace(SESSION, title="Flyttet"))  # read fresh: another text
+    assert "Flyttet" in same.get(moved, "dm", lambda: make(moved)) and len(made) == 3
+    assert same.get(_to(2), "post", lambda: make(_to(2))) and len(made) == 4  # what else it depends on
+
+
+def test_a_message_whose_templates_read_the_recipient_is_rendered_for_each(tmp_path: Path) -> None:
+    folder = tmp_path / "nb" / "messages"
+    folder.mkdir(parents=True)
+    (tmp_path / "nb" / "_hei.txt").write_text("{% macro hei() %}Hei {{ recipient.name }}{% endmacro %}")
+    (folder / "reminder.subject.txt").write_text("Påminnelse")
+    (folder / "reminder.txt").write_text('{% from "nb/_hei.txt" import hei with context %}{{ hei() }}!')
+    (folder / "invitation.subject.txt").write_text("Invitasjon")
+    (folder / "invitation.txt").write_text("{{ session.title }}")
+    same = SameForAll(Renderer(tmp_path))
+    assert same.renderer.reads("messages/reminder.txt", "recipient", language="nb")
+    assert not same.renderer.reads("messages/invitation.txt", "recipient", language="nb")
+    texts = [same.get(_to(i), "dm", lambda i=i: render(same.renderer, _to(i)).body) for i in (1, 2)]
+    assert texts == ["Hei Person 1!", "Hei Person 2!"]

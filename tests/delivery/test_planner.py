@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 from bot.clock import ManualClock
+from bot.delivery.planner import EXPAND_AHEAD
 from bot.entry.composition import App
 from bot.models import Delivery
 from tests.conftest import ORGANISER, person
@@ -55,21 +56,25 @@ def test_the_lead_estimate_is_the_full_fanouts_and_follows_those_who_join(
     app.delivery.plan()  # the invitation
     clock.set(datetime(2026, 3, 9, 12, 0, tzinfo=UTC))
     app.delivery.plan()  # the 1-day reminder; the 1-hour one is estimated: 30 sends, 2 s apart
-    assert planner.next_due(clock.now()) == ONE_HOUR_REMINDER - timedelta(seconds=29 * 2)
+    # Woken to expand it EXPAND_AHEAD before its first send, so the rows are there when it is due.
+    assert planner.next_due(clock.now()) == ONE_HOUR_REMINDER - timedelta(seconds=29 * 2) - EXPAND_AHEAD
     clock.advance(timedelta(minutes=6))  # the estimate is renewed: nobody came, it stands
     app.delivery.plan()
-    assert planner.next_due(clock.now()) == ONE_HOUR_REMINDER - timedelta(seconds=29 * 2)
+    assert planner.next_due(clock.now()) == ONE_HOUR_REMINDER - timedelta(seconds=29 * 2) - EXPAND_AHEAD
 
     _join(say, range(30, 45))
     clock.advance(timedelta(minutes=6))
     app.delivery.plan()  # 15 more: made afresh
-    assert planner.next_due(clock.now()) == ONE_HOUR_REMINDER - timedelta(seconds=44 * 2)
-    clock.set(ONE_HOUR_REMINDER - timedelta(seconds=44 * 2))
+    assert planner.next_due(clock.now()) == ONE_HOUR_REMINDER - timedelta(seconds=44 * 2) - EXPAND_AHEAD
+    clock.set(ONE_HOUR_REMINDER - timedelta(seconds=44 * 2) - EXPAND_AHEAD - timedelta(seconds=1))
+    report = app.delivery.plan()
+    assert report is not None and report.expanded == []  # not yet
+    clock.advance(timedelta(seconds=1))
     report = app.delivery.plan()
     assert report is not None and report.expanded == ["s1:reminder:1h:2026-03-10T08:00:00+00:00"]
     with app.db.read() as s:
         first = s.scalar(select(func.min(Delivery.due_at)).where(Delivery.key.like("%:1h:%")))
-    assert first == ONE_HOUR_REMINDER - timedelta(seconds=88)
+    assert first == ONE_HOUR_REMINDER - timedelta(seconds=88)  # due at its start, not before
 
 
 def test_every_late_joiner_gets_the_invitation_also_when_another_leaves(

@@ -9,15 +9,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from bot.clock import ManualClock, SystemClock
 from bot.delivery import pacing
 from bot.delivery.channels import OutgoingMessage, Pace, RetryLater
+from bot.delivery.outbox import SentMark
 from bot.entry.composition import App, build
 from bot.entry.settings import BotSettings
-from bot.models import Delivery
+from bot.models import AuditEvent, Delivery
 from bot.parser import parse
 from tests.conftest import NOW, ORGANISER, person
 from tests.delivery.helpers import delivery_states, simulate
@@ -314,3 +315,84 @@ def test_a_bulk_sender_sends_each_row_once_in_calls_of_its_size_through_a_thrott
     with app.db.read() as s:
         rows = s.execute(select(Delivery.state, Delivery.attempts).where(Delivery.channel == "fake")).all()
     assert {state for state, _ in rows} == {"sent"} and len(rows) == 11  # the post went alone
+
+
+def _commits(app: App) -> list[int]:
+    """A counter of the database's commits from now on."""
+    count = [0]
+
+    def committed(_conn: object) -> None:
+        count[0] += 1
+
+    event.listen(app.db.engine, "commit", committed)
+    return count
+
+
+def test_rows_sent_are_recorded_together_not_in_a_commit_each(app: App, clock: ManualClock, say: Say) -> None:
+    sender = _fanout(app, say, 29, interval=timedelta(0))  # the post and 29 people
+    commits = _commits(app)
+    app.delivery.workers["fake"].drain()
+    assert len(sender.sent) == 30 and sender.duplicates() == []
+    assert delivery_states(app) == {"sent": 30}
+    with app.db.read() as s:
+        audited = s.scalars(select(AuditEvent.subject_id).where(AuditEvent.action == "delivery.sent"))
+        assert sorted(audited) == sorted(s.scalars(select(Delivery.id)))  # an audit row each
+    # A row's start is a commit; its recording rides along with a later one (once it was two).
+    assert commits[0] < 30 * 3 // 2
+
+
+def test_a_row_sent_and_not_yet_recorded_stays_in_flight_and_is_never_sent_twice(
+    app: App, clock: ManualClock, say: Say, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database goes away after a send, before its recording: the row stays in flight under
+    the worker's lease and is recorded with a later transaction; should the process die first, it
+    comes back in doubt and the platform's word keeps it from going out twice."""
+    sender = _fanout(app, say, 2, interval=timedelta(0))
+    worker = app.delivery.workers["fake"]
+    outbox = app.delivery.outbox
+    sent_in = outbox.sent_in
+    cuts = iter([OperationalError("UPDATE delivery", {}, Exception("terminating connection"))])
+
+    def cut_once(s: object, marks: Sequence[SentMark]) -> None:
+        if marks and (cut := next(cuts, None)) is not None:
+            raise cut
+        sent_in(s, marks)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox, "sent_in", cut_once)
+    with pytest.raises(OperationalError):
+        worker.run_once()
+    assert len(sender.sent) == 3 and delivery_states(app) == {"sending": 3}
+    assert worker._sending == {mark for mark in worker._unrecorded} and len(worker._sending) == 3
+    # The process dies here: its lease runs out and another worker takes the rows back in doubt.
+    clock.advance(outbox.lease + timedelta(seconds=1))
+    assert outbox.recover(clock.now()) == (0, 3)
+    other = build(app.settings, clock=clock, migrate=False)
+    try:
+        other.delivery.add_sender(sender)
+        other.delivery.workers["fake"].drain()
+    finally:
+        other.close()
+    assert len(sender.sent) == 3 and sender.duplicates() == []  # found on the platform: not resent
+    assert delivery_states(app) == {"sent": 3}
+
+
+def test_a_failed_recording_is_tried_again_with_the_next_transaction(
+    app: App, clock: ManualClock, say: Say, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = _fanout(app, say, 2, interval=timedelta(0))
+    worker = app.delivery.workers["fake"]
+    outbox = app.delivery.outbox
+    sent_in = outbox.sent_in
+    cuts = iter([OperationalError("UPDATE delivery", {}, Exception("database is locked"))])
+
+    def cut_once(s: object, marks: Sequence[SentMark]) -> None:
+        if marks and (cut := next(cuts, None)) is not None:
+            raise cut
+        sent_in(s, marks)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox, "sent_in", cut_once)
+    with pytest.raises(OperationalError):
+        worker.run_once()
+    worker.drain()
+    assert delivery_states(app) == {"sent": 3} and worker._sending == set() and not worker._unrecorded
+    assert len(sender.sent) == 3 and sender.duplicates() == []
