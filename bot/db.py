@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -108,6 +109,15 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             raise DisconnectionError("an idle pooled connection is gone") from exc
         if not alive:
             raise DisconnectionError("an idle pooled connection is gone")
+
+
+def insert_ignoring(table: Table, *unique: str) -> dict[str, Any]:
+    """`INSERT ... ON CONFLICT (unique) DO NOTHING` into `table`, built once for each backend and
+    keyed by dialect name (`statements[conn.dialect.name]`): a row whose key exists is left alone."""
+    return {
+        name: dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique))
+        for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+    }
 
 
 class Database:

@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, insert_ignoring
 from bot.error_policy import ErrorPolicy
 from bot.inbox_spool import Kept, Spool
 from bot.models import InboundRequest
@@ -211,7 +210,4 @@ class InboxWriter:
 # One statement, compiled once, for a group of any size (executemany; SQLAlchemy batches the rows
 # into multi-row INSERTs that keep RETURNING): the table, not the mapped class, so no ORM bookkeeping.
 _TABLE = cast(Table, InboundRequest.__table__)
-_INSERT = {
-    name: insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]).returning(_TABLE.c.key)
-    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
+_INSERT = {name: stmt.returning(_TABLE.c.key) for name, stmt in insert_ignoring(_TABLE, "key").items()}

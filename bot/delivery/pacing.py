@@ -7,17 +7,14 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.db import insert_ignoring
 from bot.delivery.channels import Pace
 from bot.models import PacingSlot
 
 SLOT = cast(Table, PacingSlot.__table__)
-_ADD = {
-    "postgresql": postgresql.insert(SLOT).on_conflict_do_nothing(index_elements=["key"]),
-    "sqlite": sqlite.insert(SLOT).on_conflict_do_nothing(index_elements=["key"]),
-}
+_ADD = insert_ignoring(SLOT, "key")
 _LOCK = (
     select(SLOT.c.key, SLOT.c.next_at)
     .where(SLOT.c.key.in_(bindparam("keys", expanding=True)))

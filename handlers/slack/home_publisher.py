@@ -20,10 +20,9 @@ from typing import Any, cast
 
 import httpx
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Database, insert_ignoring
 from bot.error_policy import ErrorPolicy
 from handlers.slack.budget import Budget
 from handlers.slack.identity import SlackUser
@@ -37,10 +36,7 @@ STOP_SECONDS = 10.0  # how long a stop waits for the publish under way
 LOOK_AGAIN_SECONDS = 1.0  # while held back, the budget is looked at again this often (on the bot's clock)
 
 HOME = cast(Table, SlackHome.__table__)
-_REMEMBER = {
-    "postgresql": postgresql.insert(HOME).on_conflict_do_nothing(index_elements=["user_id"]),
-    "sqlite": sqlite.insert(HOME).on_conflict_do_nothing(index_elements=["user_id"]),
-}
+_REMEMBER = insert_ignoring(HOME, "user_id")
 # Asked after nearly every command: built once, run on a plain connection (no ORM session).
 _SEEN = select(HOME.c.user_id).where(HOME.c.user_id == bindparam("user"))
 
