@@ -49,7 +49,7 @@ WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "subscribe": {
         "no": ("meld på", "meld meg på", "mld på", "påmelding", "melde meg på", "abonner"),
         "en": ("subscribe", "sign up", "sign me up"),
-        "da": ("tilmeld", "tilmeld mig", "tilmelding", "abonner"),
+        "da": ("tilmeld", "tilmeld mig", "tilmelding", "meld mig til", "meld mig på", "abonner"),
     },
     "unsubscribe": {
         "no": (
@@ -63,7 +63,17 @@ WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "stopp",
         ),
         "en": ("unsubscribe", "stop"),
-        "da": ("afmeld", "afmeld mig", "afmelding", "frameld", "frameld mig", "framelding", "stop"),
+        "da": (
+            "afmeld",
+            "afmeld mig",
+            "afmelding",
+            "frameld",
+            "frameld mig",
+            "framelding",
+            "meld mig af",
+            "meld mig fra",
+            "stop",
+        ),
     },
     "invite_colleague": {
         "no": ("inviter kollega", "ta med kollega"),

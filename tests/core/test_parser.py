@@ -64,6 +64,9 @@ EVERYONE = [
     ("subscribe", Subscribe()),
     ("tilmeld", Subscribe()),
     ("tilmeld mig", Subscribe()),
+    ("meld mig til", Subscribe()),
+    ("Meld mig på", Subscribe()),
+    ("meld mig til verdensmal", Subscribe("verdensmal")),
     ("Meld PÅ", Subscribe()),
     ("meld pa", Subscribe()),
     ("MELD   MEG  PA", Subscribe()),
@@ -82,6 +85,8 @@ EVERYONE = [
     # unsubscribe
     ("meld av", Unsubscribe()),
     ("meld meg av", Unsubscribe()),
+    ("meld mig af", Unsubscribe()),
+    ("meld mig fra", Unsubscribe()),
     ("avmeld", Unsubscribe()),
     ("avslutt abonnement", Unsubscribe()),
     ("unsubscribe", Unsubscribe()),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from bot.command_payloads import from_payload, to_payload
@@ -76,6 +77,13 @@ def test_danish_words_in_a_danish_series_get_danish(app: App) -> None:
 
 def test_danish_words_in_a_norwegian_series_get_danish_too(app: App) -> None:
     assert run(app, METTE, "tilmeld mig").language == "da"
+
+
+@pytest.mark.parametrize("words", ["meld mig til", "meld mig på"])
+def test_the_danish_meld_mig_forms_subscribe_in_danish(app: App, words: str) -> None:
+    reply = run(app, METTE, words)
+    assert (reply.key, reply.language) == ("subscribed", "da")
+    assert run(app, METTE, "meld mig af").key == "unsubscribed"
 
 
 def test_norwegian_words_take_the_series_bokmal_or_nynorsk(app: App) -> None:
