@@ -4,7 +4,7 @@ a session planned (the reply names it), and the reply rendered in Slack's mrkdwn
 milliseconds per command (process time, not wall: the machine may be shared), on SQLite and, when
 it answers, PostgreSQL.
 
-    python -m bench.dispatch_cpu [--n 500] [--backend sqlite,postgresql] [--profile out.prof]
+    python -m bench.dispatch_cpu [--n 500] [--backend sqlite,postgresql] [--batch 8] [--profile out.prof]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import cProfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,22 +54,29 @@ def _requests(app: App, n: int, offset: int) -> list[Item]:
     return [Item(i, "slack", "command", {}, 1, CLAIM) for i in ids]
 
 
-def _run(app: App, actors: list[Actor], line: str, items: list[Item]) -> tuple[float, float]:
-    """CPU ms per command for execute and for rendering the reply."""
+def _run(app: App, actors: list[Actor], line: str, items: list[Item], batch: int) -> tuple[float, float]:
+    """CPU ms per command for execute (`batch` commands to a transaction, as the inbox worker
+    carries out a claim's, when more than one) and for rendering the reply."""
     command = parse(line)
     execute = render = 0.0
-    for actor, item in zip(actors, items, strict=True):
+    pairs = list(zip(actors, items, strict=True))
+    for start in range(0, len(pairs), batch):
         began = time.process_time()
-        reply = app.dispatcher.execute(actor, command, within=app.inbox.executed_marker(item))
+        with app.db.batch() if batch > 1 else nullcontext() as shared:
+            replies = [
+                app.dispatcher.execute(actor, command, within=app.inbox.executed_marker(item), batch=shared)
+                for actor, item in pairs[start : start + batch]
+            ]
         mid = time.process_time()
-        app.renderer.reply(reply, "mrkdwn")
+        for reply in replies:
+            app.renderer.reply(reply, "mrkdwn")
         render += time.process_time() - mid
         execute += mid - began
     n = len(actors)
     return execute * 1000 / n, render * 1000 / n
 
 
-def measure(db_url: str, n: int, profile: cProfile.Profile | None) -> dict[str, float]:
+def measure(db_url: str, n: int, profile: cProfile.Profile | None, batch: int = 1) -> dict[str, float]:
     plan_sessions(db_url, [datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)])  # as `answers`
     app = in_process_bot(db_url)
     try:
@@ -82,13 +89,13 @@ def measure(db_url: str, n: int, profile: cProfile.Profile | None) -> dict[str, 
             for i in range(n)
         ]
         items = _requests(app, 2 * len(warm) + 2 * n, 0)
-        _run(app, warm, "meld på", items[: len(warm)])  # warm-up: caches, compiled statements
-        _run(app, warm, "meld av", items[len(warm) : 2 * len(warm)])
+        _run(app, warm, "meld på", items[: len(warm)], batch)  # warm-up: caches, compiled statements
+        _run(app, warm, "meld av", items[len(warm) : 2 * len(warm)], batch)
         rest = items[2 * len(warm) :]
         if profile is not None:
             profile.enable()
-        sub = _run(app, people, "meld på", rest[:n])
-        unsub = _run(app, people, "meld av", rest[n:])
+        sub = _run(app, people, "meld på", rest[:n], batch)
+        unsub = _run(app, people, "meld av", rest[n:], batch)
         if profile is not None:
             profile.disable()
     finally:
@@ -116,6 +123,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--backend", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=1, help="commands to a transaction (the inbox's claim)")
     parser.add_argument("--profile", help="write a cProfile of the measured commands here")
     args = parser.parse_args()
     profile = cProfile.Profile(time.process_time) if args.profile else None
@@ -125,7 +133,7 @@ def main() -> None:
             continue
         for _ in range(args.repeat):
             with _database(backend) as url:
-                figures = measure(url, args.n, profile)
+                figures = measure(url, args.n, profile, args.batch)
             shown = "  ".join(f"{key} {value:.3f}" for key, value in figures.items())
             print(f"{backend:10} n={args.n}  {shown}", flush=True)
     if profile is not None:

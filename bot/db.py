@@ -147,6 +147,14 @@ class Database:
             yield conn
 
     @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """One transaction for several units of work, each in a savepoint of its own (`Batch.unit`):
+        one commit, and on SQLite one turn of the write lock, for all of them. Commits at the end,
+        or rolls everything back on an exception."""
+        with self._take_turn(), self._write_engine.connect() as conn, conn.begin():
+            yield Batch(conn)
+
+    @contextmanager
     def _take_turn(self) -> Iterator[None]:
         """This process's turn to write (SQLite); after the busy timeout without it, go ahead and let
         SQLite's own wait decide (a writer that never ends still gets "database is locked")."""
@@ -164,5 +172,27 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A session for reads; closed (its transaction rolled back) at the end. Loaded objects stay
         readable afterwards, detached."""
+        with self._sessions() as session:
+            yield session
+
+
+class Batch:
+    """A transaction shared by several units of work (`Database.batch`). Each unit gets a session
+    of its own in a savepoint: what it loads or makes is not seen by the next unit's session, and
+    an exception in it rolls back only that unit."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._sessions = sessionmaker(conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """A unit's session: its savepoint released at the end, rolled back on an exception."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads within the batch (its savepoint rolled back at the end)."""
         with self._sessions() as session:
             yield session

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot import commands as c
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Batch, Database
 from bot.error_policy import ErrorPolicy, describe
 from bot.models import Series
 from bot.recurrence import to_rrule
@@ -98,27 +98,45 @@ class Dispatcher:
         self.outside_reach: Callable[[Session, int], list[numbers.OutsideReach]] | None = None
 
     def execute(
-        self, actor: c.Actor, command: c.Command, *, within: Callable[[Session], None] | None = None
+        self,
+        actor: c.Actor,
+        command: c.Command,
+        *,
+        within: Callable[[Session], None] | None = None,
+        batch: Batch | None = None,
     ) -> Reply:
         """Carry `command` out for `actor`. `within` runs inside the command's transaction after it
         succeeded (e.g. to mark the inbound request that carried it as executed, atomically); an
-        exception it raises rolls the command back and is raised to the caller."""
+        exception it raises rolls the command back and is raised to the caller.
+
+        With `batch`, the command is one unit (a savepoint) of that shared transaction instead of a
+        transaction of its own: a refusal or an error rolls back this command alone, and the caller
+        answers only once the batch committed. An unavailable database is raised then (the whole
+        batch is in doubt), not answered."""
         try:
-            return self._run(actor, command, within)
+            return self._run(actor, command, within, batch)
         except Abandon:
             raise
         except UserError as refusal:
-            return self._refusal(actor, command, Result(refusal.key, refusal.data))
+            return self._refusal(actor, command, Result(refusal.key, refusal.data), batch)
         except OperationalError as exc:
+            if batch is not None:
+                raise
             log.error("database unavailable while handling %s: %s", type(command).__name__, describe(exc))
             return self._reply(actor, command, Result("unavailable"), None)
         except Exception as exc:
             self.errors.unexpected(f"command {type(command).__name__}", exc, actor=actor.platform)
-            return self._refusal(actor, command, Result("error"))
+            return self._refusal(actor, command, Result("error"), batch)
 
-    def _run(self, actor: c.Actor, command: c.Command, within: Callable[[Session], None] | None) -> Reply:
+    def _run(
+        self,
+        actor: c.Actor,
+        command: c.Command,
+        within: Callable[[Session], None] | None,
+        batch: Batch | None,
+    ) -> Reply:
         handler = HANDLERS[type(command)]
-        with self.db.transaction() as s:
+        with self.db.transaction() if batch is None else batch.unit() as s:
             ctx = Ctx(s, actor, self.clock.now(), self.config, self.erasers, self.colleague_mail)
             result = handler(ctx, command)
             if result.key == "count" and result.series is not None and self.unreached is not None:
@@ -137,10 +155,10 @@ class Dispatcher:
                     raise Abandon(str(exc)) from exc
             return reply
 
-    def _refusal(self, actor: c.Actor, command: c.Command, result: Result) -> Reply:
+    def _refusal(self, actor: c.Actor, command: c.Command, result: Result, batch: Batch | None) -> Reply:
         """A reply after the transaction rolled back, still in the person's own language."""
         try:
-            with self.db.read() as s:
+            with self.db.read() if batch is None else batch.read() as s:
                 return self._reply(actor, command, result, s)
         except OperationalError:
             return self._reply(actor, command, result, None)

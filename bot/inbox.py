@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -33,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.db import Database
+from bot.db import Batch, Database
 from bot.dispatch import Abandon
 from bot.error_policy import ErrorPolicy, describe
 from bot.inbox_spool import Spool
@@ -53,12 +52,6 @@ RETRY_AFTER = timedelta(seconds=5)
 # handlers/microsoft365/inbound.py): the replay guard outlives both.
 KEEP = timedelta(days=3)
 MAX_KEY = 300
-POLL_SECONDS = 1.0  # a look at the table when not nudged (another process may have added work)
-# Requests one worker thread claims at once: a burst is taken in few transactions, and each claim
-# also marks the thread's previous ones done; small enough that the threads share a burst.
-CLAIM_BATCH = 8
-UPKEEP_EVERY = timedelta(seconds=30)
-PRUNE_EVERY = timedelta(hours=1)
 REQUESTS = LeasedTable(cast(Table, InboundRequest.__table__))
 _R = REQUESTS.table.c
 # Built once (each command's transaction runs it): a table statement, not an ORM bulk UPDATE, whose
@@ -92,6 +85,31 @@ Executed = Callable[[Session], None]
 Work = Callable[[dict[str, Any], Executed], object]
 # Told when a request failed for good: channel, kind, payload (to give the user the generic error).
 Apology = Callable[[str, str, dict[str, Any]], None]
+
+# What follows a command once its transaction committed (its answer): never before.
+Effect = Callable[[], None]
+# A request's command, carried out in `batch` (one unit of that shared transaction, see
+# `Dispatcher.execute`) or, with None, in a transaction of its own; marks the request executed
+# within it and returns what is to follow the commit.
+Step = Callable[[Batch | None, Executed], Effect]
+
+
+@dataclass(frozen=True)
+class Batchable:
+    """Work whose command may share one transaction with the other requests of a claim (the inbox
+    worker's batch): `prepare` does, before any transaction, what may wait on the network (who the
+    user is) and gives the request's `Step`, or None for a request that takes `otherwise` (a form).
+    Called as ordinary `Work`, it carries the request out in a transaction of its own."""
+
+    prepare: Callable[[dict[str, Any]], Step | None]
+    otherwise: Work
+
+    def __call__(self, payload: dict[str, Any], executed: Executed) -> object:
+        step = self.prepare(payload)
+        if step is None:
+            return self.otherwise(payload, executed)
+        step(None, executed)()
+        return None
 
 
 class ClaimLost(Exception):
@@ -376,124 +394,3 @@ class Inbox:
                 s.scalar(select(func.count()).select_from(InboundRequest).where(InboundRequest.state == NEW))
                 or 0
             )
-
-
-class InboxWorker:
-    """Threads that carry out inbound requests with the work each channel registered.
-
-    A nudge (`wake`) brings a waiting thread at once; without one, each looks every POLL_SECONDS, so
-    requests recorded by another process are found too. A request whose work fails unexpectedly is
-    reported to the error policy and tried again; after MAX_ATTEMPTS its channel is told to
-    apologise to the user.
-    """
-
-    def __init__(
-        self,
-        inbox: Inbox,
-        work: Mapping[str, Work],
-        *,
-        apologise: Apology | None = None,
-        threads: int = 4,
-    ) -> None:
-        self.inbox, self.work, self.apologise = inbox, dict(work), apologise
-        self.name = ClaimTokens("inbox").name
-        self.threads = threads
-        self.stopping = threading.Event()
-        self._wake = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._upkeep_lock = threading.Lock()
-        self._upkept_at: datetime | None = None
-        self._pruned_at: datetime | None = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> InboxWorker:
-        for number in range(self.threads):
-            thread = threading.Thread(target=self._loop, name=f"{self.name}-{number}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self.stopping.set()
-        self._wake.set()
-        for thread in self._threads:
-            thread.join(timeout=timeout)
-        self._threads.clear()
-
-    def run_once(self) -> int:
-        """Carry out what waits now, in this thread (tests, console); returns how many."""
-        self._upkeep(force=True)
-        count = 0
-        while items := self.inbox.claim(self.name):
-            for item in items:
-                self.handle(item)
-                count += 1
-        return count
-
-    def _loop(self) -> None:
-        finished: list[Item] = []  # carried out, to be marked done with the next claim
-        while not self.stopping.is_set():
-            self._wake.clear()
-            with self.inbox.errors.guard("inbox worker"):
-                self._upkeep()
-                items = self.inbox.claim(self.name, CLAIM_BATCH, finished=finished)
-                finished = []
-                if not items:
-                    self._wake.wait(POLL_SECONDS)
-                    continue
-                self._wake.set()  # there may be more: let a sibling look while this one works
-                finished = [item for item in items if self._carry_out(item)]
-                continue
-            self.stopping.wait(POLL_SECONDS)  # the database hiccuped: look again shortly
-        if finished:
-            with self.inbox.errors.guard("inbox worker"):
-                self.inbox.done_all(finished)
-
-    def handle(self, item: Item) -> None:
-        """Carry out one request and mark it done."""
-        if self._carry_out(item):
-            self.inbox.done(item)
-
-    def _carry_out(self, item: Item) -> bool:
-        """True when the request was carried out and is to be marked done; a request that failed
-        is marked for another try or as failed here, one taken over by another worker left alone.
-        Not done yet, a request carried out is `executed` (or still `working` when its work changed
-        nothing): a worker that dies now leaves it to `recover`, which never carries out an
-        executed one again."""
-        work = self.work.get(item.work_name)
-        if work is None:
-            log.error("inbox: no work registered for %s (request %s)", item.work_name, item.id)
-            self.inbox.failed(item, f"no work registered for {item.work_name}")
-            return False
-        try:
-            work(item.payload, self.inbox.executed_marker(item))
-        except (ClaimLost, Abandon):
-            log.warning("inbox: request %s was taken over by another worker", item.id)
-            return False
-        except Exception as exc:
-            self.inbox.errors.unexpected(
-                f"inbound {item.work_name}", exc, request=item.id, attempt=item.attempts
-            )
-            if self.inbox.retry(item, describe(exc)) == FAILED and self.apologise is not None:
-                with self.inbox.errors.guard(f"apology {item.work_name}", request=item.id):
-                    self.apologise(item.channel, item.kind, item.payload)
-            return False
-        return True
-
-    def _upkeep(self, *, force: bool = False) -> None:
-        """Now and then: take up the requests of stopped workers, forget old ones."""
-        now = self.inbox.clock.now()
-        if not self._upkeep_lock.acquire(blocking=False):
-            return
-        try:
-            if force or self._upkept_at is None or now - self._upkept_at >= UPKEEP_EVERY:
-                self._upkept_at = now
-                self.inbox.writer.write_kept()  # acked while the database was away (any process)
-                self.inbox.recover()
-            if force or self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
-                self._pruned_at = now
-                self.inbox.prune()
-        finally:
-            self._upkeep_lock.release()

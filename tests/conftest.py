@@ -27,7 +27,7 @@ from bot.db import make_engine
 from bot.entry.composition import App, build
 from bot.entry.runtime import work_of
 from bot.entry.settings import BotSettings
-from bot.inbox import InboxWorker
+from bot.inbox_worker import InboxWorker
 from bot.migrate import upgrade
 from bot.models import Base
 from bot.parser import parse

@@ -24,7 +24,8 @@ import jobs
 from bot.channel import Channel, checked
 from bot.entry.composition import App
 from bot.entry.server import WebServer, create_web_app
-from bot.inbox import Apology, InboxWorker, Work
+from bot.inbox import Apology, Work
+from bot.inbox_worker import InboxWorker
 
 log = logging.getLogger(__name__)
 

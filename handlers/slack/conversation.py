@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.commands import Actor, Command
 from bot.core import Core
+from bot.db import Batch
 from bot.dispatch import Reply
 from bot.inbox import Executed
 from bot.services.accounts import set_identity_active
@@ -62,8 +63,14 @@ class SlackConversation:
     def execute(self, user: SlackUser, command: Command, *, within: Executed | None = None) -> str:
         """Carry `command` out for `user` (`within`: see `Dispatcher.execute`); the reply in mrkdwn,
         user text escaped."""
-        reply = self.core.dispatcher.execute(user.actor(), command, within=within)
-        return self.render(reply)
+        return self.render(self.dispatch(user, command, within=within))
+
+    def dispatch(
+        self, user: SlackUser, command: Command, *, within: Executed | None = None, batch: Batch | None = None
+    ) -> Reply:
+        """Carry `command` out for `user`, in a transaction of its own or as a unit of `batch`
+        (`within`, `batch`: see `Dispatcher.execute`); the reply, to render once it committed."""
+        return self.core.dispatcher.execute(user.actor(), command, within=within, batch=batch)
 
     def render(self, reply: Reply) -> str:
         text = self.core.renderer.reply(reply, fmt="mrkdwn")

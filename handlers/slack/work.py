@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.bounds import parse_id
-from bot.inbox import Executed, Work
+from bot.db import Batch
+from bot.inbox import Batchable, Effect, Executed, Step, Work
 from handlers.slack import actions as ids
 from handlers.slack import intake
 from handlers.slack.conversation import SlackConversation
@@ -23,8 +24,8 @@ class SlackWork:
     def table(self) -> dict[str, Work]:
         """The inbox worker's work for each kind of Slack request."""
         return {
-            intake.COMMAND: self.slash_command,
-            intake.SUBSCRIPTION_BUTTON: self.subscription_button,
+            intake.COMMAND: Batchable(self.command_step, otherwise=self.form_command),
+            intake.SUBSCRIPTION_BUTTON: Batchable(self.button_step, otherwise=self.ignored),
             intake.MODAL_BUTTON: self.modal_button,
             intake.SHORTCUT: self.plan_shortcut,
             intake.HOME_OPENED: self.home_opened,
@@ -32,29 +33,56 @@ class SlackWork:
             intake.USER_CHANGED: self.user_changed,
         }
 
-    def slash_command(self, body: Body, executed: Executed) -> None:
-        channel = self.channel
+    def command_step(self, body: Body) -> Step | None:
+        """A slash command (not a form): who the user is, before any transaction; then its command,
+        and after the commit the answer at the response_url (and App Home when it changes)."""
         text = str(body.get("text") or "")
-        modal = modal_request(text)  # an organiser's form may wait for who they are; a command not
-        user = channel.directory.user(body["user_id"], body.get("user_name"), patient=modal is not None)
-        if modal is not None:
-            channel.show_modal(body, user, modal.form, series=modal.series, session_id=modal.session_id)
-            return
-        command = command_of(text)
-        reply = channel.execute(user, command, within=executed)
-        channel.answer(body.get("response_url"), reply, home=user if changes_subscription(command) else None)
-
-    def subscription_button(self, body: Body, executed: Executed) -> None:
+        if modal_request(text) is not None:
+            return None
         channel = self.channel
-        user = channel.directory.user(body["user"]["id"], body["user"].get("name"))
+        user = channel.directory.user(body["user_id"], body.get("user_name"))
+        command = command_of(text)
+        home = user if changes_subscription(command) else None
+
+        def step(batch: Batch | None, executed: Executed) -> Effect:
+            reply = channel.dispatch(user, command, within=executed, batch=batch)
+            return lambda: channel.answer(body.get("response_url"), channel.render(reply), home=home)
+
+        return step
+
+    def form_command(self, body: Body, _executed: Executed) -> None:
+        """A slash command that opens an organiser's form (which may wait for who they are)."""
+        channel = self.channel
+        modal = modal_request(str(body.get("text") or ""))
+        assert modal is not None  # the only slash commands `command_step` leaves here
+        user = channel.directory.user(body["user_id"], body.get("user_name"), patient=True)
+        channel.show_modal(body, user, modal.form, series=modal.series, session_id=modal.session_id)
+
+    def button_step(self, body: Body) -> Step | None:
+        """«Meld meg på» / «Meld meg av» in a message or on App Home: as `command_step`; the answer
+        at the response_url only for a message, App Home published again either way."""
         command = button_command(body["actions"][0])
         if command is None:
-            return
-        text = channel.execute(user, command, within=executed)
+            return None
+        channel = self.channel
+        user = channel.directory.user(body["user"]["id"], body["user"].get("name"))
         container = body.get("container", {}).get("type")
         in_message = container == "message"
         on_home = container == "view"
-        channel.answer(body.get("response_url"), text if in_message else None, home=user, on_home=on_home)
+
+        def step(batch: Batch | None, executed: Executed) -> Effect:
+            reply = channel.dispatch(user, command, within=executed, batch=batch)
+
+            def answer() -> None:
+                text = channel.render(reply) if in_message else None
+                channel.answer(body.get("response_url"), text, home=user, on_home=on_home)
+
+            return answer
+
+        return step
+
+    def ignored(self, _body: Body, _executed: Executed) -> None:
+        """A button whose value names no command: nothing to do."""
 
     def modal_button(self, body: Body, _executed: Executed) -> None:
         channel = self.channel

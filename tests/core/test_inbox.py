@@ -17,8 +17,9 @@ from bot.db import Database, make_engine
 from bot.dispatch import Abandon
 from bot.entry.composition import App
 from bot.error_policy import ErrorPolicy, HealthBoard
-from bot.inbox import KEEP, LEASE, MAX_ATTEMPTS, Executed, Inbox, InboxWorker, Item, RequestFailed
+from bot.inbox import KEEP, LEASE, MAX_ATTEMPTS, Executed, Inbox, Item, RequestFailed
 from bot.inbox_spool import Spool
+from bot.inbox_worker import InboxWorker
 from bot.migrate import upgrade
 from bot.models import AuditEvent, InboundRequest, Subscription
 from bot.parser import parse

@@ -22,7 +22,7 @@ from bot.entry.composition import App, build
 from bot.entry.runtime import work_of
 from bot.entry.server import WebServer, create_web_app
 from bot.entry.settings import BotSettings
-from bot.inbox import InboxWorker
+from bot.inbox_worker import InboxWorker
 from bot.models import Session as SessionRow
 from bot.parser import parse
 from bot.services.context import Ctx
