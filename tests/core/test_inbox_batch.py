@@ -1,0 +1,205 @@
+"""The inbox worker's batches: the commands of one claim share a transaction, each in a savepoint of
+its own. One refused, failing or taken-over command rolls back alone; answers go out only after the
+commit; a worker that dies after it never carries the commands out again; a batch that fails as a
+whole is carried out one by one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, event, func, select, text, update
+
+from bot.clock import ManualClock
+from bot.db import Batch
+from bot.entry.composition import App
+from bot.inbox import LEASE, RETRY_AFTER, Batchable, Effect, Executed, Step
+from bot.inbox_worker import InboxWorker
+from bot.models import AuditEvent, InboundRequest, Person, Subscription
+from bot.parser import parse
+from tests.conftest import person
+
+
+class Crash(BaseException):
+    """The worker process dies (nothing in it catches this)."""
+
+
+class Subscribing:
+    """Batchable work that carries out the payload's command (`meld på` by default) for its
+    address and records each answer with whether its command had committed by then."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.answers: list[tuple[str, str, bool]] = []  # email, reply key, committed when answered
+        self.carried_out: list[str] = []
+        self.explode: set[str] = set()  # addresses whose next attempt fails inside its savepoint
+        self.batch_breaks = False  # the next batch's database goes away mid-way
+        self.crash_on_answer = False
+
+    def work(self) -> dict[str, Batchable]:
+        return {"test.subscribe": Batchable(self.prepare, otherwise=self.never)}
+
+    def never(self, payload: dict[str, Any], executed: Executed) -> None:
+        raise AssertionError("every request of this kind is batchable")
+
+    def prepare(self, payload: dict[str, Any]) -> Step:
+        email = payload["email"]
+        actor = person(email)
+        command = parse(payload.get("line", "meld på"))
+
+        def step(batch: Batch | None, executed: Executed) -> Effect:
+            if batch is not None and self.batch_breaks:
+                self.batch_breaks = False
+                with batch.unit() as s:
+                    s.execute(text("SELECT * FROM a_table_that_went_away"))
+            if email in self.explode:
+                self.explode.discard(email)
+                with self.app.db.transaction() if batch is None else batch.unit() as s:
+                    s.add(Person(email=f"ghost-{email}", created_at=self.app.clock.now()))
+                    s.flush()
+                    raise RuntimeError("the work failed half-way")
+            reply = self.app.dispatcher.execute(actor, command, within=executed, batch=batch)
+            self.carried_out.append(email)
+
+            def answer() -> None:
+                if self.crash_on_answer:
+                    raise Crash
+                self.answers.append((email, reply.key, subscribed(self.app, email)))
+
+            return answer
+
+        return step
+
+
+def subscribed(app: App, email: str) -> bool:
+    """Whether `email` has an active subscription, as another connection sees it (committed)."""
+    with app.db.read() as s:
+        return bool(
+            s.scalar(
+                select(func.count())
+                .select_from(Subscription)
+                .join(Person, Person.id == Subscription.person_id)
+                .where(Person.email == email, Subscription.active.is_(True))
+            )
+        )
+
+
+def states(app: App) -> dict[str, str]:
+    with app.db.read() as s:
+        return {row.key: row.state for row in s.execute(select(InboundRequest.key, InboundRequest.state))}
+
+
+def audit_count(app: App, action: str) -> int:
+    with app.db.read() as s:
+        return int(s.scalar(select(func.count()).where(AuditEvent.action == action)) or 0)
+
+
+def accept(app: App, *emails: str, line: str = "meld på") -> None:
+    for email in emails:
+        app.inbox.accept("test", "subscribe", email, {"email": email, "line": line})
+
+
+def commits_during(app: App) -> list[int]:
+    """A counter of the commits made on the bot's engine from now on."""
+    counted = [0]
+
+    def commit(_conn: Connection) -> None:
+        counted[0] += 1
+
+    event.listen(app.db.engine, "commit", commit)
+    return counted
+
+
+EMAILS = [f"p{n}@kommune.no" for n in range(5)]
+
+
+def test_a_claims_commands_commit_together_and_are_answered_after_the_commit(app: App) -> None:
+    work = Subscribing(app)
+    worker = InboxWorker(app.inbox, work.work())
+    accept(app, *EMAILS)
+    items = app.inbox.claim(worker.name, 8)
+    commits = commits_during(app)
+    finished = worker.carry_out(items)
+    assert commits[0] == 1  # one transaction for the five commands
+    assert finished == items
+    assert work.answers == [(email, "subscribed", True) for email in EMAILS]
+    assert set(states(app).values()) == {"executed"}
+    app.inbox.done_all(finished)
+    assert set(states(app).values()) == {"done"}
+    assert audit_count(app, "subscription.created") == 5  # each command its own audit row
+
+
+def test_a_refused_command_rolls_back_alone_and_gets_its_refusal(app: App) -> None:
+    work = Subscribing(app)
+    accept(app, *EMAILS[:2])
+    accept(app, "nosy@kommune.no", line="meld på ingen-slik-serie")
+    accept(app, *EMAILS[2:])
+    assert InboxWorker(app.inbox, work.work()).run_once() == 6
+    assert ("nosy@kommune.no", "unknown_series", False) in work.answers
+    assert sorted(e for e, key, committed in work.answers if key == "subscribed" and committed) == EMAILS
+    assert set(states(app).values()) == {"done"}
+    with app.db.read() as s:  # the refused command left nothing behind, not even its person
+        assert s.scalar(select(Person).where(Person.email == "nosy@kommune.no")) is None
+
+
+def test_a_command_that_fails_rolls_back_alone_and_is_tried_again(app: App, clock: ManualClock) -> None:
+    work = Subscribing(app)
+    worker = InboxWorker(app.inbox, work.work())
+    accept(app, *EMAILS)
+    work.explode.add(EMAILS[1])
+    assert worker.run_once() == 5
+    assert [email for email, *_ in work.answers] == [e for e in EMAILS if e != EMAILS[1]]
+    assert states(app)[EMAILS[1]] == "new"  # to be tried again shortly
+    with app.db.read() as s:  # what it did before it failed was rolled back with it, alone
+        assert s.scalar(select(func.count()).where(Person.email.like("ghost-%"))) == 0
+        assert s.scalar(select(InboundRequest.error).where(InboundRequest.key == EMAILS[1])) is not None
+    clock.advance(RETRY_AFTER + timedelta(seconds=1))
+    assert worker.run_once() == 1
+    assert work.answers[-1] == (EMAILS[1], "subscribed", True)
+    assert set(states(app).values()) == {"done"}
+    assert audit_count(app, "subscription.created") == 5
+
+
+def test_a_command_whose_claim_was_taken_over_rolls_back_alone_unanswered(app: App) -> None:
+    work = Subscribing(app)
+    worker = InboxWorker(app.inbox, work.work())
+    accept(app, *EMAILS[:3])
+    items = app.inbox.claim(worker.name, 8)
+    with app.db.transaction() as s:  # its lease ran out and another worker claimed it meanwhile
+        s.execute(update(InboundRequest).where(InboundRequest.key == EMAILS[1]).values(claimed_by="other/1"))
+    finished = worker.carry_out(items)
+    assert [item.payload["email"] for item in finished] == [EMAILS[0], EMAILS[2]]
+    assert [email for email, *_ in work.answers] == [EMAILS[0], EMAILS[2]]
+    assert not subscribed(app, EMAILS[1])
+    assert states(app)[EMAILS[1]] == "working"  # the other worker's, untouched
+    assert audit_count(app, "subscription.created") == 2
+
+
+def test_a_worker_that_dies_after_the_commit_never_carries_the_commands_out_again(
+    app: App, clock: ManualClock
+) -> None:
+    work = Subscribing(app)
+    work.crash_on_answer = True
+    accept(app, *EMAILS[:3])
+    dying = InboxWorker(app.inbox, work.work())
+    items = app.inbox.claim(dying.name, 8)
+    with pytest.raises(Crash):  # the process dies before any answer went out
+        dying.carry_out(items)
+    assert set(states(app).values()) == {"executed"}
+    clock.advance(LEASE + timedelta(seconds=1))
+    work.crash_on_answer = False
+    assert InboxWorker(app.inbox, work.work()).run_once() == 0
+    assert set(states(app).values()) == {"done"}
+    assert work.carried_out == EMAILS[:3] and work.answers == []
+    assert audit_count(app, "subscription.created") == 3
+
+
+def test_a_batch_that_fails_as_a_whole_is_carried_out_one_by_one(app: App) -> None:
+    work = Subscribing(app)
+    work.batch_breaks = True
+    accept(app, *EMAILS)
+    assert InboxWorker(app.inbox, work.work()).run_once() == 5
+    assert work.answers == [(email, "subscribed", True) for email in EMAILS]  # each answered once
+    assert set(states(app).values()) == {"done"}
+    assert audit_count(app, "subscription.created") == 5
