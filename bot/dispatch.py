@@ -417,5 +417,4 @@ def _revoke(ctx: Ctx, cmd: c.RevokeOrganiser) -> Result:
 
 
 def _next(ctx: Ctx, series: Series) -> dict[str, Any]:
-    upcoming = sessions.next_session(ctx, series)
-    return {"next": SessionView.of(upcoming) if upcoming else None}
+    return {"next": sessions.next_session_view(ctx, series)}
