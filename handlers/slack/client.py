@@ -10,7 +10,8 @@ Two callers retry less. A modal is opened with one short try (`modal_client`): i
 3 s. A response_url answer that may have arrived (a 5xx, a timeout while reading) is not sent again:
 Slack would show it twice, and each try spends one of the URL's 5 uses; only a request that never got
 out (connection refused) or a 429 is sent again. Answers go out on kept-alive connections
-(`response_url_client`), shared by the threads that answer.
+(`response_url_client`, on http.client: handlers/slack/response_url.py), shared by the threads that
+answer.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from http.client import RemoteDisconnected
 from typing import Any
 from urllib.error import URLError
 
-import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RetryHandler
@@ -37,8 +37,9 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from handlers.slack.response_url import AnswerConnections, NoAnswer, NotSent
 from handlers.slack.settings import SlackSettings
-from handlers.slack.web_api import NO_DELAY, SlackWebAPI
+from handlers.slack.web_api import SlackWebAPI
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ MODAL_TIMEOUT_SECONDS = 2  # views.open on the ack path: the trigger id lives 3 
 RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 3
 CONNECTION_RETRIES = 3
-JSON_HEADERS = {"Content-Type": "application/json;charset=utf-8"}
 
 
 class ServerErrorRetryHandler(RetryHandler):
@@ -169,10 +169,10 @@ def without_token(client: WebClient) -> WebClient:
     )
 
 
-def response_url_client() -> httpx.Client:
+def response_url_client() -> AnswerConnections:
     """For response_url answers: kept-alive connections (Slack's hooks, like its Web API, keep them),
-    shared by the threads that answer."""
-    return httpx.Client(transport=httpx.HTTPTransport(socket_options=NO_DELAY))
+    shared by the threads that answer (handlers/slack/response_url.py)."""
+    return AnswerConnections()
 
 
 def post_to_response_url(
@@ -181,7 +181,7 @@ def post_to_response_url(
     *,
     timeout: int = TIMEOUT_SECONDS,
     backoff_seconds: float = 0.5,
-    http: httpx.Client | None = None,
+    http: AnswerConnections | None = None,
 ) -> bool:
     """Answer an interaction through its `response_url`, at most once (see the module's docstring),
     on `http`'s connections (else a connection of its own); False on failure, logged once."""
@@ -194,31 +194,31 @@ def post_to_response_url(
 
 
 def _post_at_most_once(
-    client: httpx.Client, url: str, content: bytes, timeout: float, backoff: float
+    client: AnswerConnections, url: str, content: bytes, timeout: float, backoff: float
 ) -> bool:
     """A 429 waits its Retry-After and a refused connection backs off, then they are sent again;
     nothing else is (a 5xx or a timeout may come after Slack showed the answer)."""
     limited = refused = 0
     while True:
         try:
-            response = client.post(url, content=content, headers=JSON_HEADERS, timeout=timeout)
-        except httpx.ConnectError as exc:  # no connection: nothing was sent
-            if refused < CONNECTION_RETRIES:
+            answer = client.post(url, content, timeout=timeout)
+        except NotSent as exc:  # no connection: nothing was sent
+            if refused < CONNECTION_RETRIES and exc.transient:
                 refused += 1
                 time.sleep(backoff * 2 ** (refused - 1) * (1 + random.random()))
                 continue
-            log.warning("Slack response_url unreachable (%s): not sent again", type(exc).__name__)
+            log.warning("Slack response_url unreachable (%s): not sent again", exc)
             return False
-        except httpx.HTTPError as exc:
-            log.warning("Slack response_url gave no answer (%s): not sent again", type(exc).__name__)
+        except NoAnswer as exc:
+            log.warning("Slack response_url gave no answer (%s): not sent again", exc)
             return False
-        if response.status_code == 429 and limited < RATE_LIMIT_RETRIES:
+        if answer.status == 429 and limited < RATE_LIMIT_RETRIES:
             limited += 1
-            time.sleep(_retry_after(response.headers.get("retry-after")) * (1 + random.random() / 10))
+            time.sleep(_retry_after(answer.retry_after) * (1 + random.random() / 10))
             continue
-        if response.status_code != 200:
-            error = response.text[:40]
-            log.warning("Slack response_url answered %s %s: not sent again", response.status_code, error)
+        if answer.status != 200:
+            error = answer.text[:40]
+            log.warning("Slack response_url answered %s %s: not sent again", answer.status, error)
             return False
         return True
 

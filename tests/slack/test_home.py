@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.clock import ManualClock
 from bot.commands import AddLink, GrantOrganiser
@@ -154,6 +154,31 @@ def test_commands_finishing_together_publish_the_home_once_with_the_last_state(b
     assert [c.params["user_id"] for c in bot.fake.calls("views.publish")] == [KARI, KARI, JOHN]
 
 
+def test_homes_queued_meanwhile_are_looked_up_in_one_statement(bot: SlackBot) -> None:
+    inside, release = threading.Event(), threading.Event()
+    homes = conversation(bot).homes
+
+    def view(user: SlackUser) -> dict[str, Any]:
+        inside.set()
+        release.wait(10)
+        return {"type": "home", "blocks": []}
+
+    publisher = HomePublisher(bot.app.db, bot.app.clock, homes.api, view, bot.app.errors)
+    publisher.refresh(SlackUser(JOHN), on_home=True)
+    assert inside.wait(10)  # John's Home is being published while five commands finish
+    others = [f"U0OTHER{n}" for n in range(4)]
+    for user in [KARI, *others]:
+        publisher.refresh(SlackUser(user))
+    with bot.app.db.transaction() as s:
+        s.add(SlackHome(user_id=KARI, opened_at=bot.app.clock.now()))  # only Kari's is seen
+    statements: list[str] = []
+    event.listen(bot.app.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    release.set()
+    publisher.close()
+    assert len([q for q in statements if "FROM slack_home" in q]) == 1
+    assert [c.params["user_id"] for c in bot.fake.calls("views.publish")] == [JOHN, KARI]
+
+
 def test_a_429_on_the_home_holds_up_no_answer_and_the_home_follows_later(
     bot: SlackBot, clock: ManualClock
 ) -> None:
@@ -263,3 +288,16 @@ def conversation(bot: SlackBot) -> SlackConversation:
 def direct_messages(bot: SlackBot) -> list[bool]:
     with bot.app.db.read() as s:
         return [sub.direct_messages for sub in s.scalars(select(Subscription))]
+
+
+def test_after_an_erasure_the_home_is_no_longer_seen(bot: SlackBot) -> None:
+    bot.slack.home_opened(KARI)
+    home_of(bot, KARI, 1)
+    bot.slack.click(ids.SUBSCRIBE, SLUG, KARI, where="message")
+    home_of(bot, KARI, 2)  # seen: published again after her click
+    _, erased = bot.slack.command("slett meg ja", KARI)
+    assert "slettet" in bot.response(erased)["text"]
+    _, key = bot.slack.click(ids.SUBSCRIBE, SLUG, KARI, where="message")  # back, as a new person
+    assert "påmeldt" in bot.response(key)["text"]
+    conversation(bot).close()  # every answer and App Home still queued goes out first
+    assert len(bot.fake.homes(KARI)) == 2  # that she opened it went with the erasure
