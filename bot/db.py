@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, Connection, DateTime, Engine, Table, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -111,13 +110,44 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             raise DisconnectionError("an idle pooled connection is gone")
 
 
-def insert_ignoring(table: Table, *unique: str) -> dict[str, Any]:
-    """`INSERT ... ON CONFLICT (unique) DO NOTHING` into `table`, built once for each backend and
-    keyed by dialect name (`statements[conn.dialect.name]`): a row whose key exists is left alone."""
-    return {
-        name: dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique))
-        for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-    }
+def dialect_insert(dialect: str) -> Callable[[Table], Any]:
+    """The backend's own `insert` (the one with `ON CONFLICT`), by dialect name. Its dialect module is
+    imported here, when a backend first asks: a process on SQLite never loads PostgreSQL's (2 MB)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise KeyError(dialect)
+
+
+class ByDialect:
+    """One statement per backend, keyed by dialect name (`statements[conn.dialect.name]`), each built
+    the first time its backend asks for it (a race builds it twice, alike)."""
+
+    def __init__(self, build: Callable[[str], Any]) -> None:
+        self._build = build
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, dialect: str) -> Any:
+        statement = self._built.get(dialect)
+        if statement is None:
+            statement = self._built[dialect] = self._build(dialect)
+        return statement
+
+
+def insert_ignoring(table: Table, *unique: str, returning: tuple[Column[Any], ...] = ()) -> ByDialect:
+    """`INSERT ... ON CONFLICT (unique) DO NOTHING [RETURNING ...]` into `table`, built once for each
+    backend: a row whose key exists is left alone."""
+
+    def build(dialect: str) -> Any:
+        statement = dialect_insert(dialect)(table).on_conflict_do_nothing(index_elements=list(unique))
+        return statement.returning(*returning) if returning else statement
+
+    return ByDialect(build)
 
 
 class Database:

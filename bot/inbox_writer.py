@@ -210,4 +210,4 @@ class InboxWriter:
 # One statement, compiled once, for a group of any size (executemany; SQLAlchemy batches the rows
 # into multi-row INSERTs that keep RETURNING): the table, not the mapped class, so no ORM bookkeeping.
 _TABLE = cast(Table, InboundRequest.__table__)
-_INSERT = {name: stmt.returning(_TABLE.c.key) for name, stmt in insert_ignoring(_TABLE, "key").items()}
+_INSERT = insert_ignoring(_TABLE, "key", returning=(_TABLE.c.key,))

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
+from bot.db import dialect_insert
 from bot.delivery import kinds
 from bot.delivery.channels import Pace, Sender, Target
 from bot.delivery.recipients import organisers
@@ -176,7 +176,7 @@ def insert_ignoring_duplicates(s: Session, rows: list[dict[str, Any]]) -> None:
     time); a row whose key exists already is left out (ON CONFLICT DO NOTHING)."""
     if not rows:
         return
-    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(s.get_bind().dialect.name)
     # The table, not the mapped class: plain executemany, without the ORM's bulk bookkeeping per row.
     stmt = insert(cast(Table, Delivery.__table__)).on_conflict_do_nothing(index_elements=["key"])
     s.execute(stmt, rows)

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.db import dialect_insert
 from bot.leases import rowcount
 from bot.models import ChannelHold, Delivery
 
@@ -99,7 +99,7 @@ def hold(
     """Hold `channel` (or its `target`) back; the new hold, or None if it stood already. A `probe` that
     failed makes the next one wait twice as long, up to LAST_PROBE; a send that was under way when
     the hold began changes nothing."""
-    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(s.get_bind().dialect.name)
     seconds = int(FIRST_PROBE.total_seconds())
     added = s.execute(
         insert(HOLD)
