@@ -13,15 +13,16 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, select
 
 from bot.clock import Clock
 from bot.db import Database
 from handlers.microsoft365.models import GraphLogin
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 KEY = "delegated"
 SALT = b"baerekraft-bot graph login"
@@ -34,20 +35,36 @@ class UnreadableSecret(Exception):
 
 def derive_key(secret_key: str) -> bytes:
     """A Fernet key of its own for the token cache, so SECRET_KEY itself is never used twice."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=SALT, info=INFO)
     return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode()))
 
 
 class SecretBox:
+    """Fernet under the derived key, made at the first seal or open: `cryptography` (some 6 MB of a
+    process) is loaded only by a bot that has a Teams login to keep."""
+
     def __init__(self, secret_key: str) -> None:
-        self._fernet = Fernet(derive_key(secret_key))
+        self._secret_key = secret_key
+        self._made: Fernet | None = None
+
+    def _fernet(self) -> Fernet:
+        if self._made is None:
+            from cryptography.fernet import Fernet
+
+            self._made = Fernet(derive_key(self._secret_key))
+        return self._made
 
     def seal(self, plain: str) -> str:
-        return self._fernet.encrypt(plain.encode()).decode("ascii")
+        return self._fernet().encrypt(plain.encode()).decode("ascii")
 
     def open(self, sealed: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
-            return self._fernet.decrypt(sealed.encode("ascii")).decode()
+            return self._fernet().decrypt(sealed.encode("ascii")).decode()
         except (InvalidToken, ValueError) as exc:
             raise UnreadableSecret("the stored Teams login cannot be decrypted with this SECRET_KEY") from exc
 

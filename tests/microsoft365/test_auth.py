@@ -4,6 +4,8 @@ encrypted token cache in the database, and an expired or revoked login reported 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -84,6 +86,22 @@ def test_the_stored_cache_is_encrypted_with_a_key_from_secret_key(ms: Tenant365)
         assert secret not in stored
     assert "refresh_token" not in stored.lower() and "RefreshToken" not in stored
     assert "RefreshToken" in SecretBox(ms.app.settings.secret_key).open(stored)
+
+
+def test_cryptography_is_loaded_only_to_seal_or_open_a_login() -> None:
+    """A bot with no Teams login to keep never loads it (some 6 MB in each process)."""
+    code = (
+        "import sys\n"
+        "from handlers.microsoft365.login_store import SecretBox\n"
+        "box = SecretBox('k' * 32)\n"
+        "assert 'cryptography' not in sys.modules, 'loaded before any login'\n"
+        "assert box.open(box.seal('cache')) == 'cache'\n"
+        "assert 'cryptography.fernet' in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_changed_secret_key_is_reported_not_crashed(ms: Tenant365) -> None:
