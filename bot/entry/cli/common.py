@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import NoReturn, TextIO, TypeVar
-
-import typer
-from rich.console import Console
+from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 
 from bot.commands import Actor
 from bot.entry.composition import App, Store, build, build_store
@@ -20,8 +18,19 @@ from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.settings import SettingsError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 T = TypeVar("T")
-err = Console(stderr=True, highlight=False)
+
+
+@functools.cache
+def stderr() -> Console:
+    """The console for messages on standard error; rich is loaded when there is one to show (a plain
+    `run` that starts well never loads it)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def operator() -> Actor:
@@ -34,8 +43,10 @@ def operator() -> Actor:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(message, markup=False)
-    raise typer.Exit(code)
+    """`message` on standard error, and the command ends with exit code `code` (SystemExit, as Typer's
+    Exit becomes: so it ends a command run with or without Typer alike)."""
+    stderr().print(message, markup=False)
+    raise SystemExit(code)
 
 
 def setup_logging(level: str, kind: str = "text") -> None:

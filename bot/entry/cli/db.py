@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bot.db import make_engine
-from bot.entry.cli.common import err, fail
+from bot.entry.cli.common import fail, stderr
 from bot.entry.settings import load_settings
 from bot.migrate import current_revision, downgrade, head_revision, upgrade
 from bot.settings import SettingsError
@@ -24,14 +24,14 @@ def _url() -> str:
 def upgrade_cmd(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Bring the schema up to date (run and shell do this by themselves)."""
     upgrade(_url(), revision)
-    err.print(f"Database at revision {revision}.")
+    stderr().print(f"Database at revision {revision}.")
 
 
 @app.command("downgrade")
 def downgrade_cmd(revision: str = typer.Argument(..., help="Target revision, e.g. -1.")) -> None:
     """Step the schema back (take a backup first)."""
     downgrade(_url(), revision)
-    err.print(f"Database downgraded to {revision}.")
+    stderr().print(f"Database downgraded to {revision}.")
 
 
 @app.command("current")

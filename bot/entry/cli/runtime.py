@@ -1,154 +1,11 @@
-"""`baerekraft-bot run` and `shell`: the bot itself, with its schedule."""
+"""`baerekraft-bot run` and `shell` as Typer commands: their options and help. `bot/entry/cli/launch.py`
+carries them out (and starts a plain `run` without Typer)."""
 
 from __future__ import annotations
 
-import contextlib
-import faulthandler
-import getpass
-import logging
-import os
-import signal
-import sys
-import tempfile
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-from types import FrameType
-
 import typer
-from sqlalchemy.orm import configure_mappers
 
-from bot.commands import Actor
-from bot.entry.cli.common import fail, open_app, read_settings
-from bot.entry.cli.secret_key import for_console
-from bot.entry.composition import App, log_channel_state
-from bot.entry.runtime import Role, Runtime
-from bot.entry.send_metrics import share_between_processes
-from bot.entry.server import WebServerError
-from bot.entry.settings import BotSettings
-from bot.entry.worker_process import STOP_TIMEOUT, WorkerProcess, listen, lower_priority
-from bot.services.people import is_email, normalise_email
-from bot.settings import LANGUAGES
-from handlers.console.channel import ConsoleChannel
-
-log = logging.getLogger(__name__)
-
-
-def _console(app: App, actor: Actor, runtime: Runtime) -> None:
-    """Console in the foreground; the rest of the bot runs around it until end of input."""
-    console = app.channel(ConsoleChannel)
-    assert console is not None, "built without its console"
-    runtime.start()
-    try:
-        console.handler(actor).run(sys.stdin, interactive=sys.stdin.isatty())
-    except KeyboardInterrupt:
-        pass
-    finally:
-        runtime.stop()
-
-
-def _until_signalled(runtime: Runtime, worker: WorkerProcess | None = None) -> int:
-    """Run until SIGTERM or Ctrl-C (exit 0), or until the worker process dies (exit 1)."""
-    stop = threading.Event()
-    code = 0
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping", signum)
-        stop.set()
-
-    def on_worker_exit(exit_code: int) -> None:
-        nonlocal code
-        code = 1
-        log.error(
-            "the worker process stopped (exit %s): stopping, for the service manager to restart", exit_code
-        )
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    if worker is not None:
-        worker.watch(on_worker_exit)
-    try:
-        runtime.start()
-    except WebServerError as exc:
-        log.error("%s: is another program using PORT?", exc)
-        code = 1
-        stop.set()
-    try:
-        stop.wait()
-    finally:
-        runtime.stop()
-        if worker is not None:
-            worker.stop()
-    return code
-
-
-def _worker_main(app: App, read_fd: int) -> int:
-    """The forked worker process: the inbox worker and the senders, until SIGTERM or the parent's end."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C reaches the whole process group
-        signal.signal(signum, lambda _signum, _frame: stop.set())
-    lower_priority(app.settings.worker_nice)
-    runtime = Runtime(app, role=Role.WORKER)
-    runtime.start()
-    assert runtime.inbox_worker is not None
-    listen(read_fd, runtime.inbox_worker.wake, app.delivery.wake, stop.set)
-    log.info(
-        "worker process %s: carrying out requests and sending (nice %s)",
-        os.getpid(),
-        app.settings.worker_nice,
-    )
-    try:
-        stop.wait()
-    finally:
-        # A stop that hangs leaves every thread's stack in the log before the front's SIGKILL comes.
-        faulthandler.dump_traceback_later(STOP_TIMEOUT - 5, exit=False)
-        runtime.stop()
-        app.close()
-        faulthandler.cancel_dump_traceback_later()
-    return 0
-
-
-def _service(app: App) -> int:
-    """As a service: the front here, the work in a forked worker process (unless WORKER_PROCESS=false)."""
-    if app.settings.worker_process:
-        app.db.engine.dispose()  # no pooled connection may be shared by the two processes
-        configure_mappers()  # likewise the ORM's mapper set-up (else done at each side's first query)
-        worker = WorkerProcess.fork(lambda read_fd: _worker_main(app, read_fd))
-        if worker is not None:
-            return _until_signalled(Runtime(app, role=Role.FRONT, nudges=worker.nudger), worker)
-        log.warning("cannot fork a worker process here: running everything in one process")
-    return _until_signalled(Runtime(app))
-
-
-@contextlib.contextmanager
-def _metrics_shared(forks: bool) -> Iterator[None]:
-    """When a worker process will send, its metrics reach the front's /metrics through files in a
-    folder of this run's own (removed at the end; the service manager gives a new run a new one)."""
-    if not forks:
-        yield
-        return
-    try:
-        shared = tempfile.TemporaryDirectory(prefix="baerekraft-metrics-")
-    except OSError as exc:
-        log.warning(
-            "cannot make a folder for the worker's metrics (%s): /metrics shows the front's only; "
-            "give the service a writable TMPDIR (now %s)",
-            exc.strerror or exc,
-            os.environ.get("TMPDIR", "unset: /tmp"),
-        )
-        yield
-        return
-    with shared as folder:
-        share_between_processes(Path(folder))
-        yield
-
-
-def _console_settings(settings: BotSettings) -> BotSettings:
-    try:
-        return for_console(settings)
-    except (OSError, ValueError) as exc:
-        fail(f"SECRET_KEY is not set and the kept key cannot be used: {exc}", code=2)
+from bot.entry.cli import launch
 
 
 def shell(
@@ -160,14 +17,7 @@ def shell(
     language: str | None = typer.Option(None, "--language", help="nb, en, da or nn (default: the series')."),
 ) -> None:
     """Talk to the bot on standard input, interactively or through a pipe."""
-    if not is_email(as_.strip()):
-        fail(f"--as: {as_!r} is not an e-mail address")
-    if language is not None and language not in LANGUAGES:
-        fail(f"--language: {language!r} is not a language the bot speaks; use one of {', '.join(LANGUAGES)}")
-    email = normalise_email(as_)
-    actor = Actor("console", email, email=email, name=name, language=language, is_operator=organiser)
-    with open_app(console=sys.stdout, settings=_console_settings(read_settings())) as app:
-        _console(app, actor, Runtime(app, serve_web=False))
+    launch.talk(as_, name, organiser, language)
 
 
 def run(
@@ -182,28 +32,4 @@ def run(
     Without Slack or Microsoft credentials this is console mode: you talk to the bot here, and end
     of input stops it. With --no-console (a service) it runs until SIGTERM or Ctrl-C.
     """
-    settings = read_settings()
-    as_console = console if console is not None else not settings.chat_configured
-    if as_console:
-        settings = _console_settings(settings)
-    elif settings.secret_key_is_temporary:
-        fail(
-            "SECRET_KEY is not set: a service needs a fixed key, or the links in its mails stop "
-            "working at the next restart. Make one with: "
-            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))' and set SECRET_KEY in .env.",
-            code=2,
-        )
-    forks = not as_console and settings.worker_process
-    with (
-        _metrics_shared(forks),
-        open_app(settings=settings, console=sys.stdout if as_console else None) as app,
-    ):
-        log_channel_state(app.settings)
-        if as_console:
-            user = getpass.getuser()
-            log.info("console mode: type commands here; try 'hjelp'")
-            _console(app, Actor("console", user, name=user, is_operator=True), Runtime(app))
-        else:
-            code = _service(app)
-            if code:
-                raise typer.Exit(code)
+    launch.run(console)

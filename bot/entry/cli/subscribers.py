@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.entry.cli.common import err, fail, open_app, open_store, operate
+from bot.entry.cli.common import fail, open_app, open_store, operate, stderr
 from bot.entry.composition import App
 from bot.services.series import resolve_series
 from bot.subscriber_csv import (
@@ -111,7 +111,7 @@ def list_cmd(
             str(row.hard_bounces),
         )
     Console().print(table)
-    err.print(f"{len(rows)} subscribers.", markup=False)
+    stderr().print(f"{len(rows)} subscribers.", markup=False)
 
 
 @app.command("export")
@@ -146,7 +146,7 @@ def export_cmd(
     out.flush()
     if wrapper is not None:
         wrapper.detach()  # leave standard output open
-    err.print(f"{count} rows exported.", markup=False)
+    stderr().print(f"{count} rows exported.", markup=False)
 
 
 def _read(path: Path) -> tuple[list[CsvRow], str]:
@@ -177,6 +177,7 @@ def _require_secret_key_if_erased(bot: App) -> None:
 def _progress_bar() -> Iterator[ProgressHook]:
     """A progress bar on standard error, shown on a terminal only, and the hook that drives it."""
     columns = (TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    err = stderr()
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("import", total=None)
 
