@@ -84,7 +84,7 @@ def bot_process(db_url: str, cwd: Path, token: str | None = None, **extra: str) 
         slack = SlackPlatform(f"{base}/slack/events", fake)
         running = Process(proc, base, fake, slack)
         try:
-            wait_until_serving(running)
+            wait_until_serving(proc, base)
             yield running
         finally:
             slack.close()
@@ -93,13 +93,13 @@ def bot_process(db_url: str, cwd: Path, token: str | None = None, **extra: str) 
                 proc.communicate(timeout=10)
 
 
-def wait_until_serving(running: Process) -> None:
+def wait_until_serving(proc: subprocess.Popen[str], base_url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if running.proc.poll() is not None:
-            raise AssertionError(f"the bot stopped: {running.proc.communicate()[1]}")
+        if proc.poll() is not None:
+            raise AssertionError(f"the bot stopped: {proc.communicate()[1]}")
         try:
-            if httpx.get(f"{running.base_url}/healthz", timeout=1).status_code in (200, 503):
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code in (200, 503):
                 return
         except httpx.TransportError:
             time.sleep(0.05)
@@ -162,3 +162,35 @@ def test_a_refused_bot_token_is_one_log_line_and_the_bot_keeps_running(
     refused = [line for line in log.splitlines() if "SLACK_BOT_TOKEN" in line]
     assert len(refused) == 1 and "invalid_auth" in refused[0]
     assert "Traceback" not in log
+
+
+def test_the_running_bot_loads_no_command_line_library(sqlite_template: Path, tmp_path: Path) -> None:
+    """A plain `run` starts without Typer (and the pydantic and rich it brings), httpx without its own
+    command-line client, and on SQLite without PostgreSQL's dialect: each would cost start-up time and
+    memory in both processes of the bot (bot/entry/cli/__init__.py)."""
+    db_url = sqlite_only(sqlite_template, tmp_path).database_url
+    log = tmp_path / "bot.log"
+    with running_fake() as fake, open(log, "w") as stderr:
+        port = free_port()
+        env = environment(
+            db_url,
+            HOST="127.0.0.1",
+            PORT=str(port),
+            SLACK_BOT_TOKEN=fake.token or "",
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake.url,
+            PYTHONPROFILEIMPORTTIME="1",  # each import on stderr, the forked worker's too
+        )
+        command = [sys.executable, "-m", "bot", "run", "--no-console"]
+        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=stderr, text=True)
+        try:
+            wait_until_serving(proc, f"http://127.0.0.1:{port}")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0
+    lines = log.read_text().splitlines()
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")}
+    assert {"slack_bolt", "uvicorn", "httpx"} <= imported  # the scan sees the imports
+    # rich and pygments would come with Typer, and with httpx's own client
+    unwanted = ("typer", "pydantic", "rich", "pygments", "sqlalchemy.dialects.postgresql")
+    assert sorted(m for m in imported if any(m == u or m.startswith(f"{u}.") for u in unwanted)) == []
