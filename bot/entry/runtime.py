@@ -40,6 +40,7 @@ class Nudges(Protocol):
 
     def inbox(self) -> None: ...
     def deliveries(self) -> None: ...
+    def caps(self) -> None: ...
 
 
 class Runtime:
@@ -75,6 +76,7 @@ class Runtime:
         if self.nudges is not None:
             app.inbox.on_arrival(self.nudges.inbox)
             app.delivery.on_wake(self.nudges.deliveries)
+            app.delivery.weigh_caps_elsewhere(self.nudges.caps)
         if self.fronts:
             self._start_front(channels)
         if self.role is Role.ALL:

@@ -92,7 +92,7 @@ def _worker_main(app: App, read_fd: int) -> int:
     runtime = Runtime(app, role=Role.WORKER)
     runtime.start()
     assert runtime.inbox_worker is not None
-    listen(read_fd, runtime.inbox_worker.wake, app.delivery.wake, stop.set)
+    listen(read_fd, runtime.inbox_worker.wake, app.delivery.wake, app.delivery.weigh_caps_soon, stop.set)
     log_unreached(app)  # here rather than in the front (see there); nudges are heard meanwhile
     log.info(
         "worker process %s: carrying out requests and sending (nice %s)",
