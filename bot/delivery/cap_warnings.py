@@ -4,7 +4,9 @@ After each planning pass (leader only) the schedule ahead is weighed against eac
 (`daily_caps.overruns`); each session in an overrun gets one notice to its series' organisers,
 through the channels they use, as soon as the session is planned: long before its invitation, let
 alone the reminders, fall due. Worked out again only when what decides it changed (the sessions,
-what went out for them, the subscribers, the channels)."""
+what went out for them, the subscribers, the channels). With a worker process, the leading front
+nudges its worker to weigh them after each pass (`DeliveryEngine.weigh_caps_elsewhere`): a
+weighing reads every subscriber, which the front's acks should not wait for."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ class CapWarnings:
     def __init__(self, db: Database, senders: Callable[[], Sequence[Sender]]) -> None:
         self.db, self.senders = db, senders
         self._basis: object = None
+        self.weighings = 0  # how many times the schedule was weighed (the basis had changed)
 
     def check(self, now: datetime) -> int:
         """Notify the organisers of each session newly in an overrun; returns how many were told."""
@@ -56,6 +59,7 @@ class CapWarnings:
             if basis == self._basis:
                 return 0
             found = overruns_ahead(s, senders, now)
+            self.weighings += 1
         told = 0
         for overrun in found:
             for load in overrun.loads:

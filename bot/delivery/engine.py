@@ -1,4 +1,5 @@
-"""The engine: the planner (leader only) and one worker thread per channel, woken when work is due."""
+"""The engine: the planner (leader only) and one worker thread per channel, woken when work is due;
+after each planning pass, the mail caps weighed (`cap_warnings.py`), here or in the worker process."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.delivery.cap_warnings import CapWarnings
 from bot.delivery.channels import Sender
+from bot.delivery.daily_caps import capped
 from bot.delivery.events import NoEvents, SendEvents
 from bot.delivery.holds import Hold
 from bot.delivery.leader import Leadership
@@ -49,6 +51,13 @@ class DeliveryEngine:
         # The periodic job and the precise wake-up may fire together: one planning pass at a time.
         self._planning = threading.Lock()
         self._nudges: list[Callable[[], None]] = []
+        # Where the caps are weighed after a pass: None here, in the pass; else a nudge to the
+        # worker process, whose thread `caps` weighs them (see `weigh_caps_elsewhere`).
+        self._caps_elsewhere: Callable[[], None] | None = None
+        self._caps_due = threading.Event()
+        self._caps_thread: threading.Thread | None = None
+        self._caps_start = threading.Lock()
+        self._stopping = threading.Event()
 
     def add_sender(self, sender: Sender, *, batch: int = 10, in_flight: int = 1) -> None:
         """`in_flight`: sends of this channel at once (1: one after the other)."""
@@ -64,11 +73,42 @@ class DeliveryEngine:
         with self._planning:
             now = self.clock.now()
             report = self.planner.run(now)
-            told = self.cap_warnings.check(now)
+            told = self.cap_warnings.check(now) if self._caps_elsewhere is None else 0
+        if self._caps_elsewhere is not None and capped(self.senders):
+            self._caps_elsewhere()
         if report.expanded or report.added_late or told:
             self.wake()
             release_free_memory()  # what expanding a fan-out held
         return report
+
+    def weigh_caps_elsewhere(self, nudge: Callable[[], None]) -> None:
+        """Leave the mail caps to the worker process, nudged after each pass (the front's): weighing
+        them reads every subscriber after any change (0.15 s of CPU with 12,000), which would hold
+        the interpreter that acks requests. A nudge lost to a full pipe is made good by the next
+        pass, as the weighing looks at the state, not at what changed."""
+        self._caps_elsewhere = nudge
+
+    def weigh_caps_soon(self) -> None:
+        """Weigh the mail caps in this engine's thread `caps` (the worker process's end of
+        `weigh_caps_elsewhere`); returns at once, nudges that come meanwhile make one weighing."""
+        with self._caps_start:
+            if self._caps_thread is None:
+                self._caps_thread = threading.Thread(target=self._weigh_caps, name="caps", daemon=True)
+                self._caps_thread.start()
+        self._caps_due.set()
+
+    def _weigh_caps(self) -> None:
+        while True:
+            self._caps_due.wait()
+            self._caps_due.clear()
+            if self._stopping.is_set():
+                return
+            with self.errors.guard("weighing the mail caps"):
+                weighed = self.cap_warnings.weighings
+                if self.cap_warnings.check(self.clock.now()):
+                    self.wake()
+                if self.cap_warnings.weighings != weighed:
+                    release_free_memory()  # what reading every subscriber held
 
     def run_until_idle(self) -> int:
         """Plan, then send everything due now, in this thread (tests, simulations, manual sends)."""
@@ -97,6 +137,11 @@ class DeliveryEngine:
             self._threads.append(thread)
 
     def stop(self) -> None:
+        self._stopping.set()
+        self._caps_due.set()
+        if self._caps_thread is not None:
+            self._caps_thread.join(timeout=30)
+            self._caps_thread = None
         for worker in self.workers.values():
             worker.stopping.set()
             worker.wake.set()

@@ -41,6 +41,7 @@ class Nudges(Protocol):
 
     def inbox(self) -> None: ...
     def deliveries(self) -> None: ...
+    def caps(self) -> None: ...
 
 
 class Runtime:
@@ -76,8 +77,14 @@ class Runtime:
         if self.nudges is not None:
             app.inbox.on_arrival(self.nudges.inbox)
             app.delivery.on_wake(self.nudges.deliveries)
-        if not self.fronts:
-            return
+            app.delivery.weigh_caps_elsewhere(self.nudges.caps)
+        if self.fronts:
+            self._start_front(channels)
+        if self.role is Role.ALL:
+            log_unreached(app)  # a worker process logs them itself: see `log_unreached`
+
+    def _start_front(self, channels: Sequence[Channel]) -> None:
+        app = self.app
         if self.serve_web:
             web_app = create_web_app(app, [route for channel in channels for route in channel.routes()])
             settings = app.settings
@@ -94,7 +101,6 @@ class Runtime:
             [source for channel in channels if (source := channel.bounce_source()) is not None],
         )
         self.scheduler.start()
-        log_unreached(app)
 
     def stop(self) -> None:
         if self.fronts:
@@ -112,7 +118,9 @@ class Runtime:
 
 
 def log_unreached(app: App) -> None:
-    """Once at start: subscribers that no configured channel reaches (they would get nothing)."""
+    """Once at start: subscribers that no configured channel reaches (they would get nothing). With a
+    worker process, the worker does it, not the front: reading every subscriber (a sixth of a second
+    of CPU with 12,000) would hold the interpreter that acks requests."""
     try:
         counts = app.unreached()
     except SQLAlchemyError as exc:

@@ -4,8 +4,9 @@ their ack, sending), while the parent serves the web, the channels and the sched
 Why two processes: Python runs one thread at a time per process. A fan-out or a burst of commands
 in the process that answers Slack would make every ack wait its turn; in a process of its own, at a
 lower CPU priority (`WORKER_NICE`), the work takes what the answers leave. State is in SQL either
-way; the pipe between the two carries only nudges ("a request arrived", "deliveries are due") and
-tells the worker when the parent is gone (end of file), so it never outlives it.
+way; the pipe between the two carries only nudges ("a request arrived", "deliveries are due", "weigh
+the mail caps": bot/delivery/cap_warnings.py) and tells the worker when the parent is gone (end of
+file), so it never outlives it.
 
 Crash-only: when the worker dies, the parent stops too (exit 1), for the service manager to restart
 both (systemd `Restart=always`, Docker `restart: unless-stopped`).
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-INBOX, DELIVERIES = b"i", b"d"
+INBOX, DELIVERIES, CAPS = b"i", b"d", b"c"
 STOP_TIMEOUT = 40.0  # seconds for the worker to finish the sends in flight (leases are 30 s)
 # Modules the libraries import only on first use (the web server's protocol and event loop, the HTTP
 # transport, the scheduler's triggers): imported before the fork, each is one shared copy instead of
@@ -64,6 +65,9 @@ class Nudger:
     def deliveries(self) -> None:
         self._write(DELIVERIES)
 
+    def caps(self) -> None:
+        self._write(CAPS)
+
     def _write(self, code: bytes) -> None:
         with contextlib.suppress(BlockingIOError, BrokenPipeError):
             os.write(self.fd, code)
@@ -74,9 +78,14 @@ class Nudger:
 
 
 def listen(
-    fd: int, on_inbox: Callable[[], None], on_deliveries: Callable[[], None], on_eof: Callable[[], None]
+    fd: int,
+    on_inbox: Callable[[], None],
+    on_deliveries: Callable[[], None],
+    on_caps: Callable[[], None],
+    on_eof: Callable[[], None],
 ) -> threading.Thread:
-    """The worker's end: calls back for each kind of nudge; `on_eof` when the parent is gone."""
+    """The worker's end: calls back for each kind of nudge (each returns at once); `on_eof` when the
+    parent is gone."""
 
     def run() -> None:
         while True:
@@ -91,6 +100,8 @@ def listen(
                 on_inbox()
             if DELIVERIES in chunk:
                 on_deliveries()
+            if CAPS in chunk:
+                on_caps()
 
     thread = threading.Thread(target=run, name="worker-nudges", daemon=True)
     thread.start()

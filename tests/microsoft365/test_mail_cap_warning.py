@@ -18,7 +18,7 @@ from bot.entry.cli.deliveries import over_the_cap
 from bot.models import Delivery, Fanout
 from bot.settings import DeliveryLimits
 from tests.conftest import NOW, ORGANISER, person
-from tests.microsoft365.support import Tenant365, tenant365
+from tests.microsoft365.support import Tenant365, tenant365, wait_for
 
 
 @pytest.fixture
@@ -92,3 +92,27 @@ def test_the_overrun_is_shown_ahead_for_deliveries_plan(ms: Tenant365) -> None:
     [line] = over_the_cap([overrun])
     assert line.startswith(f"Over the daily cap: email to 6 recipients within 24 hours from {ahead:%Y-%m-%d}")
     assert f"(cap 4; sessions {session_id})" in line
+
+
+def test_with_a_worker_process_the_caps_are_weighed_there_after_each_pass(ms: Tenant365) -> None:
+    # The front nudges the worker instead of reading every subscriber between two acks.
+    nudges: list[str] = []
+    ms.app.delivery.weigh_caps_elsewhere(lambda: nudges.append("caps"))
+    for n in range(3):
+        ms.say(person(f"p{n}@kommune.no"), "meld på")
+    session_id = ms.add_session(NOW + timedelta(days=20))
+    ms.app.delivery.plan()
+    assert warnings(ms) == [] and nudges == ["caps"]
+    try:
+        ms.app.delivery.weigh_caps_soon()  # the worker process's end of the nudge
+        [warning] = wait_for(lambda: warnings(ms))
+        assert warning.session_id == session_id and warning.payload["recipients"] == 6
+        with ms.app.db.read() as s:
+            [row] = s.scalars(select(Delivery).where(Delivery.fanout_id == warning.id))
+        assert row.channel == "email" and row.due_at == NOW
+        ms.app.delivery.weigh_caps_soon()
+        ms.app.delivery.plan()
+        assert nudges == ["caps", "caps"]
+    finally:
+        ms.app.delivery.stop()
+    assert len(warnings(ms)) == 1  # told once

@@ -23,7 +23,7 @@ from bot.entry.composition import build
 from bot.entry.settings import load_settings
 from bot.models import InboundRequest, Series, Subscription
 from bot.parser import parse
-from tests.conftest import ORGANISER
+from tests.conftest import ORGANISER, person
 from tests.fakes.https_fake import local_ca
 from tests.fakes.tls_proxy import TlsProxy
 from tests.microsoft365.fakes.graph_api import CHANNEL_ID, TEAM_ID
@@ -227,3 +227,40 @@ def _in_channel(fakes: Fakes, text: str) -> str:
     tenant.add_message(message)
     fakes.graph.notifier.created(message)
     return message.id
+
+
+def test_the_worker_process_weighs_the_mail_cap_after_the_fronts_planning(
+    fakes: Fakes, db_url: str, tmp_path: Path
+) -> None:
+    # Two subscribers and two reminders within a day: four recipients, over a cap of three.
+    env = environment(db_url, fakes, free_port()) | {"MAIL_DAILY_RECIPIENTS": "3"}
+    settings = load_settings(env, dotenv_path=None)
+    app = build(settings, migrate=True)
+    try:
+        for email in ("kari@kommune.no", "john@example.org"):
+            app.dispatcher.execute(person(email), parse("meld på"))
+        app.dispatcher.execute(ORGANISER, parse("gi arrangør org@kommune.no"))
+        start = (datetime.now(UTC) + timedelta(days=20)).astimezone(settings.tz)
+        app.dispatcher.execute(ORGANISER, parse(f"ny økt {start:%Y-%m-%d} 10:00 Sirkulær økonomi"))
+    finally:
+        app.close()
+    log_path = tmp_path / "bot.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--no-console"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=log_path.open("w"),
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: fakes.graph.tenant.mails, timeout=30), log_path.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    [mail] = fakes.graph.tenant.mails
+    assert mail.to == ["org@kommune.no"] and "går over postkassens dagsgrense" in (mail.subject or "")
+    log = log_path.read_text()
+    assert proc.returncode == 0 and "Traceback" not in log
+    assert "over the cap of 3; organisers told" in log

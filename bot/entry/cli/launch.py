@@ -25,7 +25,7 @@ from bot.commands import Actor
 from bot.entry.cli.common import fail, open_app, read_settings
 from bot.entry.cli.secret_key import for_console
 from bot.entry.composition import App, log_channel_state
-from bot.entry.runtime import Role, Runtime
+from bot.entry.runtime import Role, Runtime, log_unreached
 from bot.entry.send_metrics import share_between_processes
 from bot.entry.server import WebServerError
 from bot.entry.settings import BotSettings
@@ -95,7 +95,8 @@ def _worker_main(app: App, read_fd: int) -> int:
     runtime = Runtime(app, role=Role.WORKER)
     runtime.start()
     assert runtime.inbox_worker is not None
-    listen(read_fd, runtime.inbox_worker.wake, app.delivery.wake, stop.set)
+    listen(read_fd, runtime.inbox_worker.wake, app.delivery.wake, app.delivery.weigh_caps_soon, stop.set)
+    log_unreached(app)  # here rather than in the front (see there); nudges are heard meanwhile
     log.info(
         "worker process %s: carrying out requests and sending (nice %s)",
         os.getpid(),
