@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, MetaData, func, insert, select, text
+from sqlalchemy import Engine, MetaData, Table, delete, func, insert, select, text
 
 from bot.clock import ManualClock
 from bot.commands import Actor
@@ -29,7 +30,6 @@ from bot.entry.runtime import work_of
 from bot.entry.settings import BotSettings
 from bot.inbox_worker import InboxWorker
 from bot.migrate import upgrade
-from bot.models import Base
 from bot.parser import parse
 
 # SQLite waits for the disk at each commit (synchronous=FULL): the tests' files live on a RAM disk
@@ -57,21 +57,32 @@ def pg_url(schema: str | None = None) -> str:
 class PgSchema:
     url: str
     engine: Engine
+    tables: list[Table]  # every table the migrations made but alembic_version, parents first
     seed: dict[str, list[dict[str, Any]]]
 
     def reset(self) -> None:
-        """Empty every table and put back what the migrations seeded."""
-        tables = [t.name for t in Base.metadata.sorted_tables]
-        meta = MetaData()
-        meta.reflect(self.engine, only=tables)
+        """Empty every table, restart every sequence and put back what the migrations seeded.
+
+        DELETE, not TRUNCATE, in one round trip: on the few rows a test leaves, TRUNCATE's new files
+        for every table cost ten times as much (measured 0.5 s against 0.05 s per test).
+        """
         with self.engine.begin() as conn:
-            # Table names come from our own metadata, not from input.
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            for table in meta.sorted_tables:
+            conn.exec_driver_sql(self._empty_sql)
+            for table in self.tables:
                 if self.seed.get(table.name):
                     conn.execute(insert(table), self.seed[table.name])
                     highest = select(func.max(table.c.id)).scalar_subquery()
                     conn.execute(select(func.setval(func.pg_get_serial_sequence(table.name, "id"), highest)))
+
+    @cached_property
+    def _empty_sql(self) -> str:
+        children_first = reversed(self.tables)
+        deletes = [f"{delete(table).compile(self.engine)};" for table in children_first]
+        restart = (
+            "SELECT setval((quote_ident(schemaname) || '.' || quote_ident(sequencename))::regclass, "
+            "start_value, false) FROM pg_sequences WHERE schemaname = current_schema();"
+        )
+        return " ".join([*deletes, restart])
 
 
 def new_pg_schema() -> tuple[str, str]:
@@ -104,10 +115,11 @@ def pg_schema() -> Iterator[PgSchema]:
     upgrade(url)
     engine = make_engine(url)
     meta = MetaData()
-    meta.reflect(engine, only=[t.name for t in Base.metadata.sorted_tables])
+    meta.reflect(engine)  # once: the handlers' tables too, whether or not their models are imported yet
+    tables = [t for t in meta.sorted_tables if t.name != "alembic_version"]
     with engine.connect() as conn:
-        seed = {t.name: [dict(r._mapping) for r in conn.execute(select(t))] for t in meta.sorted_tables}
-    yield PgSchema(url, engine, seed)
+        seed = {t.name: [dict(r._mapping) for r in conn.execute(select(t))] for t in tables}
+    yield PgSchema(url, engine, tables, seed)
     engine.dispose()
     drop_pg_schema(schema)
 
