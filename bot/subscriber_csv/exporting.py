@@ -23,8 +23,10 @@ EXPORT_FETCH = 2000  # rows fetched per round trip when exporting
 IDENTITY_CHANNELS = ("slack", "teams")  # the identities that make a channel of the export's
 # A cell starting with one of these (visible ASCII, no formula's start) is text as it stands.
 PLAIN_START = frozenset(chr(code) for code in range(0x21, 0x7F)) - frozenset(FORMULA_START)
-# What may start a cell of the people's own text (an empty cell included) for it to stand as it is.
-_PLAIN = PLAIN_START | {""}
+# What may start a cell of the people's own text for it to stand as it is, whatever follows: the
+# above, Latin-1's and Latin Extended-A and B's visible characters (Åse, Ødegård, Zoë; none is
+# invisible or a look-alike of a formula's start: the soft hyphen is left out), and an empty cell.
+PLAIN_FIRST = PLAIN_START | frozenset(map(chr, range(0xA1, 0x250))) - {"\xad"} | {""}
 # The people's own text among the export's cells: email, name, language, source_channel, series.
 _THEIRS = (0, 1, 2, 5, 6)
 
@@ -91,10 +93,12 @@ def _csv_text(rows: Sequence[Sequence[str]], delimiter: str) -> str:
 def _plain(chunk: Sequence[Sequence[str]]) -> bool:
     """Whether no cell of the people's own text in `chunk` may start a formula (the common case,
     decided by each cell's first character)."""
-    p = _PLAIN
-    return all(
-        r[0][:1] in p and r[1][:1] in p and r[2][:1] in p and r[5][:1] in p and r[6][:1] in p for r in chunk
-    )
+    p = PLAIN_FIRST
+    return not [
+        r
+        for r in chunk
+        if not (r[0][:1] in p and r[1][:1] in p and r[2][:1] in p and r[5][:1] in p and r[6][:1] in p)
+    ]
 
 
 def _neutralised(row: Sequence[str]) -> list[str]:

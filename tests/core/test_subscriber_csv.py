@@ -595,6 +595,18 @@ def add_awkward_people(app: App) -> None:
                 )
 
 
+def test_a_cell_starting_with_a_plain_first_character_needs_no_neutralising_whatever_follows() -> None:
+    """The export skips `neutralise` for chunks whose cells all start with one of PLAIN_FIRST."""
+    plain = subscriber_csv.exporting.PLAIN_FIRST
+    assert {"Å", "Ø", "Æ", "é", "ü", "a", "1", "'", ""} <= plain
+    assert subscriber_csv.neutralise("") == ""
+    for ch in plain - {""}:
+        for rest in ("", "=1+1", "\u200b=1", "\ufeff=HYPERLINK(x)", " =1"):
+            assert subscriber_csv.neutralise(ch + rest) == ch + rest
+    for ch in ("=", "+", "-", "@", "\t", "\r", " ", "\xa0", "\xad", "\u200b", "\ufeff", "＝"):
+        assert ch not in plain
+
+
 @pytest.mark.parametrize("fetch", [1, 7, 2000])
 def test_export_is_byte_for_byte_what_csv_writer_makes_of_the_rules(
     app: App, monkeypatch: pytest.MonkeyPatch, fetch: int
