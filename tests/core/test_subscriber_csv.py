@@ -484,6 +484,148 @@ def test_formula_cells_are_neutralised_and_survive_a_round_trip(app: App, danger
     assert subscriber_csv.unescape("'Ola") == "'Ola"
 
 
+# --- the file byte for byte ---------------------------------------------------------------------
+
+# Names that need quoting, neutralising, or neither, and none at all.
+AWKWARD_NAMES = [
+    "Nordmann, Ola",
+    'Ola "O" Nordmann',
+    "Kari\nNordmann",
+    "Per\r\nHansen",
+    "Liv\rLie",
+    "semi;colon",
+    "=1+1",
+    "+47 123",
+    "-2",
+    "@SUM(A1)",
+    "\tx",
+    " =1",
+    "\u200b=1+1",
+    "\ufeff=HYPERLINK(x)",
+    "＝1",
+    "Åse Ødegård",
+    "Ærlig",
+    "Дмитрий",
+    "'sitert'",
+    "",
+    None,
+]
+
+
+def reference_export(app: App, *, include_unsubscribed: bool, delimiter: str) -> str:
+    """The export as its rules say, made in Python from the ORM's objects with `csv.writer`: what the
+    database-formatted export must equal, byte for byte."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=delimiter)
+    writer.writerow(
+        list(subscriber_csv.EXPORT_COLUMNS) + (["unsubscribed_at"] if include_unsubscribed else [])
+    )
+    with app.db.read() as s:
+        subs = s.scalars(
+            select(Subscription).join(Subscription.series).order_by(Series.slug, Subscription.id)
+        )
+        for sub in subs:
+            if not (sub.active or include_unsubscribed):
+                continue
+            person = sub.person
+            chats = {i.platform for i in person.identities}
+            has = (("email", bool(person.email)), ("slack", "slack" in chats), ("teams", "teams" in chats))
+            cells = [
+                *(
+                    subscriber_csv.neutralise(cell or "")
+                    for cell in (person.email, person.name, person.language)
+                ),
+                ";".join(channel for channel, present in has if present),
+                subscriber_csv.iso_utc(sub.consented_at),
+                subscriber_csv.neutralise(sub.source_channel),
+                subscriber_csv.neutralise(sub.series.slug),
+            ]
+            if include_unsubscribed:
+                cells.append(subscriber_csv.iso_utc(sub.unsubscribed_at) if sub.unsubscribed_at else "")
+            writer.writerow(cells)
+    return out.getvalue()
+
+
+def export_text(app: App, *, include_unsubscribed: bool, delimiter: str) -> tuple[str, int]:
+    """The export's text and its count of rows."""
+    out = io.StringIO(newline="")
+    count = run(
+        app,
+        lambda ctx: export_subscribers(
+            ctx.s, out, include_unsubscribed=include_unsubscribed, delimiter=delimiter
+        ),
+    )
+    return out.getvalue(), count
+
+
+def add_awkward_people(app: App) -> None:
+    """People in two series with every kind of cell: awkward names, no address, no language, chat
+    identities, ended subscriptions, times with a fraction of a second in another time zone."""
+    run(app, lambda ctx: create_series(ctx, "verdensmaal", "Verdensmål", "en", "Europe/Oslo"))
+    oslo = ZoneInfo("Europe/Oslo")
+    with app.db.transaction() as s:
+        series = s.scalars(select(Series).order_by(Series.slug)).all()
+        for i, name in enumerate(AWKWARD_NAMES * 3):
+            email = None if i % 7 == 3 else f"p{i}@x.no"
+            language = (None, "nb", "en", "=nn")[i % 4]
+            person = Person(name=name, email=email, language=language, created_at=NOW)
+            for platform in (("slack",), ("teams",), ("slack", "teams", "slack"), ())[i % 4]:
+                person.identities.append(
+                    Identity(
+                        platform=platform,
+                        external_id=f"{platform}{i}-{len(person.identities)}",
+                        created_at=NOW,
+                    )
+                )
+            s.add(person)
+            for n, one in enumerate(series):
+                if (i + n) % 3 == 2:
+                    continue
+                ended = (i + n) % 5 == 0
+                s.add(
+                    Subscription(
+                        person=person,
+                        series=one,
+                        source_channel=("import", "slack", "-web")[(i + n) % 3],
+                        consented_at=datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=oslo)
+                        + timedelta(minutes=i),
+                        active=not ended,
+                        unsubscribed_at=NOW + timedelta(seconds=i, microseconds=500_000) if ended else None,
+                    )
+                )
+
+
+def test_a_cell_starting_with_a_plain_first_character_needs_no_neutralising_whatever_follows() -> None:
+    """The export skips `neutralise` for chunks whose cells all start with one of PLAIN_FIRST."""
+    plain = subscriber_csv.exporting.PLAIN_FIRST
+    assert {"Å", "Ø", "Æ", "é", "ü", "a", "1", "'", ""} <= plain
+    assert subscriber_csv.neutralise("") == ""
+    for ch in plain - {""}:
+        for rest in ("", "=1+1", "\u200b=1", "\ufeff=HYPERLINK(x)", " =1"):
+            assert subscriber_csv.neutralise(ch + rest) == ch + rest
+    for ch in ("=", "+", "-", "@", "\t", "\r", " ", "\xa0", "\xad", "\u200b", "\ufeff", "＝"):
+        assert ch not in plain
+
+
+@pytest.mark.parametrize("fetch", [1, 7, 2000])
+def test_export_is_byte_for_byte_what_csv_writer_makes_of_the_rules(
+    app: App, monkeypatch: pytest.MonkeyPatch, fetch: int
+) -> None:
+    """The database formats the cells and the rows are joined without `csv.writer` when nothing needs
+    quoting: the bytes must be those of the rules applied in Python, quoting, neutralising, channels,
+    times and line ends alike, in chunks that need quoting or neutralising and chunks that do not."""
+    add_awkward_people(app)
+    for _ in range(10):  # plain rows too, so that with a small fetch some chunks are plain
+        subscribe(app, f"plain{_}@x.no", name=f"Plain {_}", language="nb")
+    monkeypatch.setattr(subscriber_csv.exporting, "EXPORT_FETCH", fetch)
+    for include_unsubscribed in (False, True):
+        for delimiter in (",", ";"):
+            text, count = export_text(app, include_unsubscribed=include_unsubscribed, delimiter=delimiter)
+            expected = reference_export(app, include_unsubscribed=include_unsubscribed, delimiter=delimiter)
+            assert text == expected
+            assert count == len(list(csv.reader(io.StringIO(expected, newline=""), delimiter=delimiter))) - 1
+
+
 # --- 10,000 rows, export → import into a fresh database -----------------------------------------
 
 
