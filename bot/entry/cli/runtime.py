@@ -27,6 +27,7 @@ from bot.entry.send_metrics import share_between_processes
 from bot.entry.server import WebServerError
 from bot.entry.settings import BotSettings
 from bot.entry.worker_process import STOP_TIMEOUT, WorkerProcess, listen, lower_priority
+from bot.memory import limit_malloc_arenas
 from bot.services.people import is_email, normalise_email
 from bot.settings import LANGUAGES
 from handlers.console.channel import ConsoleChannel
@@ -182,6 +183,7 @@ def run(
     Without Slack or Microsoft credentials this is console mode: you talk to the bot here, and end
     of input stops it. With --no-console (a service) it runs until SIGTERM or Ctrl-C.
     """
+    limit_malloc_arenas()  # before any thread starts; the forked worker inherits it
     settings = read_settings()
     as_console = console if console is not None else not settings.chat_configured
     if as_console:
