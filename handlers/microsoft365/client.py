@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.clock import Clock
+from bot.tls import client_tls
 from handlers.microsoft365.errors import (
     GraphAuthError,
     GraphConflict,
@@ -106,7 +107,9 @@ class GraphClient:
         self.base_url = base_url.rstrip("/")
         self.tokens, self.clock = tokens, clock
         self.attempts, self.max_wait = attempts, max_wait
-        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": "baerekraft-bot"})
+        self._http = httpx.Client(
+            timeout=timeout, headers={"User-Agent": "baerekraft-bot"}, verify=client_tls()
+        )
 
     def close(self) -> None:
         self._http.close()

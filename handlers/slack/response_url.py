@@ -24,7 +24,7 @@ from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from types import TracebackType
 from urllib.parse import urlsplit
 
-import httpx
+from bot.tls import client_tls
 
 KEPT_PER_HOST = 8  # idle connections kept per host: one per answering thread (handlers/slack/answering.py)
 HEADERS = {"Content-Type": "application/json;charset=utf-8", "User-Agent": "baerekraft-bot"}
@@ -146,10 +146,10 @@ class AnswerConnections:
         conn.close()
 
     def _tls(self) -> ssl.SSLContext:
-        """httpx's context, as every other client of the bot verifies TLS (made on first use)."""
+        """httpx's context, shared with the bot's other clients (bot/tls.py; made on first use)."""
         with self._lock:
             if self._context is None:
-                self._context = httpx.create_ssl_context()
+                self._context = client_tls()
             return self._context
 
 

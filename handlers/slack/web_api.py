@@ -22,6 +22,8 @@ from urllib.parse import urlencode, urljoin
 import httpx
 from slack_sdk.web.internal_utils import get_user_agent
 
+from bot.tls import client_tls
+
 JSON_METHODS = frozenset({"chat.postMessage", "chat.update", "views.publish"})
 # httpx writes a request's headers and body separately; without Nagle's delay the body follows at once
 # (urllib sent both in one write, urllib3 sets the same option).
@@ -48,10 +50,12 @@ class SlackCallFailed(Exception):
 class SlackWebAPI:
     def __init__(self, base_url: str, token: str, *, timeout: float) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        tls = client_tls()
         self._http = httpx.Client(
             timeout=timeout,
             headers={"Authorization": f"Bearer {token}", "User-Agent": get_user_agent()},
-            transport=httpx.HTTPTransport(socket_options=NO_DELAY),
+            verify=tls,
+            transport=httpx.HTTPTransport(verify=tls, socket_options=NO_DELAY),
         )
 
     def close(self) -> None:

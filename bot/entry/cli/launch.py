@@ -30,6 +30,7 @@ from bot.entry.send_metrics import share_between_processes
 from bot.entry.server import WebServerError
 from bot.entry.settings import BotSettings
 from bot.entry.worker_process import STOP_TIMEOUT, WorkerProcess, listen, lower_priority
+from bot.memory import limit_malloc_arenas
 from bot.services.people import is_email, normalise_email
 from bot.settings import LANGUAGES
 from handlers.console.channel import ConsoleChannel
@@ -170,6 +171,7 @@ def talk(as_: str, name: str | None, organiser: bool, language: str | None) -> N
 def run(console: bool | None) -> None:
     """`run`: migrate the database and start the bot (console mode when `console`, or by default when
     no chat channel is configured); a service ends with exit code 1 when its worker process died."""
+    limit_malloc_arenas()  # before any thread starts; the forked worker inherits it
     settings = read_settings()
     as_console = console if console is not None else not settings.chat_configured
     if as_console:
