@@ -63,7 +63,8 @@ class InboxWriter:
         self.db, self.clock, self.on_recorded, self.errors = db, clock, on_recorded, errors
         self.spool, self.spacing = spool, spacing
         self._kept = False  # this process kept requests in the spool: write them when the database is back
-        self._queue: queue.Queue[Arrival | None] = queue.Queue()
+        # A SimpleQueue: a put is one call in C, no lock and condition in Python, in the thread that acks.
+        self._queue: queue.SimpleQueue[Arrival | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()  # cuts a wait for the next group short
         self._lock = threading.Lock()
