@@ -16,7 +16,7 @@ from bot.db import Batch
 from bot.entry.composition import App
 from bot.inbox import LEASE, RETRY_AFTER, Batchable, Effect, Executed, Step
 from bot.inbox_worker import InboxWorker
-from bot.models import AuditEvent, InboundRequest, Person, Subscription
+from bot.models import AuditEvent, InboundRequest, Person, Series, Subscription
 from bot.parser import parse
 from tests.conftest import person
 
@@ -33,6 +33,7 @@ class Subscribing:
         self.app = app
         self.answers: list[tuple[str, str, bool]] = []  # email, reply key, committed when answered
         self.carried_out: list[str] = []
+        self.series_names: dict[str, str] = {}  # email: the series its reply names
         self.explode: set[str] = set()  # addresses whose next attempt fails inside its savepoint
         self.batch_breaks = False  # the next batch's database goes away mid-way
         self.crash_on_answer = False
@@ -59,8 +60,13 @@ class Subscribing:
                     s.add(Person(email=f"ghost-{email}", created_at=self.app.clock.now()))
                     s.flush()
                     raise RuntimeError("the work failed half-way")
+            if "rename" in payload:  # a unit that may change anything (an organiser's) comes first
+                with self.app.db.transaction() if batch is None else batch.unit() as s:
+                    s.execute(update(Series).values(name=payload["rename"]))
             reply = self.app.dispatcher.execute(actor, command, within=executed, batch=batch)
             self.carried_out.append(email)
+            if reply.key == "subscribed":
+                self.series_names[email] = reply.data["series"].name
 
             def answer() -> None:
                 if self.crash_on_answer:
@@ -95,9 +101,21 @@ def audit_count(app: App, action: str) -> int:
         return int(s.scalar(select(func.count()).where(AuditEvent.action == action)) or 0)
 
 
-def accept(app: App, *emails: str, line: str = "meld på") -> None:
+def accept(app: App, *emails: str, line: str = "meld på", **more: str) -> None:
     for email in emails:
-        app.inbox.accept("test", "subscribe", email, {"email": email, "line": line})
+        app.inbox.accept("test", "subscribe", email, {"email": email, "line": line, **more})
+
+
+def series_reads_during(app: App) -> list[int]:
+    """A counter of the statements that read the series table on the bot's engine from now on."""
+    counted = [0]
+
+    def read(_conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM series" in statement:
+            counted[0] += 1
+
+    event.listen(app.db.engine, "before_cursor_execute", read)
+    return counted
 
 
 def commits_during(app: App) -> list[int]:
@@ -203,3 +221,36 @@ def test_a_batch_that_fails_as_a_whole_is_carried_out_one_by_one(app: App) -> No
     assert work.answers == [(email, "subscribed", True) for email in EMAILS]  # each answered once
     assert set(states(app).values()) == {"done"}
     assert audit_count(app, "subscription.created") == 5
+
+
+def test_the_commands_of_a_batch_that_change_no_series_read_the_series_once(app: App) -> None:
+    work = Subscribing(app)
+    accept(app, *EMAILS[:2])
+    accept(app, "nosy@kommune.no", line="dm på")  # refused after it read the series: rolled back
+    accept(app, *EMAILS[2:])
+    worker = InboxWorker(app.inbox, work.work())
+    items = app.inbox.claim(worker.name, 8)
+    reads = series_reads_during(app)
+    worker.carry_out(items)
+    assert reads[0] == 1
+    assert ("nosy@kommune.no", "dm_needs_subscription", False) in work.answers
+    assert sorted(e for e, key, committed in work.answers if key == "subscribed" and committed) == EMAILS
+    with app.db.read() as s:
+        name = s.scalar(select(Series.name))
+    assert set(work.series_names.values()) == {name}
+
+
+def test_a_series_changed_within_the_batch_is_read_again_by_the_commands_after_it(app: App) -> None:
+    work = Subscribing(app)
+    with app.db.read() as s:
+        before = s.scalar(select(Series.name))
+    accept(app, *EMAILS[:2])
+    accept(app, EMAILS[2], rename="Grønn fredag")
+    accept(app, *EMAILS[3:])
+    worker = InboxWorker(app.inbox, work.work())
+    items = app.inbox.claim(worker.name, 8)
+    reads = series_reads_during(app)
+    worker.carry_out(items)
+    assert reads[0] == 2
+    assert [work.series_names[e] for e in EMAILS] == [before, before] + ["Grønn fredag"] * 3
+    assert sorted(e for e, key, committed in work.answers if key == "subscribed" and committed) == EMAILS
