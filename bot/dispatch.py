@@ -188,8 +188,9 @@ class Dispatcher:
         return Reply(result.key, result.data, language, timezone)
 
 
-# Commands that change no series: in a batch, they take the series an earlier one of them found in
-# the same transaction (services.series.resolve_series).
+# Commands that change no series and no session: in a batch, they take the series and the next
+# session an earlier one of them found in the same transaction (services.series.resolve_series,
+# services.sessions.next_session_view).
 _SERIES_KEPT = (c.Subscribe, c.Unsubscribe, c.SetDirectMessages, c.Status, c.NextSession)
 
 # What a person's language is not learned from: a guess at a typo, and an erasure.
