@@ -206,6 +206,10 @@ class Database:
             yield session
 
 
+# In the session info of a batch's unit that may share reads with the others (`Batch.unit`).
+KEPT = "batch.kept"
+
+
 class Batch:
     """A transaction shared by several units of work (`Database.batch`). Each unit gets a session
     of its own in a savepoint: what it loads or makes is not seen by the next unit's session, and
@@ -214,12 +218,26 @@ class Batch:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._sessions = sessionmaker(conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        self._kept: dict[Any, Any] = {}
 
     @contextmanager
-    def unit(self) -> Iterator[Session]:
-        """A unit's session: its savepoint released at the end, rolled back on an exception."""
-        with self._sessions() as session, session.begin():
-            yield session
+    def unit(self, *, reads_only_kept: bool = False) -> Iterator[Session]:
+        """A unit's session: its savepoint released at the end, rolled back on an exception.
+
+        `reads_only_kept`: the unit changes none of what units keep for each other (`KEPT`, in its
+        session's info: rows read once in this transaction, see services.series), so it may use
+        and add to it. Any other unit may change anything: what was kept is forgotten, before it
+        and after it."""
+        if not reads_only_kept:
+            self._kept.clear()
+        try:
+            with self._sessions() as session, session.begin():
+                if reads_only_kept:
+                    session.info[KEPT] = self._kept
+                yield session
+        finally:
+            if not reads_only_kept:
+                self._kept.clear()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

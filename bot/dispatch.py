@@ -136,7 +136,12 @@ class Dispatcher:
         batch: Batch | None,
     ) -> Reply:
         handler = HANDLERS[type(command)]
-        with self.db.transaction() if batch is None else batch.unit() as s:
+        units = (
+            self.db.transaction()
+            if batch is None
+            else batch.unit(reads_only_kept=isinstance(command, _SERIES_KEPT))
+        )
+        with units as s:
             ctx = Ctx(s, actor, self.clock.now(), self.config, self.erasers, self.colleague_mail)
             result = handler(ctx, command)
             if result.key == "count" and result.series is not None and self.unreached is not None:
@@ -182,6 +187,11 @@ class Dispatcher:
         timezone = series.timezone if series else self.config.timezone
         return Reply(result.key, result.data, language, timezone)
 
+
+# Commands that change no series and no session: in a batch, they take the series and the next
+# session an earlier one of them found in the same transaction (services.series.resolve_series,
+# services.sessions.next_session_view).
+_SERIES_KEPT = (c.Subscribe, c.Unsubscribe, c.SetDirectMessages, c.Status, c.NextSession)
 
 # What a person's language is not learned from: a guess at a typo, and an erasure.
 _NOT_LEARNED_FROM = (c.Unknown, c.ForgetMe, c.SetLanguage)

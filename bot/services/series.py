@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm.base import instance_state
 
+from bot.db import KEPT
 from bot.holidays import default_country, known_country
 from bot.models import Series
 from bot.services import audit
@@ -22,6 +25,7 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 # Asked by nearly every command: built once (see services.people).
 _ALL = select(Series).order_by(Series.id)
 _BY_SLUG = select(Series).where(Series.slug == bindparam("slug"))
+_KEPT_SERIES = "series"
 
 
 def all_series(ctx: Ctx) -> list[Series]:
@@ -29,7 +33,31 @@ def all_series(ctx: Ctx) -> list[Series]:
 
 
 def resolve_series(ctx: Ctx, slug: str | None) -> Series:
-    """The series `slug` names; without one, the only series, or a question listing them."""
+    """The series `slug` names; without one, the only series, or a question listing them.
+
+    In a unit of a batch that changes no series (`Batch.unit`), the series found by an earlier
+    such unit of the same transaction are taken again, without a round trip: a burst of
+    subscribes reads them once per batch. Other units do not see them (they may change series)."""
+    kept: dict[Any, Any] | None = ctx.s.info.get(KEPT)
+    if kept is None:
+        return _resolve(ctx, slug)
+    key = (_KEPT_SERIES, slug.strip().lower() if slug is not None else None)
+    found: Series | None = kept.get(key)
+    if found is not None and _intact(found):
+        return ctx.s.merge(found, load=False)
+    series = _resolve(ctx, slug)
+    kept[key] = series
+    return series
+
+
+def _intact(series: Series) -> bool:
+    """Whether `series` (loaded by an earlier unit, whose session is closed) still holds the row it
+    read: a unit rolled back expires what it loaded."""
+    state = instance_state(series)
+    return state.key is not None and not state.expired_attributes and not state.modified
+
+
+def _resolve(ctx: Ctx, slug: str | None) -> Series:
     if slug is not None:
         found = ctx.s.scalar(_BY_SLUG, {"slug": slug.strip().lower()})
         if found is None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from bot.bounds import day_in_range, id_in_range
 from bot.commands import SessionFields
+from bot.db import KEPT
 from bot.models import PresentationLink, Series, Session, SessionStatus
 from bot.services import audit, start_dates
 from bot.services.context import Ctx
@@ -226,6 +227,7 @@ def next_session(ctx: Ctx, series: Series) -> Session | None:
 # a sixth of a subscribe's CPU.
 _SESSION = cast(Table, Session.__table__)
 _LINK = cast(Table, PresentationLink.__table__)
+_KEPT_NEXT = "next session"
 _FROM_ROWS = (
     select(_SESSION, _LINK.c.id.label("link_id"), _LINK.c.title.label("link_title"))
     .add_columns(_LINK.c.speaker.label("link_speaker"), _LINK.c.url.label("link_url"))
@@ -241,7 +243,29 @@ _FROM_ROWS = (
 
 
 def next_session_view(ctx: Ctx, series: Series) -> SessionView | None:
-    """`next_session` as the view a reply shows, read as plain rows."""
+    """`next_session` as the view a reply shows, read as plain rows.
+
+    In a unit of a batch that changes no series or session (`Batch.unit`), the view an earlier such
+    unit of the same transaction found is taken again while it still holds: the session it names
+    has not ended (the ones before it had ended already), or there was none."""
+    kept: dict[Any, Any] | None = ctx.s.info.get(KEPT)
+    key = (_KEPT_NEXT, series.id)
+    if kept is not None and key in kept:
+        found_at, view = kept[key]
+        if found_at <= ctx.now and (view is None or _holds(view, ctx.now)):
+            return cast(SessionView | None, view)
+    view = _next_session_view(ctx, series)
+    if kept is not None:
+        kept[key] = (ctx.now, view)
+    return view
+
+
+def _holds(view: SessionView, now: datetime) -> bool:
+    """Whether `next_session_view` would find `view` again at `now`."""
+    return view.end > now and view.start >= now - timedelta(days=1)
+
+
+def _next_session_view(ctx: Ctx, series: Series) -> SessionView | None:
     rows = ctx.s.execute(_FROM_ROWS, {"series": series.id, "since": ctx.now - timedelta(days=1)})
     found: Row[Any] | None = None
     links: list[LinkView] = []

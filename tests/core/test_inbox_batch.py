@@ -5,6 +5,7 @@ whole is carried out one by one."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,9 +17,9 @@ from bot.db import Batch
 from bot.entry.composition import App
 from bot.inbox import LEASE, RETRY_AFTER, Batchable, Effect, Executed, Step
 from bot.inbox_worker import InboxWorker
-from bot.models import AuditEvent, InboundRequest, Person, Subscription
+from bot.models import AuditEvent, InboundRequest, Person, Series, Session, Subscription
 from bot.parser import parse
-from tests.conftest import person
+from tests.conftest import ORGANISER, person
 
 
 class Crash(BaseException):
@@ -33,6 +34,8 @@ class Subscribing:
         self.app = app
         self.answers: list[tuple[str, str, bool]] = []  # email, reply key, committed when answered
         self.carried_out: list[str] = []
+        self.series_names: dict[str, str] = {}  # email: the series its reply names
+        self.next_titles: dict[str, str | None] = {}  # email: the next session its reply names
         self.explode: set[str] = set()  # addresses whose next attempt fails inside its savepoint
         self.batch_breaks = False  # the next batch's database goes away mid-way
         self.crash_on_answer = False
@@ -59,8 +62,17 @@ class Subscribing:
                     s.add(Person(email=f"ghost-{email}", created_at=self.app.clock.now()))
                     s.flush()
                     raise RuntimeError("the work failed half-way")
+            if "rename" in payload or "retitle" in payload:  # first a unit that may change anything
+                with self.app.db.transaction() if batch is None else batch.unit() as s:
+                    if "rename" in payload:
+                        s.execute(update(Series).values(name=payload["rename"]))
+                    else:
+                        s.execute(update(Session).values(title=payload["retitle"]))
             reply = self.app.dispatcher.execute(actor, command, within=executed, batch=batch)
             self.carried_out.append(email)
+            if reply.key == "subscribed":
+                self.series_names[email] = reply.data["series"].name
+                self.next_titles[email] = reply.data["next"].title if reply.data["next"] else None
 
             def answer() -> None:
                 if self.crash_on_answer:
@@ -95,9 +107,21 @@ def audit_count(app: App, action: str) -> int:
         return int(s.scalar(select(func.count()).where(AuditEvent.action == action)) or 0)
 
 
-def accept(app: App, *emails: str, line: str = "meld på") -> None:
+def accept(app: App, *emails: str, line: str = "meld på", **more: str) -> None:
     for email in emails:
-        app.inbox.accept("test", "subscribe", email, {"email": email, "line": line})
+        app.inbox.accept("test", "subscribe", email, {"email": email, "line": line, **more})
+
+
+def reads_during(app: App, table: str) -> list[int]:
+    """A counter of the statements that read `table` on the bot's engine from now on."""
+    counted = [0]
+
+    def read(_conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and re.search(rf"FROM {table}\b", statement):
+            counted[0] += 1
+
+    event.listen(app.db.engine, "before_cursor_execute", read)
+    return counted
 
 
 def commits_during(app: App) -> list[int]:
@@ -203,3 +227,52 @@ def test_a_batch_that_fails_as_a_whole_is_carried_out_one_by_one(app: App) -> No
     assert work.answers == [(email, "subscribed", True) for email in EMAILS]  # each answered once
     assert set(states(app).values()) == {"done"}
     assert audit_count(app, "subscription.created") == 5
+
+
+def test_the_commands_of_a_batch_that_change_no_series_read_the_series_once(app: App) -> None:
+    work = Subscribing(app)
+    accept(app, *EMAILS[:2])
+    accept(app, "nosy@kommune.no", line="dm på")  # refused after it read the series: rolled back
+    accept(app, *EMAILS[2:])
+    worker = InboxWorker(app.inbox, work.work())
+    items = app.inbox.claim(worker.name, 8)
+    reads = reads_during(app, "series")
+    worker.carry_out(items)
+    assert reads[0] == 1
+    assert ("nosy@kommune.no", "dm_needs_subscription", False) in work.answers
+    assert sorted(e for e, key, committed in work.answers if key == "subscribed" and committed) == EMAILS
+    with app.db.read() as s:
+        name = s.scalar(select(Series.name))
+    assert set(work.series_names.values()) == {name}
+
+
+def test_a_series_changed_within_the_batch_is_read_again_by_the_commands_after_it(app: App) -> None:
+    work = Subscribing(app)
+    with app.db.read() as s:
+        before = s.scalar(select(Series.name))
+    accept(app, *EMAILS[:2])
+    accept(app, EMAILS[2], rename="Grønn fredag")
+    accept(app, *EMAILS[3:])
+    worker = InboxWorker(app.inbox, work.work())
+    items = app.inbox.claim(worker.name, 8)
+    reads = reads_during(app, "series")
+    worker.carry_out(items)
+    assert reads[0] == 2
+    assert [work.series_names[e] for e in EMAILS] == [before, before] + ["Grønn fredag"] * 3
+    assert sorted(e for e, key, committed in work.answers if key == "subscribed" and committed) == EMAILS
+
+
+def test_the_next_session_is_read_once_per_batch_until_a_unit_changes_it(app: App) -> None:
+    say = app.dispatcher.execute
+    say(ORGANISER, parse("ny økt 2026-03-09 09:00 Målt"))
+    work = Subscribing(app)
+    accept(app, *EMAILS[:2])
+    accept(app, EMAILS[2], retitle="Omdøpt")
+    accept(app, *EMAILS[3:])
+    worker = InboxWorker(app.inbox, work.work())
+    items = app.inbox.claim(worker.name, 8)
+    reads = reads_during(app, "session")
+    worker.carry_out(items)
+    assert reads[0] == 2
+    assert [work.next_titles[e] for e in EMAILS] == ["Målt", "Målt"] + ["Omdøpt"] * 3
+    assert sorted(e for e, key, committed in work.answers if key == "subscribed" and committed) == EMAILS
