@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
@@ -86,4 +86,23 @@ class SessionView:
             status=session.status,
             sequence=session.sequence,
             links=recordings_first(LinkView.of(link) for link in session.links),
+        )
+
+    @classmethod
+    def of_row(cls, session_id: int, row: Any, series: SeriesView, links: Iterable[LinkView]) -> SessionView:
+        """From a plain row holding the session table's columns (readers that skip the ORM)."""
+        return cls(
+            id=session_id,
+            series=series,
+            title=row.title,
+            topic=row.topic,
+            speakers=row.speakers,
+            description=row.description,
+            start=row.start_at,
+            end=row.start_at + timedelta(minutes=row.duration_minutes),
+            duration_minutes=row.duration_minutes,
+            join_url=row.join_url,
+            status=row.status,
+            sequence=row.sequence,
+            links=recordings_first(links),
         )

@@ -45,7 +45,7 @@ from bot.models import Session as SessionRow
 from bot.services import audit
 from bot.services.context import CoreConfig
 from bot.tokens import invite_url
-from bot.views import LinkView, SeriesView, SessionView, recordings_first
+from bot.views import LinkView, SeriesView, SessionView
 
 # How long a worker's claim holds without news from it; the worker renews it while it works through
 # its batch (bot.delivery.worker), so a dead worker's rows go back to the others this long after it stopped.
@@ -505,21 +505,7 @@ def _message(s: Session, row: AnyRow, fanout: FanoutPart, base_url: str | None) 
     session = None
     if row.session_id is not None:
         links = s.execute(_LINKS, {"session": row.session_id})
-        session = SessionView(
-            id=row.session_id,
-            series=series,
-            title=row.title,
-            topic=row.topic,
-            speakers=row.speakers,
-            description=row.description,
-            start=row.start_at,
-            end=row.start_at + timedelta(minutes=row.duration_minutes),
-            duration_minutes=row.duration_minutes,
-            join_url=row.join_url,
-            status=row.status,
-            sequence=row.sequence,
-            links=recordings_first(LinkView(*link) for link in links),
-        )
+        session = SessionView.of_row(row.session_id, row, series, (LinkView(*link) for link in links))
     recipient = None
     if row.person_id is not None:
         identities = s.execute(_IDENTITIES, {"person": row.person_id})

@@ -19,7 +19,7 @@ from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.services.organisers import require_organiser
 from bot.services.timezones import local_to_utc
-from bot.views import LinkView, SeriesView, SessionView, recordings_first
+from bot.views import LinkView, SeriesView, SessionView
 
 # The description's limit is the most any form can hold (Slack's text input: 3000), so whatever was
 # entered can be shown and sent again where it is edited.
@@ -281,21 +281,7 @@ def _next_session_view(ctx: Ctx, series: Series) -> SessionView | None:
     rows.close()
     if found is None:
         return None
-    return SessionView(
-        id=found.id,
-        series=SeriesView.of(series),
-        title=found.title,
-        topic=found.topic,
-        speakers=found.speakers,
-        description=found.description,
-        start=found.start_at,
-        end=found.start_at + timedelta(minutes=found.duration_minutes),
-        duration_minutes=found.duration_minutes,
-        join_url=found.join_url,
-        status=found.status,
-        sequence=found.sequence,
-        links=recordings_first(links),
-    )
+    return SessionView.of_row(found.id, found, SeriesView.of(series), links)
 
 
 def upcoming_sessions(ctx: Ctx, series: Series | None = None, limit: int = 50) -> list[Session]:
