@@ -8,7 +8,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from slack_bolt import App as BoltApp
 from slack_bolt import BoltResponse
 from starlette.routing import BaseRoute
 
@@ -19,7 +18,13 @@ from bot.dispatch import Reply
 from bot.inbox import Work
 from handlers.slack import NAME, TEMPLATES
 from handlers.slack.announcement import join_in_background
-from handlers.slack.bolt_app import SocketModeConnection, build_bolt, check_token_in_background, events_route
+from handlers.slack.bolt_app import (
+    SlackApp,
+    SocketModeConnection,
+    build_bolt,
+    check_token_in_background,
+    events_route,
+)
 from handlers.slack.client import api_client, make_web_client, sending_client
 from handlers.slack.conversation import SlackConversation
 from handlers.slack.sender import SlackSender
@@ -50,7 +55,8 @@ class SlackChannel(Channel):
         """HTTP mode: the one Request URL for events, slash commands and interactivity."""
         if self.settings.socket_mode:
             return []
-        return [events_route(self._bolt(), clocked_verifier(self.settings.signing_secret, self.core.clock))]
+        verifier = clocked_verifier(self.settings.signing_secret, self.core.clock)
+        return [events_route(self.slack_app(), verifier)]
 
     def work(self) -> Mapping[str, Work]:
         return SlackWork(self.conversation).table()
@@ -73,7 +79,7 @@ class SlackChannel(Channel):
             join_in_background(self.client, self.settings.channel_id)
         if self.settings.app_token is not None:
             self.socket = SocketModeConnection(
-                self._bolt(),
+                self.slack_app().bolt,
                 self.settings.app_token,
                 self.client,
                 self.core.errors,
@@ -87,7 +93,8 @@ class SlackChannel(Channel):
         self.conversation.close()
         self.api.close()
 
-    def _bolt(self) -> BoltApp:
+    def slack_app(self) -> SlackApp:
+        """A Bolt app with the listeners, and the command's listener for the Request URL (new each call)."""
         return build_bolt(self.core, self.settings, self.client, self.conversation, self.listener_failed)
 
     def listener_failed(self, error: Exception, body: dict[str, Any]) -> BoltResponse:

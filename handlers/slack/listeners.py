@@ -6,11 +6,14 @@ waits on other work. Two wait on one thing before their answer:
 - a modal submission is checked from its payload alone (field errors are the answer) and recorded at
   once, so a second identical submission is recognised; its answer pushes a notice onto the form,
   which the inbox worker replaces with the outcome.
-All registration is in this one place."""
+All registration is in this one place. The slash command's listener is also what the Request URL
+calls itself for a command that waits on nothing (`handlers/slack/bolt_app.py:events_route`): one
+listener for a command, whether Bolt or the route runs it."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +30,8 @@ from handlers.slack.submissions import refusal_block
 from handlers.slack.translate import modal_request
 
 Body = dict[str, Any]
+# A listener as Bolt calls it for a slash command: the `ack` to answer with, and the form's fields.
+CommandListener = Callable[[Ack, Body], None]
 MODAL_ACTIONS = frozenset({ids.PLAN_SESSION, ids.EDIT_SESSION, ids.ADD_LINK})
 
 
@@ -58,7 +63,11 @@ CACHED_TEXT = 100  # characters; 256 of them at most are kept
 _modal_request = lru_cache(maxsize=256)(modal_request)
 
 
-def register(bolt: BoltApp, channel: SlackConversation, requests: Intake, opener: ModalOpener) -> None:
+def register(
+    bolt: BoltApp, channel: SlackConversation, requests: Intake, opener: ModalOpener
+) -> CommandListener:
+    """Every listener onto `bolt`; returns the slash command's (`/baerekraft`), as registered."""
+
     def record(kind: str, body: Body) -> None:
         requests.submit(kind, body, on_failure=lambda: _unavailable(channel, body))
 
@@ -119,6 +128,7 @@ def register(bolt: BoltApp, channel: SlackConversation, requests: Intake, opener
     bolt.view(re.compile(f"^({ids.SESSION_FORM}|{ids.LINK_FORM})$"))(form_submitted)
     bolt.event("app_home_opened")(home_opened)
     bolt.event("user_change")(user_changed)
+    return command
 
 
 def _unavailable_text(channel: SlackConversation) -> str:
