@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, unquote_plus
+from urllib.parse import parse_qs, unquote_plus
 
 from slack_bolt import Ack, BoltRequest, BoltResponse
 from slack_bolt import App as BoltApp
@@ -37,7 +37,6 @@ from slack_bolt.authorization.authorize import Authorize
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -52,6 +51,7 @@ from handlers.slack.intake import Intake
 from handlers.slack.listeners import CommandListener, opens_modal, register, waits_before_answering
 from handlers.slack.opening import ModalOpener
 from handlers.slack.settings import SlackSettings
+from handlers.slack.verification import SlackSignature
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class BotToken(Authorize):
         )
 
 
-def events_route(app: SlackApp, verifier: SignatureVerifier) -> Route:
+def events_route(app: SlackApp, verifier: SlackSignature) -> Route:
     """`POST /slack/events`: events, slash commands and interactivity, all through one URL. The
     signature is checked on the raw body before anything reads it (401), and a signed body that is no
     Slack request (not a form, a payload that is not a JSON object, nesting past the parser) is 400.
@@ -139,15 +139,20 @@ def events_route(app: SlackApp, verifier: SignatureVerifier) -> Route:
         body = await request.body()
         if len(body) > MAX_BODY:
             return Response("request too large", status_code=413)
-        if not signed_by_slack(verifier, body, request.headers):
+        text = _text(body)
+        if text is None or not signed_by_slack(verifier, body, request.headers):
             log.warning("Slack request refused: bad or stale signature")
             return Response("invalid request", status_code=401)
         content_type = request.headers.get("content-type", "")
-        if not a_slack_body(body, content_type):
-            return Response("invalid request", status_code=400)
-        command = plain_command(body.decode("utf-8"), content_type)
-        if command is not None:
-            return to_starlette_response(answer_command(app, command))
+        if content_type.startswith("application/json"):
+            if not a_json_object(text):
+                return Response("invalid request", status_code=400)
+        else:
+            form = read_form(text)
+            if form is None or not a_slack_form(form, text):
+                return Response("invalid request", status_code=400)
+            if plain_command(form, text):
+                return to_starlette_response(answer_command(app, form))
         try:
             bolt_request = to_bolt_request(request, body)
         except Exception as exc:  # signed, yet odd in a way Bolt's reading trips over
@@ -162,59 +167,80 @@ def events_route(app: SlackApp, verifier: SignatureVerifier) -> Route:
     return Route(EVENTS_PATH, slack_events, methods=["POST"])
 
 
-def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> bool:
+def _text(body: bytes) -> str | None:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:  # Slack signs text
+        return None
+
+
+def signed_by_slack(verifier: SlackSignature, body: bytes, headers: Mapping[str, str]) -> bool:
     """Slack's signature over the raw body, with a timestamp that is a whole number of seconds."""
     stamp = headers.get("x-slack-request-timestamp", "")
     signature = headers.get("x-slack-signature", "")
-    if not stamp.isdigit() or len(stamp) > 12 or not signature:
+    if len(stamp) > 12 or not signature:
         return False
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return verifier.is_valid(text, stamp, signature)
+    return verifier.is_valid(body, stamp, signature)
 
 
 def a_slack_body(body: bytes, content_type: str) -> bool:
     """What Slack sends: a form (a slash command, or interactivity's `payload`: one JSON object), or
-    a JSON object (the Events API). A command's form is checked by its field names alone (as
-    `parse_qs(strict_parsing=True)` would accept it): Bolt parses it next, and parsing it twice was a
-    tenth of the CPU an acknowledgement takes."""
-    try:
-        text = body.decode("utf-8")
-        if content_type.startswith("application/json"):
-            return isinstance(json.loads(text), dict)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    a JSON object (the Events API)."""
+    text = _text(body)
+    if text is None:
         return False
-    fields = text.split("&") if text else []
-    if not fields or not all("=" in field for field in fields):
-        return False
-    names = {field[: field.index("=")] for field in fields}
-    if any("%" in name or "+" in name for name in names):  # Slack's own names need no decoding
-        names = {unquote_plus(name) for name in names}
-    if "payload" not in names:
-        return "command" in names or "ssl_check" in names
-    payload = parse_qs(text, keep_blank_values=True)["payload"]
+    if content_type.startswith("application/json"):
+        return a_json_object(text)
+    form = read_form(text)
+    return form is not None and a_slack_form(form, text)
+
+
+def a_json_object(text: str) -> bool:
     try:
-        return len(payload) == 1 and isinstance(json.loads(payload[0]), dict)
+        return isinstance(json.loads(text), dict)
     except (ValueError, RecursionError):
         return False
 
 
-def plain_command(text: str, content_type: str) -> dict[str, str] | None:
-    """The form of a `/baerekraft` command whose listener waits on nothing (it opens no modal), read
-    as Bolt reads a form (`parse_qsl`, blank values kept, the last of a repeated field); None for
-    anything else, which Bolt dispatches: JSON, interactivity, an ssl_check, another command, or a
-    form Bolt would read as JSON (starting with `{`) or as a payload (`payload` anywhere in it)."""
-    if content_type.startswith("application/json") or text.startswith("{") or "payload" in text:
-        return None
-    form = dict(parse_qsl(text, keep_blank_values=True))
-    if form.get("command") != COMMAND or "ssl_check" in form or opens_modal(form):
-        return None
+def read_form(text: str) -> dict[str, str] | None:
+    """A form as Slack writes one (every field `name=value`, none empty), read as Bolt reads a form
+    (`parse_qsl` keeping blank values: `+` and %-escapes decoded, bad UTF-8 replaced, the last of a
+    repeated field kept); None for any other text. Only a name or value with `+` or `%` in it is
+    decoded: most of Slack's are plain, and decoding every one was a tenth of an ack's CPU."""
+    form: dict[str, str] = {}
+    for field in text.split("&"):
+        name, equals, value = field.partition("=")
+        if not equals:
+            return None
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        form[name] = unquote_plus(value) if "%" in value or "+" in value else value
     return form
 
 
-def answer_command(app: SlackApp, form: dict[str, Any]) -> BoltResponse:
+def a_slack_form(form: Mapping[str, str], text: str) -> bool:
+    """A slash command, an ssl_check, or interactivity's one `payload`, a JSON object."""
+    if "payload" not in form:
+        return "command" in form or "ssl_check" in form
+    payload = parse_qs(text, keep_blank_values=True)["payload"]
+    return len(payload) == 1 and a_json_object(payload[0])
+
+
+def plain_command(form: dict[str, str], text: str) -> bool:
+    """Whether the form `form` (of `text`) is a `/baerekraft` command whose listener waits on nothing
+    (it opens no modal), which Bolt would read as this form. Bolt dispatches anything else: another
+    command, an ssl_check, a command that opens a modal, and a text Bolt reads as JSON (one starting
+    with `{`) or as interactivity (one with `payload` anywhere in it)."""
+    return (
+        form.get("command") == COMMAND
+        and "ssl_check" not in form
+        and "payload" not in text
+        and not text.startswith("{")
+        and not opens_modal(form)
+    )
+
+
+def answer_command(app: SlackApp, form: dict[str, str]) -> BoltResponse:
     """What Bolt's dispatch answers a slash command: its listener acks with an `Ack` of Bolt's, and
     a listener that raises is answered by the same error handler."""
     ack = Ack()  # type: ignore[no-untyped-call]

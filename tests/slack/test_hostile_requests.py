@@ -58,6 +58,19 @@ def test_unsigned_hostile_bodies_are_refused_before_they_are_read(
     assert "Traceback" not in caplog.text
 
 
+def test_signing_headers_outside_ascii_are_refused_with_401(
+    bot: SlackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    body, _key = bot.slack.command_body("meld på", "U0KARI")
+    for signature in (b"v0=\xe9", b"v0=" + b"\xff" * 64):
+        answer = bot.slack.send(body, FORM, headers={"X-Slack-Signature": signature})  # type: ignore[dict-item]
+        assert answer.status_code == 401
+    for stamp in (b"\xb9\xb2", b"1\xb3"):  # digits to str.isdigit, not to int()
+        answer = bot.slack.send(body, FORM, headers={"X-Slack-Request-Timestamp": stamp})  # type: ignore[dict-item]
+        assert answer.status_code == 401
+    assert "Traceback" not in caplog.text
+
+
 def test_signed_bodies_that_are_no_slack_request_get_400(
     bot: SlackBot, caplog: pytest.LogCaptureFixture
 ) -> None:

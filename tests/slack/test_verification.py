@@ -3,13 +3,14 @@ check measuring the five-minute window on the bot's own clock."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from bot.clock import ManualClock
 from handlers.slack.bolt_app import signed_by_slack
-from handlers.slack.verification import clocked_verifier
+from handlers.slack.verification import SlackSignature, clocked_verifier
 from tests.slack.fakes.slack_platform import signed_headers
 
 # From Slack's "Verifying requests from Slack" guide (see ../shared/PLATFORM-FACTS.md).
@@ -40,6 +41,20 @@ def test_the_verifier_accepts_slacks_published_example() -> None:
     assert not verifier.is_valid(BODY, str(TIMESTAMP), SIGNATURE[:-1] + "0")
 
 
+def test_the_routes_check_signs_as_slack_and_slack_sdk_do() -> None:
+    clock = ManualClock(datetime.fromtimestamp(TIMESTAMP, UTC))
+    ours = SlackSignature(SECRET, clock)
+    assert ours.expected(str(TIMESTAMP), BODY.encode()) == SIGNATURE
+    assert ours.is_valid(BODY.encode(), str(TIMESTAMP), SIGNATURE)
+    draw = random.Random(5)
+    sdk = SignatureVerifier("another-secret")
+    ours = SlackSignature("another-secret", clock)
+    for _ in range(50):
+        body = "".join(chr(draw.randrange(32, 0x2FFF)) for _ in range(draw.randrange(0, 80)))
+        stamp = str(draw.randrange(10**9, 10**10))
+        assert ours.expected(stamp, body.encode()) == sdk.generate_signature(timestamp=stamp, body=body)
+
+
 def test_the_tests_sign_requests_exactly_as_slack_does() -> None:
     headers = signed_headers(SECRET, BODY.encode(), TIMESTAMP, "application/x-www-form-urlencoded")
     assert headers["X-Slack-Signature"] == SIGNATURE
@@ -66,3 +81,9 @@ def test_a_wrong_secret_or_a_malformed_timestamp_is_refused() -> None:
     assert not route_check(clocked_verifier("another-secret", clock), BODY, TIMESTAMP, SIGNATURE)
     headers = {"x-slack-request-timestamp": f" {TIMESTAMP}", "x-slack-signature": SIGNATURE}
     assert not signed_by_slack(clocked_verifier(SECRET, clock), BODY.encode(), headers)
+
+
+def test_a_signature_that_is_not_ascii_is_refused_not_an_error() -> None:
+    clock = ManualClock(datetime.fromtimestamp(TIMESTAMP, UTC))
+    for signature in ("v0=é", SIGNATURE[:-1] + "é", "ÿ" * len(SIGNATURE)):
+        assert not route_check(clocked_verifier(SECRET, clock), BODY, TIMESTAMP, signature)
