@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, true
+from sqlalchemy import Select, bindparam, case, func, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from bot.delivery.channels import Recipient
@@ -91,7 +91,8 @@ class AudienceStamp:
         return value if isinstance(value, datetime) else None
 
 
-def audience_stamp(s: Session, series: Series) -> AudienceStamp:
+def _stamp_statement() -> Select[Any]:
+    """The stamp's one query of aggregates, for the series given as parameter `series_id`."""
     subscriptions = (
         select(
             func.count(Subscription.id),
@@ -99,7 +100,7 @@ def audience_stamp(s: Session, series: Series) -> AudienceStamp:
             func.max(Subscription.consented_at),
             func.sum(case((Subscription.direct_messages, Subscription.person_id), else_=0)),
         )
-        .where(Subscription.series_id == series.id, Subscription.active.is_(True))
+        .where(Subscription.series_id == bindparam("series_id"), Subscription.active.is_(True))
         .subquery()
     )
     # Addresses and identities of everyone (no join to the subscriptions, which would cost more than
@@ -114,7 +115,16 @@ def audience_stamp(s: Session, series: Series) -> AudienceStamp:
         func.sum(case((Identity.active.is_(False), Identity.id), else_=0)),
     ).subquery()
     everything = subscriptions.join(emails, true()).join(identities, true())  # one row each
-    row = s.execute(select(*subscriptions.c, *emails.c, *identities.c).select_from(everything)).one()
+    return select(*subscriptions.c, *emails.c, *identities.c).select_from(everything)
+
+
+# Built once: building it took ten times the CPU of running it on a small list, every pass.
+STAMP = _stamp_statement()
+
+
+def audience_stamp(s: Session, series: Series) -> AudienceStamp:
+    s.flush()  # pending changes count, as they would with the ORM's autoflush
+    row = s.connection().execute(STAMP, {"series_id": series.id}).one()
     return AudienceStamp(tuple(row[:4]), tuple(row[4:6]), tuple(row[6:]))
 
 
