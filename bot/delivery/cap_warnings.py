@@ -22,7 +22,7 @@ from bot.delivery import kinds
 from bot.delivery.channels import Sender
 from bot.delivery.daily_caps import Overrun, capped, overruns, planned_loads
 from bot.delivery.fanouts import notify_organisers, snapshots
-from bot.delivery.recipients import audience_stamp
+from bot.delivery.recipients import Audience
 from bot.models import Session as SessionRow
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,14 @@ class CapWarnings:
         self._basis: object = None
         self.weighings = 0  # how many times the schedule was weighed (the basis had changed)
 
-    def check(self, now: datetime) -> int:
-        """Notify the organisers of each session newly in an overrun; returns how many were told."""
+    def check(self, now: datetime, audience: Audience | None = None) -> int:
+        """Notify the organisers of each session newly in an overrun; returns how many were told.
+        `audience`: the planning pass's, whose stamps it reuses (read anew for the other series)."""
         senders = self.senders()
         if not capped(senders):
             return 0
         with self.db.read() as s:
-            basis = self._basis_of(s, senders, now)
+            basis = self._basis_of(s, senders, now, audience or Audience())
             if basis == self._basis:
                 return 0
             found = overruns_ahead(s, senders, now)
@@ -82,15 +83,16 @@ class CapWarnings:
         self._basis = basis
         return told
 
-    def _basis_of(self, s: Session, senders: Sequence[Sender], now: datetime) -> object:
+    def _basis_of(self, s: Session, senders: Sequence[Sender], now: datetime, audience: Audience) -> object:
         """What the answer depends on: sessions ahead (and their changes and fan-outs), subscribers,
-        channels; the day, so that a message moving into the past is weighed again."""
+        channels; the day, so that a message moving into the past is weighed again. A stamp the pass
+        read before a change that came since only has that change weighed at the next pass."""
         found = snapshots(
             s, SessionRow.start_at <= now + AHEAD, SessionRow.start_at >= now - timedelta(days=32)
         )
         sessions = tuple((x.session.id, x.session.updated_at, x.facts.existing) for x in found)
         series = {x.session.series.id: x.session.series for x in found}
-        stamps = tuple((sid, audience_stamp(s, one)) for sid, one in sorted(series.items()))
+        stamps = tuple((sid, audience.stamp(s, one)) for sid, one in sorted(series.items()))
         channels = tuple(sender.channel for sender in senders)
         return sessions, stamps, channels, now.date()
 

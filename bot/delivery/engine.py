@@ -19,6 +19,7 @@ from bot.delivery.leader import Leadership
 from bot.delivery.outages import Outages
 from bot.delivery.outbox import LEASE, Outbox
 from bot.delivery.planner import Planner, PlanReport
+from bot.delivery.recipients import Audience
 from bot.delivery.worker import Worker
 from bot.error_policy import ErrorPolicy
 from bot.memory import release_free_memory
@@ -72,8 +73,9 @@ class DeliveryEngine:
             return None
         with self._planning:
             now = self.clock.now()
-            report = self.planner.run(now)
-            told = self.cap_warnings.check(now) if self._caps_elsewhere is None else 0
+            audience = Audience()  # the pass's reads of the subscribers, the caps' too
+            report = self.planner.run(now, audience)
+            told = self.cap_warnings.check(now, audience) if self._caps_elsewhere is None else 0
         if self._caps_elsewhere is not None and capped(self.senders):
             self._caps_elsewhere()
         if report.expanded or report.added_late or told:

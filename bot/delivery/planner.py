@@ -110,8 +110,9 @@ class Planner:
         # Invitation fan-out id → the basis of its last late-joiner check (all added since).
         self._joiners_checked: dict[int, Basis] = {}
 
-    def run(self, now: datetime) -> PlanReport:
-        p = Pass(now)
+    def run(self, now: datetime, audience: Audience | None = None) -> PlanReport:
+        """`audience`: the subscribers' reads to share with what follows the pass (the mail caps)."""
+        p = Pass(now, audience=audience or Audience())
         with self.db.read() as s:
             found = snapshots(s, *_window(now))
             busy = [snap.session.id for snap in found if self._has_work(s, snap, p)]

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.clock import ManualClock
 from bot.delivery import kinds
@@ -116,3 +117,29 @@ def test_with_a_worker_process_the_caps_are_weighed_there_after_each_pass(ms: Te
     finally:
         ms.app.delivery.stop()
     assert len(warnings(ms)) == 1  # told once
+
+
+def test_a_pass_reads_each_series_stamp_once_for_the_planner_and_the_caps(ms: Tenant365) -> None:
+    """A late joiner has the planner stamp the series on every pass; the caps, weighed after the
+    pass, use that stamp instead of reading the subscribers' aggregates again."""
+    for n in range(2):
+        ms.say(person(f"p{n}@kommune.no"), "meld på")
+    ms.add_session(NOW + timedelta(days=3))  # its invitation goes out at once
+    ms.app.delivery.run_until_idle()
+    ms.say(person("late@kommune.no"), "meld på")
+    ms.app.delivery.run_until_idle()  # the late joiner's invitation
+    stamps: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "sum(identity.person_id)" in statement.lower():  # the stamp's aggregate of identities
+            stamps.append(statement)
+
+    for _ in range(2):
+        ms.clock.advance(timedelta(seconds=10))
+        event.listen(ms.app.db.engine, "before_cursor_execute", note)
+        try:
+            ms.app.delivery.plan()
+        finally:
+            event.remove(ms.app.db.engine, "before_cursor_execute", note)
+        assert len(stamps) == 1
+        stamps.clear()
