@@ -61,6 +61,17 @@ _MARK_EXECUTED = (
     .where(_R.id == bindparam("item"), _R.state == WORKING, _R.claimed_by == bindparam("claim"))
     .values(state=EXECUTED)
 )
+# The executed marks of a batch's commands, in one statement (`ExecutedMarks`).
+_MARK_ALL_EXECUTED = (
+    update(REQUESTS.table)
+    .where(
+        _R.id.in_(bindparam("items", expanding=True)),
+        _R.state == WORKING,
+        _R.claimed_by == bindparam("claim"),
+    )
+    .values(state=EXECUTED)
+    .returning(_R.id)
+)
 _FINISH = (
     update(REQUESTS.table)
     .where(
@@ -110,6 +121,37 @@ class Batchable:
             return self.otherwise(payload, executed)
         step(None, executed)()
         return None
+
+
+class ExecutedMarks:
+    """The executed marks of the commands of one batch (the inbox worker's), written together in
+    one statement at the end of the batch's transaction instead of one in each command: their
+    `marker` only notes a command that succeeded. Before the commit, `write` marks their requests;
+    one whose claim this worker lost is not marked, and the batch must then roll back (see
+    `write`), so a command never commits without its mark."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, Item] = {}
+
+    def marker(self, item: Item) -> Executed:
+        def executed(_s: Session) -> None:
+            self._items[item.id] = item
+
+        return executed
+
+    def __contains__(self, item: Item) -> bool:
+        return item.id in self._items
+
+    def write(self, batch: Batch) -> list[Item]:
+        """Mark the noted requests executed, in the batch's transaction; returns those whose claim
+        was lost (another worker took them over): nothing of the batch may then commit."""
+        by_claim: dict[str, list[int]] = {}
+        for item in self._items.values():
+            by_claim.setdefault(item.claim, []).append(item.id)
+        marked: set[int] = set()
+        for claim, ids in by_claim.items():
+            marked.update(batch.conn.execute(_MARK_ALL_EXECUTED, {"items": ids, "claim": claim}).scalars())
+        return [item for item in self._items.values() if item.id not in marked]
 
 
 class ClaimLost(Exception):
