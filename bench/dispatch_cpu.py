@@ -1,5 +1,6 @@
 """CPU per command in the dispatcher: new people subscribe, then the same people unsubscribe, each
-through `Dispatcher.execute` with the inbox's executed marker as `within` (as the worker runs it),
+through `Dispatcher.execute` with the inbox's executed marker as `within` (as the worker runs it:
+with `--batch`, a claim's commands in one transaction, their requests marked together at its end),
 a session planned (the reply names it), and the reply rendered in Slack's mrkdwn. Reports CPU
 milliseconds per command (process time, not wall: the machine may be shared), on SQLite and, when
 it answers, PostgreSQL.
@@ -14,7 +15,7 @@ import cProfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from bench.common import fresh_sqlite, in_process_bot, pg_reachable, pg_schema
 from bench.population import plan_sessions
 from bot.commands import Actor
 from bot.entry.composition import App
-from bot.inbox import WORKING, Item
+from bot.inbox import WORKING, ExecutedMarks, Item
 from bot.models import InboundRequest
 from bot.parser import parse
 
@@ -62,9 +63,17 @@ def _run(app: App, actors: list[Actor], line: str, items: list[Item], batch: int
     pairs = list(zip(actors, items, strict=True))
     for start in range(0, len(pairs), batch):
         began = time.process_time()
-        with app.db.batch() if batch > 1 else nullcontext() as shared:
+        if batch > 1:  # as the inbox worker: the requests marked executed together at the end
+            marks = ExecutedMarks()
+            with app.db.batch() as shared:
+                replies = [
+                    app.dispatcher.execute(actor, command, within=marks.marker(item), batch=shared)
+                    for actor, item in pairs[start : start + batch]
+                ]
+                assert not marks.write(shared)
+        else:
             replies = [
-                app.dispatcher.execute(actor, command, within=app.inbox.executed_marker(item), batch=shared)
+                app.dispatcher.execute(actor, command, within=app.inbox.executed_marker(item))
                 for actor, item in pairs[start : start + batch]
             ]
         mid = time.process_time()

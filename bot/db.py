@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, DateTime, Engine, Table, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -178,11 +178,17 @@ class Database:
 
     @contextmanager
     def batch(self) -> Iterator[Batch]:
-        """One transaction for several units of work, each in a savepoint of its own (`Batch.unit`):
-        one commit, and on SQLite one turn of the write lock, for all of them. Commits at the end,
-        or rolls everything back on an exception."""
+        """One transaction for several units of work (`Batch.unit`): one commit, and on SQLite one
+        turn of the write lock, for all of them. Commits at the end, or rolls everything back on an
+        exception; raises Spoiled (rolling back) when a unit failed after it wrote."""
         with self._take_turn(), self._write_engine.connect() as conn, conn.begin():
-            yield Batch(conn)
+            batch = Batch(conn)
+            try:
+                yield batch
+            finally:
+                batch.close()
+            if batch.spoiled:
+                raise Spoiled("a unit of the batch failed after it wrote: nothing of it commits")
 
     @contextmanager
     def _take_turn(self) -> Iterator[None]:
@@ -210,37 +216,70 @@ class Database:
 KEPT = "batch.kept"
 
 
+class Spoiled(Exception):
+    """A batch that may not commit: one of its units failed after it wrote (see `Batch`)."""
+
+
 class Batch:
     """A transaction shared by several units of work (`Database.batch`). Each unit gets a session
-    of its own in a savepoint: what it loads or makes is not seen by the next unit's session, and
-    an exception in it rolls back only that unit."""
+    of its own: what it loads or makes is not seen by the next unit's session.
+
+    A unit has no savepoint (two round trips each on PostgreSQL, and much of SQLAlchemy's CPU for a
+    small command). A unit that fails before it wrote anything (a refusal, usually) leaves nothing
+    to undo: the batch goes on. One that fails after it wrote, or whose statement the database
+    refused (on PostgreSQL that aborts the whole transaction), spoils the batch (`spoiled`):
+    nothing of it may commit. Its caller rolls it back and carries the other units out again (the
+    inbox worker); `Database.batch` refuses to commit it.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._sessions = sessionmaker(conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        # "rollback_only": a unit's session closed without a rollback (after its flush, or after
+        # an exception) leaves the shared transaction alone.
+        self._sessions = sessionmaker(conn, join_transaction_mode="rollback_only", expire_on_commit=False)
         self._kept: dict[Any, Any] = {}
+        self.writes = 0  # statements but reads run in the transaction so far
+        self.spoiled = False
+        event.listen(conn, "before_cursor_execute", self._counted)
+
+    def _counted(self, _conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith("SELECT"):
+            self.writes += 1
+
+    def close(self) -> None:
+        event.remove(self.conn, "before_cursor_execute", self._counted)
 
     @contextmanager
     def unit(self, *, reads_only_kept: bool = False) -> Iterator[Session]:
-        """A unit's session: its savepoint released at the end, rolled back on an exception.
+        """A unit's session: flushed at the end; on an exception, the batch is `spoiled` when the
+        unit wrote or the database failed (see the class).
 
         `reads_only_kept`: the unit changes none of what units keep for each other (`KEPT`, in its
         session's info: rows read once in this transaction, see services.series), so it may use
         and add to it. Any other unit may change anything: what was kept is forgotten, before it
         and after it."""
+        if self.spoiled:
+            raise Spoiled("a unit of the batch failed after it wrote: no other unit may run in it")
         if not reads_only_kept:
             self._kept.clear()
+        wrote = self.writes
+        session = self._sessions()
         try:
-            with self._sessions() as session, session.begin():
-                if reads_only_kept:
-                    session.info[KEPT] = self._kept
-                yield session
+            if reads_only_kept:
+                session.info[KEPT] = self._kept
+            yield session
+            session.flush()  # not commit: the batch commits (and a unit's commit would not)
+        except BaseException as exc:
+            if self.writes != wrote or isinstance(exc, SQLAlchemyError):
+                self.spoiled = True
+            raise
         finally:
+            session.close()
             if not reads_only_kept:
                 self._kept.clear()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reads within the batch (its savepoint rolled back at the end)."""
+        """A session for reads within the batch."""
         with self._sessions() as session:
             yield session

@@ -109,10 +109,11 @@ class Dispatcher:
         succeeded (e.g. to mark the inbound request that carried it as executed, atomically); an
         exception it raises rolls the command back and is raised to the caller.
 
-        With `batch`, the command is one unit (a savepoint) of that shared transaction instead of a
-        transaction of its own: a refusal or an error rolls back this command alone, and the caller
-        answers only once the batch committed. An unavailable database is raised then (the whole
-        batch is in doubt), not answered."""
+        With `batch`, the command is one unit of that shared transaction instead of a transaction
+        of its own, and the caller answers only once the batch committed. A refusal or an error
+        after the command wrote spoils the batch (`Batch`): its caller rolls it back and carries the
+        other commands out again, this one keeping its reply. An unavailable database is raised
+        then (the whole batch is in doubt), not answered."""
         try:
             return self._run(actor, command, within, batch)
         except Abandon:
@@ -161,9 +162,10 @@ class Dispatcher:
             return reply
 
     def _refusal(self, actor: c.Actor, command: c.Command, result: Result, batch: Batch | None) -> Reply:
-        """A reply after the transaction rolled back, still in the person's own language."""
+        """A reply after the transaction rolled back, still in the person's own language (read
+        outside a spoiled batch: what the command wrote is still in it, or it is aborted)."""
         try:
-            with self.db.read() if batch is None else batch.read() as s:
+            with self.db.read() if batch is None or batch.spoiled else batch.read() as s:
                 return self._reply(actor, command, result, s)
         except OperationalError:
             return self._reply(actor, command, result, None)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,30 @@ _MARK_EXECUTED = (
     update(REQUESTS.table)
     .where(_R.id == bindparam("item"), _R.state == WORKING, _R.claimed_by == bindparam("claim"))
     .values(state=EXECUTED)
+)
+# A claim, built once (see `LeasedTable.prepared_claim`): new requests, oldest first, and those whose
+# retry pause (`lease_until`) ran out.
+_CLAIM = REQUESTS.prepared_claim(
+    waiting=(_R.state == NEW, _R.lease_until.is_(None) | (_R.lease_until <= bindparam("now"))),
+    order_by=(_R.id,),
+    values={
+        "state": WORKING,
+        "claimed_by": bindparam("token"),
+        "lease_until": bindparam("until"),
+        "attempts": _R.attempts + 1,
+    },
+    returning=(_R.channel, _R.kind, _R.payload, _R.attempts),
+)
+# The executed marks of a batch's commands, in one statement (`ExecutedMarks`).
+_MARK_ALL_EXECUTED = (
+    update(REQUESTS.table)
+    .where(
+        _R.id.in_(bindparam("items", expanding=True)),
+        _R.state == WORKING,
+        _R.claimed_by == bindparam("claim"),
+    )
+    .values(state=EXECUTED)
+    .returning(_R.id)
 )
 _FINISH = (
     update(REQUESTS.table)
@@ -110,6 +134,37 @@ class Batchable:
             return self.otherwise(payload, executed)
         step(None, executed)()
         return None
+
+
+class ExecutedMarks:
+    """The executed marks of the commands of one batch (the inbox worker's), written together in
+    one statement at the end of the batch's transaction instead of one in each command: their
+    `marker` only notes a command that succeeded. Before the commit, `write` marks their requests;
+    one whose claim this worker lost is not marked, and the batch must then roll back (see
+    `write`), so a command never commits without its mark."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, Item] = {}
+
+    def marker(self, item: Item) -> Executed:
+        def executed(_s: Session) -> None:
+            self._items[item.id] = item
+
+        return executed
+
+    def __contains__(self, item: Item) -> bool:
+        return item.id in self._items
+
+    def write(self, batch: Batch) -> list[Item]:
+        """Mark the noted requests executed, in the batch's transaction; returns those whose claim
+        was lost (another worker took them over): nothing of the batch may then commit."""
+        by_claim: dict[str, list[int]] = {}
+        for item in self._items.values():
+            by_claim.setdefault(item.claim, []).append(item.id)
+        marked: set[int] = set()
+        for claim, ids in by_claim.items():
+            marked.update(batch.conn.execute(_MARK_ALL_EXECUTED, {"items": ids, "claim": claim}).scalars())
+        return [item for item in self._items.values() if item.id not in marked]
 
 
 class ClaimLost(Exception):
@@ -262,22 +317,9 @@ class Inbox:
         (requests this worker carried out since its last claim) done: one commit instead of one each."""
         now = self.clock.now()
         token = f"{worker}/{next(self._claims)}"[:60]
-        r = REQUESTS.table.c
-        with self.db.transaction() as s:
-            self._finish_all(s, finished, now)
-            rows = REQUESTS.claim(
-                s,
-                waiting=(r.state == NEW, (r.lease_until.is_(None)) | (r.lease_until <= now)),
-                order_by=(r.id,),
-                limit=limit,
-                values={
-                    "state": WORKING,
-                    "claimed_by": token,
-                    "lease_until": now + self.lease,
-                    "attempts": r.attempts + 1,
-                },
-                returning=(r.channel, r.kind, r.payload, r.attempts),
-            )
+        with self.db.statements() as conn:
+            self._finish_all(conn, finished, now)
+            rows = _CLAIM(conn, {"now": now, "limit": limit, "token": token, "until": now + self.lease})
         # `attempts` as read, before this claim added one.
         return [
             Item(row.id, row.channel, row.kind, dict(row.payload or {}), row.attempts + 1, token)
@@ -299,8 +341,8 @@ class Inbox:
         self._finish(item, DONE, None)
 
     def done_all(self, items: Sequence[Item]) -> None:
-        with self.db.transaction() as s:
-            self._finish_all(s, items, self.clock.now())
+        with self.db.statements() as conn:
+            self._finish_all(conn, items, self.clock.now())
 
     def failed(self, item: Item, error: str) -> None:
         self._finish(item, FAILED, error)
@@ -339,15 +381,13 @@ class Inbox:
         with self.db.transaction() as s:
             self._finish_in(s, item, state, error, self.clock.now())
 
-    def _finish_all(self, s: Session, items: Sequence[Item], now: datetime) -> None:
+    def _finish_all(self, conn: Connection, items: Sequence[Item], now: datetime) -> None:
         """Mark `items` done, one statement per claim (the items of one claim share its token)."""
         by_claim: dict[str, list[int]] = {}
         for item in items:
             by_claim.setdefault(item.claim, []).append(item.id)
         for claim, ids in by_claim.items():
-            s.connection().execute(
-                _FINISH, {"items": ids, "claim": claim, "state": DONE, "now": now, "error": None}
-            )
+            conn.execute(_FINISH, {"items": ids, "claim": claim, "state": DONE, "now": now, "error": None})
 
     def _finish_in(self, s: Session, item: Item, state: str, error: str | None, now: datetime) -> None:
         s.connection().execute(

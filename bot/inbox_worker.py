@@ -1,13 +1,17 @@
 """The inbox worker: threads that claim inbound requests (`bot/inbox.py`) a few at a time and carry
 them out with the work each channel registered.
 
-The commands of one claim whose work is `Batchable` share one transaction (a batch): each in a
-savepoint of its own with its request's `executed` mark, so a refusal, an error or a lost claim rolls
-back that command alone; one commit for all; their answers only after that commit. A batch that
-fails as a whole (the database went away, the commit failed) committed nothing: its requests are
-then carried out one by one, each in a transaction of its own, as any other request is. Why: a
-commit (a disk flush, and on SQLite a turn of the one write lock) was most of the cost of a burst
-of small commands.
+The commands of one claim whose work is `Batchable` share one transaction (a batch), without a
+savepoint each; their requests are marked `executed` together at its end (`ExecutedMarks`); one
+commit for all; their answers only after that commit. A command refused or failing before it wrote
+anything leaves the others be. One that failed after it wrote, or a request whose claim was lost,
+rolls the batch back: that command's outcome stands as its own rollback would have left it (its
+refusal answered, its failure tried again, nothing for a request taken over), and the others are
+carried out again in another batch. A batch that fails as a whole (the database went away, the
+commit failed) committed nothing: its requests are then carried out one by one, each in a
+transaction of its own, as any other request is. Why: a commit (a disk flush, and on SQLite a turn
+of the one write lock) was most of the cost of a burst of small commands, and on PostgreSQL a
+savepoint and a mark of each command three of its eight round trips.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.db import Batch
 from bot.dispatch import Abandon
 from bot.error_policy import describe
-from bot.inbox import FAILED, Apology, Batchable, ClaimLost, Effect, Inbox, Item, Step, Work
+from bot.inbox import FAILED, Apology, Batchable, ClaimLost, Effect, ExecutedMarks, Inbox, Item, Step, Work
 from bot.leases import ClaimTokens
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,14 @@ POLL_SECONDS = 1.0  # a look at the table when not nudged (another process may h
 CLAIM_BATCH = 8
 UPKEEP_EVERY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(hours=1)
+
+# What became of a request of a batch: what follows its commit (its answer), its failure (reported
+# once the batch is over), or None (another worker took it over: nothing).
+Outcome = Effect | Exception | None
+
+
+class _Again(Exception):
+    """Rolls a batch's transaction back, to carry some of its commands out again in another."""
 
 
 class InboxWorker:
@@ -134,29 +147,89 @@ class InboxWorker:
         return finished + [item for item in alone if self._carry_out(item)]
 
     def _batch(self, steps: Sequence[tuple[Item, Step]]) -> list[Item]:
-        """Carry out `steps` in one transaction, then what follows each; see `carry_out`."""
-        effects: list[tuple[Item, Effect]] = []
-        failures: list[tuple[Item, Exception]] = []
+        """Carry out `steps` in one transaction, again without those it settled when it had to
+        roll back (see the module), then what follows each, in their order; returns those done."""
+        outcomes: dict[int, Outcome] = {}
+        pending = list(steps)
+        while pending:
+            try:
+                pending = self._attempt(pending, outcomes)
+            except SQLAlchemyError as gone:
+                log.warning(
+                    "inbox: a batch of %d failed (%s): one by one instead", len(pending), describe(gone)
+                )
+                settled = self._follow(steps, outcomes)
+                return settled + [item for item, step in pending if self._carry_out(item, step)]
+        return self._follow(steps, outcomes)
+
+    def _attempt(
+        self, steps: Sequence[tuple[Item, Step]], outcomes: dict[int, Outcome]
+    ) -> list[tuple[Item, Step]]:
+        """One transaction for `steps`. Puts in `outcomes` what it settled: the commands it committed,
+        and those that need no commit (a refusal or a failure before they wrote anything, a request
+        taken over). When a command failed after it wrote (the batch is spoiled, see `Batch`), or
+        a claim was lost, it rolls back: that command's outcome stands (as its own rollback would
+        have left it), the steps that changed something before it and those after it are returned,
+        to carry out again. Raises SQLAlchemyError when the database failed (nothing committed)."""
+        marks = ExecutedMarks()
+        settled: dict[int, Outcome] = {}  # stands whether or not the transaction commits
+        committed: dict[int, Outcome] = {}  # stands once it committed
+        changed: list[tuple[Item, Step]] = []
+        again: list[tuple[Item, Step]] = []
         try:
             with self.inbox.db.batch() as batch:
-                for item, step in steps:
-                    try:
-                        effects.append((item, step(batch, self.inbox.executed_marker(item))))
-                    except (ClaimLost, Abandon):
-                        log.warning("inbox: request %s was taken over by another worker", item.id)
-                    except SQLAlchemyError:
-                        raise  # the batch's transaction may be gone: nothing of it commits
-                    except Exception as exc:
-                        failures.append((item, exc))  # rolled back alone (or executed: see retry)
-        except SQLAlchemyError as gone:
-            log.warning("inbox: a batch of %d failed (%s): one by one instead", len(steps), describe(gone))
-            return [item for item, step in steps if self._carry_out(item, step)]
-        for item, failure in failures:
-            self._failed(item, failure)
+                for index, (item, step) in enumerate(steps):
+                    writes = batch.writes
+                    outcome = self._step(item, step, batch, marks)
+                    if batch.spoiled:
+                        settled[item.id] = outcome
+                        again = changed + list(steps[index + 1 :])
+                        raise _Again
+                    if item in marks or batch.writes != writes:
+                        changed.append((item, step))
+                        committed[item.id] = outcome
+                    else:
+                        settled[item.id] = outcome
+                lost = {item.id for item in marks.write(batch)}
+                if lost:
+                    for item_id in lost:
+                        log.warning("inbox: request %s was taken over by another worker", item_id)
+                        settled[item_id] = None
+                    again = [(item, step) for item, step in changed if item.id not in lost]
+                    raise _Again
+        except _Again:
+            outcomes.update(settled)
+            return again
+        outcomes.update(settled)
+        outcomes.update(committed)
+        return []
+
+    def _step(self, item: Item, step: Step, batch: Batch, marks: ExecutedMarks) -> Outcome:
+        try:
+            return step(batch, marks.marker(item))
+        except (ClaimLost, Abandon):
+            log.warning("inbox: request %s was taken over by another worker", item.id)
+            return None
+        except SQLAlchemyError:
+            raise  # the batch's transaction may be gone: nothing of it commits
+        except Exception as exc:
+            return exc  # reported once the batch is over
+
+    def _follow(self, steps: Sequence[tuple[Item, Step]], outcomes: Mapping[int, Outcome]) -> list[Item]:
+        """What follows each settled step, in their order: its answer, or its failure reported;
+        returns the requests to mark done."""
         finished: list[Item] = []
-        for item, effect in effects:
+        for item, _step in steps:
+            if item.id not in outcomes:
+                continue
+            outcome = outcomes[item.id]
+            if outcome is None:
+                continue
+            if isinstance(outcome, Exception):
+                self._failed(item, outcome)
+                continue
             try:
-                effect()
+                outcome()
             except Exception as exc:
                 self._failed(item, exc)
                 continue

@@ -14,12 +14,24 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Column, ColumnElement, CursorResult, Row, Table, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Row,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 
@@ -77,6 +89,29 @@ class LeasedTable:
         )
         return [row for row in candidates if row.id in taken]
 
+    def prepared_claim(
+        self,
+        *,
+        waiting: Sequence[ColumnElement[bool]],
+        order_by: Sequence[ColumnElement[Any] | Column[Any]],
+        values: dict[str, Any],
+        returning: Sequence[Column[Any]],
+    ) -> PreparedClaim:
+        """`claim`'s statements built once, for a hot path (building them was a fifth of a claim's
+        CPU): `waiting` and `values` take bound parameters, given with the bound `limit` at each
+        call of the PreparedClaim."""
+        return PreparedClaim(
+            select(self.table.c.id, *returning)
+            .where(*waiting)
+            .order_by(*order_by)
+            .limit(bindparam("limit"))
+            .with_for_update(skip_locked=True),
+            update(self.table)
+            .where(self.table.c.id.in_(bindparam("ids", expanding=True)), *waiting)
+            .values(**values)
+            .returning(self.table.c.id),
+        )
+
     def renew(self, s: Session, ids: Sequence[int], state: str, token: str, until: datetime) -> int:
         """Extend this claimer's lease on rows it still holds in `state`."""
         if not ids:
@@ -100,6 +135,23 @@ class LeasedTable:
                 .execution_options(synchronize_session=False)
             )
         )
+
+
+@dataclass(frozen=True)
+class PreparedClaim:
+    """`LeasedTable.claim` with statements built once (`LeasedTable.prepared_claim`)."""
+
+    candidates: Select[Any]
+    take: Update
+
+    def __call__(self, conn: Connection, params: Mapping[str, Any]) -> list[Row[Any]]:
+        """Take up to `params["limit"]` rows, as `LeasedTable.claim`, on a connection in a writing
+        transaction (`Database.statements`)."""
+        candidates = conn.execute(self.candidates, params).all()
+        if not candidates:
+            return []
+        taken = set(conn.execute(self.take, {**params, "ids": [row.id for row in candidates]}).scalars())
+        return [row for row in candidates if row.id in taken]
 
 
 class ClaimTokens:

@@ -1,24 +1,32 @@
-"""The inbox worker's batches: the commands of one claim share a transaction, each in a savepoint of
-its own. One refused, failing or taken-over command rolls back alone; answers go out only after the
+"""The inbox worker's batches: the commands of one claim share a transaction, without a savepoint
+each, their requests marked executed together at its end. One refused, failing or taken-over command
+rolls back alone (the others carried out again when it had written); answers go out only after the
 commit; a worker that dies after it never carries the commands out again; a batch that fails as a
 whole is carried out one by one."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, event, func, select, text, update
 
+from bot import commands as c
 from bot.clock import ManualClock
-from bot.db import Batch
+from bot.db import Batch, Spoiled
+from bot.dispatch import HANDLERS, Result
 from bot.entry.composition import App
 from bot.inbox import LEASE, RETRY_AFTER, Batchable, Effect, Executed, Step
 from bot.inbox_worker import InboxWorker
 from bot.models import AuditEvent, InboundRequest, Person, Series, Session, Subscription
 from bot.parser import parse
+from bot.services.context import Ctx
+from bot.services.errors import UserError
+from bot.services.people import get_or_create_person
 from tests.conftest import ORGANISER, person
 
 
@@ -36,7 +44,7 @@ class Subscribing:
         self.carried_out: list[str] = []
         self.series_names: dict[str, str] = {}  # email: the series its reply names
         self.next_titles: dict[str, str | None] = {}  # email: the next session its reply names
-        self.explode: set[str] = set()  # addresses whose next attempt fails inside its savepoint
+        self.explode: set[str] = set()  # addresses whose next attempt fails after it wrote
         self.batch_breaks = False  # the next batch's database goes away mid-way
         self.crash_on_answer = False
 
@@ -135,7 +143,69 @@ def commits_during(app: App) -> list[int]:
     return counted
 
 
+def statements_during(app: App) -> list[str]:
+    """The statements run on the bot's engine from now on (upper case)."""
+    seen: list[str] = []
+
+    def run(_conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.lstrip().upper())
+
+    event.listen(app.db.engine, "before_cursor_execute", run)
+    return seen
+
+
+def people_named(app: App, email: str) -> int:
+    with app.db.read() as s:
+        return int(s.scalar(select(func.count()).where(Person.email == email)) or 0)
+
+
 EMAILS = [f"p{n}@kommune.no" for n in range(5)]
+
+
+def refused_before_it_wrote(batch: Batch) -> None:
+    with batch.unit() as s:
+        s.scalar(select(Person.id))
+        raise UserError("no_series")
+
+
+def failed_after_it_wrote(app: App, batch: Batch) -> None:
+    with batch.unit() as s:
+        s.add(Person(email="ghost@kommune.no", created_at=app.clock.now()))
+        s.flush()
+        raise RuntimeError("the work failed half-way")
+
+
+def a_batch_with(app: App, failing: Callable[[Batch], None]) -> None:
+    """A unit that adds a person, then `failing` (its exception caught)."""
+    with app.db.batch() as batch:
+        with batch.unit() as s:
+            s.add(Person(email="kept@kommune.no", created_at=app.clock.now()))
+        with contextlib.suppress(UserError, RuntimeError):
+            failing(batch)
+
+
+def test_a_unit_that_failed_before_it_wrote_leaves_the_batch_to_commit(app: App) -> None:
+    a_batch_with(app, refused_before_it_wrote)
+    assert people_named(app, "kept@kommune.no") == 1
+
+
+def test_a_batch_whose_unit_failed_after_it_wrote_commits_nothing(app: App) -> None:
+    with pytest.raises(Spoiled):
+        a_batch_with(app, lambda batch: failed_after_it_wrote(app, batch))
+    assert people_named(app, "kept@kommune.no") == people_named(app, "ghost@kommune.no") == 0
+
+
+def test_a_batch_marks_its_requests_executed_in_one_statement_without_savepoints(app: App) -> None:
+    work = Subscribing(app)
+    worker = InboxWorker(app.inbox, work.work())
+    accept(app, *EMAILS)
+    items = app.inbox.claim(worker.name, 8)
+    statements = statements_during(app)
+    worker.carry_out(items)
+    assert len([s for s in statements if s.startswith("UPDATE INBOUND_REQUEST")]) == 1
+    assert not [s for s in statements if "SAVEPOINT" in s]
+    assert set(states(app).values()) == {"executed"}
+    assert work.answers == [(email, "subscribed", True) for email in EMAILS]
 
 
 def test_a_claims_commands_commit_together_and_are_answered_after_the_commit(app: App) -> None:
@@ -165,6 +235,24 @@ def test_a_refused_command_rolls_back_alone_and_gets_its_refusal(app: App) -> No
     assert set(states(app).values()) == {"done"}
     with app.db.read() as s:  # the refused command left nothing behind, not even its person
         assert s.scalar(select(Person).where(Person.email == "nosy@kommune.no")) is None
+
+
+def test_a_command_refused_after_it_wrote_rolls_back_alone(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    def writes_then_refuses(ctx: Ctx, _cmd: c.Archive) -> Result:
+        get_or_create_person(ctx.s, ctx.actor, ctx.now)
+        raise UserError("no_series")
+
+    monkeypatch.setitem(HANDLERS, c.Archive, writes_then_refuses)
+    work = Subscribing(app)
+    accept(app, *EMAILS[:2])
+    accept(app, "nosy@kommune.no", line="arkiv")
+    accept(app, *EMAILS[2:])
+    assert InboxWorker(app.inbox, work.work()).run_once() == 6
+    assert ("nosy@kommune.no", "no_series", False) in work.answers
+    assert sorted(e for e, key, committed in work.answers if key == "subscribed" and committed) == EMAILS
+    assert set(states(app).values()) == {"done"}
+    assert people_named(app, "nosy@kommune.no") == 0  # what it wrote before its refusal: rolled back
+    assert audit_count(app, "subscription.created") == 5  # the others' commands committed once each
 
 
 def test_a_command_that_fails_rolls_back_alone_and_is_tried_again(app: App, clock: ManualClock) -> None:
