@@ -212,8 +212,8 @@ class CappedSender(Sender, Protocol):
 
     daily_cap: DailyCap
 
-    def daily_load(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> int:
-        """Recipients that sending `kind` to `recipients` counts against `daily_cap`."""
+    def daily_load(self, kind: str, series: SeriesView, headcount: Headcount) -> int:
+        """Recipients that sending `kind` to these people counts against `daily_cap`."""
         ...
 
 

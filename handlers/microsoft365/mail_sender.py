@@ -81,8 +81,8 @@ class MailSender:
         self.ensure_meeting, self.ics_of = ensure_meeting, ics_of
         self.daily_cap = DailyCap(mailbox.pace.key, settings.limits.mail_daily_recipients)
 
-    def daily_load(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> int:
-        return sum(1 for r in recipients if r.email) if kind in COUNTED else 0
+    def daily_load(self, kind: str, series: SeriesView, headcount: Headcount) -> int:
+        return mail_count(kind, headcount, COUNTED)
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
         if self._batched(kind):

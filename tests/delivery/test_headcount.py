@@ -192,3 +192,26 @@ def test_a_reminder_leaves_out_the_recent_ones_and_only_them(app: App) -> None:
     assert counts.people(lambda p: True) == 48 - 2 - 7
     # Shared targets (a batch) are made from everyone, the recent ones too: they are left out later.
     assert counts.by_language(lambda p: p.mailable) == {"nb": 6 + 3 + 2 + 4, "en": 5 + 3, "da": 4}
+
+
+def test_the_mail_cap_counts_everyone_with_an_address_from_the_headcount(
+    app: App, clock: ManualClock
+) -> None:
+    _people(app)
+    sender = _senders(app, clock)["exchange mail"]()
+    assert isinstance(sender, MailSender)
+    with app.db.read() as s:
+        series = s.scalars(select(Series).order_by(Series.id)).one()
+        with_address = sum(1 for p in subscribers(s, series) if p.email)
+        view, counts = SeriesView.of(series), headcount(s, series)
+    loads = {plan.kind: sender.daily_load(plan.kind, view, counts) for plan in PLANS}
+    # The recent ones count too: the cap is weighed before anyone is left out of a reminder.
+    assert with_address == 6 + 5 + 4 + 3 + 2 + 4 + 3
+    assert loads == {
+        kinds.INVITATION: with_address,  # the Exchange meeting's invitation, mailed by Exchange
+        kinds.REMINDER: with_address,
+        kinds.FOLLOWUP: with_address,
+        kinds.CHANGE: 0,
+        kinds.CANCELLATION: 0,
+        kinds.LEAD_TIME_WARNING: 0,
+    }
