@@ -22,7 +22,7 @@ from bot.addresses import is_mailbox
 from bot.calendar_ids import uid_host
 from bot.clock import Clock
 from bot.delivery import kinds
-from bot.delivery.channels import OutgoingMessage, Pace, PermanentError, Recipient, Target
+from bot.delivery.channels import Headcount, OutgoingMessage, Pace, PermanentError, Recipient, Target
 from bot.mail_compose import compose, delivery_message_id
 from bot.mail_mime import IcsChoice, build_mime
 from bot.rendering import Renderer
@@ -62,6 +62,11 @@ def mail_targets(kind: str, recipients: Sequence[Recipient], mailed: frozenset[s
     return [Target(f"person:{r.person_id}", r.language, r.person_id) for r in recipients if r.email]
 
 
+def mail_count(kind: str, headcount: Headcount, mailed: frozenset[str]) -> int:
+    """How many targets `mail_targets` makes of these people."""
+    return headcount.people(lambda p: p.mailable) if kind in mailed else 0
+
+
 def recipient_address(message: OutgoingMessage) -> str:
     """The address to mail `message` to, as stored now; PermanentError when there is none to use."""
     recipient = message.recipient
@@ -91,6 +96,10 @@ class MailDelivery:
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
         return mail_targets(kind, recipients, MAILED)
+
+    def paced_sends(self, kind: str, series: SeriesView, headcount: Headcount) -> list[tuple[Pace, int]]:
+        mails = mail_count(kind, headcount, MAILED)
+        return [(pace, mails) for pace in self.transport.paces()]
 
     def pacing(self, target: str) -> list[Pace]:
         return self.transport.paces()

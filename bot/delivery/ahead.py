@@ -8,16 +8,16 @@ and not yet sent are listed from their rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.delivery import kinds
-from bot.delivery.channels import Recipient
 from bot.delivery.fanouts import Snapshot, snapshots
 from bot.delivery.planner import Planner, skip_reason
 from bot.delivery.recipients import subscribers
@@ -25,6 +25,7 @@ from bot.delivery.schedule import FOLLOWUP_HORIZON, Planned
 from bot.models import Delivery, DeliveryState, Fanout, Series
 from bot.models import Session as SessionRow
 
+A = TypeVar("A")
 WAITING = (DeliveryState.PENDING.value, DeliveryState.CLAIMED.value, DeliveryState.SENDING.value)
 
 
@@ -64,7 +65,7 @@ def schedule_ahead(
     if session_id is not None:
         where.append(SessionRow.id == session_id)
     found = [*_waiting(s, now, session_id)]
-    for item in plans_ahead(s, snapshots(s, *where), now):
+    for item in plans_ahead(s, snapshots(s, *where), now, subscribers):
         series = item.snap.session.series
         expansion = planner.expand_targets(item.plan, series, item.audience)
         channels = {channel: len(targets) for channel, targets in expansion.targets.items() if targets}
@@ -76,24 +77,27 @@ def schedule_ahead(
 
 
 @dataclass(frozen=True)
-class Ahead:
-    """One message the planner has yet to expand, with its series' subscribers."""
+class Ahead(Generic[A]):
+    """One message the planner has yet to expand, with its series' subscribers (as read)."""
 
     snap: Snapshot
     plan: Planned
-    audience: list[Recipient]
+    audience: A
     due_at: datetime  # the plan's due time, or now for one already due (the planner's next pass)
 
 
-def plans_ahead(s: Session, found: Iterable[Snapshot], now: datetime) -> Iterator[Ahead]:
+def plans_ahead(
+    s: Session, found: Iterable[Snapshot], now: datetime, read: Callable[[Session, Series], A]
+) -> Iterator[Ahead[A]]:
     """Every message of these sessions still to expand (`to_expand`), in order; each series'
-    subscribers are read once, and only for a series with something ahead."""
-    audiences: dict[int, list[Recipient]] = {}
+    subscribers are read once (`read`: as a list, or counted), and only for a series with
+    something ahead."""
+    audiences: dict[int, A] = {}
     for snap in found:
         plans = to_expand(snap, now)
         series = snap.session.series
         if plans and series.id not in audiences:
-            audiences[series.id] = subscribers(s, series)
+            audiences[series.id] = read(s, series)
         for plan in plans:
             yield Ahead(snap, plan, audiences[series.id], max(plan.due_at, now))
 

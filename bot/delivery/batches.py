@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.delivery import kinds
-from bot.delivery.channels import Recipient, Target
+from bot.delivery.channels import Headcount, Recipient, Target
 from bot.delivery.durations import parse_offset
 from bot.models import Person, Subscription
 from bot.views import SeriesView
@@ -41,6 +41,11 @@ def batch_targets(recipients: Sequence[Recipient], most: int) -> list[Target]:
             chunk = ids[start : start + most]
             targets.append(Target(f"{PREFIX}{language}:{chunk[0]}-{chunk[-1]}", language))
     return targets
+
+
+def batch_count(headcount: Headcount, most: int) -> int:
+    """How many targets `batch_targets` makes of these people."""
+    return sum(-(-n // most) for n in headcount.by_language(lambda p: p.mailable).values())
 
 
 def is_batch(target: str) -> bool:

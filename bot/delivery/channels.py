@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -150,6 +150,51 @@ class Sender(Protocol):
 
 
 @dataclass(frozen=True)
+class Profile:
+    """What a channel's audience asks of a subscriber (a `Recipient`), without who they are."""
+
+    language: str
+    mailable: bool  # an address mail may go to (`Recipient.email`)
+    platforms: frozenset[str]  # where they have an active account (`Recipient.identities`)
+    direct: bool
+    # Subscribed too recently for the message (a reminder): the planner makes no target of theirs.
+    recent: bool = False
+
+
+@dataclass(frozen=True)
+class Headcount:
+    """A series' subscribers counted by `Profile`: what a channel needs to tell how many sends a
+    fan-out makes (`CountingSender`), in a few rows instead of a list of everyone."""
+
+    profiles: Mapping[Profile, int]
+
+    def people(self, wanted: Callable[[Profile], bool]) -> int:
+        """How many get a target of their own that `wanted` picks: the too recent ones left out."""
+        return sum(n for profile, n in self.profiles.items() if not profile.recent and wanted(profile))
+
+    def by_language(self, wanted: Callable[[Profile], bool]) -> dict[str, int]:
+        """How many of everyone, the too recent ones too, `wanted` picks in each language (for
+        targets shared by many, made from everyone: a batch)."""
+        counts: dict[str, int] = {}
+        for profile, n in self.profiles.items():
+            if wanted(profile):
+                counts[profile.language] = counts.get(profile.language, 0) + n
+        return counts
+
+
+@runtime_checkable
+class CountingSender(Sender, Protocol):
+    """A sender that tells from a `Headcount` how many sends a fan-out makes on each of its paces:
+    what `audience`, then `pacing` per target, would give for those people. The planner estimates
+    how early a fan-out must start from it, without a `Recipient` or a `Target` for everyone."""
+
+    def paced_sends(self, kind: str, series: SeriesView, headcount: Headcount) -> list[tuple[Pace, int]]:
+        """Sends of `kind` on each pace. A pace that carries one send of the fan-out (a target's own,
+        such as a direct message's channel) may be left out: one send never waits."""
+        ...
+
+
+@dataclass(frozen=True)
 class DailyCap:
     """How many recipients a transport takes in a rolling 24 hours (Exchange Online: 10,000 per
     mailbox, every To, Cc, Bcc and meeting attendee counted); `key` names what is counted (the
@@ -167,8 +212,8 @@ class CappedSender(Sender, Protocol):
 
     daily_cap: DailyCap
 
-    def daily_load(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> int:
-        """Recipients that sending `kind` to `recipients` counts against `daily_cap`."""
+    def daily_load(self, kind: str, series: SeriesView, headcount: Headcount) -> int:
+        """Recipients that sending `kind` to these people counts against `daily_cap`."""
         ...
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.delivery.ahead import plans_ahead
 from bot.delivery.channels import CappedSender, DailyCap, Sender
 from bot.delivery.fanouts import Snapshot
+from bot.delivery.headcount import headcount
 from bot.views import SeriesView
 
 DAY = timedelta(days=1)
@@ -68,12 +69,13 @@ def capped(senders: Sequence[Sender]) -> list[CappedSender]:
 def planned_loads(
     s: Session, senders: Sequence[Sender], found: Sequence[Snapshot], now: datetime
 ) -> list[Load]:
-    """The recipients of every message still to be expanded, per capped sender (none: no query)."""
+    """The recipients of every message still to be expanded, per capped sender (none: no query),
+    from each series' headcount: no list of everyone, whose memory the process would keep."""
     with_caps = capped(senders)
     if not with_caps:
         return []
     loads: list[Load] = []
-    for item in plans_ahead(s, found, now):
+    for item in plans_ahead(s, found, now, headcount):
         series, kind = item.snap.session.series, item.plan.kind
         view = SeriesView.of(series)
         for sender in with_caps:

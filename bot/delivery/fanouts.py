@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
@@ -107,14 +107,18 @@ def forget_finished(s: Session, kind: str, before: datetime) -> int:
 
 
 def fanout_duration(sender: Sender, targets: Sequence[Target]) -> timedelta:
-    """How long sending to `targets` takes under the sender's limits: the busiest key decides (its
-    first `burst` sends go at once, then one per interval)."""
+    """How long sending to `targets` takes under the sender's limits (`paced_duration`)."""
+    return paced_duration((pace, 1) for target in targets for pace in sender.pacing(target.target))
+
+
+def paced_duration(sends: Iterable[tuple[Pace, int]]) -> timedelta:
+    """How long sends take under their paces (pace, sends on it): the busiest key decides (its first
+    `burst` sends go at once, then one per interval)."""
     load: Counter[str] = Counter()
     paces: dict[str, Pace] = {}
-    for target in targets:
-        for pace in sender.pacing(target.target):
-            load[pace.key] += 1
-            paces[pace.key] = pace
+    for pace, n in sends:
+        load[pace.key] += n
+        paces[pace.key] = pace
     return max(
         (paces[k].interval * max(n - paces[k].burst, 0) for k, n in load.items()), default=timedelta(0)
     )

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import Database
 from bot.delivery import kinds
-from bot.delivery.channels import Recipient, Sender, Target
+from bot.delivery.channels import CountingSender, Recipient, Sender, Target
 from bot.delivery.fanouts import (
     Invitation,
     Snapshot,
@@ -31,13 +31,15 @@ from bot.delivery.fanouts import (
     fanout_duration,
     insert_ignoring_duplicates,
     notify_organisers,
+    paced_duration,
     record_fanout,
     snapshots,
 )
+from bot.delivery.headcount import headcount
 from bot.delivery.outbox import ENGINE
 from bot.delivery.reach import unreached_among
 from bot.delivery.recipients import Audience, AudienceStamp
-from bot.delivery.schedule import Planned, miss_reason, too_recent
+from bot.delivery.schedule import Planned, miss_reason, recent_after, too_recent
 from bot.models import Delivery, DeliveryState, Fanout, FanoutState, Series, SessionStatus
 from bot.models import Session as SessionRow
 from bot.services import audit
@@ -230,10 +232,23 @@ class Planner:
             if cached is not None and cached.basis == basis:
                 duration = cached.duration
             else:
-                duration = max(self._expansion(s, plan, series, p).lead.values(), default=timedelta(0))
+                duration = self._estimate(s, plan, series, p)
             cached = Lead(p.now, duration, basis)
             self._leads[plan.key] = cached
         return plan.due_at - cached.duration <= p.now + EXPAND_AHEAD
+
+    def _estimate(self, s: Session, plan: Planned, series: Series, p: Pass) -> timedelta:
+        """How long the message's fan-out takes, as its expansion would say: from the subscribers'
+        counts when every sender can tell its sends from them (no list of everyone, no target
+        made: their memory would stay with the process), else from the expansion."""
+        senders = self.senders()
+        counting = [sender for sender in senders if isinstance(sender, CountingSender)]
+        if len(counting) < len(senders):
+            return max(self._expansion(s, plan, series, p).lead.values(), default=timedelta(0))
+        counts = headcount(s, series, recent_after(plan))
+        view = SeriesView.of(series)
+        leads = (paced_duration(sender.paced_sends(plan.kind, view, counts)) for sender in counting)
+        return max(leads, default=timedelta(0))
 
     def _expansion(self, s: Session, plan: Planned, series: Series, p: Pass) -> Expansion:
         """`expand_targets` to the pass's subscribers, once per message and pass."""

@@ -113,6 +113,12 @@ def miss_reason(plan: Planned, session: Session, plans: list[Planned], now: date
 def too_recent(plan: Planned, subscribed_at: datetime | None) -> bool:
     """No reminder to someone who subscribed less than its offset before it (they just got the
     invitation): no 1-day reminder to someone who joined an hour before it."""
-    if plan.kind != kinds.REMINDER or plan.offset is None or subscribed_at is None:
-        return False
-    return subscribed_at > plan.due_at - timedelta(seconds=plan.offset.seconds)
+    after = recent_after(plan)
+    return after is not None and subscribed_at is not None and subscribed_at > after
+
+
+def recent_after(plan: Planned) -> datetime | None:
+    """Who subscribed after this moment is `too_recent` for `plan`; None: nobody is."""
+    if plan.kind != kinds.REMINDER or plan.offset is None:
+        return None
+    return plan.due_at - timedelta(seconds=plan.offset.seconds)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.delivery.channels import OutgoingMessage, Pace, Recipient, Target
+from bot.delivery.channels import Headcount, OutgoingMessage, Pace, Recipient, Target
 from bot.delivery.messages import render
 from bot.rendering import Renderer
 from bot.views import SeriesView
@@ -27,6 +27,9 @@ class ConsoleSender:
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
         """One post per message: the console is the series' announcement channel (and its organiser)."""
         return [Target("console", series.language)]
+
+    def paced_sends(self, kind: str, series: SeriesView, headcount: Headcount) -> list[tuple[Pace, int]]:
+        return []  # no pace
 
     def pacing(self, target: str) -> list[Pace]:
         return []

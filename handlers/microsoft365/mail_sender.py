@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from bot.addresses import ascii_mailbox, is_mailbox
 from bot.clock import Clock
 from bot.delivery import kinds
-from bot.delivery.batches import batch_targets, is_batch
+from bot.delivery.batches import batch_count, batch_targets, is_batch
 from bot.delivery.channels import (
     DailyCap,
+    Headcount,
     NotSent,
     OutgoingMessage,
     Pace,
@@ -27,7 +28,7 @@ from bot.delivery.channels import (
     TransientError,
 )
 from bot.mail_compose import compose, delivery_message_id
-from bot.mail_delivery import mail_targets, recipient_address
+from bot.mail_delivery import mail_count, mail_targets, recipient_address
 from bot.mail_mime import IcsChoice, build_mime
 from bot.rendering import Renderer
 from bot.settings import Settings
@@ -80,14 +81,26 @@ class MailSender:
         self.ensure_meeting, self.ics_of = ensure_meeting, ics_of
         self.daily_cap = DailyCap(mailbox.pace.key, settings.limits.mail_daily_recipients)
 
-    def daily_load(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> int:
-        return sum(1 for r in recipients if r.email) if kind in COUNTED else 0
+    def daily_load(self, kind: str, series: SeriesView, headcount: Headcount) -> int:
+        return mail_count(kind, headcount, COUNTED)
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
-        if self.settings.limits.mail_batch == "bcc" and kind in BATCHED:
-            # To: is the mailbox itself, which Exchange counts among the message's recipients too.
-            return batch_targets(recipients, self.settings.limits.mail_max_recipients - 1)
+        if self._batched(kind):
+            return batch_targets(recipients, self._batch_most())
         return mail_targets(kind, recipients, MAILED)
+
+    def paced_sends(self, kind: str, series: SeriesView, headcount: Headcount) -> list[tuple[Pace, int]]:
+        if self._batched(kind):
+            return [(self.mailbox.pace, batch_count(headcount, self._batch_most()))]
+        return [(self.mailbox.pace, mail_count(kind, headcount, MAILED))]
+
+    def _batched(self, kind: str) -> bool:
+        return self.settings.limits.mail_batch == "bcc" and kind in BATCHED
+
+    def _batch_most(self) -> int:
+        """People in one batch: To: is the mailbox itself, which Exchange counts among the message's
+        recipients too."""
+        return self.settings.limits.mail_max_recipients - 1
 
     def pacing(self, target: str) -> list[Pace]:
         return [self.mailbox.pace]

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from bot.delivery import kinds
 from bot.delivery.channels import (
+    Headcount,
     OutgoingMessage,
     Pace,
     PermanentError,
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "channel"
 USER = "user:"
+ACTIVITY_PACE = Pace("teams:activity", timedelta(milliseconds=200))
 # Every activity-feed notification: one app permission (TeamsActivity.Send) allows them all, so a
 # refusal holds them back together while the channel's posts (the service account's) go on.
 EVERY_USER = USER + "*"
@@ -78,12 +80,16 @@ class TeamsSender:
         ]
         return targets
 
+    def paced_sends(self, kind: str, series: SeriesView, headcount: Headcount) -> list[tuple[Pace, int]]:
+        """`audience`'s activity notices on their pace (the one channel post has a pace of its own)."""
+        return [(ACTIVITY_PACE, headcount.people(lambda p: "teams" in p.platforms))]
+
     def pacing(self, target: str) -> list[Pace]:
         """Graph's limits: 4 requests a second per channel (one a second keeps clear of it), and 5
         a second per app for the activity feed of one person."""
         if target == CHANNEL:
             return [Pace(f"teams:channel:{self.api.settings.channel_id}", timedelta(seconds=1))]
-        return [Pace("teams:activity", timedelta(milliseconds=200))]
+        return [ACTIVITY_PACE]
 
     def bulk_pacing(self) -> list[Pace]:
         """Graph allows 2 bulk activity notifications a second per app and tenant."""

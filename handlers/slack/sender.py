@@ -32,6 +32,7 @@ from bot.delivery.channels import (
     PERMISSION,
     TARGET_CLOSED,
     ChannelUnavailable,
+    Headcount,
     NotSent,
     OutgoingMessage,
     Pace,
@@ -122,21 +123,30 @@ class SlackSender:
         """The announcement channel for public messages; a DM to each person who chose DMs (public
         messages) or who organises the series (organiser notices) and has a Slack identity."""
         targets: list[Target] = []
-        if kind in kinds.PUBLIC and self.settings.channel_id:
-            targets.append(Target(self.settings.channel_id, series.language))
+        if channel := self._announced_in(kind):
+            targets.append(Target(channel, series.language))
         for person in recipients:
             user = person.identities.get("slack")
-            wants = kind in kinds.ORGANISERS or (kind in kinds.PUBLIC and person.direct)
-            if user and wants:
+            if user and _direct(kind, person.direct):
                 targets.append(Target(user, person.language, person.person_id))
         return targets
 
+    def paced_sends(self, kind: str, series: SeriesView, headcount: Headcount) -> list[tuple[Pace, int]]:
+        """`audience`'s sends on the workspace's pace (each channel's own pace carries one)."""
+        dms = headcount.people(lambda p: "slack" in p.platforms and _direct(kind, p.direct))
+        posts = 1 if self._announced_in(kind) else 0
+        return [(self._workspace_pace(), posts + dms)]
+
     def pacing(self, target: str) -> list[Pace]:
         """Slack's pace per channel (a DM is a channel of its own) and its cap for the whole workspace."""
-        return [
-            Pace(f"slack:{target}", self.interval),
-            Pace(WORKSPACE_PACE, self.workspace_interval, WORKSPACE_BURST),
-        ]
+        return [Pace(f"slack:{target}", self.interval), self._workspace_pace()]
+
+    def _workspace_pace(self) -> Pace:
+        return Pace(WORKSPACE_PACE, self.workspace_interval, WORKSPACE_BURST)
+
+    def _announced_in(self, kind: str) -> str | None:
+        """The announcement channel `kind` is posted to, if any."""
+        return self.settings.channel_id if kind in kinds.PUBLIC else None
 
     def send(self, message: OutgoingMessage) -> str | None:
         if _deactivated(message):
@@ -325,6 +335,12 @@ def _outcome(exc: SlackCallFailed, target: str) -> Exception:
 def _is_conversation(target: str) -> bool:
     """A channel the bot posts in (public C…, private G…), not a person's direct messages (U…/W…)."""
     return target.startswith(("C", "G"))
+
+
+def _direct(kind: str, chose_direct: bool) -> bool:
+    """Whether a person with a Slack account gets `kind` as a direct message: organisers' notices
+    always, messages to subscribers when they chose direct messages."""
+    return kind in kinds.ORGANISERS or (kind in kinds.PUBLIC and chose_direct)
 
 
 def _deactivated(message: OutgoingMessage) -> bool:

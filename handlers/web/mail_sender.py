@@ -17,6 +17,7 @@ from typing import Any
 from bot.core import Core
 from bot.delivery import kinds
 from bot.delivery.channels import (
+    Headcount,
     NotSent,
     OutgoingMessage,
     Pace,
@@ -65,6 +66,9 @@ class ConfirmationMailSender:
 
     def audience(self, kind: str, series: SeriesView, recipients: Sequence[Recipient]) -> list[Target]:
         return []  # never part of a fan-out: each mail is queued on its own
+
+    def paced_sends(self, kind: str, series: SeriesView, headcount: Headcount) -> list[tuple[Pace, int]]:
+        return []  # never part of a fan-out
 
     def pacing(self, target: str) -> list[Pace]:
         return []  # the transport keeps the mailbox's pace itself

@@ -8,14 +8,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, func, select
 
 from bot.clock import ManualClock
-from bot.delivery.planner import EXPAND_AHEAD
+from bot.delivery import recipients
+from bot.delivery.planner import EXPAND_AHEAD, Planner
 from bot.entry.composition import App
 from bot.models import Delivery
 from tests.conftest import ORGANISER, person
-from tests.fakes.recording_sender import RecordingSender
+from tests.fakes.recording_sender import CountingRecordingSender, RecordingSender
 
 Say = Callable[..., str]
 # The session of these tests: Tuesday 10 March 2026, 09:00 in Oslo.
@@ -46,10 +48,11 @@ def _statements(app: App) -> Iterator[list[str]]:
         event.remove(app.db.engine, "before_cursor_execute", note)
 
 
+@pytest.mark.parametrize("sender", [RecordingSender, CountingRecordingSender], ids=["expanded", "counted"])
 def test_the_lead_estimate_is_the_full_fanouts_and_follows_those_who_join(
-    app: App, clock: ManualClock, say: Say
+    app: App, clock: ManualClock, say: Say, sender: type[RecordingSender]
 ) -> None:
-    app.delivery.add_sender(RecordingSender(clock, interval=timedelta(seconds=2), posts=False))
+    app.delivery.add_sender(sender(clock, interval=timedelta(seconds=2), posts=False))
     _join(say, range(30))
     _session(say)
     planner = app.delivery.planner
@@ -75,6 +78,28 @@ def test_the_lead_estimate_is_the_full_fanouts_and_follows_those_who_join(
     with app.db.read() as s:
         first = s.scalar(select(func.min(Delivery.due_at)).where(Delivery.key.like("%:1h:%")))
     assert first == ONE_HOUR_REMINDER - timedelta(seconds=88)  # due at its start, not before
+
+
+def test_a_lead_counted_reads_no_list_of_subscribers_and_makes_no_target(
+    app: App, clock: ManualClock, say: Say, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.delivery.add_sender(CountingRecordingSender(clock, interval=timedelta(seconds=2)))
+    _join(say, range(30))
+    _session(say)
+    app.delivery.plan()  # the invitation, to everyone
+    clock.set(datetime(2026, 3, 8, 12, 0, tzinfo=UTC))  # the 1-day reminder is ahead, within a day
+
+    def unread(*_args: Any) -> None:
+        raise AssertionError("read every subscriber, or made a target each, only to count them")
+
+    monkeypatch.setattr(recipients, "subscribers", unread)
+    monkeypatch.setattr(Planner, "expand_targets", unread)
+    report = app.delivery.plan()
+    assert report is not None and report.expanded == []
+    # 30 people and the post, 2 s apart.
+    assert (
+        app.delivery.planner.next_due(clock.now()) == START - timedelta(days=1, seconds=30 * 2) - EXPAND_AHEAD
+    )
 
 
 def test_every_late_joiner_gets_the_invitation_also_when_another_leaves(

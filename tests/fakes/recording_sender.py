@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.delivery.channels import (
+    Headcount,
     OutgoingMessage,
     Pace,
     Recipient,
@@ -95,3 +96,17 @@ class RecordingSender:
 
     def duplicates(self) -> list[str]:
         return [key for key, n in Counter(x.key for x in self.sent).items() if n > 1]
+
+
+class CountingRecordingSender(RecordingSender):
+    """A `RecordingSender` that tells the lead from a headcount (a `CountingSender`)."""
+
+    def paced_sends(self, kind: str, series: SeriesView, headcount: Headcount) -> list[tuple[Pace, int]]:
+        if not self.interval:
+            return []
+        return [
+            (
+                Pace(f"{self.channel}:box", self.interval),
+                headcount.people(lambda p: True) + (1 if self.posts else 0),
+            )
+        ]
