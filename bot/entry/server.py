@@ -145,7 +145,13 @@ class WebServer:
     def __init__(self, web_app: Starlette, host: str, port: int) -> None:
         # log_config=None: uvicorn's lines go through the bot's handlers (masked), not handlers of its own.
         config = uvicorn.Config(
-            web_app, host=host, port=port, log_level="warning", lifespan="off", log_config=None
+            web_app,
+            host=host,
+            port=port,
+            http="httptools",
+            log_level="warning",
+            lifespan="off",
+            log_config=None,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)

@@ -41,12 +41,13 @@ IMPORTED_ON_FIRST_USE = (
     "apscheduler.triggers.interval",
     "h11",
     "httpcore",
+    "httptools",
     "netrc",
     "uvicorn.lifespan.off",
     "uvicorn.loops.asyncio",
     "uvicorn.loops.auto",
     "uvicorn.protocols.http.auto",
-    "uvicorn.protocols.http.h11_impl",
+    "uvicorn.protocols.http.httptools_impl",
     "uvicorn.protocols.websockets.auto",
 )
 
