@@ -150,8 +150,10 @@ def _identities() -> Subquery:
 
 def _channels(identities: Subquery) -> ColumnElement[str]:
     """The channels cell, as bot.services.people.channels_of names them, in the same order:
-    `email;slack;teams`, or what of it the person has."""
-    mail = case((Person.email != "", ";email"), else_="")
+    `email;slack;teams`, or what of it reaches the person: no `email` while their mail is suspended
+    after hard bounces (the address stays in its own column)."""
+    mailable = (Person.email != "") & Person.mail_suspended_at.is_(None)
+    mail = case((mailable, ";email"), else_="")
     return func.substr(mail + func.coalesce(identities.c.chat, ""), 2, type_=String)
 
 

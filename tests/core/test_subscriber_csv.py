@@ -24,6 +24,7 @@ from bot.migrate import upgrade
 from bot.models import AuditEvent, Identity, Person, Series, Subscription
 from bot.services import subscriptions
 from bot.services.context import Ctx
+from bot.services.people import channels_of
 from bot.services.privacy import erase
 from bot.services.series import create_series
 from bot.subscriber_csv import (
@@ -427,6 +428,27 @@ def test_export_names_each_channel_once_however_many_identities_a_person_has(app
     ]
 
 
+def test_export_leaves_mail_out_of_the_channels_of_people_whose_mail_is_suspended(app: App) -> None:
+    """A suspended address (repeated hard bounces) reaches nobody: the channels cell names what does,
+    as `mine data` (bot.services.people.channels_of) does; the address itself stays in its column."""
+    for email in ("kari@x.no", "ola@x.no", "per@x.no"):
+        subscribe(app, email)
+    with app.db.transaction() as s:
+        people = {p.email: p for p in s.scalars(select(Person))}
+        s.add(Identity(person_id=people["kari@x.no"].id, platform="slack", external_id="U1", created_at=NOW))
+        for email in ("kari@x.no", "ola@x.no"):
+            people[email].mail_suspended_at = NOW
+    rows = do_export(app)
+    assert [(r["email"], r["channels"]) for r in rows] == [
+        ("kari@x.no", "slack"),
+        ("ola@x.no", ""),
+        ("per@x.no", "email"),
+    ]
+    with app.db.read() as s:
+        said = {p.email: ";".join(channels_of(p)) for p in s.scalars(select(Person))}
+    assert {r["email"]: r["channels"] for r in rows} == said
+
+
 def test_export_times_are_utc_to_the_second_as_iso_utc_writes_them(app: App) -> None:
     """The database writes the times (bot.subscriber_csv.exporting.IsoUtc): to the second as
     `iso_utc` does, the fraction cut off, never rounded up into the next second or day."""
@@ -528,14 +550,12 @@ def reference_export(app: App, *, include_unsubscribed: bool, delimiter: str) ->
             if not (sub.active or include_unsubscribed):
                 continue
             person = sub.person
-            chats = {i.platform for i in person.identities}
-            has = (("email", bool(person.email)), ("slack", "slack" in chats), ("teams", "teams" in chats))
             cells = [
                 *(
                     subscriber_csv.neutralise(cell or "")
                     for cell in (person.email, person.name, person.language)
                 ),
-                ";".join(channel for channel, present in has if present),
+                ";".join(channels_of(person)),  # as `mine data` names them
                 subscriber_csv.iso_utc(sub.consented_at),
                 subscriber_csv.neutralise(sub.source_channel),
                 subscriber_csv.neutralise(sub.series.slug),
@@ -560,7 +580,8 @@ def export_text(app: App, *, include_unsubscribed: bool, delimiter: str) -> tupl
 
 def add_awkward_people(app: App) -> None:
     """People in two series with every kind of cell: awkward names, no address, no language, chat
-    identities, ended subscriptions, times with a fraction of a second in another time zone."""
+    identities, suspended mail, ended subscriptions, times with a fraction of a second in another
+    time zone."""
     run(app, lambda ctx: create_series(ctx, "verdensmaal", "Verdensmål", "en", "Europe/Oslo"))
     oslo = ZoneInfo("Europe/Oslo")
     with app.db.transaction() as s:
@@ -568,7 +589,10 @@ def add_awkward_people(app: App) -> None:
         for i, name in enumerate(AWKWARD_NAMES * 3):
             email = None if i % 7 == 3 else f"p{i}@x.no"
             language = (None, "nb", "en", "=nn")[i % 4]
-            person = Person(name=name, email=email, language=language, created_at=NOW)
+            suspended = NOW if i % 5 == 1 else None  # mail suspended after hard bounces
+            person = Person(
+                name=name, email=email, language=language, created_at=NOW, mail_suspended_at=suspended
+            )
             for platform in (("slack",), ("teams",), ("slack", "teams", "slack"), ())[i % 4]:
                 person.identities.append(
                     Identity(
