@@ -392,6 +392,18 @@ class HealthProblem(Base):
     last_error: Mapped[str] = mapped_column(String(400))
 
 
+class ReachCount(Base):
+    """Per series, how many subscribers no configured channel reaches, and a digest of what that was
+    counted from (the subscribers' stamp and the senders' channels). Whoever counts stores it (the
+    worker at its start); /healthz answers from here while the digest still holds."""
+
+    __tablename__ = "reach_count"
+
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), primary_key=True)
+    basis: Mapped[str] = mapped_column(String(64))
+    unreached: Mapped[int]
+
+
 class ColleagueInvitation(Base):
     """One «bring a colleague» request: who asked and for whom, as keyed hashes (never an address),
     for the limits per inviter and per invited address; `mailed` says whether a mail went out."""

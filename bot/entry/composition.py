@@ -99,11 +99,21 @@ class App:
         return [found for channel in self.channels for found in channel.session_reach(s, session_id)]
 
     def unreached(self) -> dict[str, int]:
-        """Per series, how many subscribers no configured channel reaches (series with none left out)."""
-        from bot.delivery.reach import unreached_by_series
+        """Per series, how many subscribers no configured channel reaches (series with none left out):
+        as stored while it holds, else counted and stored (bot/delivery/reach.py)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from bot.delivery.reach import reach_figures, store_figures, unreached_by_series
 
         with self.db.read() as s:
-            return unreached_by_series(s, self.reach_senders())
+            figures = reach_figures(s, self.reach_senders())
+        if not all(figure.stored for figure in figures):
+            try:
+                with self.db.transaction() as s:
+                    store_figures(s, figures)
+            except SQLAlchemyError as exc:  # counted all the same: the next asker counts again
+                log.warning("cannot keep the count of unreached subscribers: %s", type(exc).__name__)
+        return unreached_by_series(figures)
 
     def channel_states(self) -> dict[str, str]:
         """Each channel's state for operators (`/healthz`): its own report, or "off"; "degraded"

@@ -120,7 +120,8 @@ class Runtime:
 def log_unreached(app: App) -> None:
     """Once at start: subscribers that no configured channel reaches (they would get nothing). With a
     worker process, the worker does it, not the front: reading every subscriber (a sixth of a second
-    of CPU with 12,000) would hold the interpreter that acks requests."""
+    of CPU with 12,000) would hold the interpreter that acks requests. The counts are kept in the
+    database (`reach_count`), and the front's /healthz answers from them while they hold."""
     try:
         counts = app.unreached()
     except SQLAlchemyError as exc:

@@ -102,7 +102,8 @@ def _report(app: App, database: str) -> dict[str, object]:
 
 
 def _unreached(app: App) -> dict[str, int]:
-    """Per series, subscribers no configured channel reaches; empty if the count itself fails."""
+    """Per series, subscribers no configured channel reaches (as the worker counted them, while that
+    holds); empty if the count itself fails."""
     try:
         return app.unreached()
     except SQLAlchemyError as exc:

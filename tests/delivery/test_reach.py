@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from bot.clock import ManualClock
 from bot.commands import Actor
+from bot.delivery import reach
 from bot.entry.cli import app as cli
 from bot.entry.composition import App, build
 from bot.entry.runtime import log_unreached
@@ -87,6 +88,44 @@ def test_healthz_counts_them_for_operators_and_says_degraded(
         body = report.json()
         assert body["status"] == "degraded" and body["unreached_subscribers"] == {"baerekraftsfredag": 1}
         assert web.client.get("/healthz").json() == {"status": "ok"}  # nothing to learn for anyone else
+
+
+def test_healthz_answers_from_the_count_the_worker_stored_while_the_subscribers_are_the_same(
+    settings: BotSettings, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker counts at its start (`log_unreached`) and keeps the count in the database; the
+    front's /healthz reads it instead of every subscriber, and counts again once they changed."""
+    operator = {"authorization": f"Bearer {TOKEN}"}
+    with open_web(replace(settings, health_token=TOKEN), clock) as front, open_web(settings, clock) as worker:
+        say(front.app, KARI, "meld på")
+        log_unreached(worker.app)  # another process, the same database
+        read_every_subscriber = reach.subscribers
+
+        def refused(*args: object) -> object:
+            raise AssertionError("/healthz read every subscriber again")
+
+        monkeypatch.setattr(reach, "subscribers", refused)
+        body = front.client.get("/healthz", headers=operator).json()
+        assert body["status"] == "degraded" and body["unreached_subscribers"] == {"baerekraftsfredag": 1}
+        monkeypatch.setattr(reach, "subscribers", read_every_subscriber)
+        say(front.app, person("ola@kommune.no"), "meld på")  # the count no longer holds
+        body = front.client.get("/healthz", headers=operator).json()
+        assert body["unreached_subscribers"] == {"baerekraftsfredag": 2}
+        say(front.app, KARI, "meld av")
+        say(front.app, person("ola@kommune.no"), "meld av")
+        body = front.client.get("/healthz", headers=operator).json()
+        assert body["status"] == "ok" and "unreached_subscribers" not in body
+
+
+def test_a_count_made_for_other_channels_is_not_taken(with_smtp: App, settings: BotSettings) -> None:
+    say(with_smtp, KARI, "meld på")
+    assert with_smtp.unreached() == {}  # mail reaches her
+    without_mail = build(settings, clock=ManualClock(NOW), migrate=False)
+    try:
+        assert without_mail.unreached() == {"baerekraftsfredag": 1}
+        assert with_smtp.unreached() == {}
+    finally:
+        without_mail.close()
 
 
 def test_run_logs_them_once_at_start(with_smtp: App, caplog: pytest.LogCaptureFixture) -> None:
