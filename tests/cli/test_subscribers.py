@@ -267,6 +267,80 @@ def test_export_loads_neither_channels_nor_what_only_other_commands_use(
     assert "loaded: []" in proc.stderr
 
 
+def cli_process(
+    env: dict[str, str | None], cwd: Path, *args: str, typer_only: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`baerekraft-bot ARGS` as a process (`typer_only`: through the Typer app, whatever the arguments),
+    saying on its last line of standard error whether it loaded Typer, pydantic or rich."""
+    start = (
+        "from bot.entry.cli.typer_app import app as main\n"
+        if typer_only
+        else "from bot.entry.cli import main\n"
+    )
+    code = (
+        "import atexit, sys\n"
+        "watched = ('typer', 'pydantic', 'rich')\n"
+        "loaded = lambda: sorted(set(watched) & set(sys.modules))\n"
+        "atexit.register(lambda: print('loaded:', loaded(), file=sys.stderr))\n"
+        "sys.argv = ['baerekraft-bot', *sys.argv[1:]]\n" + start + "main()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env={**os.environ, **{k: v for k, v in env.items() if v is not None}},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("--excel",),
+        ("--include-unsubscribed", "--series", "baerekraftsfredag"),
+        ("--series=baerekraftsfredag", "--excel", "--include-unsubscribed"),
+    ],
+)
+def test_export_starts_without_typer_and_writes_what_typer_does(
+    app: App, env: dict[str, str | None], tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    invoke(env, "import", write(tmp_path, 'email,name,language\nola@x.no,"Nordmann, Ola",nb\n'))
+    plain = cli_process(env, tmp_path, "subscribers", "export", *args)
+    typer = cli_process(env, tmp_path, "subscribers", "export", *args, typer_only=True)
+    assert plain.returncode == typer.returncode == 0, plain.stderr + typer.stderr
+    assert plain.stderr.splitlines()[-1] == "loaded: []"
+    assert plain.stdout == typer.stdout and "ola@x.no" in plain.stdout
+    assert plain.stderr.splitlines()[:-1] == typer.stderr.splitlines()[:-1] == ["1 rows exported."]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--series", "nowhere"),  # refused by the bot
+        ("--help",),
+        ("--series",),
+        ("--series", "--excel"),
+        ("--excel", "--excel"),
+        ("--format", "json"),
+        ("extra",),
+    ],
+)
+def test_export_help_and_errors_are_typers(
+    app: App, env: dict[str, str | None], tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    plain = cli_process(env, tmp_path, "subscribers", "export", *args)
+    typer = cli_process(env, tmp_path, "subscribers", "export", *args, typer_only=True)
+    said = plain.stderr.splitlines()[:-1]  # the last line says what the process loaded
+    assert (plain.returncode, plain.stdout, said) == (
+        typer.returncode,
+        typer.stdout,
+        typer.stderr.splitlines()[:-1],
+    )
+
+
 def test_a_norwegian_office_list_imports_in_cp1252_with_its_own_headers(
     app: App, env: dict[str, str | None], tmp_path: Path
 ) -> None:

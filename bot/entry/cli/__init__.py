@@ -1,14 +1,17 @@
 """The `baerekraft-bot` command line (`python -m bot` too): run the bot, talk to it, and operate it.
 
-Typer (`bot/entry/cli/typer_app.py`) reads every command line but one: a plain `run` (alone, or with
+Typer (`bot/entry/cli/typer_app.py`) reads every command line but two: a plain `run` (alone, or with
 `--console` or `--no-console`) starts the bot directly (`bot/entry/cli/launch.py`), for Typer loads
-pydantic and rich, a tenth of a second of start-up and some 4 MB in each of the bot's processes. Its
-failures end as Typer's would: a refusal's message and exit code, Typer's traceback of an error.
+pydantic and rich, a tenth of a second of start-up and some 4 MB in each of the bot's processes; and
+`subscribers export` with options as Typer would read them (`bot/entry/cli/export.py`), whose
+start-up counts in its 2 s. Their failures end as Typer's would: a refusal's message and exit code,
+Typer's traceback of an error.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 # A plain `run`'s arguments → its --console/--no-console.
@@ -28,17 +31,28 @@ def main() -> None:
     arguments = tuple(sys.argv[1:])
     if arguments in PLAIN_RUN:
         _run(PLAIN_RUN[arguments])
-    else:
-        from bot.entry.cli.typer_app import app
+        return
+    if arguments[:2] == ("subscribers", "export"):
+        from bot.entry.cli.export import export, plain_export
 
-        app()
+        options = plain_export(arguments)
+        if options is not None:
+            _without_typer(lambda: export(options))
+            return
+    from bot.entry.cli.typer_app import app
+
+    app()
 
 
 def _run(console: bool | None) -> None:
     from bot.entry.cli.launch import run
 
+    _without_typer(lambda: run(console))
+
+
+def _without_typer(command: Callable[[], None]) -> None:
     try:
-        run(console)
+        command()
     except (Exception, KeyboardInterrupt) as exc:  # a refusal (SystemExit) ends the process as it is
         _end_as_typer_would(exc)
 

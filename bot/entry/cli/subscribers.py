@@ -10,34 +10,27 @@ Exit codes: 0 done; 1 rows were rejected and nothing was imported, or the series
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
 
 import typer
 from rich.console import Console
 
 from bot.entry.cli.common import fail, open_app, open_store, operate, stderr
+from bot.entry.cli.export import ExportOptions, export
 from bot.entry.composition import App
 from bot.subscriber_csv import (
     CsvFormatError,
     CsvRow,
     ImportReport,
     ProgressHook,
-    export_subscribers,
     has_erased_people,
     import_rows,
     parse_csv,
     read_text,
 )
-
-if TYPE_CHECKING:
-    from bot.models import Series
-    from bot.services.context import Ctx
 
 app = typer.Typer(help="Subscribers: import and export as CSV, list with their state.", no_args_is_help=True)
 
@@ -135,34 +128,7 @@ def export_cmd(
     ),
 ) -> None:
     """Write the subscribers as CSV to standard output: one row per subscription."""
-    sys.stdout.flush()
-    wrapper = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8-sig", newline="") if excel else None
-    out: TextIO = wrapper or sys.stdout
-    with open_store() as bot:
-        count = operate(
-            bot,
-            lambda ctx: export_subscribers(
-                ctx.s,
-                out,
-                series=_series_or_all(ctx, series),
-                include_unsubscribed=include_unsubscribed,
-                delimiter=";" if excel else ",",
-            ),
-        )
-    out.flush()
-    if wrapper is not None:
-        wrapper.detach()  # leave standard output open
-    stderr().print(f"{count} rows exported.", markup=False)
-
-
-def _series_or_all(ctx: Ctx, slug: str | None) -> Series | None:
-    """The series `slug` names, or None for every series. What only some commands use is imported
-    where it is used: `export` must write 100,000 rows in 2 s, start-up included (issue 20)."""
-    if slug is None:
-        return None
-    from bot.services.series import resolve_series
-
-    return resolve_series(ctx, slug)
+    export(ExportOptions(series, include_unsubscribed, excel))
 
 
 def _read(path: Path) -> tuple[list[CsvRow], str]:
