@@ -63,8 +63,9 @@ _BY_IDENTITY = (
     .join(Identity, Identity.person_id == Person.id)
     .where(Identity.platform == bindparam("platform"), Identity.external_id == bindparam("external_id"))
 )
-# The identity's person, else the address's: both indexed lookups, in one round trip.
-_FIRST = (
+# The identity's person, else the address's: both indexed lookups, in one round trip (also the
+# start of services.newcomers' statement).
+FIRST = (
     union_all(
         select(Identity.person_id.label("id"), literal_column("0").label("rank")).where(
             Identity.platform == bindparam("platform"), Identity.external_id == bindparam("external_id")
@@ -75,7 +76,7 @@ _FIRST = (
     .limit(1)
     .subquery()
 )
-_BY_IDENTITY_OR_EMAIL = select(Person).join(_FIRST, _FIRST.c.id == Person.id)
+_BY_IDENTITY_OR_EMAIL = select(Person).join(FIRST, FIRST.c.id == Person.id)
 
 
 def find_person(s: Session, actor: Actor) -> Person | None:
@@ -98,6 +99,21 @@ def forget_people(s: Session, *, except_: tuple[Actor, Person] | None = None) ->
     if except_ is not None:
         actor, person = except_
         s.info[_FOUND] = {(actor.platform, actor.external_id, actor.email): person}
+
+
+def is_remembered(s: Session, actor: Actor) -> bool:
+    """Whether `find_person` answers for `actor` without a lookup (asked in this transaction)."""
+    found = s.info.get(_FOUND)
+    return found is not None and (actor.platform, actor.external_id, actor.email) in found
+
+
+def remember_person(s: Session, actor: Actor, person: Person, *, made: bool) -> None:
+    """`person` is `actor`'s, found or (`made`) made just now by a statement of the caller's: the
+    next `find_person` for the actor answers without a lookup."""
+    if made:
+        forget_people(s, except_=(actor, person))
+    else:
+        s.info.setdefault(_FOUND, {})[(actor.platform, actor.external_id, actor.email)] = person
 
 
 def _look_up(s: Session, actor: Actor) -> Person | None:

@@ -10,10 +10,10 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm.util import identity_key
 
 from bot.models import Person, Series, Subscription
-from bot.services import audit, bounces
+from bot.services import audit, bounces, newcomers
 from bot.services.context import Ctx
 from bot.services.errors import UserError
-from bot.services.people import find_person, get_or_create_person
+from bot.services.people import find_person, get_or_create_person, is_remembered
 
 CREATED = "subscription.created"
 
@@ -139,6 +139,11 @@ def _refresh(ctx: Ctx, sub_id: int) -> None:
 
 
 def subscribe(ctx: Ctx, series: Series) -> Outcome:
+    if not is_remembered(ctx.s, ctx.actor):
+        # PostgreSQL: a newcomer's rows in one statement, else the known person found by it.
+        made = newcomers.subscribe(ctx, series)
+        if made is not None:
+            return Outcome(True, made)
     known = find_person(ctx.s, ctx.actor) is not None
     person = get_or_create_person(ctx.s, ctx.actor, ctx.now)
     # Asking to subscribe (a confirmed web sign-up included) is the person vouching for their
