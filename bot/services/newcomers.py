@@ -1,16 +1,17 @@
 """A subscribe on PostgreSQL in one statement: the actor's person found, or, for a newcomer, made with
 their identity, subscription and audit row.
 
-The burst after an announcement is newcomers. Looking them up and making their four rows is five
-round trips, and on PostgreSQL each one costs the worker more CPU (the driver, the socket) than the
-SQL costs the server: written as data-modifying CTEs they are one. SQLite has no INSERT in a CTE
-and keeps the statements of services.people and services.subscriptions (in-process, they cost it
-less). What is written is the same either way: the same rows, audited alike, in the same
-transaction.
-"""
+The burst after an announcement is newcomers (and people who click twice). Looking them up and
+making their four rows is five round trips, and on PostgreSQL each one costs the worker more CPU
+(the driver, the socket) than the SQL costs the server: written as data-modifying CTEs they are
+one. For someone known, the same statement reads their person and subscription, and whether the
+actor's identity is theirs already. SQLite has no INSERT in a CTE and keeps the statements of
+services.people and services.subscriptions (in-process, they cost it less). What is written is the
+same either way: the same rows, audited alike, in the same transaction."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Boolean, Integer, String, Table, bindparam, exists, func, literal, null, select, true
@@ -35,8 +36,21 @@ def _build(dialect: str) -> Any:
     now = bindparam("now", type_=_PERSON.c.created_at.type)
     channel = bindparam("channel", type_=String())
     series = bindparam("series", type_=Integer())
-    # The actor's person: by identity, else by vouched-for address (services.people.find_person).
-    found = select(*_PERSON.c).join(FIRST, FIRST.c.id == _PERSON.c.id).cte("found")
+    # The actor's person: by identity, else by vouched-for address (services.people.find_person),
+    # with their subscription to the series if they have one.
+    found = (
+        select(
+            *_PERSON.c,
+            _SUBSCRIPTION.c.id.label("subscription_id"),
+            _SUBSCRIPTION.c.active.label("active"),
+            (FIRST.c.rank == 0).label("linked"),
+        )
+        .join(FIRST, FIRST.c.id == _PERSON.c.id)
+        .outerjoin(
+            _SUBSCRIPTION, (_SUBSCRIPTION.c.person_id == _PERSON.c.id) & (_SUBSCRIPTION.c.series_id == series)
+        )
+        .cte("found")
+    )
     # Nobody: a new person. A concurrent newcomer with the same address makes this one nothing
     # (ON CONFLICT): the caller then finds that person the usual way.
     made = (
@@ -97,20 +111,36 @@ def _build(dialect: str) -> Any:
             func.json_build_object(literal("person_id", String()), subscription.c.person_id),
         ),
     )
-    newcomer = select(*made.c, subscription.c.id.label("subscription_id")).join_from(
-        made, subscription, subscription.c.person_id == made.c.id
-    )
-    known = select(*found.c, null().label("subscription_id"))
+    newcomer = select(
+        *made.c,
+        subscription.c.id.label("subscription_id"),
+        true().label("active"),
+        true().label("linked"),
+        true().label("made"),
+    ).join_from(made, subscription, subscription.c.person_id == made.c.id)
+    known = select(*found.c, literal(False, Boolean()).label("made"))
     return newcomer.union_all(known).add_cte(identity.cte("identified"), audit.cte("audited"))
 
 
 _STATEMENT = ByDialect(_build)
 
 
-def subscribe(ctx: Ctx, series: Series) -> int | None:
-    """On PostgreSQL, one statement: a newcomer's new subscription's id (their person, identity,
-    subscription and audit row made, the person kept loaded in the session); None when the actor
-    is someone known (now in the session, for `find_person`) or on another backend."""
+@dataclass(frozen=True)
+class Joined:
+    """What `subscribe` found or made: the actor's person (loaded in the session, and known to
+    `find_person`), whether it was `made` just now with its subscription, and the subscription to
+    the series (`subscription_id` None: none, whether active or not)."""
+
+    person: Person
+    made: bool
+    subscription_id: int | None
+    active: bool
+
+
+def subscribe(ctx: Ctx, series: Series) -> Joined | None:
+    """On PostgreSQL, one statement: a newcomer's person, identity, subscription and audit row made,
+    or a known actor's person and subscription to `series` read. None on another backend, or when
+    another transaction made a person with the actor's address at the same moment (look again)."""
     dialect = ctx.s.get_bind().dialect.name
     if dialect != "postgresql":
         return None
@@ -128,12 +158,14 @@ def subscribe(ctx: Ctx, series: Series) -> int | None:
             "series": series.id,
         },
     ).first()
-    if row is None:  # a concurrent newcomer took the address: look again, the usual way
+    if row is None:
         return None
     values = dict(row._mapping)
-    subscription_id: int | None = values.pop("subscription_id")
-    remember_person(ctx.s, actor, _loaded(ctx.s, values), made=subscription_id is not None)
-    return subscription_id
+    made, linked = values.pop("made"), values.pop("linked")
+    subscription_id, active = values.pop("subscription_id"), values.pop("active")
+    person = _loaded(ctx.s, values)
+    remember_person(ctx.s, actor, person, made=made, linked=linked)
+    return Joined(person, made, subscription_id, bool(active))
 
 
 def _loaded(s: Session, values: dict[str, Any]) -> Person:

@@ -55,6 +55,8 @@ def person_by_email(s: Session, email: str) -> Person | None:
 # reply's language), so the answer (the person itself, which also keeps it loaded in the session) is
 # kept in the session for its one transaction.
 _FOUND = "people.found"
+# Identities a statement of the transaction found linked to a person: (platform, external_id, id).
+_LINKED = "people.linked"
 
 # Built once: a statement made per call costs more to build and to key for the compiled cache than
 # SQLite takes to run it.
@@ -96,6 +98,7 @@ def forget_people(s: Session, *, except_: tuple[Actor, Person] | None = None) ->
     """After people or identities were made or removed: the next `find_person` looks again (but for
     `except_`, an actor and the person just made or linked for them)."""
     s.info.pop(_FOUND, None)
+    s.info.pop(_LINKED, None)
     if except_ is not None:
         actor, person = except_
         s.info[_FOUND] = {(actor.platform, actor.external_id, actor.email): person}
@@ -107,13 +110,16 @@ def is_remembered(s: Session, actor: Actor) -> bool:
     return found is not None and (actor.platform, actor.external_id, actor.email) in found
 
 
-def remember_person(s: Session, actor: Actor, person: Person, *, made: bool) -> None:
+def remember_person(s: Session, actor: Actor, person: Person, *, made: bool, linked: bool) -> None:
     """`person` is `actor`'s, found or (`made`) made just now by a statement of the caller's: the
-    next `find_person` for the actor answers without a lookup."""
+    next `find_person` for the actor answers without a lookup. `linked`: the person has the actor's
+    identity (`get_or_create_person` need not read their identities to know)."""
     if made:
         forget_people(s, except_=(actor, person))
     else:
         s.info.setdefault(_FOUND, {})[(actor.platform, actor.external_id, actor.email)] = person
+    if linked:
+        s.info.setdefault(_LINKED, set()).add((actor.platform, actor.external_id, person.id))
 
 
 def _look_up(s: Session, actor: Actor) -> Person | None:
@@ -172,7 +178,8 @@ def get_or_create_person(s: Session, actor: Actor, now: datetime) -> Person:
         person.name = actor.name[:200]
     if actor.language and not person.language:
         person.language = actor.language
-    if not any(
+    linked = (actor.platform, actor.external_id, person.id) in s.info.get(_LINKED, ())
+    if not linked and not any(
         i.platform == actor.platform and i.external_id == actor.external_id for i in person.identities
     ):
         person.identities.append(

@@ -66,20 +66,26 @@ _END = (
 def subscribe_person(ctx: Ctx, person: Person, series: Series) -> Outcome:
     """Activate `person`'s subscription to `series`; unchanged when already active."""
     found = ctx.s.execute(_STATE, {"person": person.id, "series": series.id}).first()
-    if found is not None and found.active:
-        return Outcome(False, found.id)
+    return _activate(ctx, person, series, (found.id, found.active) if found is not None else None)
+
+
+def _activate(ctx: Ctx, person: Person, series: Series, found: tuple[int, bool] | None) -> Outcome:
+    """`subscribe_person` once the subscription (its id, whether active) or None was read."""
+    if found is not None and found[1]:
+        return Outcome(False, found[0])
     if found is None:
         return Outcome(True, create_subscriptions(ctx, [person.id], series)[0])
-    ctx.s.execute(_REACTIVATE, {"sub": found.id, "now": ctx.now, "channel": ctx.channel})
-    _refresh(ctx, found.id)
+    sub_id = found[0]
+    ctx.s.execute(_REACTIVATE, {"sub": sub_id, "now": ctx.now, "channel": ctx.channel})
+    _refresh(ctx, sub_id)
     audit.record(
         ctx,
         "subscription.reactivated",
         series_id=series.id,
-        subject=("subscription", found.id),
+        subject=("subscription", sub_id),
         person_id=person.id,
     )
-    return Outcome(True, found.id)
+    return Outcome(True, sub_id)
 
 
 def create_subscriptions(
@@ -139,11 +145,11 @@ def _refresh(ctx: Ctx, sub_id: int) -> None:
 
 
 def subscribe(ctx: Ctx, series: Series) -> Outcome:
-    if not is_remembered(ctx.s, ctx.actor):
-        # PostgreSQL: a newcomer's rows in one statement, else the known person found by it.
-        made = newcomers.subscribe(ctx, series)
-        if made is not None:
-            return Outcome(True, made)
+    # PostgreSQL: a newcomer's rows made in one statement, or a known person and their
+    # subscription read by it (services.newcomers).
+    joined = None if is_remembered(ctx.s, ctx.actor) else newcomers.subscribe(ctx, series)
+    if joined is not None and joined.made:
+        return Outcome(True, joined.subscription_id)
     known = find_person(ctx.s, ctx.actor) is not None
     person = get_or_create_person(ctx.s, ctx.actor, ctx.now)
     # Asking to subscribe (a confirmed web sign-up included) is the person vouching for their
@@ -151,6 +157,9 @@ def subscribe(ctx: Ctx, series: Series) -> Outcome:
     bounces.lift_suspension(ctx, person)
     if not known:  # made just now: there is no subscription to look for
         return Outcome(True, create_subscriptions(ctx, [person.id], series)[0])
+    if joined is not None:
+        found = (joined.subscription_id, joined.active) if joined.subscription_id is not None else None
+        return _activate(ctx, person, series, found)
     return subscribe_person(ctx, person, series)
 
 
