@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Integer, String, Table, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.orm.util import identity_key
 
-from bot.models import Person, Series, Subscription
+from bot.db import ByDialect
+from bot.models import AuditEvent, Person, Series, Subscription
 from bot.services import audit, bounces, newcomers
 from bot.services.context import Ctx
 from bot.services.errors import UserError
 from bot.services.people import find_person, get_or_create_person, is_remembered
 
 CREATED = "subscription.created"
+ENDED = "subscription.ended"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ def subscription_of(ctx: Ctx, person: Person, series: Series) -> Subscription | 
 # the unit of work: a subscribe or an unsubscribe is a few of them, and the ORM's flush of each
 # changed object used to cost several times the SQL.
 _TABLE = cast(Table, Subscription.__table__)
+_AUDIT = cast(Table, AuditEvent.__table__)
 _SUBSCRIPTION_OF = select(Subscription).where(
     Subscription.person_id == bindparam("person"), Subscription.series_id == bindparam("series")
 )
@@ -123,17 +126,51 @@ def create_subscriptions(
     return [sub_id for sub_id, _ in made]
 
 
+def _end_audited(dialect: str) -> Any:
+    """`_END` and its audit row in one statement (PostgreSQL: an UPDATE in a CTE)."""
+    ended = _END.cte("ended")
+    row = select(
+        bindparam("now", type_=_TABLE.c.unsubscribed_at.type),
+        bindparam("channel", type_=String()),
+        bindparam("actor", type_=Integer()),
+        bindparam("label", type_=String()),
+        literal(ENDED, String()),
+        bindparam("series", type_=Integer()),
+        literal("subscription", String()),
+        ended.c.id,
+        bindparam("details", type_=_AUDIT.c.details.type),
+    )
+    columns = ["at", "channel", "actor_person_id", "actor_label", "action", "series_id", "subject_type"]
+    audited = insert(_AUDIT).from_select([*columns, "subject_id", "details"], row)
+    return select(ended.c.id).add_cte(audited.cte("audited"))
+
+
+_END_AUDITED = ByDialect(_end_audited)
+
+
 def unsubscribe_person(ctx: Ctx, person: Person, series: Series) -> Outcome:
     """Deactivate, keeping the record of when and how; unchanged when not subscribed."""
-    ended = ctx.s.scalar(
-        _END, {"person": person.id, "series": series.id, "now": ctx.now, "channel": ctx.channel}
-    )
+    ending = {"person": person.id, "series": series.id, "now": ctx.now, "channel": ctx.channel}
+    dialect = ctx.s.get_bind().dialect.name
+    if dialect == "postgresql":  # one round trip: the audit row written by the same statement
+        actor = audit.actor_fields(ctx)
+        ended = ctx.s.scalar(
+            _END_AUDITED[dialect],
+            ending
+            | {
+                "actor": actor["actor_person_id"],
+                "label": actor["actor_label"],
+                "details": {"person_id": person.id},
+            },
+        )
+        if ended is not None:
+            _refresh(ctx, ended)
+        return Outcome(ended is not None, ended)
+    ended = ctx.s.scalar(_END, ending)
     if ended is None:
         return Outcome(False, None)
     _refresh(ctx, ended)
-    audit.record(
-        ctx, "subscription.ended", series_id=series.id, subject=("subscription", ended), person_id=person.id
-    )
+    audit.record(ctx, ENDED, series_id=series.id, subject=("subscription", ended), person_id=person.id)
     return Outcome(True, ended)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.entry.composition import App
 from bot.models import AuditEvent, Person, Subscription
@@ -136,3 +136,28 @@ def test_a_subscription_held_in_the_transaction_shows_each_change(app: App, say:
         actions = list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
     assert actions[-2:] == ["subscription.ended", "subscription.reactivated"]
     assert actions.count("subscription.ended") == 1
+
+
+def test_leaving_is_audited_alike_on_every_backend(app: App, say: Callable[..., str], clock) -> None:  # type: ignore[no-untyped-def]
+    """The audit row of an unsubscribe, whichever statements write it (PostgreSQL: the same one as
+    the change), and nothing written when there was nothing to end."""
+    say(KARI, "meld på")
+    queries: list[str] = []
+    event.listen(app.db.engine, "before_cursor_execute", lambda *a: queries.append(" ".join(a[2].split())))
+    assert "Du er meldt av" in say(KARI, "meld av")
+    writes = [q.split()[0] for q in queries if q.startswith(("INSERT", "UPDATE", "WITH"))]
+    assert writes == (["WITH"] if app.db.engine.dialect.name == "postgresql" else ["UPDATE", "INSERT"])
+    assert "ikke påmeldt" in say(KARI, "meld av")
+    with app.db.read() as s:
+        kari = find_person(s, KARI)
+        (sub,) = s.scalars(select(Subscription))
+        (ended,) = s.scalars(select(AuditEvent).where(AuditEvent.action == "subscription.ended"))
+    assert kari is not None
+    assert (ended.at, ended.channel, ended.actor_person_id, ended.actor_label) == (
+        clock.now(),
+        "console",
+        kari.id,
+        None,
+    )
+    assert (ended.series_id, ended.subject_type, ended.subject_id) == (sub.series_id, "subscription", sub.id)
+    assert ended.details == {"person_id": kari.id}
