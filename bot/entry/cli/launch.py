@@ -37,6 +37,11 @@ from handlers.console.channel import ConsoleChannel
 
 log = logging.getLogger(__name__)
 
+# Python runs a signal's handler in the main thread, but the kernel may hand a signal sent to the
+# process to any thread (under load, often to one already running): an untimed wait in the main
+# thread is then never woken and the handler never runs. Waiting in slices runs it within one.
+SIGNAL_SLICE_SECONDS = 0.25
+
 
 def _console(app: App, actor: Actor, runtime: Runtime) -> None:
     """Console in the foreground; the rest of the bot runs around it until end of input."""
@@ -79,12 +84,18 @@ def _until_signalled(runtime: Runtime, worker: WorkerProcess | None = None) -> i
         code = 1
         stop.set()
     try:
-        stop.wait()
+        _wait_for(stop)
     finally:
         runtime.stop()
         if worker is not None:
             worker.stop()
     return code
+
+
+def _wait_for(stop: threading.Event) -> None:
+    """Until `stop` is set, by a signal's handler too (see SIGNAL_SLICE_SECONDS)."""
+    while not stop.wait(SIGNAL_SLICE_SECONDS):
+        pass
 
 
 def _worker_main(app: App, read_fd: int) -> int:
@@ -108,7 +119,7 @@ def _worker_main(app: App, read_fd: int) -> int:
         app.settings.worker_nice,
     )
     try:
-        stop.wait()
+        _wait_for(stop)
     finally:
         # A stop that hangs leaves every thread's stack in the log before the front's SIGKILL comes.
         faulthandler.dump_traceback_later(STOP_TIMEOUT - 5, exit=False)
