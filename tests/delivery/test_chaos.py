@@ -13,7 +13,6 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ from tests.delivery.test_crash import (
     _wait,
     fake,  # noqa: F401  (the fixture)
 )
+from tests.processes import start_bot
 from tests.slack.fakes.slack_api import FakeSlackAPI, Fault
 from tests.slack.fakes.slack_platform import SlackPlatform
 
@@ -65,14 +65,7 @@ class Service:
         separator = "&" if "?" in self.db_url else "?"
         env = _env(f"{self.db_url}{separator}application_name=chaos-{self.name}", self.slack)
         env.update(PORT=str(self.port), HOST="127.0.0.1")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--no-console"],
-            cwd=self.tmp_path,
-            env=env,
-            text=True,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.tmp_path / f"bot-{self.name}.log", "a"),  # noqa: SIM115
-        )
+        self.process = start_bot(self.tmp_path, env, self.tmp_path / f"bot-{self.name}.log")
         _wait(self._answers, 60, f"service {self.name} to answer")
 
     def _answers(self) -> bool:

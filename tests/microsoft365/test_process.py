@@ -30,6 +30,7 @@ from tests.microsoft365.fakes.graph_api import CHANNEL_ID, TEAM_ID
 from tests.microsoft365.fakes.graph_api import ORGANISER as MAILBOX
 from tests.microsoft365.fakes.identity_provider import CLIENT_ID, CLIENT_SECRET, TENANT
 from tests.microsoft365.support import BOT_ID, KARI, Fakes, free_port, running_fakes, wait_for
+from tests.processes import start_bot
 
 pytestmark = pytest.mark.slow  # starts real processes
 
@@ -142,15 +143,7 @@ def test_the_running_bot_invites_reminds_posts_and_takes_commands_from_teams(
     prepare(env, start)
 
     log_path = tmp_path / "bot.log"  # read below; left beside the database when a check fails
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--no-console"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=log_path.open("w"),
-        text=True,
-    )
+    proc = start_bot(tmp_path, env, log_path)
     graph, tenant = fakes.graph, fakes.graph.tenant
     try:
         assert wait_for(lambda: _serving(port), timeout=30), "the bot did not start serving"
@@ -245,15 +238,7 @@ def test_the_worker_process_weighs_the_mail_cap_after_the_fronts_planning(
     finally:
         app.close()
     log_path = tmp_path / "bot.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--no-console"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=log_path.open("w"),
-        text=True,
-    )
+    proc = start_bot(tmp_path, env, log_path)
     try:
         assert wait_for(lambda: fakes.graph.tenant.mails, timeout=30), log_path.read_text()
     finally:

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from handlers.slack import actions as ids
+from tests.processes import start_bot
 from tests.slack.fakes.slack_api import FakeSlackAPI, running_fake
 from tests.slack.fakes.slack_bot import JOHN, KARI, add_people, sqlite_only
 from tests.slack.fakes.slack_platform import SIGNING_SECRET, SlackPlatform
@@ -71,15 +72,7 @@ def bot_process(db_url: str, cwd: Path, token: str | None = None, **extra: str) 
             SLACK_API_URL=fake.url,
             **extra,
         )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--no-console"],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_bot(cwd, env)
         base = f"http://127.0.0.1:{port}"
         slack = SlackPlatform(f"{base}/slack/events", fake)
         running = Process(proc, base, fake, slack)
@@ -170,7 +163,7 @@ def test_the_running_bot_loads_no_command_line_library(sqlite_template: Path, tm
     memory in both processes of the bot (bot/entry/cli/__init__.py)."""
     db_url = sqlite_only(sqlite_template, tmp_path).database_url
     log = tmp_path / "bot.log"
-    with running_fake() as fake, open(log, "w") as stderr:
+    with running_fake() as fake:
         port = free_port()
         env = environment(
             db_url,
@@ -181,8 +174,7 @@ def test_the_running_bot_loads_no_command_line_library(sqlite_template: Path, tm
             SLACK_API_URL=fake.url,
             PYTHONPROFILEIMPORTTIME="1",  # each import on stderr, the forked worker's too
         )
-        command = [sys.executable, "-m", "bot", "run", "--no-console"]
-        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=stderr, text=True)
+        proc = start_bot(tmp_path, env, log)
         try:
             wait_until_serving(proc, f"http://127.0.0.1:{port}")
         finally:

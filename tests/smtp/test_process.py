@@ -28,6 +28,7 @@ from bot.parser import parse
 from tests.conftest import ORGANISER, person
 from tests.fakes.https_fake import local_ca
 from tests.microsoft365.support import free_port, wait_for
+from tests.processes import start_bot
 from tests.smtp.fake_relay import fake_relay
 
 pytestmark = pytest.mark.slow  # starts real processes
@@ -104,15 +105,7 @@ def test_a_service_with_smtp_mails_the_invitation_as_a_meeting_request(
             SSL_CERT_FILE=str(local_ca().bundle),
         )
         log_path = tmp_path / "bot.log"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--no-console"],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log_path.open("w"),
-            text=True,
-        )
+        proc = start_bot(tmp_path, env, log_path)
         try:
             assert wait_for(lambda: relay.received, timeout=30), log_path.read_text()
             report = wait_for(lambda: health(port), timeout=10)
