@@ -341,14 +341,9 @@ def test_rows_sent_are_recorded_together_not_in_a_commit_each(app: App, clock: M
     assert commits[0] < 30 * 3 // 2
 
 
-def test_a_row_sent_and_not_yet_recorded_stays_in_flight_and_is_never_sent_twice(
-    app: App, clock: ManualClock, say: Say, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The database goes away after a send, before its recording: the row stays in flight under
-    the worker's lease and is recorded with a later transaction; should the process die first, it
-    comes back in doubt and the platform's word keeps it from going out twice."""
-    sender = _fanout(app, say, 2, interval=timedelta(0))
-    worker = app.delivery.workers["fake"]
+@pytest.fixture
+def recording_cut_once(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database goes away at the first recording of rows sent (only then)."""
     outbox = app.delivery.outbox
     sent_in = outbox.sent_in
     cuts = iter([OperationalError("UPDATE delivery", {}, Exception("terminating connection"))])
@@ -359,6 +354,18 @@ def test_a_row_sent_and_not_yet_recorded_stays_in_flight_and_is_never_sent_twice
         sent_in(s, marks)  # type: ignore[arg-type]
 
     monkeypatch.setattr(outbox, "sent_in", cut_once)
+
+
+@pytest.mark.usefixtures("recording_cut_once")
+def test_a_row_sent_and_not_yet_recorded_stays_in_flight_and_is_never_sent_twice(
+    app: App, clock: ManualClock, say: Say
+) -> None:
+    """The database goes away after a send, before its recording: the row stays in flight under
+    the worker's lease and is recorded with a later transaction; should the process die first, it
+    comes back in doubt and the platform's word keeps it from going out twice."""
+    sender = _fanout(app, say, 2, interval=timedelta(0))
+    worker = app.delivery.workers["fake"]
+    outbox = app.delivery.outbox
     with pytest.raises(OperationalError):
         worker.run_once()
     assert len(sender.sent) == 3 and delivery_states(app) == {"sending": 3}
@@ -376,21 +383,10 @@ def test_a_row_sent_and_not_yet_recorded_stays_in_flight_and_is_never_sent_twice
     assert delivery_states(app) == {"sent": 3}
 
 
-def test_a_failed_recording_is_tried_again_with_the_next_transaction(
-    app: App, clock: ManualClock, say: Say, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("recording_cut_once")
+def test_a_failed_recording_is_tried_again_with_the_next_transaction(app: App, say: Say) -> None:
     sender = _fanout(app, say, 2, interval=timedelta(0))
     worker = app.delivery.workers["fake"]
-    outbox = app.delivery.outbox
-    sent_in = outbox.sent_in
-    cuts = iter([OperationalError("UPDATE delivery", {}, Exception("database is locked"))])
-
-    def cut_once(s: object, marks: Sequence[SentMark]) -> None:
-        if marks and (cut := next(cuts, None)) is not None:
-            raise cut
-        sent_in(s, marks)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(outbox, "sent_in", cut_once)
     with pytest.raises(OperationalError):
         worker.run_once()
     worker.drain()
