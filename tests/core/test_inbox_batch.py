@@ -20,8 +20,8 @@ from bot.clock import ManualClock
 from bot.db import Batch, Spoiled
 from bot.dispatch import HANDLERS, Result
 from bot.entry.composition import App
-from bot.inbox import LEASE, RETRY_AFTER, Batchable, Effect, Executed, Step
-from bot.inbox_worker import InboxWorker
+from bot.inbox import LEASE, RETRY_AFTER, Batchable, Effect, Executed, Item, Step
+from bot.inbox_worker import CLAIM_BATCH, InboxWorker
 from bot.models import AuditEvent, InboundRequest, Person, Series, Session, Subscription
 from bot.parser import parse
 from bot.services.context import Ctx
@@ -162,6 +162,21 @@ def people_named(app: App, email: str) -> int:
 EMAILS = [f"p{n}@kommune.no" for n in range(5)]
 
 
+@pytest.fixture
+def work(app: App) -> Subscribing:
+    return Subscribing(app)
+
+
+@pytest.fixture
+def worker(app: App, work: Subscribing) -> InboxWorker:
+    return InboxWorker(app.inbox, work.work())
+
+
+def claim(app: App, worker: InboxWorker) -> list[Item]:
+    """What waits, claimed by `worker` as one batch."""
+    return app.inbox.claim(worker.name, CLAIM_BATCH)
+
+
 def refused_before_it_wrote(batch: Batch) -> None:
     with batch.unit() as s:
         s.scalar(select(Person.id))
@@ -195,11 +210,11 @@ def test_a_batch_whose_unit_failed_after_it_wrote_commits_nothing(app: App) -> N
     assert people_named(app, "kept@kommune.no") == people_named(app, "ghost@kommune.no") == 0
 
 
-def test_a_batch_marks_its_requests_executed_in_one_statement_without_savepoints(app: App) -> None:
-    work = Subscribing(app)
-    worker = InboxWorker(app.inbox, work.work())
+def test_a_batch_marks_its_requests_executed_in_one_statement_without_savepoints(
+    app: App, work: Subscribing, worker: InboxWorker
+) -> None:
     accept(app, *EMAILS)
-    items = app.inbox.claim(worker.name, 8)
+    items = claim(app, worker)
     statements = statements_during(app)
     worker.carry_out(items)
     assert len([s for s in statements if s.startswith("UPDATE INBOUND_REQUEST")]) == 1
@@ -208,11 +223,11 @@ def test_a_batch_marks_its_requests_executed_in_one_statement_without_savepoints
     assert work.answers == [(email, "subscribed", True) for email in EMAILS]
 
 
-def test_a_claims_commands_commit_together_and_are_answered_after_the_commit(app: App) -> None:
-    work = Subscribing(app)
-    worker = InboxWorker(app.inbox, work.work())
+def test_a_claims_commands_commit_together_and_are_answered_after_the_commit(
+    app: App, work: Subscribing, worker: InboxWorker
+) -> None:
     accept(app, *EMAILS)
-    items = app.inbox.claim(worker.name, 8)
+    items = claim(app, worker)
     commits = commits_during(app)
     finished = worker.carry_out(items)
     assert commits[0] == 1  # one transaction for the five commands
@@ -224,12 +239,13 @@ def test_a_claims_commands_commit_together_and_are_answered_after_the_commit(app
     assert audit_count(app, "subscription.created") == 5  # each command its own audit row
 
 
-def test_a_refused_command_rolls_back_alone_and_gets_its_refusal(app: App) -> None:
-    work = Subscribing(app)
+def test_a_refused_command_rolls_back_alone_and_gets_its_refusal(
+    app: App, work: Subscribing, worker: InboxWorker
+) -> None:
     accept(app, *EMAILS[:2])
     accept(app, "nosy@kommune.no", line="meld på ingen-slik-serie")
     accept(app, *EMAILS[2:])
-    assert InboxWorker(app.inbox, work.work()).run_once() == 6
+    assert worker.run_once() == 6
     assert ("nosy@kommune.no", "unknown_series", False) in work.answers
     assert sorted(e for e, key, committed in work.answers if key == "subscribed" and committed) == EMAILS
     assert set(states(app).values()) == {"done"}
@@ -237,17 +253,18 @@ def test_a_refused_command_rolls_back_alone_and_gets_its_refusal(app: App) -> No
         assert s.scalar(select(Person).where(Person.email == "nosy@kommune.no")) is None
 
 
-def test_a_command_refused_after_it_wrote_rolls_back_alone(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_command_refused_after_it_wrote_rolls_back_alone(
+    app: App, monkeypatch: pytest.MonkeyPatch, work: Subscribing, worker: InboxWorker
+) -> None:
     def writes_then_refuses(ctx: Ctx, _cmd: c.Archive) -> Result:
         get_or_create_person(ctx.s, ctx.actor, ctx.now)
         raise UserError("no_series")
 
     monkeypatch.setitem(HANDLERS, c.Archive, writes_then_refuses)
-    work = Subscribing(app)
     accept(app, *EMAILS[:2])
     accept(app, "nosy@kommune.no", line="arkiv")
     accept(app, *EMAILS[2:])
-    assert InboxWorker(app.inbox, work.work()).run_once() == 6
+    assert worker.run_once() == 6
     assert ("nosy@kommune.no", "no_series", False) in work.answers
     assert sorted(e for e, key, committed in work.answers if key == "subscribed" and committed) == EMAILS
     assert set(states(app).values()) == {"done"}
@@ -255,9 +272,9 @@ def test_a_command_refused_after_it_wrote_rolls_back_alone(app: App, monkeypatch
     assert audit_count(app, "subscription.created") == 5  # the others' commands committed once each
 
 
-def test_a_command_that_fails_rolls_back_alone_and_is_tried_again(app: App, clock: ManualClock) -> None:
-    work = Subscribing(app)
-    worker = InboxWorker(app.inbox, work.work())
+def test_a_command_that_fails_rolls_back_alone_and_is_tried_again(
+    app: App, clock: ManualClock, work: Subscribing, worker: InboxWorker
+) -> None:
     accept(app, *EMAILS)
     work.explode.add(EMAILS[1])
     assert worker.run_once() == 5
@@ -273,11 +290,11 @@ def test_a_command_that_fails_rolls_back_alone_and_is_tried_again(app: App, cloc
     assert audit_count(app, "subscription.created") == 5
 
 
-def test_a_command_whose_claim_was_taken_over_rolls_back_alone_unanswered(app: App) -> None:
-    work = Subscribing(app)
-    worker = InboxWorker(app.inbox, work.work())
+def test_a_command_whose_claim_was_taken_over_rolls_back_alone_unanswered(
+    app: App, work: Subscribing, worker: InboxWorker
+) -> None:
     accept(app, *EMAILS[:3])
-    items = app.inbox.claim(worker.name, 8)
+    items = claim(app, worker)
     with app.db.transaction() as s:  # its lease ran out and another worker claimed it meanwhile
         s.execute(update(InboundRequest).where(InboundRequest.key == EMAILS[1]).values(claimed_by="other/1"))
     finished = worker.carry_out(items)
@@ -289,41 +306,41 @@ def test_a_command_whose_claim_was_taken_over_rolls_back_alone_unanswered(app: A
 
 
 def test_a_worker_that_dies_after_the_commit_never_carries_the_commands_out_again(
-    app: App, clock: ManualClock
+    app: App, clock: ManualClock, work: Subscribing, worker: InboxWorker
 ) -> None:
-    work = Subscribing(app)
     work.crash_on_answer = True
     accept(app, *EMAILS[:3])
     dying = InboxWorker(app.inbox, work.work())
-    items = app.inbox.claim(dying.name, 8)
+    items = claim(app, dying)
     with pytest.raises(Crash):  # the process dies before any answer went out
         dying.carry_out(items)
     assert set(states(app).values()) == {"executed"}
     clock.advance(LEASE + timedelta(seconds=1))
     work.crash_on_answer = False
-    assert InboxWorker(app.inbox, work.work()).run_once() == 0
+    assert worker.run_once() == 0
     assert set(states(app).values()) == {"done"}
     assert work.carried_out == EMAILS[:3] and work.answers == []
     assert audit_count(app, "subscription.created") == 3
 
 
-def test_a_batch_that_fails_as_a_whole_is_carried_out_one_by_one(app: App) -> None:
-    work = Subscribing(app)
+def test_a_batch_that_fails_as_a_whole_is_carried_out_one_by_one(
+    app: App, work: Subscribing, worker: InboxWorker
+) -> None:
     work.batch_breaks = True
     accept(app, *EMAILS)
-    assert InboxWorker(app.inbox, work.work()).run_once() == 5
+    assert worker.run_once() == 5
     assert work.answers == [(email, "subscribed", True) for email in EMAILS]  # each answered once
     assert set(states(app).values()) == {"done"}
     assert audit_count(app, "subscription.created") == 5
 
 
-def test_the_commands_of_a_batch_that_change_no_series_read_the_series_once(app: App) -> None:
-    work = Subscribing(app)
+def test_the_commands_of_a_batch_that_change_no_series_read_the_series_once(
+    app: App, work: Subscribing, worker: InboxWorker
+) -> None:
     accept(app, *EMAILS[:2])
     accept(app, "nosy@kommune.no", line="dm på")  # refused after it read the series: rolled back
     accept(app, *EMAILS[2:])
-    worker = InboxWorker(app.inbox, work.work())
-    items = app.inbox.claim(worker.name, 8)
+    items = claim(app, worker)
     reads = reads_during(app, "series")
     worker.carry_out(items)
     assert reads[0] == 1
@@ -334,15 +351,15 @@ def test_the_commands_of_a_batch_that_change_no_series_read_the_series_once(app:
     assert set(work.series_names.values()) == {name}
 
 
-def test_a_series_changed_within_the_batch_is_read_again_by_the_commands_after_it(app: App) -> None:
-    work = Subscribing(app)
+def test_a_series_changed_within_the_batch_is_read_again_by_the_commands_after_it(
+    app: App, work: Subscribing, worker: InboxWorker
+) -> None:
     with app.db.read() as s:
         before = s.scalar(select(Series.name))
     accept(app, *EMAILS[:2])
     accept(app, EMAILS[2], rename="Grønn fredag")
     accept(app, *EMAILS[3:])
-    worker = InboxWorker(app.inbox, work.work())
-    items = app.inbox.claim(worker.name, 8)
+    items = claim(app, worker)
     reads = reads_during(app, "series")
     worker.carry_out(items)
     assert reads[0] == 2
@@ -350,15 +367,15 @@ def test_a_series_changed_within_the_batch_is_read_again_by_the_commands_after_i
     assert sorted(e for e, key, committed in work.answers if key == "subscribed" and committed) == EMAILS
 
 
-def test_the_next_session_is_read_once_per_batch_until_a_unit_changes_it(app: App) -> None:
+def test_the_next_session_is_read_once_per_batch_until_a_unit_changes_it(
+    app: App, work: Subscribing, worker: InboxWorker
+) -> None:
     say = app.dispatcher.execute
     say(ORGANISER, parse("ny økt 2026-03-09 09:00 Målt"))
-    work = Subscribing(app)
     accept(app, *EMAILS[:2])
     accept(app, EMAILS[2], retitle="Omdøpt")
     accept(app, *EMAILS[3:])
-    worker = InboxWorker(app.inbox, work.work())
-    items = app.inbox.claim(worker.name, 8)
+    items = claim(app, worker)
     reads = reads_during(app, "session")
     worker.carry_out(items)
     assert reads[0] == 2
