@@ -19,6 +19,7 @@ finished row keeps its key, without payload, for KEEP, longer than any platform 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import uuid
@@ -35,6 +36,7 @@ from bot.clock import Clock
 from bot.db import Batch, Database
 from bot.dispatch import Abandon
 from bot.error_policy import ErrorPolicy, describe
+from bot.inbox_handover import Handover, HandoverEnds, Receiver, ReceiverEnds
 from bot.inbox_spool import Spool
 from bot.inbox_writer import Arrival, InboxWriter
 from bot.leases import ClaimTokens, LeasedTable, rowcount
@@ -210,6 +212,31 @@ class Inbox:
         self._tokens = ClaimTokens("inbox-now")
         self._claims = itertools.count(1)
         self.writer = InboxWriter(db, clock, self.nudge, errors, spool)
+        self._unrecorded: dict[str, Callable[[str, dict[str, Any]], None]] = {}
+        self._handover: Handover | None = None  # the front's, with a worker process
+        self._receiver: Receiver | None = None  # the worker process's
+
+    def when_unrecorded(self, channel: str, tell: Callable[[str, dict[str, Any]], None]) -> None:
+        """How `channel` tells its user that a submitted request (`kind`, `payload`) could not be
+        recorded; registered before the fork, so that either process can."""
+        self._unrecorded[channel] = tell
+
+    def hand_over(self, ends: HandoverEnds) -> None:
+        """In the front: submitted requests go to the worker process, which records them
+        (bot/inbox_handover.py)."""
+        self._handover = Handover(ends, self.writer)
+
+    def finish_handover(self) -> None:
+        """In the front, once no request can come any more: the worker process gets the last ones."""
+        if self._handover is not None:
+            self._handover.finish()
+
+    def receive(self, ends: ReceiverEnds) -> Receiver:
+        """In the worker process: record what the front hands over, confirming each group."""
+        self._receiver = Receiver(ends, self._take_handed)
+        self.writer.after_each_group(self._receiver.confirm)
+        self._receiver.start()
+        return self._receiver
 
     # --- the receiving side -------------------------------------------------------------------------
 
@@ -227,15 +254,29 @@ class Inbox:
         kind: str,
         key: str,
         payload: dict[str, Any],
-        on_failure: Callable[[], None] | None = None,
     ) -> None:
         """Record a request in the next group write and return at once (for the threads that ack);
-        a key seen before is ignored; `on_failure` is called if the database cannot take it."""
-        self.writer.submit(Arrival(channel, kind, key, payload, on_failure))
+        a key seen before is ignored; the channel's `when_unrecorded` is called if the database
+        cannot take it. With a worker process, that process records it."""
+        arrival = self._arrival(channel, kind, key, payload)
+        (self._handover or self.writer).submit(arrival)
+
+    def _take_handed(self, seq: int, channel: str, kind: str, key: str, payload: dict[str, Any]) -> None:
+        self.writer.submit(self._arrival(channel, kind, key, payload, seq))
+
+    def _arrival(self, channel: str, kind: str, key: str, payload: dict[str, Any], seq: int = 0) -> Arrival:
+        tell = self._unrecorded.get(channel)
+        on_failure = None if tell is None else functools.partial(tell, kind, payload)
+        return Arrival(channel, kind, key, payload, on_failure, seq)
 
     def close(self) -> None:
-        """Write the requests still queued (at shutdown)."""
+        """Write the requests still queued (at shutdown): in the front, after the worker process
+        stopped, those it did not confirm."""
+        if self._handover is not None:
+            self._handover.close()
         self.writer.close()
+        if self._receiver is not None:
+            self._receiver.close()
 
     def record(self, channel: str, kind: str, key: str) -> bool:
         """A request carried out on the spot (e.g. a form whose answer is the ack): only its key is

@@ -48,6 +48,7 @@ class Arrival:
     key: str
     payload: dict[str, Any]
     on_failure: Callable[[], None] | None = None
+    seq: int = 0  # its number in the front's handover to the worker process (bot/inbox_handover.py)
 
 
 class InboxWriter:
@@ -68,6 +69,12 @@ class InboxWriter:
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()  # cuts a wait for the next group short
         self._lock = threading.Lock()
+        self._after: Callable[[list[Arrival]], None] | None = None
+
+    def after_each_group(self, handled: Callable[[list[Arrival]], None]) -> None:
+        """Call `handled(group)` once each group is dealt with: recorded (or seen before), kept in
+        the spool, or its users told it was not recorded."""
+        self._after = handled
 
     def submit(self, arrival: Arrival) -> None:
         self._queue.put(arrival)
@@ -113,6 +120,9 @@ class InboxWriter:
                 group.append(more)
             if group:
                 self._write(group)
+                if self._after is not None:
+                    with self.errors.guard("inbox writer: after a group"):
+                        self._after(group)
             if stop:
                 return
 

@@ -65,8 +65,10 @@ class Settings:
     # Who may read /metrics: a bearer of this token; unset, only a client on this machine.
     metrics_token: str | None = field(default=None, repr=False)
     # `run` as a service: the web server and the channels in one process, the work (commands after
-    # their ack, sending) in a forked worker process at a lower CPU priority (`nice`).
+    # their ack, sending) in a forked worker process at a lower CPU priority: by default it runs only
+    # when the front has nothing to do (Linux SCHED_IDLE; see README, "Processes"), else at `nice`.
     worker_process: bool = True
+    worker_idle: bool = True
     worker_nice: int = 10
     limits: DeliveryLimits = field(default_factory=DeliveryLimits)
     # Where acked requests wait on local disk while the database cannot take them (bot/inbox_spool.py).
@@ -253,6 +255,7 @@ def core_settings(r: Reader) -> Settings:
         log_format=log_format,
         metrics_token=metrics_token,
         worker_process=r.parsed("WORKER_PROCESS", True, boolean, "true or false"),
+        worker_idle=r.parsed("WORKER_IDLE", True, boolean, "true or false"),
         worker_nice=r.parsed("WORKER_NICE", 10, nice, "a whole number from 0 to 19"),
         inbox_spool_dir=r.text("INBOX_SPOOL_DIR", "./spool") or "./spool",
         mail_dir=r.text("MAIL_DIR", "./mail") or "./mail",

@@ -115,6 +115,8 @@ class Runtime:
         self.started.clear()
         if self.web is not None:
             self.web.stop()
+        if self.role is Role.FRONT:  # no request can come any more: the worker gets the last ones
+            self.app.inbox.finish_handover()
 
 
 def log_unreached(app: App) -> None:

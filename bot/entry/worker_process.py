@@ -3,10 +3,11 @@ their ack, sending), while the parent serves the web, the channels and the sched
 
 Why two processes: Python runs one thread at a time per process. A fan-out or a burst of commands
 in the process that answers Slack would make every ack wait its turn; in a process of its own, at a
-lower CPU priority (`WORKER_NICE`), the work takes what the answers leave. State is in SQL either
-way; the pipe between the two carries only nudges ("a request arrived", "deliveries are due", "weigh
-the mail caps": bot/delivery/cap_warnings.py) and tells the worker when the parent is gone (end of
-file), so it never outlives it.
+lower CPU priority (`WORKER_IDLE`, `WORKER_NICE`), the work takes what the answers leave. State is
+in SQL either way. One pipe carries nudges ("deliveries are due", "weigh the mail caps":
+bot/delivery/cap_warnings.py) and tells the worker when the parent is gone (end of file), so it
+never outlives it; two more hand the acked requests over for the worker to record, and confirm them
+(bot/inbox_handover.py).
 
 Crash-only: when the worker dies, the parent stops too (exit 1), for the service manager to restart
 both (systemd `Restart=always`, Docker `restart: unless-stopped`).
@@ -24,6 +25,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from bot.inbox_handover import HandoverEnds, ReceiverEnds, pipes
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,14 @@ def listen(
     return thread
 
 
+@dataclass(frozen=True)
+class WorkerEnds:
+    """The worker's ends of the pipes from the front: nudges, and the acked requests to record."""
+
+    nudges: int
+    requests: ReceiverEnds
+
+
 @dataclass
 class WorkerProcess:
     pid: int
@@ -116,13 +127,16 @@ class WorkerProcess:
     stopping: threading.Event = field(default_factory=threading.Event)
     exit_code: int | None = None
 
+    handover: HandoverEnds | None = None  # where the front hands acked requests over
+
     @classmethod
-    def fork(cls, child: Callable[[int], int]) -> WorkerProcess | None:
-        """Fork; the child runs `child(read_fd)` and exits with its code. None when forking is not
+    def fork(cls, child: Callable[[WorkerEnds], int]) -> WorkerProcess | None:
+        """Fork; the child runs `child(ends)` and exits with its code. None when forking is not
         safe here (no fork on this platform, or threads already running: a fork copies their locks)."""
         if not hasattr(os, "fork") or threading.active_count() > 1:
             return None
         read_fd, write_fd = os.pipe()
+        handover, receiver = pipes()
         for name in IMPORTED_ON_FIRST_USE:
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
@@ -130,19 +144,21 @@ class WorkerProcess:
         gc.freeze()  # what exists now stays shared between the two processes (no copy on write)
         pid = os.fork()
         if pid == 0:  # the worker
-            os.close(write_fd)
+            for fd in (write_fd, handover.requests, handover.confirmations):
+                os.close(fd)
             code = 1
             try:
-                code = child(read_fd)
+                code = child(WorkerEnds(read_fd, receiver))
             except BaseException:
                 log.exception("the worker process failed")
             finally:
                 logging.shutdown()
                 os._exit(code)
-        os.close(read_fd)
+        for fd in (read_fd, receiver.requests, receiver.confirmations):
+            os.close(fd)
         # The parent keeps them frozen too: start-up objects live as long as the process, and a full
         # collection that skips them is a shorter pause in the middle of a request.
-        return cls(pid, Nudger(write_fd))
+        return cls(pid, Nudger(write_fd), handover=handover)
 
     def watch(self, on_exit: Callable[[int], None]) -> None:
         """Call `on_exit(code)` (in a thread) if the worker ends while not being stopped."""
@@ -175,13 +191,28 @@ class WorkerProcess:
             _signal(self.pid, signal.SIGKILL)
 
 
-def lower_priority(nice: int) -> None:
+def lower_priority(nice: int, *, idle: bool = False) -> str:
+    """Lower this process's CPU priority (before it starts threads: they inherit it); returns how.
+
+    `idle`: Linux's SCHED_IDLE, the process runs only when no ordinary one wants the CPU. Scheduling
+    is per control group, so in a systemd unit or a container (a group of its own) that means only
+    when the front has nothing to do, not behind every busy neighbour. A nice value still takes a
+    share: the wake-up of an ack could wait out the worker's time slice (a millisecond or two), which
+    was most of the ack's tail while the worker carried out a burst of commands."""
+    if idle:
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return "idle"
+        except (AttributeError, OSError) as exc:  # not Linux, or refused
+            log.warning("could not give the worker SCHED_IDLE (%s): nice %s instead", exc, nice)
     if nice <= 0:
-        return
+        return "as the front"
     try:
         os.nice(nice)
     except OSError as exc:
         log.warning("could not lower the worker's priority (%s)", exc)
+        return "as the front"
+    return f"nice {nice}"
 
 
 def _signal(pid: int, signum: int) -> None:

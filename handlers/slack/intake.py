@@ -75,10 +75,14 @@ class Intake:
     def __init__(self, inbox: Inbox) -> None:
         self.inbox = inbox
 
-    def submit(self, kind: str, body: dict[str, Any], on_failure: Callable[[], None] | None = None) -> None:
+    def submit(self, kind: str, body: dict[str, Any]) -> None:
         """Hand the request over for recording (returns at once); a retry or a replay is ignored;
-        `on_failure` when the database cannot take it."""
-        self.inbox.submit(CHANNEL, kind, _inbox_key(body), body, on_failure)
+        the user is told (`when_unrecorded`) when the database cannot take it."""
+        self.inbox.submit(CHANNEL, kind, _inbox_key(body), body)
+
+    def when_unrecorded(self, tell: Callable[[dict[str, Any]], None]) -> None:
+        """`tell(body)`, in whichever process recorded it, when a request could not be recorded."""
+        self.inbox.when_unrecorded(CHANNEL, lambda _kind, body: tell(body))
 
     def submission(self, body: dict[str, Any]) -> bool | None:
         """Record a modal submission now (its answer depends on it): True the first time, False when

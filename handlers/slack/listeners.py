@@ -68,8 +68,10 @@ def register(
 ) -> CommandListener:
     """Every listener onto `bolt`; returns the slash command's (`/baerekraft`), as registered."""
 
+    requests.when_unrecorded(lambda body: _unavailable(channel, body))
+
     def record(kind: str, body: Body) -> None:
-        requests.submit(kind, body, on_failure=lambda: _unavailable(channel, body))
+        requests.submit(kind, body)
 
     def recorded(kind: str) -> Any:
         def listener(ack: Ack, body: Body) -> None:

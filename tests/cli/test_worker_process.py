@@ -3,6 +3,7 @@ outlives it; when the worker dies, the front stops too (exit 1) for the service 
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,7 +14,10 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
+from bot.db import make_engine
+from bot.models import InboundRequest
 from tests.slack.fakes.slack_bot import KARI, sqlite_only
 from tests.slack.test_process import FORM, Process, bot_process, environment
 
@@ -43,15 +47,54 @@ def subscribe(running: Process) -> str:
     return str(running.fake.wait_for(lambda: running.fake.responses(key))[0]["text"])
 
 
-def test_the_work_runs_in_a_worker_process_at_a_lower_priority(sqlite_template: Path, tmp_path: Path) -> None:
+def test_the_work_runs_in_a_worker_process_that_runs_only_when_the_front_is_idle(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
     settings = sqlite_only(sqlite_template, tmp_path)
     with bot_process(settings.database_url, tmp_path) as running:
         worker = worker_of(running)
-        assert worker.nice() - psutil.Process(running.proc.pid).nice() == 10
+        assert os.sched_getscheduler(worker.pid) == os.SCHED_IDLE
+        assert os.sched_getscheduler(running.proc.pid) == os.SCHED_OTHER
         assert "påmeldt" in subscribe(running)
         log = running.stop()
-    assert "worker process" in log and "Traceback" not in log
+    assert "CPU priority: idle" in log and "Traceback" not in log
     assert gone(worker)
+
+
+def test_the_worker_runs_at_a_nice_value_when_idle_is_turned_off(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    settings = sqlite_only(sqlite_template, tmp_path)
+    with bot_process(settings.database_url, tmp_path, WORKER_IDLE="false", WORKER_NICE="7") as running:
+        worker = worker_of(running)
+        assert os.sched_getscheduler(worker.pid) == os.SCHED_OTHER
+        assert worker.nice() - psutil.Process(running.proc.pid).nice() == 7
+        assert "påmeldt" in subscribe(running)
+        assert "CPU priority: nice 7" in running.stop()
+
+
+def test_commands_acked_before_the_worker_died_are_recorded_by_the_front(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The front hands acked requests to the worker to record; a worker that dies before it confirmed
+    them leaves them to the front, which records them before it stops (exit 1)."""
+    settings = sqlite_only(sqlite_template, tmp_path)
+    with bot_process(settings.database_url, tmp_path) as running:
+        worker = worker_of(running)
+        worker.suspend()  # it reads nothing more from the pipe, and confirms nothing
+        bodies = [running.slack.command_body("meld på", KARI)[0] for _ in range(20)]
+        assert [running.slack.send(body, FORM).status_code for body in bodies] == [200] * 20
+        worker.kill()
+        _, log = running.proc.communicate(timeout=30)
+    assert running.proc.returncode == 1
+    assert "20 acked request(s) not recorded by the worker process" in log
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            kinds = conn.execute(select(InboundRequest.kind)).scalars().all()
+    finally:
+        engine.dispose()
+    assert kinds == ["command"] * 20  # each acked command recorded, once
 
 
 def test_the_worker_stops_when_the_front_is_killed(sqlite_template: Path, tmp_path: Path) -> None:

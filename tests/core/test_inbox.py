@@ -286,10 +286,12 @@ def test_the_user_is_told_when_the_database_cannot_take_a_request(tmp_path: Path
     engine = make_engine(f"sqlite:///{tmp_path / 'missing' / 'bot.db'}")  # its folder does not exist
     inbox = Inbox(Database(engine), clock, ErrorPolicy(HealthBoard(clock)))
     told: list[str] = []
-    inbox.submit("test", "x", "k1", {}, on_failure=lambda: told.append("k1"))
-    inbox.submit("test", "x", "k2", {}, on_failure=lambda: told.append("k2"))
+    inbox.when_unrecorded("test", lambda kind, payload: told.append(f"{kind}:{payload['n']}"))
+    inbox.submit("test", "x", "k1", {"n": 1})
+    inbox.submit("test", "y", "k2", {"n": 2})
+    inbox.submit("other", "x", "k3", {"n": 3})  # a channel that tells nobody
     inbox.close()
-    assert sorted(told) == ["k1", "k2"]
+    assert sorted(told) == ["x:1", "y:2"]
 
 
 def test_an_acked_request_waits_on_disk_while_the_database_is_away_then_is_carried_out_once(
@@ -300,8 +302,9 @@ def test_an_acked_request_waits_on_disk_while_the_database_is_away_then_is_carri
     spool = Spool(tmp_path / "spool")
     inbox = Inbox(Database(make_engine(url)), clock, ErrorPolicy(HealthBoard(clock)), spool=spool)
     told: list[str] = []
+    inbox.when_unrecorded("test", lambda _kind, payload: told.append(payload["n"]))
     for key in ("k1", "k2"):
-        inbox.submit("test", "x", key, {"n": key}, on_failure=lambda key=key: told.append(key))
+        inbox.submit("test", "x", key, {"n": key})
     inbox.close()
     assert told == []  # acked, and not dropped: kept
     [kept] = spool.waiting()
@@ -336,7 +339,8 @@ def test_without_a_usable_spool_the_user_is_told(tmp_path: Path, clock: ManualCl
     (tmp_path / "spool").write_text("a file where the folder should be")
     inbox = Inbox(Database(engine), clock, ErrorPolicy(HealthBoard(clock)), spool=Spool(tmp_path / "spool"))
     told: list[str] = []
-    inbox.submit("test", "x", "k1", {}, on_failure=lambda: told.append("k1"))
+    inbox.when_unrecorded("test", lambda _kind, _payload: told.append("k1"))
+    inbox.submit("test", "x", "k1", {})
     inbox.close()
     assert told == ["k1"]
 

@@ -29,7 +29,7 @@ from bot.entry.runtime import Role, Runtime, log_unreached
 from bot.entry.send_metrics import share_between_processes
 from bot.entry.server import WebServerError
 from bot.entry.settings import BotSettings
-from bot.entry.worker_process import STOP_TIMEOUT, WorkerProcess, listen, lower_priority
+from bot.entry.worker_process import STOP_TIMEOUT, WorkerEnds, WorkerProcess, listen, lower_priority
 from bot.memory import limit_malloc_arenas
 from bot.services.people import is_email, normalise_email
 from bot.settings import LANGUAGES
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # process to any thread (under load, often to one already running): an untimed wait in the main
 # thread is then never woken and the handler never runs. Waiting in slices runs it within one.
 SIGNAL_SLICE_SECONDS = 0.25
+HANDOVER_SECONDS = 10.0  # for the worker to read the last acked requests the front handed over
 
 
 def _console(app: App, actor: Actor, runtime: Runtime) -> None:
@@ -98,12 +99,12 @@ def _wait_for(stop: threading.Event) -> None:
         pass
 
 
-def _worker_main(app: App, read_fd: int) -> int:
+def _worker_main(app: App, ends: WorkerEnds) -> int:
     """The forked worker process: the inbox worker and the senders, until SIGTERM or the parent's end."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C reaches the whole process group
         signal.signal(signum, lambda _signum, _frame: stop.set())
-    lower_priority(app.settings.worker_nice)
+    priority = lower_priority(app.settings.worker_nice, idle=app.settings.worker_idle)
     # Here rather than in the front (see there), and before the worker's threads start: the passing
     # objects of reading every subscriber then fill memory that is wholly freed and handed back, not
     # pools that the threads' long-lived objects, made meanwhile, keep (about 2.5 MB less). Nudges
@@ -112,17 +113,21 @@ def _worker_main(app: App, read_fd: int) -> int:
     runtime = Runtime(app, role=Role.WORKER)
     runtime.start()
     assert runtime.inbox_worker is not None
-    listen(read_fd, runtime.inbox_worker.wake, app.delivery.wake, app.delivery.weigh_caps_soon, stop.set)
-    log.info(
-        "worker process %s: carrying out requests and sending (nice %s)",
-        os.getpid(),
-        app.settings.worker_nice,
-    )
+    receiver = app.inbox.receive(ends.requests)
+    listen(ends.nudges, runtime.inbox_worker.wake, app.delivery.wake, app.delivery.weigh_caps_soon, stop.set)
+    log.info("worker process %s: carrying out requests and sending (CPU priority: %s)", os.getpid(), priority)
     try:
         _wait_for(stop)
     finally:
         # A stop that hangs leaves every thread's stack in the log before the front's SIGKILL comes.
         faulthandler.dump_traceback_later(STOP_TIMEOUT - 5, exit=False)
+        # The front ended its stream of acked requests before it asked us to stop (or it is gone):
+        # read them all, for `app.close` to record them, before anything stops.
+        if not receiver.join(HANDOVER_SECONDS):
+            log.warning(
+                "the front's acked requests still coming after %.0f s: the front records the rest",
+                HANDOVER_SECONDS,
+            )
         runtime.stop()
         app.close()
         faulthandler.cancel_dump_traceback_later()
@@ -134,8 +139,10 @@ def _service(app: App) -> int:
     if app.settings.worker_process:
         app.db.engine.dispose()  # no pooled connection may be shared by the two processes
         configure_mappers()  # likewise the ORM's mapper set-up (else done at each side's first query)
-        worker = WorkerProcess.fork(lambda read_fd: _worker_main(app, read_fd))
+        worker = WorkerProcess.fork(lambda ends: _worker_main(app, ends))
         if worker is not None:
+            assert worker.handover is not None
+            app.inbox.hand_over(worker.handover)
             return _until_signalled(Runtime(app, role=Role.FRONT, nudges=worker.nudger), worker)
         log.warning("cannot fork a worker process here: running everything in one process")
     return _until_signalled(Runtime(app))
