@@ -191,6 +191,10 @@ def _population(ctx: Context, db_url: str) -> None:
     plan_sessions(db_url, [today + timedelta(days=30)])
 
 
+def _runs(level: Level) -> str:
+    return " · ".join(f"{p99:.1f}" for p99 in level.p99_runs_ms) + " ms"
+
+
 def _ack_figure(ctx: Context, level: Level, when: str) -> Figure:
     """The ratio and target are against the leanest Bolt app (process_before_response=True, on the
     event loop); the note keeps the Bolt app as its documentation shows it."""
@@ -199,6 +203,9 @@ def _ack_figure(ctx: Context, level: Level, when: str) -> Figure:
     met = ratio is not None and ratio <= ACK_TARGET_RATIO and level.max < SLACK_ACK_LIMIT_MS
     errors = {k: v for k, v in level.statuses.items() if k != "200"}
     note = f"n={len(level.latencies_ms)}, max {level.max:.0f} ms"
+    if len(level.p99_runs_ms) > 1:
+        note += f"; the median of {len(level.p99_runs_ms)} runs (p99 {_runs(level)}"
+        note += f"; leanest Bolt {_runs(lean)})" if lean else ")"
     bare = ctx.bare.get(level.concurrency)
     if bare:
         note += (
