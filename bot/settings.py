@@ -65,8 +65,8 @@ class Settings:
     # Who may read /metrics: a bearer of this token; unset, only a client on this machine.
     metrics_token: str | None = field(default=None, repr=False)
     # `run` as a service: the web server and the channels in one process, the work (commands after
-    # their ack, sending) in a forked worker process at a lower CPU priority: by default it runs only
-    # when the front has nothing to do (Linux SCHED_IDLE; see README, "Processes"), else at `nice`.
+    # their ack, sending) in a forked worker process at a lower CPU priority: sending at `nice`, the
+    # commands by default only when the front has nothing to do (Linux SCHED_IDLE; README, "Processes").
     worker_process: bool = True
     worker_idle: bool = True
     worker_nice: int = 10

@@ -13,7 +13,7 @@ With `bot/entry/composition.py` (the core and its channels) this is the composit
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -46,11 +46,20 @@ class Nudges(Protocol):
 
 class Runtime:
     def __init__(
-        self, app: App, *, serve_web: bool = True, role: Role = Role.ALL, nudges: Nudges | None = None
+        self,
+        app: App,
+        *,
+        serve_web: bool = True,
+        role: Role = Role.ALL,
+        nudges: Nudges | None = None,
+        start_commands: Callable[[Callable[[], object]], object] = lambda start: start(),
     ) -> None:
+        """`start_commands(start)` starts the inbox worker's threads (the worker process's starts
+        them at a lower CPU priority: see bot/entry/worker_process.py, `started_idle`)."""
         if role is Role.FRONT and nudges is None:
             raise ValueError("a front runtime needs the worker's nudges")
         self.app, self.serve_web, self.role, self.nudges = app, serve_web, role, nudges
+        self.start_commands = start_commands
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.web: WebServer | None = None
         self.inbox_worker: InboxWorker | None = None
@@ -71,7 +80,7 @@ class Runtime:
         attach_senders(app)
         if self.works:
             self.inbox_worker = InboxWorker(app.inbox, work_of(channels), apologise=apologies(channels))
-            self.inbox_worker.start()
+            self.start_commands(self.inbox_worker.start)
             app.inbox.on_arrival(self.inbox_worker.wake)
             app.delivery.start()
         if self.nudges is not None:

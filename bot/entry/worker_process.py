@@ -25,10 +25,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bot.inbox_handover import HandoverEnds, ReceiverEnds, pipes
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 INBOX, DELIVERIES, CAPS = b"i", b"d", b"c"
 STOP_TIMEOUT = 40.0  # seconds for the worker to finish the sends in flight (leases are 30 s)
@@ -191,20 +193,8 @@ class WorkerProcess:
             _signal(self.pid, signal.SIGKILL)
 
 
-def lower_priority(nice: int, *, idle: bool = False) -> str:
-    """Lower this process's CPU priority (before it starts threads: they inherit it); returns how.
-
-    `idle`: Linux's SCHED_IDLE, the process runs only when no ordinary one wants the CPU. Scheduling
-    is per control group, so in a systemd unit or a container (a group of its own) that means only
-    when the front has nothing to do, not behind every busy neighbour. A nice value still takes a
-    share: the wake-up of an ack could wait out the worker's time slice (a millisecond or two), which
-    was most of the ack's tail while the worker carried out a burst of commands."""
-    if idle:
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            return "idle"
-        except (AttributeError, OSError) as exc:  # not Linux, or refused
-            log.warning("could not give the worker SCHED_IDLE (%s): nice %s instead", exc, nice)
+def lower_priority(nice: int) -> str:
+    """Lower this thread's CPU priority by `nice` (before it starts threads: they inherit it)."""
     if nice <= 0:
         return "as the front"
     try:
@@ -213,6 +203,37 @@ def lower_priority(nice: int, *, idle: bool = False) -> str:
         log.warning("could not lower the worker's priority (%s)", exc)
         return "as the front"
     return f"nice {nice}"
+
+
+def started_idle(start: Callable[[], T]) -> T:
+    """`start()` in a short-lived thread under Linux's SCHED_IDLE, so the threads it starts inherit
+    it (a thread may lower its own policy, but unprivileged never raise it back): they run only when
+    no ordinary thread wants the CPU. For the worker's command side (carrying out and recording the
+    requests the front acked): at a nice value it still took a share, and an ack's wake-up could
+    wait out its time slice (a millisecond or two), most of the ack's tail in a burst of commands.
+    The senders stay at their nice value: a fan-out keeps its pace through a burst of acks.
+
+    Scheduling is per control group: in a systemd unit or a container (a group of its own) that
+    means only when the front has nothing to do, not behind every busy neighbour."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except (AttributeError, OSError) as exc:  # not Linux, or refused
+            log.warning("could not give the worker's command side SCHED_IDLE (%s)", exc)
+        try:
+            outcome.append(start())
+        except BaseException as exc:  # raised again in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="start-idle")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -47,29 +47,39 @@ def subscribe(running: Process) -> str:
     return str(running.fake.wait_for(lambda: running.fake.responses(key))[0]["text"])
 
 
-def test_the_work_runs_in_a_worker_process_that_runs_only_when_the_front_is_idle(
+def threads_of(process: psutil.Process) -> list[tuple[int, int]]:
+    """Each thread's (scheduling policy, nice value), the main thread first."""
+    ids = sorted(thread.id for thread in process.threads())
+    assert ids[0] == process.pid
+    return [(os.sched_getscheduler(tid), psutil.Process(tid).nice()) for tid in ids]
+
+
+def test_the_worker_carries_out_requests_only_when_the_front_is_idle_and_sends_at_nice_10(
     sqlite_template: Path, tmp_path: Path
 ) -> None:
     settings = sqlite_only(sqlite_template, tmp_path)
     with bot_process(settings.database_url, tmp_path) as running:
+        assert "påmeldt" in subscribe(running)  # every thread of the command side has started
         worker = worker_of(running)
-        assert os.sched_getscheduler(worker.pid) == os.SCHED_IDLE
-        assert os.sched_getscheduler(running.proc.pid) == os.SCHED_OTHER
-        assert "påmeldt" in subscribe(running)
+        front = psutil.Process(running.proc.pid)
+        assert os.sched_getscheduler(front.pid) == os.SCHED_OTHER
+        main, *others = threads_of(worker)
+        assert main == (os.SCHED_OTHER, front.nice() + 10)  # and so the senders it starts
+        idle = [how for how in others if how[0] == os.SCHED_IDLE]
+        assert len(idle) >= 4  # the inbox worker's threads, the writer, the receiver, the answers
+        assert set(others) - set(idle) == {main}  # every other thread as the main one (the senders)
         log = running.stop()
-    assert "CPU priority: idle" in log and "Traceback" not in log
+    assert "CPU priority: carrying out requests idle, sending nice 10" in log and "Traceback" not in log
     assert gone(worker)
 
 
-def test_the_worker_runs_at_a_nice_value_when_idle_is_turned_off(
-    sqlite_template: Path, tmp_path: Path
-) -> None:
+def test_the_worker_runs_at_a_nice_value_when_idle_is_off(sqlite_template: Path, tmp_path: Path) -> None:
     settings = sqlite_only(sqlite_template, tmp_path)
     with bot_process(settings.database_url, tmp_path, WORKER_IDLE="false", WORKER_NICE="7") as running:
-        worker = worker_of(running)
-        assert os.sched_getscheduler(worker.pid) == os.SCHED_OTHER
-        assert worker.nice() - psutil.Process(running.proc.pid).nice() == 7
         assert "påmeldt" in subscribe(running)
+        worker = worker_of(running)
+        front = psutil.Process(running.proc.pid)
+        assert set(threads_of(worker)) == {(os.SCHED_OTHER, front.nice() + 7)}
         assert "CPU priority: nice 7" in running.stop()
 
 

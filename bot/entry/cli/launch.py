@@ -29,7 +29,14 @@ from bot.entry.runtime import Role, Runtime, log_unreached
 from bot.entry.send_metrics import share_between_processes
 from bot.entry.server import WebServerError
 from bot.entry.settings import BotSettings
-from bot.entry.worker_process import STOP_TIMEOUT, WorkerEnds, WorkerProcess, listen, lower_priority
+from bot.entry.worker_process import (
+    STOP_TIMEOUT,
+    WorkerEnds,
+    WorkerProcess,
+    listen,
+    lower_priority,
+    started_idle,
+)
 from bot.memory import limit_malloc_arenas
 from bot.services.people import is_email, normalise_email
 from bot.settings import LANGUAGES
@@ -104,16 +111,19 @@ def _worker_main(app: App, ends: WorkerEnds) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C reaches the whole process group
         signal.signal(signum, lambda _signum, _frame: stop.set())
-    priority = lower_priority(app.settings.worker_nice, idle=app.settings.worker_idle)
+    priority = lower_priority(app.settings.worker_nice)
+    start_commands = started_idle if app.settings.worker_idle else (lambda start: start())
+    if app.settings.worker_idle:
+        priority = f"carrying out requests idle, sending {priority}"
     # Here rather than in the front (see there), and before the worker's threads start: the passing
     # objects of reading every subscriber then fill memory that is wholly freed and handed back, not
     # pools that the threads' long-lived objects, made meanwhile, keep (about 2.5 MB less). Nudges
     # that come meanwhile wait in the pipe.
     log_unreached(app)
-    runtime = Runtime(app, role=Role.WORKER)
+    runtime = Runtime(app, role=Role.WORKER, start_commands=start_commands)
     runtime.start()
     assert runtime.inbox_worker is not None
-    receiver = app.inbox.receive(ends.requests)
+    receiver = start_commands(lambda: app.inbox.receive(ends.requests))
     listen(ends.nudges, runtime.inbox_worker.wake, app.delivery.wake, app.delivery.weigh_caps_soon, stop.set)
     log.info("worker process %s: carrying out requests and sending (CPU priority: %s)", os.getpid(), priority)
     try:
