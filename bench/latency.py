@@ -16,6 +16,9 @@ from bench.fakes import PacedSlack
 # (concurrent senders, requests): enough requests that p99 is not one stray sample (at 200 it was the
 # second slowest, and moved by 2× from one run to the next on an idle machine)
 LEVELS: tuple[tuple[int, int], ...] = ((1, 1000), (10, 2000), (50, 2500))
+# During the fan-out, as many as before (each new person a subscriber more, whose memory the figure
+# after the fan-out would count), three times.
+DURING_LEVELS: tuple[tuple[int, int], ...] = ((1, 200), (10, 600), (50, 1000))
 # Each level is run this many times and the run with the median p99 is the figure, for the bot and
 # the Bolt apps alike: the machine's own hiccups then move neither side's figure.
 REPEATS = 3

@@ -49,7 +49,7 @@ from bench.common import (
 from bench.fakes import PacedSlack, local_ca
 from bench.fanout import MAIL_DOMAIN, SLACK_PREFIX, Limits, run_fanout, run_naive
 from bench.growth import growth_figures
-from bench.latency import Level, Users, events_url, run_levels
+from bench.latency import DURING_LEVELS, Level, Users, events_url, run_levels
 from bench.listscale import ListScale, run_list_scale
 from bench.mailscale import CAP as MAIL_CAP
 from bench.mailscale import run_mailscale
@@ -245,7 +245,7 @@ def phase_fanout(ctx: Context) -> None:
     ctx.raw["limits"] = limits.describe()
 
     def during(bot: BotProcess, fake: PacedSlack) -> list[Level]:
-        return run_levels(events_url(bot.base_url), fake, Users(fake, "UD"))
+        return run_levels(events_url(bot.base_url), fake, Users(fake, "UD"), levels=DURING_LEVELS)
 
     run = run_fanout(
         ctx.folder, limits, ctx.config.slack_dms, ctx.config.mails, during, margin=ctx.config.fanout_margin
