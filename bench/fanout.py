@@ -153,6 +153,7 @@ class FanoutRun:
     busy_after_start: float = 0.0  # seconds the bot was busy after /healthz answered
     rss_after_mb: float = 0.0
     cpu_seconds: float = 0.0
+    before: Any = None
     during: Any = None
     log_tail: str = ""
     notes: list[str] = field(default_factory=list)
@@ -165,9 +166,11 @@ def run_fanout(
     mails: int,
     during: Callable[[BotProcess, PacedSlack], Any] | None = None,
     margin: float = PLANNING_MARGIN,
+    before: Callable[[PacedSlack], Any] | None = None,
 ) -> FanoutRun:
-    """Start the bot with the subscribers in place and the reminder due shortly; run `during` once the
-    direct messages start; wait until everything went out (bounded); measure at the fakes."""
+    """Start the bot with the subscribers in place and the reminder due shortly; run `before` once it
+    is quiet (and before the first channel falls due) and `during` once the direct messages start;
+    wait until everything went out (bounded); measure at the fakes."""
     run = FanoutRun(limits)
     db_url = fresh_sqlite(folder, "fanout.db")
     add_subscribers(db_url, slack_dms, slack_prefix=SLACK_PREFIX, direct_messages=True)
@@ -215,6 +218,10 @@ def run_fanout(
             run.rss_idle_mb = bot.rss_mb()
             if time.time() > first_start:
                 run.notes.append("the bot was still busy planning when the first channel fell due")
+            elif before is not None:
+                run.before = before(slack)
+                if time.time() > first_start:
+                    run.notes.append("what ran before the fan-out ran into it")
             _sleep_until(slack_start + 0.5)  # the direct messages are going out
             if during is not None:
                 run.during = during(bot, slack)

@@ -1,5 +1,11 @@
 """Slash-command acknowledgement latency: signed `/baerekraft meld på` over HTTP from 1, 10 and 50
-concurrent senders (`loadgen`, a process of its own), each level after the previous one's work is done."""
+concurrent senders (`loadgen`, a process of its own), each level after the previous one's work is done.
+
+The bot's figures are ratios to a baseline app measured on the same machine, whose speed drifts from
+one minute to the next (other guests of its host, memory being reclaimed): the lean Bolt app's p99
+moved from 0.5 to 0.8–1.1 ms with 1 sender between two runs an hour apart. `run_paired` therefore
+runs the baseline right before each run of the bot, so both sides of a ratio see the same minute.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ DURING_LEVELS: tuple[tuple[int, int], ...] = ((1, 200), (10, 600), (50, 1000))
 # Each level is run this many times and the run with the median p99 is the figure, for the bot and
 # the Bolt apps alike: the machine's own hiccups then move neither side's figure.
 REPEATS = 3
+PAIRED_REPEATS = 5  # idle, where each pair takes seconds (during the fan-out, REPEATS: it lasts 200 s)
 LEVEL_SECONDS = 15.0  # no level sends for longer than this
 DRAIN_SECONDS = 90.0
 
@@ -145,9 +152,38 @@ def run_levels(
             run_level(events_url, fake, users, c, n, wait_for_answers=wait_for_answers)
             for _ in range(repeats)
         ]
-        median = sorted(runs, key=lambda level: level.p99)[len(runs) // 2]
-        result.append(replace(median, p99_runs_ms=tuple(level.p99 for level in runs)))
+        result.append(_median_run(runs))
     return result
+
+
+def run_paired(
+    baseline_url: str,
+    bot_url: str,
+    fake: PacedSlack,
+    *,
+    levels: tuple[tuple[int, int], ...] = LEVELS,
+    repeats: int = PAIRED_REPEATS,
+) -> tuple[list[Level], list[Level]]:
+    """Each level `repeats` times, each run of the bot (waiting for its answers) right after a run of
+    the baseline; per side, the run with the median p99 stands for the level."""
+    baseline_users, bot_users = Users(fake, "UP"), Users(fake, "UL")
+    baselines, bots = [], []
+    for c, n in levels:
+        pairs = [
+            (
+                run_level(baseline_url, fake, baseline_users, c, n, wait_for_answers=False),
+                run_level(bot_url, fake, bot_users, c, n, wait_for_answers=True),
+            )
+            for _ in range(repeats)
+        ]
+        baselines.append(_median_run([baseline for baseline, _ in pairs]))
+        bots.append(_median_run([bot for _, bot in pairs]))
+    return baselines, bots
+
+
+def _median_run(runs: list[Level]) -> Level:
+    median = sorted(runs, key=lambda level: level.p99)[len(runs) // 2]
+    return replace(median, p99_runs_ms=tuple(level.p99 for level in runs))
 
 
 def events_url(base_url: str) -> str:
