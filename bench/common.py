@@ -66,6 +66,22 @@ def not_measured(group: str, name: str, unit: str, reason: str, target: str | No
     return Figure(group, name, None, unit, target=target, note=f"not measured: {reason}")
 
 
+def machine_speed() -> float:
+    """Milliseconds of CPU a fixed piece of interpreter work takes here now (the median of five).
+
+    The machine's speed drifts (the guest of a shared host): the same code took 2.2 ms of CPU a
+    command in one run and 5.5 ms in one two hours later. The bench records this before each phase
+    so that two runs' figures can be told apart from two machines' minutes."""
+    samples = []
+    for _ in range(5):
+        began = time.thread_time()
+        total = 0
+        for number in range(1_000_000):
+            total += number % 7
+        samples.append((time.thread_time() - began) * 1000)
+    return statistics.median(samples)
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     """The p-th percentile (0-100) with linear interpolation between closest ranks."""
     if not values:

@@ -37,6 +37,7 @@ from bench.common import (
     bot_process,
     free_port,
     fresh_sqlite,
+    machine_speed,
     median,
     not_measured,
     percentile,
@@ -697,6 +698,7 @@ def run(config: Config, phases: tuple[str, ...]) -> dict[str, Any]:
         ctx = Context(config, folder)
         for phase in phases:
             console.print(f"[bold]bench:[/bold] {phase} …")
+            ctx.raw.setdefault("machine_speed_ms", {})[phase] = round(machine_speed(), 1)
             began = time.perf_counter()
             try:
                 RUNNERS[phase](ctx)
@@ -719,6 +721,8 @@ def run(config: Config, phases: tuple[str, ...]) -> dict[str, Any]:
                 "cpus": os.cpu_count(),
                 "platform": platform.platform(),
                 "python": platform.python_version(),
+                # bench/common.py, machine_speed: the median over the phases
+                "speed_probe_ms": round(median(list(ctx.raw["machine_speed_ms"].values())), 1),
             },
         },
         "figures": [figure.as_json() for figure in figures],
@@ -785,6 +789,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"Run of {run['started_at']} ({run['duration_seconds']:.0f} s) on {run['machine']['cpus']} CPUs, "
         f"Python {run['machine']['python']}."
     )
+    speeds = result["raw"].get("machine_speed_ms")
+    if speeds:
+        lines[-1] += (
+            f" Machine speed: a fixed piece of interpreter work took {run['machine']['speed_probe_ms']} ms"
+            f" of CPU ({min(speeds.values())}–{max(speeds.values())} over the phases; bench/common.py,"
+            " `machine_speed`)."
+        )
     return "\n".join(lines)
 
 
