@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -171,13 +171,7 @@ class Handover:
 
     def _read_confirmations(self) -> None:
         pending = b""
-        while True:
-            try:
-                chunk = os.read(self.ends.confirmations, 4096)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
+        for chunk in _chunks(self.ends.confirmations, 4096):
             pending += chunk
             whole = len(pending) - len(pending) % CONFIRMATION
             if not whole:
@@ -187,8 +181,6 @@ class Handover:
             with self._lock:
                 while self._unconfirmed and self._unconfirmed[0].seq <= upto:
                     self._unconfirmed.popleft()
-        with contextlib.suppress(OSError):
-            os.close(self.ends.confirmations)
         self._take_back("the worker process stopped")
 
     def _take_back(self, why: str) -> None:
@@ -236,13 +228,7 @@ class Receiver:
 
     def _run(self) -> None:
         pending = b""
-        while True:
-            try:
-                chunk = os.read(self.ends.requests, 1 << 16)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
+        for chunk in _chunks(self.ends.requests, 1 << 16):
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
                 try:
@@ -251,8 +237,22 @@ class Receiver:
                     log.error("inbox handover: an unreadable line (%s), not recorded", type(exc).__name__)
                     continue
                 self.take(*request)
+
+
+def _chunks(fd: int, size: int) -> Iterator[bytes]:
+    """What arrives on the pipe `fd` until its other end is closed (or it broke); then it is closed."""
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, size)
+            except OSError:
+                return
+            if not chunk:
+                return
+            yield chunk
+    finally:
         with contextlib.suppress(OSError):
-            os.close(self.ends.requests)
+            os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
