@@ -22,7 +22,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 
-import httpx
 from sqlalchemy import Table, bindparam, select
 
 from bot.clock import Clock
@@ -31,7 +30,7 @@ from bot.error_policy import ErrorPolicy
 from handlers.slack.budget import Budget
 from handlers.slack.identity import SlackUser
 from handlers.slack.models import SlackHome
-from handlers.slack.web_api import SlackCallFailed, SlackWebAPI
+from handlers.slack.web_api import SlackCallFailed, SlackUnreachable, SlackWebAPI
 
 log = logging.getLogger(__name__)
 
@@ -174,5 +173,5 @@ class HomePublisher:
             else:
                 self.budget.hold(exc.retry_after)
                 log.warning("Slack views.publish rate limited %d times: App Home not published", ATTEMPTS)
-        except httpx.HTTPError as exc:
-            log.warning("Slack views.publish unreachable: %s", type(exc).__name__)
+        except SlackUnreachable as exc:
+            log.warning("Slack views.publish unreachable: %s", exc.reason)

@@ -17,13 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
-
 from bot.clock import Clock
 from bot.commands import Actor
 from bot.languages import from_tag
 from handlers.slack.budget import Budget
-from handlers.slack.web_api import SlackCallFailed, SlackWebAPI
+from handlers.slack.web_api import SlackCallFailed, SlackUnreachable, SlackWebAPI
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +137,8 @@ class SlackDirectory:
                 return LIMITED
             log.warning("Slack users.info failed (%s): acting on the user id alone", exc.error)
             return None
-        except httpx.HTTPError as exc:
-            log.warning("Slack users.info unreachable (%s): acting on the user id alone", type(exc).__name__)
+        except SlackUnreachable as exc:
+            log.warning("Slack users.info unreachable (%s): acting on the user id alone", exc.reason)
             return None
         user = response.get("user")
         if isinstance(user, dict) and user.get("deleted") and self.on_deactivated is not None:

@@ -24,8 +24,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-import httpx
-
 from bot.delivery import kinds
 from bot.delivery.channels import (
     CREDENTIALS,
@@ -50,7 +48,7 @@ from handlers.slack.labels import Labels
 from handlers.slack.posts import KINDS as POST_KINDS
 from handlers.slack.posts import SlackMessage, session_post
 from handlers.slack.settings import SlackSettings
-from handlers.slack.web_api import SlackCallFailed, SlackWebAPI
+from handlers.slack.web_api import SlackCallFailed, SlackUnreachable, SlackWebAPI
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +154,8 @@ class SlackSender:
             ref, parent = self._first_post(message, kwargs)
         except SlackCallFailed as exc:
             raise _outcome(exc, message.target) from exc
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # no connection: nothing was sent
-            raise TransientError(f"Slack unreachable: {type(exc).__name__}") from exc
-        except (httpx.RequestError, OSError) as exc:
-            raise TransientError(f"Slack unreachable: {type(exc).__name__}", in_doubt=True) from exc
+        except SlackUnreachable as exc:  # not `sent`: no connection, nothing went out
+            raise TransientError(f"Slack unreachable: {exc.reason}", in_doubt=exc.sent) from exc
         channel = ref.partition(":")[0]
         for number, more in enumerate(thread, start=2):
             self._post_in_thread(message, channel, parent, number, more)
@@ -198,8 +194,8 @@ class SlackSender:
                 if exc.error in PERMANENT:
                     break
                 wait = exc.retry_after if exc.status == 429 or exc.error == "ratelimited" else 1.0
-            except (httpx.RequestError, OSError) as exc:
-                error, wait = type(exc).__name__, 1.0
+            except SlackUnreachable as exc:
+                error, wait = exc.reason, 1.0
             self.sleep(min(wait, THREAD_WAIT_MOST))
         log.error("delivery %s: post %s of its message not sent (%s)", message.delivery_id, number, error)
 
@@ -253,8 +249,8 @@ class SlackSender:
                 raise RetryLater(exc.retry_after, f"Slack rate limit on {exc.method}") from exc
             problem = f"HTTP {exc.status}" if exc.status >= 500 else exc.error
             raise TransientError(f"Slack history unavailable: {problem}") from exc
-        except (httpx.RequestError, OSError) as exc:
-            raise TransientError(f"Slack history unavailable: {type(exc).__name__}") from exc
+        except SlackUnreachable as exc:
+            raise TransientError(f"Slack history unavailable: {exc.reason}") from exc
 
     def _in_thread(self, channel: str, ts: str, key: str) -> str | None:
         try:

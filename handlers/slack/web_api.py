@@ -3,31 +3,31 @@ inbound work's users.info and views.publish (which must not wait out a 429 eithe
 
 slack_sdk's WebClient (urllib) opens a new connection for every call: against slack.com a TCP and TLS
 handshake per message, so one sender cannot even reach Slack's pace. This caller keeps its
-connections (one `httpx.Client`, safe to share between threads) and speaks WebClient's wire format:
+connections (handlers/slack/response_url.py: http.client connections shared by the threads, a
+third of httpx's CPU a call, which was a tenth of a direct message's) and speaks WebClient's wire format:
 a POST to `<SLACK_API_URL><method>` with the bot token as a Bearer header, chat.postMessage,
 chat.update and views.publish as a JSON body, other methods as a form with booleans as 1/0. It never
 retries: the caller decides what a failure means (for the engine a 429 holds back every process and
 a lost answer is checked before posting again; App Home and users.info have budgets of their own).
-TLS is verified by httpx, trusting `SSL_CERT_FILE` or `SSL_CERT_DIR` when set, as handlers/microsoft365 does.
+TLS is verified with httpx's context, trusting `SSL_CERT_FILE` or `SSL_CERT_DIR` when set, as
+handlers/microsoft365 does (bot/tls.py).
 """
 
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
-import httpx
 from slack_sdk.web.internal_utils import get_user_agent
 
 from bot.tls import client_tls
+from handlers.slack.response_url import AnswerConnections, NoAnswer, NotSent
 
 JSON_METHODS = frozenset({"chat.postMessage", "chat.update", "views.publish"})
-# httpx writes a request's headers and body separately; without Nagle's delay the body follows at once
-# (urllib sent both in one write, urllib3 sets the same option).
-NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+JSON = "application/json;charset=utf-8"
+FORM = "application/x-www-form-urlencoded"
 
 
 class SlackCallFailed(Exception):
@@ -47,36 +47,49 @@ class SlackCallFailed(Exception):
             return 1.0
 
 
+class SlackUnreachable(Exception):
+    """No answer from Slack. `sent`: the request may have arrived (a timeout or a dropped connection
+    after it was written); False when no connection was made, so nothing went out."""
+
+    def __init__(self, method: str, cause: BaseException, *, sent: bool) -> None:
+        self.method, self.cause, self.sent = method, cause, sent
+        self.reason = type(cause).__name__
+        super().__init__(f"Slack {method} unreachable ({self.reason}: {cause})")
+
+
 class SlackWebAPI:
     def __init__(self, base_url: str, token: str, *, timeout: float) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
-        tls = client_tls()
-        self._http = httpx.Client(
-            timeout=timeout,
-            headers={"Authorization": f"Bearer {token}", "User-Agent": get_user_agent()},
-            verify=tls,
-            transport=httpx.HTTPTransport(verify=tls, socket_options=NO_DELAY),
-        )
+        self.timeout = timeout
+        self._headers = {
+            kind: {"Authorization": f"Bearer {token}", "User-Agent": get_user_agent(), "Content-Type": kind}
+            for kind in (JSON, FORM)
+        }
+        self._http = AnswerConnections(client_tls())  # the bundle named now (bot/tls.py)
 
     def close(self) -> None:
         self._http.close()
 
     def call(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """One Web API call; the answer's body. Raises SlackCallFailed for a refusal, and httpx's
-        RequestError (ConnectError: nothing was sent) when no answer came."""
+        """One Web API call; the answer's body. Raises SlackCallFailed for a refusal, and
+        SlackUnreachable when no answer came."""
         values = {k: v for k, v in params.items() if v is not None}
         if method in JSON_METHODS:
-            content = json.dumps(values).encode()
-            kind = "application/json;charset=utf-8"
+            content, kind = json.dumps(values).encode(), JSON
         else:
-            content = urlencode({k: _form_value(v) for k, v in values.items()}).encode()
-            kind = "application/x-www-form-urlencoded"
-        response = self._http.post(
-            urljoin(self.base_url, method), content=content, headers={"Content-Type": kind}
-        )
-        body = _body(response)
-        if response.status_code != 200 or not body.get("ok"):
-            raise SlackCallFailed(method, response.status_code, body, response.headers)
+            content, kind = urlencode({k: _form_value(v) for k, v in values.items()}).encode(), FORM
+        try:
+            answer = self._http.post(
+                urljoin(self.base_url, method), content, timeout=self.timeout, headers=self._headers[kind]
+            )
+        except NotSent as exc:
+            raise SlackUnreachable(method, exc.cause, sent=False) from exc
+        except NoAnswer as exc:
+            raise SlackUnreachable(method, exc.cause, sent=True) from exc
+        body = _body(answer.text)
+        if answer.status != 200 or not body.get("ok"):
+            headers = {"retry-after": answer.retry_after} if answer.retry_after is not None else {}
+            raise SlackCallFailed(method, answer.status, body, headers)
         return body
 
     def post_message(self, channel: str, **fields: Any) -> dict[str, Any]:
@@ -107,10 +120,10 @@ def _form_value(value: Any) -> Any:
     return ("1" if value else "0") if isinstance(value, bool) else value
 
 
-def _body(response: httpx.Response) -> dict[str, Any]:
+def _body(text: str) -> dict[str, Any]:
     """The answer as JSON, or `ok: false` with what came instead (a proxy's error page, say)."""
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
-        return {"ok": False, "error": f"not JSON: {response.text[:100]!r}"}
+        return {"ok": False, "error": f"not JSON: {text[:100]!r}"}
     return body if isinstance(body, dict) else {"ok": False, "error": "not a JSON object"}

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import trustme
 
 from bot.tls import client_tls
-from handlers.slack.web_api import SlackWebAPI
+from handlers.slack.web_api import SlackUnreachable, SlackWebAPI
 from tests.fakes.https_fake import HttpsFake, Request, Response, local_ca
 
 
@@ -42,7 +41,7 @@ def test_the_bundle_named_when_a_client_is_built_is_the_one_it_trusts(
     distrusting = SlackWebAPI(server.url, "xoxb-test", timeout=5.0)
     try:
         assert trusting.call("auth.test", {})["ok"] is True
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(SlackUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
             distrusting.call("auth.test", {})
     finally:
         trusting.close()

@@ -7,13 +7,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from slack_sdk import WebClient
 
 from handlers.slack.client import make_web_client, sending_client
 from handlers.slack.settings import SlackSettings
-from handlers.slack.web_api import SlackCallFailed
+from handlers.slack.web_api import SlackCallFailed, SlackUnreachable
 from tests.fakes.https_fake import HttpsFake, Request, Response, local_ca
 from tests.slack.fakes.slack_api import BOT_TOKEN, FakeSlackAPI, Fault, running_fake
 
@@ -98,8 +97,9 @@ def test_without_the_ca_bundle_the_certificate_is_refused(
 ) -> None:
     monkeypatch.delenv("SSL_CERT_FILE")
     caller = sending_client(_settings(recorder.url + "/api/"))
-    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(SlackUnreachable, match="CERTIFICATE_VERIFY_FAILED") as refused:
         caller.post_message("U1", text="Hei")
+    assert refused.value.sent is False  # no connection: nothing went out
     assert recorder.requests == []
 
 
