@@ -53,7 +53,7 @@ def _locked(s: Session, paces: Sequence[Pace], now: datetime) -> dict[str, datet
 
     The rows are read first and only keys never seen are inserted (then read, locked, as the
     others): every send books a slot, and the keys almost always exist, so most sends save a
-    statement (a tenth of a direct message's time in the worker)."""
+    statement (about 80 µs of CPU a booking on SQLite)."""
     keys = sorted({p.key for p in paces})
     found = {key: at for key, at in s.execute(_LOCK, {"keys": keys})}
     missing = [k for k in keys if k not in found]

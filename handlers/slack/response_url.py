@@ -87,7 +87,7 @@ class AnswerConnections:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         conn = self._take(host, timeout) or self._connect(host, timeout)
         try:
-            conn.request("POST", target, body=content, headers=dict(headers))
+            conn.request("POST", target, body=content, headers=headers)
             response = conn.getresponse()
             text = response.read().decode("utf-8", "replace")
         except (OSError, HTTPException) as exc:
