@@ -10,7 +10,7 @@ Two callers retry less. A modal is opened with one short try (`modal_client`): i
 3 s. A response_url answer that may have arrived (a 5xx, a timeout while reading) is not sent again:
 Slack would show it twice, and each try spends one of the URL's 5 uses; only a request that never got
 out (connection refused) or a 429 is sent again. Answers go out on kept-alive connections
-(`response_url_client`, on http.client: handlers/slack/response_url.py), shared by the threads that
+(`response_url_client`, on http.client: handlers/slack/connections.py), shared by the threads that
 answer.
 """
 
@@ -37,7 +37,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from handlers.slack.response_url import AnswerConnections, NoAnswer, NotSent
+from handlers.slack.connections import KeptConnections, NoAnswer, NotSent
 from handlers.slack.settings import SlackSettings
 from handlers.slack.web_api import SlackWebAPI
 
@@ -169,10 +169,10 @@ def without_token(client: WebClient) -> WebClient:
     )
 
 
-def response_url_client() -> AnswerConnections:
+def response_url_client() -> KeptConnections:
     """For response_url answers: kept-alive connections (Slack's hooks, like its Web API, keep them),
-    shared by the threads that answer (handlers/slack/response_url.py)."""
-    return AnswerConnections()
+    shared by the threads that answer (handlers/slack/connections.py)."""
+    return KeptConnections()
 
 
 def post_to_response_url(
@@ -181,7 +181,7 @@ def post_to_response_url(
     *,
     timeout: int = TIMEOUT_SECONDS,
     backoff_seconds: float = 0.5,
-    http: AnswerConnections | None = None,
+    http: KeptConnections | None = None,
 ) -> bool:
     """Answer an interaction through its `response_url`, at most once (see the module's docstring),
     on `http`'s connections (else a connection of its own); False on failure, logged once."""
@@ -194,7 +194,7 @@ def post_to_response_url(
 
 
 def _post_at_most_once(
-    client: AnswerConnections, url: str, content: bytes, timeout: float, backoff: float
+    client: KeptConnections, url: str, content: bytes, timeout: float, backoff: float
 ) -> bool:
     """A 429 waits its Retry-After and a refused connection backs off, then they are sent again;
     nothing else is (a 5xx or a timeout may come after Slack showed the answer)."""

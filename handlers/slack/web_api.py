@@ -3,7 +3,7 @@ inbound work's users.info and views.publish (which must not wait out a 429 eithe
 
 slack_sdk's WebClient (urllib) opens a new connection for every call: against slack.com a TCP and TLS
 handshake per message, so one sender cannot even reach Slack's pace. This caller keeps its
-connections (handlers/slack/response_url.py: http.client connections shared by the threads, a
+connections (handlers/slack/connections.py: http.client connections shared by the threads, a
 third of httpx's CPU a call, which was a tenth of a direct message's) and speaks WebClient's wire format:
 a POST to `<SLACK_API_URL><method>` with the bot token as a Bearer header, chat.postMessage,
 chat.update and views.publish as a JSON body, other methods as a form with booleans as 1/0. It never
@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urljoin
 from slack_sdk.web.internal_utils import get_user_agent
 
 from bot.tls import client_tls
-from handlers.slack.response_url import AnswerConnections, NoAnswer, NotSent
+from handlers.slack.connections import KeptConnections, NoAnswer, NotSent
 
 JSON_METHODS = frozenset({"chat.postMessage", "chat.update", "views.publish"})
 JSON = "application/json;charset=utf-8"
@@ -65,7 +65,7 @@ class SlackWebAPI:
             kind: {"Authorization": f"Bearer {token}", "User-Agent": get_user_agent(), "Content-Type": kind}
             for kind in (JSON, FORM)
         }
-        self._http = AnswerConnections(client_tls())  # the bundle named now (bot/tls.py)
+        self._http = KeptConnections(client_tls())  # the bundle named now (bot/tls.py)
 
     def close(self) -> None:
         self._http.close()

@@ -62,7 +62,7 @@ class Answer:
     text: str
 
 
-class AnswerConnections:
+class KeptConnections:
     """Kept-alive connections to the hosts of response_urls (or of the Web API), safe to share
     between threads."""
 
@@ -107,7 +107,7 @@ class AnswerConnections:
         for conn in idle:
             conn.close()
 
-    def __enter__(self) -> AnswerConnections:
+    def __enter__(self) -> KeptConnections:
         return self
 
     def __exit__(
