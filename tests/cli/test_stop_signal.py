@@ -55,3 +55,47 @@ def test_a_sigterm_taken_by_another_thread_than_the_main_one_stops_the_bot(tmp_p
         [sys.executable, "-c", SCRIPT], cwd=tmp_path, capture_output=True, text=True, timeout=20, check=False
     )
     assert (done.returncode, done.stdout) == (0, "stopped\n"), done.stderr
+
+
+# The main thread's wait for the stop takes SIGTERM while it holds the lock of the Event it waits on
+# (as at the end of each slice, for a moment): the process signals itself inside `with self._cond`,
+# and Python runs the handler right after `os.kill` returns, that lock still held.
+SIGNAL_WHILE_LOCKED = """
+import os, signal, sys, threading
+from bot.entry.cli import launch
+
+class Event(threading.Event):
+    signalled = False
+
+    def wait(self, timeout=None):
+        if not Event.signalled:
+            Event.signalled = True
+            with self._cond:
+                os.kill(os.getpid(), signal.SIGTERM)
+        return super().wait(timeout)
+
+threading.Event = Event  # the runtime below starts no thread: only the wait for the stop waits
+
+class Runtime:
+    def start(self):
+        pass
+
+    def stop(self):
+        print("stopped", flush=True)
+
+sys.exit(launch._until_signalled(Runtime()))
+"""
+
+
+def test_a_sigterm_that_comes_while_the_wait_holds_its_lock_stops_the_bot(tmp_path: Path) -> None:
+    """A handler that set the Event waited for a lock its own thread held, for good: the worker
+    process once outlived the test's 20 s so, until the front killed it."""
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_WHILE_LOCKED],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "stopped\n"), done.stderr

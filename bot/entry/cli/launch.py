@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 # Python runs a signal's handler in the main thread, but the kernel may hand a signal sent to the
 # process to any thread (under load, often to one already running): an untimed wait in the main
-# thread is then never woken and the handler never runs. Waiting in slices runs it within one.
+# thread is then never woken and the handler never runs. Waiting in slices runs it within one, and
+# sees within one what it noted (`_stop_signals`).
 SIGNAL_SLICE_SECONDS = 0.25
 HANDOVER_SECONDS = 10.0  # for the worker to read the last acked requests the front handed over
 
@@ -69,10 +70,6 @@ def _until_signalled(runtime: Runtime, worker: WorkerProcess | None = None) -> i
     stop = threading.Event()
     code = 0
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping", signum)
-        stop.set()
-
     def on_worker_exit(exit_code: int) -> None:
         nonlocal code
         code = 1
@@ -81,8 +78,7 @@ def _until_signalled(runtime: Runtime, worker: WorkerProcess | None = None) -> i
         )
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    signalled = _stop_signals()
     if worker is not None:
         worker.watch(on_worker_exit)
     try:
@@ -92,7 +88,9 @@ def _until_signalled(runtime: Runtime, worker: WorkerProcess | None = None) -> i
         code = 1
         stop.set()
     try:
-        _wait_for(stop)
+        _wait_for(stop, signalled)
+        if signalled:
+            log.info("signal %s: stopping", signalled[0])
     finally:
         runtime.stop()
         if worker is not None:
@@ -100,17 +98,37 @@ def _until_signalled(runtime: Runtime, worker: WorkerProcess | None = None) -> i
     return code
 
 
-def _wait_for(stop: threading.Event) -> None:
-    """Until `stop` is set, by a signal's handler too (see SIGNAL_SLICE_SECONDS)."""
-    while not stop.wait(SIGNAL_SLICE_SECONDS):
+def _stop_signals() -> list[int]:
+    """SIGTERM and SIGINT (Ctrl-C reaches the whole process group), from now on only noted in the
+    list returned; `_wait_for` looks at it after each slice.
+
+    Why the handler does not set the Event the main thread waits on: Python runs it in the main
+    thread between two bytecodes, also while that thread's `Event.wait` holds the Event's lock (not
+    reentrant), as it does for a moment whenever a wait returns; `set` then waits for a lock its
+    own thread holds, for good. The worker process, whose main thread the end of the nudges pipe
+    wakes just before the front's SIGTERM comes, hung so until the front killed it after
+    STOP_TIMEOUT. Appending to a list takes no lock; nor does the handler log (logging takes locks)."""
+    signalled: list[int] = []
+
+    def note(signum: int, _frame: FrameType | None) -> None:
+        signalled.append(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, note)
+    return signalled
+
+
+def _wait_for(stop: threading.Event, signalled: list[int]) -> None:
+    """Until `stop` is set (by another thread) or a stop signal is noted in `signalled` (see
+    SIGNAL_SLICE_SECONDS)."""
+    while not signalled and not stop.wait(SIGNAL_SLICE_SECONDS):
         pass
 
 
 def _worker_main(app: App, ends: WorkerEnds) -> int:
     """The forked worker process: the inbox worker and the senders, until SIGTERM or the parent's end."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C reaches the whole process group
-        signal.signal(signum, lambda _signum, _frame: stop.set())
+    stop = threading.Event()  # set at the end of the nudges pipe (the front stops, or is gone)
+    signalled = _stop_signals()
     priority = lower_priority(app.settings.worker_nice)
     start_commands = started_idle if app.settings.worker_idle else (lambda start: start())
     if app.settings.worker_idle:
@@ -127,7 +145,7 @@ def _worker_main(app: App, ends: WorkerEnds) -> int:
     listen(ends.nudges, runtime.inbox_worker.wake, app.delivery.wake, app.delivery.weigh_caps_soon, stop.set)
     log.info("worker process %s: carrying out requests and sending (CPU priority: %s)", os.getpid(), priority)
     try:
-        _wait_for(stop)
+        _wait_for(stop, signalled)
     finally:
         # A stop that hangs leaves every thread's stack in the log before the front's SIGKILL comes.
         faulthandler.dump_traceback_later(STOP_TIMEOUT - 5, exit=False)
