@@ -23,6 +23,7 @@ from bot.clock import ManualClock
 from bot.entry.composition import App, build
 from bot.entry.server import create_web_app
 from bot.entry.settings import BotSettings
+from bot.entry.worker_process import STOP_TIMEOUT
 from tests.slack.fakes.slack_bot import serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +107,24 @@ def test_the_systemd_unit_restarts_the_service_with_its_environment_file() -> No
     assert service["ExecStart"].endswith("baerekraft-bot run --no-console")
     assert service["User"] not in ("root", "0")
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_service_manager_waits_longer_than_the_front_waits_for_its_worker() -> None:
+    """On SIGTERM the front gives the worker process up to STOP_TIMEOUT, then records the requests the
+    worker never confirmed: a SIGKILL from systemd or Compose before that would lose them. The margin
+    covers what the front stops before (the web server, the handover) and after (its own writes)."""
+    least = STOP_TIMEOUT + 15
+    assert _seconds(unit_service()["TimeoutStopSec"][-1]) >= least
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    assert _seconds(compose["services"]["bot"]["stop_grace_period"]) >= least
+
+
+def _seconds(duration: str) -> float:
+    """`60`, `60s`, `1min`, `1m30s` (systemd's and Compose's spellings of the few a stop uses)."""
+    parts = re.fullmatch(r"(?:(\d+)\s*(?:min|m))?\s*(?:(\d+)\s*s?)?", duration.strip())
+    assert parts is not None and any(parts.groups()), duration
+    minutes, seconds = (int(part or 0) for part in parts.groups())
+    return 60 * minutes + seconds
 
 
 def unit_service() -> dict[str, list[str]]:
