@@ -28,7 +28,7 @@ from bot.delivery.batches import batch_members, is_batch
 from bot.delivery.channels import OutgoingMessage, Recipient
 from bot.delivery.fanouts import delivery_key
 from bot.delivery.schedule import invitation_key
-from bot.leases import LeasedTable, rowcount
+from bot.leases import LeasedTable
 from bot.models import (
     Delivery,
     DeliveryState,
@@ -173,25 +173,44 @@ class Outbox:
         self, s: Session, delivery_id: int, worker: str, now: datetime, *, probe: bool = False
     ) -> OutgoingMessage | None:
         """`begin` in the caller's transaction (the one that booked the row's send slot)."""
-        row = s.execute(_IN_HAND, {"delivery": delivery_id}).first()
-        if row is None or row.state != C or row.claimed_by != worker:
-            return None
-        if row.held and not probe:
-            s.execute(_RELEASE, {"ids": [delivery_id], "worker": worker, "now": now})
-            return None
-        fanout = self._fanout(s, row.fanout_id)
-        reason = skip_reason(fanout, row, now)
-        if reason is not None and not row.in_doubt:  # in doubt: first ask whether it went out
-            mine = (D.c.state == C, D.c.claimed_by == worker)
-            self._finish(s, delivery_id, now, DeliveryState.SKIPPED, mine, error=reason, attempted=False)
-            return None
-        marked = s.execute(
-            _MARK_SENDING, {"delivery": delivery_id, "worker": worker, "lease": now + self.lease, "now": now}
-        )
-        if rowcount(marked) != 1:
-            return None
-        message = _message(s, row, fanout, self.config.public_base_url)
-        return replace(message, skip_unless_sent=reason) if reason is not None else message
+        return self.begin_all_in(s, [Claimed(delivery_id, "", probe)], worker, now)[delivery_id]
+
+    def begin_all_in(
+        self, s: Session, rows: Sequence[Claimed], worker: str, now: datetime
+    ) -> dict[int, OutgoingMessage | None]:
+        """`begin` for several claimed rows in the caller's transaction: one read of them, one
+        UPDATE marking those still to be sent, one read each of their links and identities. Each
+        row is judged on its own, as `begin` would (a message by id, or None)."""
+        found = {row.id: row for row in s.execute(_IN_HAND, {"ids": [c.id for c in rows]})}
+        begun: dict[int, OutgoingMessage | None] = {c.id: None for c in rows}
+        back: list[int] = []
+        going: list[tuple[AnyRow, FanoutPart, str | None]] = []
+        for claimed in rows:
+            row = found.get(claimed.id)
+            if row is None or row.state != C or row.claimed_by != worker:
+                continue
+            if row.held and not claimed.probe:
+                back.append(row.id)
+                continue
+            fanout = self._fanout(s, row.fanout_id)
+            reason = skip_reason(fanout, row, now)
+            if reason is not None and not row.in_doubt:  # in doubt: first ask whether it went out
+                mine = (D.c.state == C, D.c.claimed_by == worker)
+                self._finish(s, row.id, now, DeliveryState.SKIPPED, mine, error=reason, attempted=False)
+                continue
+            going.append((row, fanout, reason))
+        if back:
+            s.execute(_RELEASE, {"ids": back, "worker": worker, "now": now})
+        if not going:
+            return begun
+        values = {"ids": [row.id for row, _, _ in going], "worker": worker, "lease": now + self.lease}
+        marked = set(s.scalars(_MARK_SENDING, {**values, "now": now}))
+        going = [(row, fanout, reason) for row, fanout, reason in going if row.id in marked]
+        known = _Known.read(s, [row for row, _, _ in going])
+        for row, fanout, reason in going:
+            message = _message(s, row, fanout, self.config.public_base_url, known)
+            begun[row.id] = replace(message, skip_unless_sent=reason) if reason is not None else message
+        return begun
 
     def skipped(self, delivery_id: int, now: datetime, reason: str) -> None:
         """A message in doubt that did not go out, and must not any more."""
@@ -434,7 +453,7 @@ _IN_HAND = (
         .outerjoin(SESSION, SESSION.c.id == F.c.session_id)
         .outerjoin(PERSON, PERSON.c.id == D.c.person_id)
     )
-    .where(D.c.id == bindparam("delivery"))
+    .where(D.c.id.in_(bindparam("ids", expanding=True)))
 )
 _RELEASE = (
     update(D)
@@ -445,17 +464,22 @@ _RELEASE = (
 )
 _MARK_SENDING = (
     update(D)
-    .where(D.c.id == bindparam("delivery"), D.c.state == C, D.c.claimed_by == bindparam("worker"))
+    .where(
+        D.c.id.in_(bindparam("ids", expanding=True)),
+        D.c.state == C,
+        D.c.claimed_by == bindparam("worker"),
+    )
     .values(state=S, lease_until=bindparam("lease"), updated_at=bindparam("now"))
+    .returning(D.c.id)
 )
 _LINKS = (
-    select(LINK.c.id, LINK.c.title, LINK.c.speaker, LINK.c.url, LINK.c.kind)
-    .where(LINK.c.session_id == bindparam("session"))
+    select(LINK.c.session_id, LINK.c.id, LINK.c.title, LINK.c.speaker, LINK.c.url, LINK.c.kind)
+    .where(LINK.c.session_id.in_(bindparam("sessions", expanding=True)))
     .order_by(LINK.c.id)
 )
 _IDENTITIES = (
-    select(IDENTITY.c.platform, IDENTITY.c.external_id)
-    .where(IDENTITY.c.person_id == bindparam("person"), IDENTITY.c.active.is_(True))
+    select(IDENTITY.c.person_id, IDENTITY.c.platform, IDENTITY.c.external_id)
+    .where(IDENTITY.c.person_id.in_(bindparam("people", expanding=True)), IDENTITY.c.active.is_(True))
     .order_by(IDENTITY.c.id)
 )
 _FIRST_REF = select(D.c.external_ref).where(
@@ -500,21 +524,44 @@ def skip_reason(fanout: FanoutPart, row: AnyRow, now: datetime) -> str | None:
     return None
 
 
-def _message(s: Session, row: AnyRow, fanout: FanoutPart, base_url: str | None) -> OutgoingMessage:
+@dataclass(frozen=True)
+class _Known:
+    """The presentation links of the rows' sessions and the identities of their people, each read
+    once for all the rows begun together."""
+
+    links: dict[int, list[LinkView]]
+    identities: dict[int, dict[str, str]]
+
+    @classmethod
+    def read(cls, s: Session, rows: Sequence[AnyRow]) -> _Known:
+        sessions = sorted({row.session_id for row in rows if row.session_id is not None})
+        people = sorted({row.person_id for row in rows if row.person_id is not None})
+        links: dict[int, list[LinkView]] = {session: [] for session in sessions}
+        if sessions:
+            for link in s.execute(_LINKS, {"sessions": sessions}):
+                links[link.session_id].append(LinkView(*link[1:]))
+        identities: dict[int, dict[str, str]] = {person: {} for person in people}
+        if people:
+            for person_id, platform, external in s.execute(_IDENTITIES, {"people": people}):
+                identities[person_id][platform] = external
+        return cls(links, identities)
+
+
+def _message(
+    s: Session, row: AnyRow, fanout: FanoutPart, base_url: str | None, known: _Known
+) -> OutgoingMessage:
     series = fanout.series
     session = None
     if row.session_id is not None:
-        links = s.execute(_LINKS, {"session": row.session_id})
-        session = SessionView.of_row(row.session_id, row, series, (LinkView(*link) for link in links))
+        session = SessionView.of_row(row.session_id, row, series, known.links[row.session_id])
     recipient = None
     if row.person_id is not None:
-        identities = s.execute(_IDENTITIES, {"person": row.person_id})
         recipient = Recipient(
             person_id=row.person_id,
             language=row.person_language or series.language,
             name=row.person_name,
             email=row.person_email,
-            identities={platform: external for platform, external in identities},
+            identities=dict(known.identities[row.person_id]),
         )
     batch: tuple[Recipient, ...] = ()
     if row.person_id is None and is_batch(row.target):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -27,14 +27,29 @@ def reserve(s: Session, paces: Sequence[Pace], now: datetime) -> datetime:
     """The earliest moment a send may go out under all `paces`; books it. Each key keeps the moment
     its steady pace is at (`next_at`, the "theoretical arrival time" of the generic cell rate
     algorithm); a send may go `tolerance` ahead of it, and moves it on by one interval."""
-    if not paces:
-        return now
-    by_key = {p.key: p for p in paces}
-    current = _locked(s, paces, now)
-    slot = max([now, *(current[k] - p.tolerance for k, p in by_key.items())])
-    booked = {k: max(current[k], slot) + p.interval for k, p in by_key.items()}
-    _move(s, {k: at for k, at in booked.items() if at != current[k]})
-    return slot
+    return reserve_each(s, [paces], now)[0]
+
+
+def reserve_each(
+    s: Session, sends: Sequence[Sequence[Pace]], now: datetime, *, within: timedelta | None = None
+) -> list[datetime]:
+    """`reserve` for several sends one after the other, each under its own paces, with one read and
+    one write of their keys. With `within`, booking ends after the first slot further than that
+    from `now` (booked too): the slots of the sends booked, in order, at least one."""
+    every = [pace for paces in sends for pace in paces]
+    current = _locked(s, every, now) if every else {}
+    before = dict(current)
+    slots: list[datetime] = []
+    for paces in sends:
+        by_key = {p.key: p for p in paces}
+        slot = max([now, *(current[k] - p.tolerance for k, p in by_key.items())])
+        for key, pace in by_key.items():
+            current[key] = max(current[key], slot) + pace.interval
+        slots.append(slot)
+        if within is not None and slot - now > within:
+            break
+    _move(s, {k: at for k, at in current.items() if at != before[k]})
+    return slots
 
 
 def push_back(s: Session, paces: Sequence[Pace], until: datetime) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -47,9 +48,9 @@ RECORD_WITHIN = timedelta(seconds=1)
 
 class Worker:
     """Sends what it claims, a batch at a time. With `in_flight` > 1 (a platform whose round trips are
-    slower than its pace) that many rows go out at once, threads sharing the database's pace, and the
-    next batch is claimed while the last rows of the current one are still under way, so the pace
-    never waits for a batch to drain.
+    slower than its pace) that many rows go out at once, threads sharing the database's pace, their
+    starts booked several to a transaction, and the next batch is claimed while the last rows of the
+    current one are still under way, so the pace never waits for a batch to drain.
 
     A row sent is recorded with the worker's next transaction (the next row's start, the next claim,
     before a long wait for a slot, at the latest when `run_once` ends), not in a commit of its own:
@@ -200,22 +201,73 @@ class Worker:
         return claimed
 
     def _run_in_flight(self, claimed: list[Claimed]) -> int:
-        """`in_flight` sends at once; more claimed as soon as no more than that many are left."""
+        """`in_flight` sends at once. This thread books the slots of the next rows and marks them in
+        flight, several in one transaction, once at least half the sends are done; the pool's
+        threads each wait for a row's slot and send it. More rows are claimed as soon as the last
+        ones are booked. No more than `in_flight` rows are ever in flight unsent, as with a thread
+        that books its own row: when the channel goes down, no more of them meet it."""
         assert self._pool is not None
-        taken = len(claimed)
-        pending = {self._pool.submit(self._take, item) for item in claimed}
+        waiting = deque(claimed)  # claimed, not booked yet
+        taken, more = len(claimed), bool(claimed)
+        pending: set[Future[None]] = set()
         failure: BaseException | None = None
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                failure = failure or future.exception()
-            if claimed and failure is None and len(pending) <= self.in_flight and not self.stopping.is_set():
-                claimed = self._claim(self.clock.now())
-                taken += len(claimed)
-                pending |= {self._pool.submit(self._take, item) for item in claimed}
+        batch = max(1, self.in_flight // 2)  # sends done before the next rows are booked
+        try:
+            while True:
+                room = self.in_flight - len(pending)
+                if failure is None and room >= batch and not self.stopping.is_set():
+                    try:
+                        if not waiting and more:
+                            fresh = self._claim(self.clock.now())
+                            taken, more = taken + len(fresh), bool(fresh)
+                            waiting.extend(fresh)
+                        if waiting:
+                            pending |= self._start_some(self._pool, waiting, room)
+                            continue
+                    except BaseException as exc:  # e.g. the database went away: the sends under way end first
+                        failure = exc
+                if not pending:
+                    break
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    failure = failure or future.exception()
+        finally:
+            self._let_go([item.id for item in waiting])  # not booked: for others (stopping, or an error)
         if failure is not None:
             raise failure  # the first error, once the rows under way are done
         return taken
+
+    def _start_some(self, pool: ThreadPoolExecutor, waiting: deque[Claimed], most: int) -> set[Future[None]]:
+        """Book the slots of up to `most` of the next rows and mark in flight, in one transaction,
+        those whose slot is at most SHORT_WAIT away; each goes to the pool, which sends it in its
+        slot. Booking ends with the first row whose slot is further away: it goes to the pool not
+        begun, to be begun once its slot has come (a crash while waiting loses nothing)."""
+        rows = [waiting[number] for number in range(min(most, len(waiting)))]
+        paces = [self.sender.pacing(item.target) for item in rows]
+        self._keep_claim()
+        with self._recording(when_due=True) as sent, self.db.transaction() as s:
+            self.outbox.sent_in(s, sent)
+            now = self.clock.now()
+            slots = pacing.reserve_each(s, paces, now, within=SHORT_WAIT)
+            soon = [item for item, slot in zip(rows, slots, strict=False) if slot - now <= SHORT_WAIT]
+            messages = self.outbox.begin_all_in(s, soon, self.name, now)
+        futures: set[Future[None]] = set()
+        for item, slot, item_paces in zip(rows, slots, paces, strict=False):
+            waiting.popleft()
+            if slot - now > SHORT_WAIT:
+                futures.add(pool.submit(self._send_later, item, slot, item_paces))
+                continue
+            message = messages[item.id]
+            self._begun(item.id, message)
+            if message is not None:
+                futures.add(pool.submit(self._send_in_flight, item, message, item_paces, slot))
+        return futures
+
+    def _send_later(self, item: Claimed, slot: datetime, paces: list[Pace]) -> None:
+        """A row whose slot was booked further than SHORT_WAIT ahead: begun once it has come."""
+        message = self._begin_at(item, slot)
+        if message is not None:
+            self._send_in_flight(item, message, paces)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -271,14 +323,17 @@ class Worker:
 
     def _deliver(self, item: Claimed) -> None:
         paces = self.sender.pacing(item.target)
+        message = self._begin(item, paces)
+        if message is not None:
+            self._send_in_flight(item, message, paces)
+
+    def _send_in_flight(
+        self, item: Claimed, message: OutgoingMessage, paces: list[Pace], slot: datetime | None = None
+    ) -> None:
+        """Send a row marked in flight, in its `slot` if one is given, and record what came of it."""
         try:
-            message = self._begin(item, paces)
-        except BaseException:
-            self._let_go([item.id])  # e.g. the database went away: no renewing a row nobody will send
-            raise
-        if message is None:
-            return
-        try:
+            if slot is not None:
+                self.clock.sleep(max((slot - self.clock.now()).total_seconds(), 0.0))
             self._outcome(item, message, paces)
         finally:
             with self._lock:
@@ -292,21 +347,35 @@ class Worker:
         SHORT_WAIT away (the usual case: the sends in flight keep the pace busy); a crash in that
         moment leaves the row in doubt, checked with the platform before it is sent again. A longer
         wait comes first, so a crash while waiting loses nothing."""
-        self._keep_claim()
-        with self._recording(when_due=True) as sent, self.db.transaction() as s:
-            self.outbox.sent_in(s, sent)
-            now = self.clock.now()
-            slot = pacing.reserve(s, paces, now)
-            soon = slot - now <= SHORT_WAIT
-            message = self.outbox.begin_in(s, item.id, self.name, now, probe=item.probe) if soon else None
-        if soon:
-            self.clock.sleep((slot - self.clock.now()).total_seconds())
-        else:
+        try:
+            self._keep_claim()
+            with self._recording(when_due=True) as sent, self.db.transaction() as s:
+                self.outbox.sent_in(s, sent)
+                now = self.clock.now()
+                slot = pacing.reserve(s, paces, now)
+                soon = slot - now <= SHORT_WAIT
+                message = self.outbox.begin_in(s, item.id, self.name, now, probe=item.probe) if soon else None
+        except BaseException:
+            self._let_go([item.id])  # e.g. the database went away: no renewing a row nobody will send
+            raise
+        if not soon:
+            return self._begin_at(item, slot)
+        self._begun(item.id, message)
+        self.clock.sleep((slot - self.clock.now()).total_seconds())
+        return message
+
+    def _begin_at(self, item: Claimed, slot: datetime) -> OutgoingMessage | None:
+        """Wait for a slot booked further ahead, then mark the row in flight; None when it goes back
+        unsent (stopping first, or it must not go any more)."""
+        try:
             self.record_sent()  # not left in flight through a long wait
             if not self._wait_until(slot):  # stopping: the row goes back to the others, unsent
                 self._let_go([item.id])
                 return None
             message = self.outbox.begin(item.id, self.name, self.clock.now(), probe=item.probe)
+        except BaseException:
+            self._let_go([item.id])
+            raise
         self._begun(item.id, message)
         return message
 

@@ -102,3 +102,46 @@ def test_a_row_taken_over_after_its_lease_is_not_begun_by_its_first_worker(
     message = outbox.begin(row.id, "other", clock.now())
     assert message is not None and message.target == "person:1" and message.recipient is not None
     assert message.recipient.email == "a@kommune.no"
+
+
+def test_rows_begun_together_are_each_judged_as_if_begun_alone(
+    app: App, clock: ManualClock, say: Say
+) -> None:
+    app.delivery.add_sender(RecordingSender(clock, posts=False))
+    for name in ("a", "b", "c", "d"):
+        say(person(f"{name}@kommune.no"), "meld på")
+    say(ORGANISER, "ny økt 2026-03-06 09:00 Sammen")
+    say(ORGANISER, "ny lenke 1 https://x.no/lysark.pdf Lysark; foredragsholder=Åse Ødegård")
+    app.delivery.plan()
+    say(person("b@kommune.no"), "meld av")  # after planning, before sending
+    outbox = app.delivery.outbox
+    mine = outbox.claim("fake", "one", clock.now(), 3)
+    theirs = outbox.claim("fake", "two", clock.now(), 10)
+    assert [c.target for c in mine + theirs] == ["person:1", "person:2", "person:3", "person:4"]
+    with app.db.transaction() as s:
+        begun = outbox.begin_all_in(s, [*mine, *theirs], "one", clock.now())
+    emails = {
+        row.target: None if message is None or message.recipient is None else message.recipient.email
+        for row, message in zip(mine + theirs, begun.values(), strict=True)
+    }
+    assert emails == {
+        "person:1": "a@kommune.no",
+        "person:2": None,
+        "person:3": "c@kommune.no",
+        "person:4": None,
+    }
+    for row in (mine[0], mine[2]):
+        message = begun[row.id]
+        assert message is not None and message.session is not None
+        assert [(link.url, link.speaker) for link in message.session.links] == [
+            ("https://x.no/lysark.pdf", "Åse Ødegård")
+        ]
+    with app.db.read() as s:
+        states = {target: state for target, state in s.execute(select(Delivery.target, Delivery.state))}
+    # Not subscribed any more: skipped; another worker's: left to it.
+    assert states == {
+        "person:1": "sending",
+        "person:2": "skipped",
+        "person:3": "sending",
+        "person:4": "claimed",
+    }

@@ -53,3 +53,27 @@ def test_after_a_429_nothing_goes_before_the_pause_ends_whatever_the_burst(app: 
         pacing.push_back(s, pace, until)
     assert _book(app, pace, NOW) == until
     assert _book(app, pace, NOW) == until + SECOND  # no burst right after a 429
+
+
+def test_sends_booked_together_get_the_slots_they_would_get_one_by_one(app: App) -> None:
+    def sends(prefix: str) -> list[list[Pace]]:
+        workspace = Pace(f"{prefix}:workspace", SECOND / 4, burst=3)
+        channels = ["D1", "D2", "D1", "D3", "D1", "D2"]  # D1 again within its one-a-second pace
+        return [[Pace(f"{prefix}:{channel}", SECOND), workspace] for channel in channels]
+
+    apart = [_book(app, paces, NOW) for paces in sends("apart")]
+    with app.db.transaction() as s:
+        together = pacing.reserve_each(s, sends("together"), NOW)
+    assert together == apart
+    # D1's own pace binds its second and third send; the workspace's burst is used up by the fourth.
+    assert apart == [NOW, NOW, NOW + SECOND, NOW + 0.75 * SECOND, NOW + 2 * SECOND, NOW + 1.75 * SECOND]
+    # The keys moved on as far as by the sends one by one.
+    assert _book(app, sends("together")[0], NOW) == _book(app, sends("apart")[0], NOW) == NOW + 3 * SECOND
+
+
+def test_booking_together_ends_after_the_first_slot_beyond_the_limit(app: App) -> None:
+    pace = [Pace("mailbox", SECOND)]
+    with app.db.transaction() as s:
+        slots = pacing.reserve_each(s, [pace] * 5, NOW, within=1.5 * SECOND)
+    assert slots == [NOW, NOW + SECOND, NOW + 2 * SECOND]  # the third lies beyond, and is booked
+    assert _book(app, pace, NOW) == NOW + 3 * SECOND  # the two after it were not

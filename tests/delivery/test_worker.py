@@ -64,9 +64,9 @@ class Watching(RecordingSender):
         return super().send(message)
 
 
-def _fanout(app: App, say: Say, people: int, interval: timedelta) -> Watching:
+def _fanout(app: App, say: Say, people: int, interval: timedelta, in_flight: int = 1) -> Watching:
     sender = Watching(clock=app.clock, interval=interval, app=app)  # type: ignore[arg-type]
-    app.delivery.add_sender(sender, batch=people + 1)
+    app.delivery.add_sender(sender, batch=people + 1, in_flight=in_flight)
     for i in range(people):
         say(person(f"p{i}@kommune.no"), "meld på")
     say(ORGANISER, "ny økt 2026-03-06 09:00 Lang kø")
@@ -144,10 +144,12 @@ def test_several_sends_in_flight_still_send_each_row_once(app: App, clock: Manua
     assert delivery_states(app) == {"sent": 3 * 61}
 
 
+@pytest.mark.parametrize("in_flight", [1, 3])
 def test_a_worker_waiting_for_a_distant_slot_stops_at_once_and_hands_the_row_back(
-    app: App, clock: ManualClock, say: Say
+    app: App, clock: ManualClock, say: Say, in_flight: int
 ) -> None:
-    sender = _fanout(app, say, 1, interval=timedelta(minutes=10))  # the second send waits 10 minutes
+    # The second send waits 10 minutes (with sends in flight, the third 20: booked, not begun).
+    sender = _fanout(app, say, 1, interval=timedelta(minutes=10), in_flight=in_flight)
     worker = app.delivery.workers["fake"]
     asleep = threading.Event()
     sleep = clock.sleep
@@ -392,3 +394,19 @@ def test_a_failed_recording_is_tried_again_with_the_next_transaction(app: App, s
     worker.drain()
     assert delivery_states(app) == {"sent": 3} and worker._sending == set() and not worker._unrecorded
     assert len(sender.sent) == 3 and sender.duplicates() == []
+
+
+def test_sends_in_flight_are_begun_several_to_a_transaction(app: App, clock: ManualClock, say: Say) -> None:
+    sender = RecordingSender(clock)
+    app.delivery.add_sender(sender, in_flight=4)
+    for i in range(39):
+        say(person(f"p{i}@kommune.no"), "meld på")
+    say(ORGANISER, "ny økt 2026-03-06 09:00 Mange om gangen")
+    app.delivery.plan()
+    commits = _commits(app)
+    app.delivery.workers["fake"].drain()
+    assert len(sender.sent) == 40 and sender.duplicates() == []
+    assert delivery_states(app) == {"sent": 40}
+    # Five claims (the last finds nothing) and the rows begun two to four at a time, at worst six
+    # transactions for a claim of ten: 21-24 commits in practice, 48 with a transaction for each row.
+    assert commits[0] <= 5 + 4 * 6 + 1
