@@ -64,7 +64,7 @@ class PacedSlack(FakeSlackAPI):
         self.ws_bucket = Bucket(workspace_rate, workspace_burst)
         self.channel_buckets: dict[str, Bucket] = {}
         self.arrivals: list[Arrival] = []
-        self.answered_commands = 0  # answers posted to a response_url
+        self.answered_commands = 0  # answers a response_url took
         self._pace_lock = threading.Lock()
 
     def start(self) -> PacedSlack:
@@ -73,8 +73,11 @@ class PacedSlack(FakeSlackAPI):
 
     def answer(self, method: str, params: dict[str, Any], token: str | None) -> Answer:
         if method.startswith("response_url:"):
-            with self._pace_lock:
-                self.answered_commands += 1
+            taken = super().answer(method, params, token)
+            if taken.status == 200:  # a reply refused (an unknown response_url) answered nothing
+                with self._pace_lock:
+                    self.answered_commands += 1
+            return taken
         if method != "chat.postMessage":
             return super().answer(method, params, token)
         channel = str(params.get("channel") or "")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.common import ROOT, percentile
 from bench.fakes import PacedSlack
+from bench.loadgen import response_key
 
 # (concurrent senders, requests): enough requests that p99 is not one stray sample (at 200 it was the
 # second slowest, and moved by 2× from one run to the next on an idle machine)
@@ -71,7 +72,8 @@ class Level:
 
 
 class Users:
-    """Hands out fresh Slack users (known to the fake, so users.info answers) for each level."""
+    """Hands out fresh Slack users for each level: known to the fake (so users.info answers), each
+    with the response_url of its one command issued (so the reply is taken, as by Slack)."""
 
     def __init__(self, fake: PacedSlack, prefix: str) -> None:
         self.fake, self.prefix, self.next = fake, prefix, 1
@@ -79,7 +81,9 @@ class Users:
     def take(self, n: int) -> int:
         first = self.next
         for number in range(first, first + n):
-            self.fake.add_user(f"{self.prefix}{number:07d}", f"Bench User {number}", locale="nb-NO")
+            user = f"{self.prefix}{number:07d}"
+            self.fake.add_user(user, f"Bench User {number}", locale="nb-NO")
+            self.fake.response_url(response_key(user, number))
         self.next += n
         return first
 

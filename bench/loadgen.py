@@ -27,8 +27,14 @@ from tests.slack.fakes.slack_platform import SIGNING_SECRET, signed_headers, sla
 FORM = "application/x-www-form-urlencoded"
 
 
+def response_key(user: str, number: int) -> str:
+    """The key of the response_url the command of sender `number` (user `user`) carries; the bench's
+    Slack fake issues it beforehand, as Slack issues one with each command."""
+    return f"bench-{user}-{number}"
+
+
 def command_body(text: str, user: str, number: int, response_base: str) -> bytes:
-    response_url = f"{response_base}/response/bench-{user}-{number}"
+    response_url = f"{response_base}/response/{response_key(user, number)}"
     return urlencode(slash_command_form(text, user, response_url, f"{number}.1000.bench{number}")).encode()
 
 
