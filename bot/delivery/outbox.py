@@ -11,6 +11,7 @@ session, the person and the subscription are read fresh as each row is marked in
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, case, exists, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.commands import Actor
@@ -28,6 +30,7 @@ from bot.delivery.batches import batch_members, is_batch
 from bot.delivery.channels import OutgoingMessage, Recipient
 from bot.delivery.fanouts import delivery_key
 from bot.delivery.schedule import invitation_key
+from bot.error_policy import describe
 from bot.leases import LeasedTable
 from bot.models import (
     Delivery,
@@ -68,6 +71,7 @@ ORGANISER = cast(Table, Organiser.__table__)
 LINK = cast(Table, PresentationLink.__table__)
 IDENTITY = cast(Table, Identity.__table__)
 HOLD = holds.HOLD
+log = logging.getLogger(__name__)
 AnyRow = Row[*tuple[Any, ...]]
 
 
@@ -181,6 +185,8 @@ class Outbox:
         """`begin` for several claimed rows in the caller's transaction: one read of them, one
         UPDATE marking those still to be sent, one read each of their links and identities. Each
         row is judged on its own, as `begin` would (a message by id, or None)."""
+        if not rows:
+            return {}
         found = {row.id: row for row in s.execute(_IN_HAND, {"ids": [c.id for c in rows]})}
         begun: dict[int, OutgoingMessage | None] = {c.id: None for c in rows}
         back: list[int] = []
@@ -208,7 +214,15 @@ class Outbox:
         going = [(row, fanout, reason) for row, fanout, reason in going if row.id in marked]
         known = _Known.read(s, [row for row, _, _ in going])
         for row, fanout, reason in going:
-            message = _message(s, row, fanout, self.config.public_base_url, known)
+            try:
+                message = _message(s, row, fanout, self.config.public_base_url, known)
+            except SQLAlchemyError:
+                raise  # the transaction is lost: nothing of it stands
+            except Exception as exc:  # this row's data makes no message: it fails alone, not its batch
+                log.error("delivery %s: its message cannot be built; failed", row.id, exc_info=True)
+                error = f"cannot build the message: {describe(exc)}"
+                self._finish(s, row.id, now, DeliveryState.FAILED, error=error, attempted=False)
+                continue
             begun[row.id] = replace(message, skip_unless_sent=reason) if reason is not None else message
         return begun
 

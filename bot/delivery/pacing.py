@@ -18,6 +18,7 @@ _ADD = insert_ignoring(SLOT, "key")
 _LOCK = (
     select(SLOT.c.key, SLOT.c.next_at)
     .where(SLOT.c.key.in_(bindparam("keys", expanding=True)))
+    .order_by(SLOT.c.key)  # PostgreSQL locks the rows in this order: two bookings never deadlock
     .with_for_update()
 )
 _MOVE = update(SLOT).where(SLOT.c.key == bindparam("k")).values(next_at=bindparam("at"))

@@ -7,12 +7,14 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from bot.clock import ManualClock, SystemClock
+from bot.delivery import outbox as outbox_module
 from bot.delivery import pacing
 from bot.delivery.channels import OutgoingMessage, Pace, RetryLater
 from bot.delivery.outbox import SentMark
@@ -410,3 +412,38 @@ def test_sends_in_flight_are_begun_several_to_a_transaction(app: App, clock: Man
     # Five claims (the last finds nothing) and the rows begun two to four at a time, at worst six
     # transactions for a claim of ten: 21-24 commits in practice, 48 with a transaction for each row.
     assert commits[0] <= 5 + 4 * 6 + 1
+
+
+def test_a_row_whose_message_cannot_be_built_fails_alone_and_the_rest_go_out(
+    app: App, clock: ManualClock, say: Say, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows begun together share a transaction: one whose data makes no message must not take the
+    others down with it (its claim would come first again and again, and nothing would go out)."""
+    build_message = outbox_module._message
+
+    def refuse_person_2(*args: Any) -> OutgoingMessage:
+        if args[1].target == "person:2":
+            raise ValueError("no duration")
+        return build_message(*args)
+
+    monkeypatch.setattr(outbox_module, "_message", refuse_person_2)
+    sender = RecordingSender(clock)
+    app.delivery.add_sender(sender, in_flight=4)
+    for i in range(5):
+        say(person(f"p{i}@kommune.no"), "meld på")
+    say(ORGANISER, "ny økt 2026-03-06 09:00 Én feiler")
+    app.delivery.plan()
+    app.delivery.workers["fake"].drain()
+    assert sorted(sent.target for sent in sender.sent) == [
+        "person:1",
+        "person:3",
+        "person:4",
+        "person:5",
+        "post",
+    ]
+    assert delivery_states(app) == {"sent": 5, "failed": 1}
+    with app.db.read() as s:
+        failed = s.execute(select(Delivery.id, Delivery.last_error).where(Delivery.state == "failed")).one()
+        audited = s.scalars(select(AuditEvent.subject_id).where(AuditEvent.action == "delivery.failed")).all()
+    assert failed.last_error == "cannot build the message: ValueError: no duration"
+    assert audited == [failed.id]
