@@ -398,13 +398,19 @@ def test_a_failed_recording_is_tried_again_with_the_next_transaction(app: App, s
     assert len(sender.sent) == 3 and sender.duplicates() == []
 
 
-def test_sends_in_flight_are_begun_several_to_a_transaction(app: App, clock: ManualClock, say: Say) -> None:
+def _four_in_flight(app: App, clock: ManualClock, say: Say, people: int, title: str) -> RecordingSender:
+    """A sender with four sends in flight, and a session's invitation planned to its post and `people`."""
     sender = RecordingSender(clock)
     app.delivery.add_sender(sender, in_flight=4)
-    for i in range(39):
+    for i in range(people):
         say(person(f"p{i}@kommune.no"), "meld på")
-    say(ORGANISER, "ny økt 2026-03-06 09:00 Mange om gangen")
+    say(ORGANISER, f"ny økt 2026-03-06 09:00 {title}")
     app.delivery.plan()
+    return sender
+
+
+def test_sends_in_flight_are_begun_several_to_a_transaction(app: App, clock: ManualClock, say: Say) -> None:
+    sender = _four_in_flight(app, clock, say, 39, "Mange om gangen")
     commits = _commits(app)
     app.delivery.workers["fake"].drain()
     assert len(sender.sent) == 40 and sender.duplicates() == []
@@ -427,12 +433,7 @@ def test_a_row_whose_message_cannot_be_built_fails_alone_and_the_rest_go_out(
         return build_message(*args)
 
     monkeypatch.setattr(outbox_module, "_message", refuse_person_2)
-    sender = RecordingSender(clock)
-    app.delivery.add_sender(sender, in_flight=4)
-    for i in range(5):
-        say(person(f"p{i}@kommune.no"), "meld på")
-    say(ORGANISER, "ny økt 2026-03-06 09:00 Én feiler")
-    app.delivery.plan()
+    sender = _four_in_flight(app, clock, say, 5, "Én feiler")
     app.delivery.workers["fake"].drain()
     assert sorted(sent.target for sent in sender.sent) == [
         "person:1",
