@@ -171,20 +171,14 @@ class Outbox:
         """Mark one claimed row as in flight and read what to send; None if it must not be sent (now:
         a row claimed before its channel was held goes back, unsent, unless it is the probe)."""
         with self.db.transaction() as s:
-            return self.begin_in(s, delivery_id, worker, now, probe=probe)
-
-    def begin_in(
-        self, s: Session, delivery_id: int, worker: str, now: datetime, *, probe: bool = False
-    ) -> OutgoingMessage | None:
-        """`begin` in the caller's transaction (the one that booked the row's send slot)."""
-        return self.begin_all_in(s, [Claimed(delivery_id, "", probe)], worker, now)[delivery_id]
+            return self.begin_all_in(s, [Claimed(delivery_id, "", probe)], worker, now)[delivery_id]
 
     def begin_all_in(
         self, s: Session, rows: Sequence[Claimed], worker: str, now: datetime
     ) -> dict[int, OutgoingMessage | None]:
-        """`begin` for several claimed rows in the caller's transaction: one read of them, one
-        UPDATE marking those still to be sent, one read each of their links and identities. Each
-        row is judged on its own, as `begin` would (a message by id, or None)."""
+        """`begin` for several claimed rows in the caller's transaction (the one that booked their
+        send slots): one read of them, one UPDATE marking those still to be sent, one read each of
+        their links and identities. Each row is judged on its own (a message by id, or None)."""
         if not rows:
             return {}
         found = {row.id: row for row in s.execute(_IN_HAND, {"ids": [c.id for c in rows]})}

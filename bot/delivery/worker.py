@@ -244,13 +244,7 @@ class Worker:
         begun, to be begun once its slot has come (a crash while waiting loses nothing)."""
         rows = [waiting[number] for number in range(min(most, len(waiting)))]
         paces = [self.sender.pacing(item.target) for item in rows]
-        self._keep_claim()
-        with self._recording(when_due=True) as sent, self.db.transaction() as s:
-            self.outbox.sent_in(s, sent)
-            now = self.clock.now()
-            slots = pacing.reserve_each(s, paces, now, within=SHORT_WAIT)
-            soon = [item for item, slot in zip(rows, slots, strict=False) if slot - now <= SHORT_WAIT]
-            messages = self.outbox.begin_all_in(s, soon, self.name, now)
+        now, slots, messages = self._book(rows, paces)
         futures: set[Future[None]] = set()
         for item, slot, item_paces in zip(rows, slots, paces, strict=False):
             waiting.popleft()
@@ -262,6 +256,20 @@ class Worker:
             if message is not None:
                 futures.add(pool.submit(self._send_in_flight, item, message, item_paces, slot))
         return futures
+
+    def _book(
+        self, rows: list[Claimed], paces: list[list[Pace]]
+    ) -> tuple[datetime, list[datetime], dict[int, OutgoingMessage | None]]:
+        """In one transaction, which also records the rows sent since the last: book the slots of
+        `rows` in order, up to the first more than SHORT_WAIT away, and mark in flight those within
+        it. Returns the moment booked from, the slots booked and the messages of the rows begun."""
+        self._keep_claim()
+        with self._recording(when_due=True) as sent, self.db.transaction() as s:
+            self.outbox.sent_in(s, sent)
+            now = self.clock.now()
+            slots = pacing.reserve_each(s, paces, now, within=SHORT_WAIT)
+            soon = [item for item, slot in zip(rows, slots, strict=False) if slot - now <= SHORT_WAIT]
+            return now, slots, self.outbox.begin_all_in(s, soon, self.name, now)
 
     def _send_later(self, item: Claimed, slot: datetime, paces: list[Pace]) -> None:
         """A row whose slot was booked further than SHORT_WAIT ahead: begun once it has come."""
@@ -348,18 +356,13 @@ class Worker:
         moment leaves the row in doubt, checked with the platform before it is sent again. A longer
         wait comes first, so a crash while waiting loses nothing."""
         try:
-            self._keep_claim()
-            with self._recording(when_due=True) as sent, self.db.transaction() as s:
-                self.outbox.sent_in(s, sent)
-                now = self.clock.now()
-                slot = pacing.reserve(s, paces, now)
-                soon = slot - now <= SHORT_WAIT
-                message = self.outbox.begin_in(s, item.id, self.name, now, probe=item.probe) if soon else None
+            now, [slot], messages = self._book([item], [paces])
         except BaseException:
             self._let_go([item.id])  # e.g. the database went away: no renewing a row nobody will send
             raise
-        if not soon:
+        if slot - now > SHORT_WAIT:
             return self._begin_at(item, slot)
+        message = messages[item.id]
         self._begun(item.id, message)
         self.clock.sleep((slot - self.clock.now()).total_seconds())
         return message

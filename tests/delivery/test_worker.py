@@ -255,23 +255,24 @@ def test_a_send_slower_than_the_lease_keeps_its_row_from_being_taken_back(settin
         bot.close()
 
 
+@pytest.mark.parametrize("in_flight", [1, 3])
 def test_a_row_whose_start_failed_is_handed_back_not_kept_under_lease_forever(
-    app: App, clock: ManualClock, say: Say, monkeypatch: pytest.MonkeyPatch
+    app: App, clock: ManualClock, say: Say, monkeypatch: pytest.MonkeyPatch, in_flight: int
 ) -> None:
     """A database cut while a row's slot is booked raised out of the send: the row stayed in the
     worker's hand, its lease renewed by the keeper for as long as the process lived, never sent."""
-    sender = _fanout(app, say, 1, interval=timedelta(0))
+    sender = _fanout(app, say, 1, interval=timedelta(0), in_flight=in_flight)
     worker = app.delivery.workers["fake"]
-    reserve = pacing.reserve
+    reserve_each = pacing.reserve_each
     cuts = iter([OperationalError("SELECT … FOR UPDATE", {}, Exception("terminating connection"))])
 
-    def cut_once(*args: object, **kwargs: object) -> datetime:
+    def cut_once(*args: object, **kwargs: object) -> list[datetime]:
         cut = next(cuts, None)
         if cut is not None:
             raise cut
-        return reserve(*args, **kwargs)  # type: ignore[arg-type]
+        return reserve_each(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pacing, "reserve", cut_once)
+    monkeypatch.setattr(pacing, "reserve_each", cut_once)
     with pytest.raises(OperationalError):
         worker.run_once()
     assert worker._held == [] and worker._sending == set()  # nothing left for the keeper to renew
