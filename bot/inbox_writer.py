@@ -27,7 +27,7 @@ from sqlalchemy import Table
 from sqlalchemy.exc import OperationalError
 
 from bot.clock import Clock
-from bot.db import Database, insert_ignoring
+from bot.db import Database, in_runs, insert_ignoring
 from bot.error_policy import ErrorPolicy
 from bot.inbox_spool import Kept, Spool
 from bot.models import InboundRequest
@@ -215,10 +215,13 @@ class InboxWriter:
                 },
             )
         with self.db.statements() as conn:
-            return set(conn.execute(_INSERT[conn.dialect.name], list(rows.values())).scalars())
+            statement = _INSERT[conn.dialect.name]
+            runs = in_runs(list(rows.values()))
+            return {key for run in runs for key in conn.execute(statement, run).scalars()}
 
 
-# One statement, compiled once, for a group of any size (executemany; SQLAlchemy batches the rows
-# into multi-row INSERTs that keep RETURNING): the table, not the mapped class, so no ORM bookkeeping.
+# One statement, compiled once (executemany; SQLAlchemy writes each run's rows as one multi-row INSERT
+# that keeps RETURNING, in few sizes: see `in_runs`): the table, not the mapped class, so no ORM
+# bookkeeping.
 _TABLE = cast(Table, InboundRequest.__table__)
 _INSERT = insert_ignoring(_TABLE, "key", returning=(_TABLE.c.key,))

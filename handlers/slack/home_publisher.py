@@ -25,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select
 
 from bot.clock import Clock
-from bot.db import Database, insert_ignoring
+from bot.db import Database, in_runs, insert_ignoring
 from bot.error_policy import ErrorPolicy
 from handlers.slack.budget import Budget
 from handlers.slack.identity import SlackUser
@@ -158,8 +158,10 @@ class HomePublisher:
                         self._queue.pop(user_id, None)
 
     def _seen_among(self, users: list[str]) -> set[str]:
+        # In runs of a few sizes: each length of the IN list is a statement of its own, kept prepared
+        # (bot/db.py, `in_runs`).
         with self.db.engine.connect() as conn:
-            return set(conn.scalars(_SEEN, {"users": users}))
+            return {user for run in in_runs(users) for user in conn.scalars(_SEEN, {"users": run})}
 
     def _publish(self, user: SlackUser, tries: int) -> None:
         try:

@@ -4,10 +4,12 @@ spaced, so a group holds what arrived meanwhile; closing writes what waits witho
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.clock import ManualClock
+from bot.db import RUN_SIZES, in_runs
 from bot.entry.composition import App
 from bot.inbox_writer import Arrival, InboxWriter
 from bot.models import InboundRequest
@@ -44,3 +46,37 @@ def test_a_writer_closed_and_used_again_writes_again(app: App, clock: ManualCloc
     eventually(lambda: len(groups) == 2)
     writer.close()
     assert recorded_keys(app) == ["a", "b"]
+
+
+def test_groups_of_any_size_are_written_in_few_statement_shapes(app: App, clock: ManualClock) -> None:
+    """A multi-row INSERT is a statement of its own for each number of rows, kept prepared by the
+    database connection: the groups' rows go in runs of a few sizes, whatever size the groups had."""
+    inserts: set[str] = set()
+
+    @event.listens_for(app.db.engine, "before_cursor_execute")
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO inbound_request"):
+            inserts.add(statement)
+
+    expected: list[str] = []
+    for size in range(1, 80):
+        writer = InboxWriter(app.db, clock, lambda: None, app.errors, spacing=60.0)
+        keys = [f"g{size}-{n}" for n in range(size + 1)]
+        for key in keys:  # the first alone, at once; the other `size` held until closed: one group
+            writer.submit(Arrival("test", "x", key, {}))
+        writer.submit(Arrival("test", "x", keys[0], {}))  # seen before, in the same group
+        writer.close()
+        expected += keys
+    event.remove(app.db.engine, "before_cursor_execute", seen)
+
+    assert recorded_keys(app) == sorted(expected)
+    assert len(inserts) <= len(RUN_SIZES)
+
+
+def test_runs_cover_every_row_once_in_order() -> None:
+    for n in range(0, 300):
+        rows = list(range(n))
+        runs = list(in_runs(rows))
+        assert [row for run in runs for row in run] == rows
+        assert all(len(run) in RUN_SIZES for run in runs)
+        assert len(runs) <= n // RUN_SIZES[0] + len(RUN_SIZES)
