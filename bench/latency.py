@@ -24,12 +24,13 @@ from bench.loadgen import response_key
 # second slowest, and moved by 2× from one run to the next on an idle machine)
 LEVELS: tuple[tuple[int, int], ...] = ((1, 1000), (10, 2000), (50, 2500))
 # During the fan-out, as many as before (each new person a subscriber more, whose memory the figure
-# after the fan-out would count), three times.
+# after the fan-out would count), five times each, in pairs with the leanest Bolt app as idle: the
+# pairs of the three levels take about 40 s, inside the direct messages' 200 s.
 DURING_LEVELS: tuple[tuple[int, int], ...] = ((1, 200), (10, 600), (50, 1000))
 # Each level is run this many times and the run with the median p99 is the figure, for the bot and
 # the Bolt apps alike: the machine's own hiccups then move neither side's figure.
 REPEATS = 3
-PAIRED_REPEATS = 5  # idle, where each pair takes seconds (during the fan-out, REPEATS: it lasts 200 s)
+PAIRED_REPEATS = 5  # the bot beside the leanest Bolt app (run_paired), idle and during the fan-out
 LEVEL_SECONDS = 15.0  # no level sends for longer than this
 DRAIN_SECONDS = 90.0
 

@@ -19,7 +19,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -201,9 +201,18 @@ def _runs(level: Level) -> str:
     return " · ".join(f"{p99:.1f}" for p99 in level.p99_runs_ms) + " ms"
 
 
-def _ack_figure(ctx: Context, level: Level, when: str, leanest: dict[int, Level], how: str) -> Figure:
+def _ack_figure(
+    ctx: Context,
+    level: Level,
+    when: str,
+    leanest: dict[int, Level],
+    how: str,
+    *,
+    quiet: Level | None = None,
+) -> Figure:
     """The ratio and target are against the leanest Bolt app (process_before_response=True, on the
-    event loop), measured as `how` says; the note keeps the Bolt app as its documentation shows it."""
+    event loop), measured as `how` says; the note keeps the Bolt app as its documentation shows it,
+    and the leanest Bolt app on the quiet machine (`quiet`) where the baseline is measured under load."""
     lean = leanest.get(level.concurrency)
     ratio = level.p99 / lean.p99 if lean else None
     met = ratio is not None and ratio <= ACK_TARGET_RATIO and level.max < SLACK_ACK_LIMIT_MS
@@ -212,6 +221,11 @@ def _ack_figure(ctx: Context, level: Level, when: str, leanest: dict[int, Level]
     if len(level.p99_runs_ms) > 1:
         note += f"; the median of {len(level.p99_runs_ms)} runs (p99 {_runs(level)}"
         note += f"; leanest Bolt {_runs(lean)}, {how})" if lean else ")"
+    if quiet is not None:
+        note += (
+            f"; leanest Bolt on the quiet machine before the fan-out: p99 {quiet.p99:.1f} ms "
+            f"({level.p99 / quiet.p99:.2f}×; runs {_runs(quiet)})"
+        )
     bare = ctx.bare.get(level.concurrency)
     if bare:
         note += (
@@ -237,7 +251,8 @@ def _ack_figure(ctx: Context, level: Level, when: str, leanest: dict[int, Level]
         | {
             "bare": bare.summary() if bare else None,
             "bare_process_before_response": lean.summary() if lean else None,
-        },
+        }
+        | ({"bare_process_before_response_quiet": quiet.summary()} if quiet else {}),
         shown=f"p50 {level.p50:.0f} · p99 {level.p99:.0f} ms",
         baseline_shown=f"p50 {lean.p50:.1f} · p99 {lean.p99:.1f} ms" if lean else None,
     )
@@ -249,25 +264,33 @@ def _ack_figure(ctx: Context, level: Level, when: str, leanest: dict[int, Level]
 def phase_fanout(ctx: Context) -> None:
     limits = ctx.config.limits
     ctx.raw["limits"] = limits.describe()
+    with ExitStack() as apps:
+        lean_urls: list[str] = []
 
-    def during(bot: BotProcess, fake: PacedSlack) -> list[Level]:
-        return run_levels(events_url(bot.base_url), fake, Users(fake, "UD"), levels=DURING_LEVELS)
+        def lean_app(fake: PacedSlack) -> str:
+            """The leanest Bolt app, started once and kept beside the bot through the fan-out."""
+            if not lean_urls:
+                lean_urls.append(apps.enter_context(_bolt_app(ctx, fake, "--process-before-response")))
+            return lean_urls[0]
 
-    def before(fake: PacedSlack) -> list[Level]:
-        """The baseline for the acks during the fan-out: the leanest Bolt app on the quiet machine in
-        the minute before it (the bot started, planned and idle)."""
-        with _bolt_app(ctx, fake, "--process-before-response") as url:
-            return run_levels(url, fake, Users(fake, "UQ"), wait_for_answers=False)
+        def before(fake: PacedSlack) -> list[Level]:
+            """The leanest Bolt app on the quiet machine in the minute before the fan-out (the bot
+            started, planned and idle): in the notes, beside the baseline measured during it."""
+            return run_levels(lean_app(fake), fake, Users(fake, "UQ"), wait_for_answers=False)
 
-    run = run_fanout(
-        ctx.folder,
-        limits,
-        ctx.config.slack_dms,
-        ctx.config.mails,
-        during,
-        margin=ctx.config.fanout_margin,
-        before=before,
-    )
+        def during(bot: BotProcess, fake: PacedSlack) -> tuple[list[Level], list[Level]]:
+            """Each run of the bot right after one of the leanest Bolt app, both during the fan-out."""
+            return run_paired(lean_app(fake), events_url(bot.base_url), fake, levels=DURING_LEVELS)
+
+        run = run_fanout(
+            ctx.folder,
+            limits,
+            ctx.config.slack_dms,
+            ctx.config.mails,
+            during,
+            margin=ctx.config.fanout_margin,
+            before=before,
+        )
     ctx.startups["Slack + Microsoft 365"] = run.startup_seconds
     ctx.raw["fanout"] = {
         "slack": run.slack.summary() if run.slack else None,
@@ -279,15 +302,21 @@ def phase_fanout(ctx: Context) -> None:
     if run.notes or (run.slack and run.slack.wall_seconds is None):
         ctx.raw["fanout"]["log_tail"] = run.log_tail
     slack_end = run.slack.last_at if run.slack else None
-    levels: list[Level] = run.during or []
+    lean_during, levels = run.during or ([], [])
     ctx.raw["ack_bot_during_fanout"] = [level.summary() for level in levels]
-    if run.before:
-        leanest, how = {level.concurrency: level for level in run.before}, "in the minute before the fan-out"
-        ctx.raw["ack_bare_process_before_response_before_fanout"] = [level.summary() for level in run.before]
-    else:
-        leanest, how = ctx.lean, "idle, in the first phase"
+    ctx.raw["ack_bare_process_before_response_during_fanout"] = [level.summary() for level in lean_during]
+    quiet = {level.concurrency: level for level in run.before or []}
+    ctx.raw["ack_bare_process_before_response_before_fanout"] = [level.summary() for level in quiet.values()]
+    leanest = {level.concurrency: level for level in lean_during}
     for level in levels:
-        figure = _ack_figure(ctx, level, "during the fan-out", leanest, how)
+        figure = _ack_figure(
+            ctx,
+            level,
+            "during the fan-out",
+            leanest,
+            "each run right before the bot's, during the same fan-out",
+            quiet=quiet.get(level.concurrency),
+        )
         if slack_end is not None and level.ended > slack_end:
             figure.note += "; the fan-out ended before this level did"
         ctx.figures.append(figure)
