@@ -253,7 +253,7 @@ def _ack_figure(
             "bare_process_before_response": lean.summary() if lean else None,
         }
         | ({"bare_process_before_response_quiet": quiet.summary()} if quiet else {}),
-        shown=f"p50 {level.p50:.0f} · p99 {level.p99:.0f} ms",
+        shown=f"p50 {level.p50:.1f} · p99 {level.p99:.1f} ms",
         baseline_shown=f"p50 {lean.p50:.1f} · p99 {lean.p99:.1f} ms" if lean else None,
     )
 
