@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.clock import Clock
 from bot.commands import Actor
+from bot.expiring import ExpiringCache
 from bot.languages import from_tag
 from handlers.microsoft365.batch import BatchRequest, batch
 from handlers.microsoft365.client import Auth, GraphClient, segment
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 PERMISSION = "User.Read.All"
 TTL = timedelta(hours=1)
+MAX_ENTRIES = 5000  # people kept (bot/expiring.py): the oldest answer goes first
 SELECT = "id,displayName,mail,preferredLanguage"
 
 
@@ -53,12 +55,12 @@ def _user(body: object) -> DirectoryUser | None:
 class Directory:
     def __init__(self, client: GraphClient, clock: Clock) -> None:
         self.client, self.clock = client, clock
-        self._cache: dict[str, tuple[datetime, DirectoryUser | None]] = {}
+        self._cache: ExpiringCache[str, DirectoryUser | None] = ExpiringCache(MAX_ENTRIES)
 
     def prefetch(self, user_ids: Iterable[str]) -> None:
         """Look several users up in one `$batch` round trip."""
         now = self.clock.now()
-        wanted = sorted({u for u in user_ids if u and not self._fresh(u, now)})
+        wanted = sorted({u for u in user_ids if u and self._cache.fresh(u, now) is None})
         if len(wanted) < 2:
             return
         requests = [
@@ -72,12 +74,12 @@ class Directory:
         for i, user_id in enumerate(wanted):
             result = results.get(str(i))
             if result is not None and (result.ok or result.status == 404):
-                self._cache[user_id] = (now, _user(result.body) if result.ok else None)
+                self._cache.put(user_id, _user(result.body) if result.ok else None, now + TTL)
 
     def user(self, user_id: str) -> DirectoryUser | None:
         now = self.clock.now()
-        if self._fresh(user_id, now):
-            return self._cache[user_id][1]
+        if (cached := self._cache.fresh(user_id, now)) is not None:
+            return cached[1]
         try:
             body = self.client.call(
                 "GET",
@@ -90,7 +92,7 @@ class Directory:
             log.warning("Teams: directory lookup failed: %s", exc)
             return None
         found = _user(body)
-        self._cache[user_id] = (now, found)
+        self._cache.put(user_id, found, now + TTL)
         return found
 
     def actor(self, user_id: str, name: str | None) -> Actor:
@@ -99,7 +101,3 @@ class Directory:
         if found is None:
             return Actor("teams", user_id, name=name)
         return Actor("teams", user_id, email=found.email, name=found.name or name, language=found.language)
-
-    def _fresh(self, user_id: str, now: datetime) -> bool:
-        cached = self._cache.get(user_id)
-        return cached is not None and now - cached[0] < TTL

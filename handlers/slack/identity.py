@@ -12,13 +12,13 @@ other channels. The locale gives the language, `tz` the time zone for App Home.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.clock import Clock
 from bot.commands import Actor
+from bot.expiring import ExpiringCache
 from bot.languages import from_tag
 from handlers.slack.budget import Budget
 from handlers.slack.web_api import SlackCallFailed, SlackUnreachable, SlackWebAPI
@@ -81,8 +81,7 @@ class SlackDirectory:
         self.api, self.clock = api, clock
         self.on_deactivated = on_deactivated
         self.budget = budget or Budget(clock)
-        self._cache: dict[str, tuple[datetime, SlackUser]] = {}
-        self._lock = threading.Lock()
+        self._cache: ExpiringCache[str, SlackUser] = ExpiringCache(MAX_ENTRIES)
 
     def user(
         self,
@@ -96,8 +95,7 @@ class SlackDirectory:
         which must be answered within 3 s), else from users.info; by id alone when Slack's limit is
         reached (`patient`: after waiting up to PATIENCE_SECONDS for it)."""
         now = self.clock.now()
-        with self._lock:
-            cached = self._cache.get(user_id)
+        cached = self._cache.get(user_id)
         if cached is not None and (allow_stale or cached[0] > now):
             return cached[1]
         found = self._within_budget(user_id, PATIENCE_SECONDS if patient else 0.0)
@@ -105,10 +103,7 @@ class SlackDirectory:
             return SlackUser(user_id, name=fallback_name)  # not cached: asked again next time
         keep = KEEP if found is not None else KEEP_FAILURE
         user = found if isinstance(found, SlackUser) else SlackUser(user_id, name=fallback_name)
-        with self._lock:
-            if len(self._cache) >= MAX_ENTRIES:
-                self._cache.clear()
-            self._cache[user_id] = (now + keep, user)
+        self._cache.put(user_id, user, now + keep)
         return user
 
     def actor(self, user_id: str, fallback_name: str | None = None) -> Actor:
