@@ -275,8 +275,10 @@ def phase_fanout(ctx: Context) -> None:
 
         def before(fake: PacedSlack) -> list[Level]:
             """The leanest Bolt app on the quiet machine in the minute before the fan-out (the bot
-            started, planned and idle): in the notes, beside the baseline measured during it."""
-            return run_levels(lean_app(fake), fake, Users(fake, "UQ"), wait_for_answers=False)
+            started, planned and idle), as many requests as during it: in the notes, beside the
+            baseline measured during it."""
+            users = Users(fake, "UQ")
+            return run_levels(lean_app(fake), fake, users, wait_for_answers=False, levels=DURING_LEVELS)
 
         def during(bot: BotProcess, fake: PacedSlack) -> tuple[list[Level], list[Level]]:
             """Each run of the bot right after one of the leanest Bolt app, both during the fan-out."""
@@ -317,6 +319,8 @@ def phase_fanout(ctx: Context) -> None:
             "each run right before the bot's, during the same fan-out",
             quiet=quiet.get(level.concurrency),
         )
+        if not quiet:
+            figure.note += "; no runs on the quiet machine (the bot was still planning)"
         if slack_end is not None and level.ended > slack_end:
             figure.note += "; the fan-out ended before this level did"
         ctx.figures.append(figure)

@@ -1,8 +1,9 @@
 """A lookup cache with an expiry per entry and a bound on its size, shared by threads: for answers
 from a platform's directory (who a Slack or Teams user is), which every new person adds to.
 
-At the bound the oldest entry written goes first: a directory of 100,000 people never sits in a
-process's memory, and the people active now stay cached.
+At the bound the entry written longest ago goes first, whether it expired or not (a read does not
+keep an entry; a lookup made again writes it anew): a directory of 100,000 people never sits in a
+process's memory, and the people looked up last stay cached.
 """
 
 from __future__ import annotations

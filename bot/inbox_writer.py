@@ -197,7 +197,8 @@ class InboxWriter:
                     arrival.on_failure()
 
     def _insert(self, group: list[Arrival]) -> set[str]:
-        """One INSERT for the group, skipping keys already there; returns the keys it recorded."""
+        """The group in one transaction (its rows in runs: `in_runs`), skipping keys already there;
+        returns the keys it recorded."""
         now = self.clock.now()
         rows: dict[str, dict[str, Any]] = {}
         for arrival in group:

@@ -42,7 +42,7 @@ HOME = cast(Table, SlackHome.__table__)
 _REMEMBER = insert_ignoring(HOME, "user_id")
 # Asked for the Homes queued after commands: built once, run on a plain connection (no ORM session).
 _SEEN = select(HOME.c.user_id).where(HOME.c.user_id.in_(bindparam("users", expanding=True)))
-SEEN_BATCH = 500  # users asked about in one statement (well within every backend's parameter limit)
+SEEN_BATCH = 500  # users asked about at a time (in runs of up to 64, one statement each: `_seen_among`)
 
 
 class HomePublisher:

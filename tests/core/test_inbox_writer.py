@@ -3,9 +3,11 @@ spaced, so a group holds what arrived meanwhile; closing writes what waits witho
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
 from bot.clock import ManualClock
@@ -70,7 +72,29 @@ def test_groups_of_any_size_are_written_in_few_statement_shapes(app: App, clock:
     event.remove(app.db.engine, "before_cursor_execute", seen)
 
     assert recorded_keys(app) == sorted(expected)
-    assert len(inserts) <= len(RUN_SIZES)
+    assert 1 <= len(inserts) <= len(RUN_SIZES)
+
+
+def test_keys_recorded_before_are_told_apart_in_every_run(
+    app: App, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A group of 100 goes in runs of 64, 32 and 4: each run's new keys count as recorded, and only
+    the keys stored before are "seen before"."""
+    before = [f"k{n:03d}" for n in range(0, 100, 3)]  # spread over all three runs
+    first = InboxWriter(app.db, clock, lambda: None, app.errors, spacing=60.0)
+    for key in before:
+        first.submit(Arrival("test", "x", key, {}))
+    first.close()
+    groups: list[str] = []
+    writer = InboxWriter(app.db, clock, lambda: groups.append("recorded"), app.errors, spacing=60.0)
+    with caplog.at_level(logging.INFO, logger="bot.inbox_writer"):
+        for n in range(100):
+            writer.submit(Arrival("test", "x", f"k{n:03d}", {}))
+        writer.close()
+    seen_before = sorted(r.getMessage().split()[2] for r in caplog.records if "seen before" in r.getMessage())
+    assert seen_before == before
+    assert groups  # something new was recorded, and said so
+    assert recorded_keys(app) == [f"k{n:03d}" for n in range(100)]
 
 
 def test_runs_cover_every_row_once_in_order() -> None:
