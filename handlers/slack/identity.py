@@ -95,8 +95,8 @@ class SlackDirectory:
         which must be answered within 3 s), else from users.info; by id alone when Slack's limit is
         reached (`patient`: after waiting up to PATIENCE_SECONDS for it)."""
         now = self.clock.now()
-        cached = self._cache.get(user_id)
-        if cached is not None and (allow_stale or cached[0] > now):
+        cached = self._cache.get(user_id) if allow_stale else self._cache.fresh(user_id, now)
+        if cached is not None:
             return cached[1]
         found = self._within_budget(user_id, PATIENCE_SECONDS if patient else 0.0)
         if found is LIMITED:
